@@ -1,0 +1,218 @@
+//! Thin server functions for the Leptos UI: read the form fields, turn them into the same typed
+//! requests the JSON API uses, call the engine, and hand back its result or its [`AppError`]
+//! unchanged (the UI shows the message). No business rule lives here.
+
+use crate::domain::*;
+use chrono::NaiveDate;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+fn engine() -> Result<crate::engine::Engine, AppError> {
+    use_context::<crate::engine::Engine>().ok_or_else(|| {
+        tracing::error!("the engine is missing from the server function context");
+        AppError::Internal {
+            message: "server misconfiguration: no engine; it is logged on the server".into(),
+        }
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn key(raw: &str) -> Result<crate::engine::idempotency::IdempotencyKey, AppError> {
+    crate::engine::idempotency::IdempotencyKey::parse(Some(raw))
+}
+
+fn parse_date(field: &str, text: &str) -> Result<NaiveDate, AppError> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| AppError::validation(field, format!("'{text}' is not a date (YYYY-MM-DD)")))
+}
+
+fn parse_money(field: &str, text: &str, optional: bool) -> Result<i64, AppError> {
+    if optional && text.trim().is_empty() {
+        return Ok(0);
+    }
+    Rappen::parse_chf(text)
+        .map(|r| r.0)
+        .map_err(|m| AppError::validation(field, m))
+}
+
+/// Retries a keyed UI action while its first submission is still in flight (a double click),
+/// so the second submission shows the first one's result instead of a confusing 409.
+#[cfg(feature = "ssr")]
+async fn wait_for_first<T, F, Fut>(mut attempt: F) -> Result<T, AppError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    for _ in 0..50 {
+        match attempt().await {
+            Err(AppError::Conflict { code, .. }) if code == "idempotency_key_in_flight" => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            other => return other,
+        }
+    }
+    attempt().await
+}
+
+/// Studios.
+#[server]
+pub async fn list_studios() -> Result<Vec<Studio>, AppError> {
+    engine()?.studios().await
+}
+
+/// Employees with their unpaid totals.
+#[server]
+pub async fn list_employees() -> Result<Vec<EmployeeSummary>, AppError> {
+    engine()?.employees().await
+}
+
+/// The service catalogue of both studios.
+#[server]
+pub async fn list_services() -> Result<Vec<Service>, AppError> {
+    engine()?.services().await
+}
+
+/// The latest registered services (newest first).
+#[server]
+pub async fn recent_service_records(
+    employee_id: Option<String>,
+) -> Result<Vec<ServiceRecord>, AppError> {
+    let employee = match employee_id.filter(|s| !s.is_empty()) {
+        Some(text) => {
+            Some(EmployeeId::parse(&text).map_err(|m| AppError::validation("employee_id", m))?)
+        }
+        None => None,
+    };
+    engine()?.recent_service_records(employee, 15).await
+}
+
+/// Registers a performed service from the reception form (amounts as CHF text).
+#[server]
+pub async fn register_service(
+    idempotency_key: String,
+    employee_id: String,
+    service_id: String,
+    price: String,
+    tip: String,
+    payment_method: String,
+    performed_on: String,
+) -> Result<ServiceRecord, AppError> {
+    let request = ServiceRecordRequest {
+        employee_id: EmployeeId::parse(&employee_id)
+            .map_err(|m| AppError::validation("employee_id", m))?,
+        service_id: ServiceId::parse(&service_id)
+            .map_err(|m| AppError::validation("service_id", m))?,
+        price: parse_money("price", &price, false)?,
+        tip: parse_money("tip", &tip, true)?,
+        currency: None,
+        payment_method,
+        performed_on: parse_date("performed_on", &performed_on)?,
+    };
+    let engine = engine()?;
+    let key = key(&idempotency_key)?;
+    wait_for_first(|| engine.register_service(&key, &request)).await
+}
+
+fn payout_request(
+    employee_id: &str,
+    period_start: &str,
+    period_end: &str,
+) -> Result<PayoutRequest, AppError> {
+    Ok(PayoutRequest {
+        employee_id: EmployeeId::parse(employee_id)
+            .map_err(|m| AppError::validation("employee_id", m))?,
+        period_start: parse_date("period_start", period_start)?,
+        period_end: parse_date("period_end", period_end)?,
+    })
+}
+
+/// Every line a payout would pay; writes nothing.
+#[server]
+pub async fn preview_payout(
+    employee_id: String,
+    period_start: String,
+    period_end: String,
+) -> Result<PayoutPreview, AppError> {
+    engine()?
+        .preview_payout(&payout_request(&employee_id, &period_start, &period_end)?)
+        .await
+}
+
+/// Creates and commits a payout.
+#[server]
+pub async fn commit_payout(
+    idempotency_key: String,
+    employee_id: String,
+    period_start: String,
+    period_end: String,
+) -> Result<Payout, AppError> {
+    let request = payout_request(&employee_id, &period_start, &period_end)?;
+    let engine = engine()?;
+    let key = key(&idempotency_key)?;
+    wait_for_first(|| engine.commit_payout(&key, &request)).await
+}
+
+/// Resumes a pending or failed payout (the banner's Finish payout button).
+#[server]
+pub async fn finish_payout(idempotency_key: String, payout_id: String) -> Result<Payout, AppError> {
+    let id = PayoutId::parse(&payout_id).map_err(|m| AppError::validation("payout_id", m))?;
+    let engine = engine()?;
+    let key = key(&idempotency_key)?;
+    wait_for_first(|| engine.finish_payout(&key, id)).await
+}
+
+/// Voids a failed payout and releases its records.
+#[server]
+pub async fn cancel_payout(idempotency_key: String, payout_id: String) -> Result<Payout, AppError> {
+    let id = PayoutId::parse(&payout_id).map_err(|m| AppError::validation("payout_id", m))?;
+    let engine = engine()?;
+    let key = key(&idempotency_key)?;
+    wait_for_first(|| engine.cancel_payout(&key, id)).await
+}
+
+/// Failed payouts and interrupted pending ones (the red banner).
+#[server]
+pub async fn payouts_needing_attention() -> Result<Vec<Payout>, AppError> {
+    engine()?.payouts_needing_attention().await
+}
+
+/// Payouts, newest first, optionally by state and/or employee.
+#[server]
+pub async fn list_payouts(
+    state: Option<String>,
+    employee_id: Option<String>,
+) -> Result<Vec<Payout>, AppError> {
+    let state = match state.filter(|s| !s.is_empty()) {
+        Some(text) => {
+            Some(PayoutState::parse(&text).map_err(|m| AppError::validation("state", m))?)
+        }
+        None => None,
+    };
+    let employee = match employee_id.filter(|s| !s.is_empty()) {
+        Some(text) => {
+            Some(EmployeeId::parse(&text).map_err(|m| AppError::validation("employee_id", m))?)
+        }
+        None => None,
+    };
+    engine()?.payouts(state, employee, 100).await
+}
+
+/// One payout with its lines.
+#[server]
+pub async fn get_payout_detail(payout_id: String) -> Result<PayoutDetail, AppError> {
+    let id = PayoutId::parse(&payout_id).map_err(|m| AppError::validation("payout_id", m))?;
+    engine()?.payout_detail(id).await
+}
+
+/// One employee's summary.
+#[server]
+pub async fn get_employee_summary(employee_id: String) -> Result<EmployeeSummary, AppError> {
+    let id = EmployeeId::parse(&employee_id).map_err(|m| AppError::validation("employee_id", m))?;
+    engine()?.employee(id).await
+}
+
+/// Today's date in Zurich (the default date of the register form), as YYYY-MM-DD.
+#[server]
+pub async fn studio_today() -> Result<String, AppError> {
+    Ok(crate::engine::today().to_string())
+}

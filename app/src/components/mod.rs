@@ -1,0 +1,168 @@
+//! Reusable UI pieces: the idempotency key every mutating form carries, the red banner of payouts
+//! needing attention with its Finish payout button, error and money display.
+
+use crate::api::{payouts_needing_attention, FinishPayout};
+use crate::domain::*;
+use leptos::prelude::*;
+
+/// A fresh idempotency key: `crypto.randomUUID()` in the browser; a v4 UUID while rendering on the
+/// server (replaced by the browser's as soon as the page hydrates).
+pub fn new_idempotency_key() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        if let Some(key) = web_sys::window()
+            .and_then(|w| w.crypto().ok())
+            .map(|c| c.random_uuid())
+        {
+            return key;
+        }
+    }
+    #[cfg(feature = "ssr")]
+    {
+        return uuid::Uuid::new_v4().to_string();
+    }
+    #[allow(unreachable_code)]
+    String::new()
+}
+
+/// A signal holding the idempotency key of one form: minted in the browser when the form renders
+/// (after hydration), and renewed each time a submission completes, so a double click or a
+/// retried request reuses the key and a new action gets a new one.
+pub fn idempotency_key_for(completed: ReadSignal<usize>) -> RwSignal<String> {
+    let key = RwSignal::new(new_idempotency_key());
+    // Runs once after hydration (replacing the server-rendered key with the browser's own), then
+    // whenever a submission of the form completes.
+    Effect::new(move |_| {
+        completed.track();
+        key.set(new_idempotency_key());
+    });
+    key
+}
+
+/// Shows an error in words a receptionist understands, with the field it concerns.
+#[component]
+pub fn ErrorMessage(error: AppError) -> impl IntoView {
+    let field = error.field().map(|f| format!("{}: ", f.replace('_', " ")));
+    view! {
+        <p class="error" role="alert" data-code=error.code().to_string()>
+            <span class="icon" aria-hidden="true">"⚠ "</span>
+            {field}
+            {match &error {
+                AppError::Validation { message, .. } => message.clone(),
+                other => other.to_string(),
+            }}
+        </p>
+    }
+}
+
+/// `CHF 18'080.00`.
+pub fn chf(amount: Rappen) -> String {
+    amount.to_string()
+}
+
+/// The red banner: every failed payout and every pending one past its grace period, each with the
+/// employee, amount, progress, the failed phase and a one-click, idempotent Finish payout. Shown
+/// on every owner and reception page; refreshed after any action and every 10 seconds.
+#[component]
+pub fn AttentionBanner() -> impl IntoView {
+    let finish = ServerAction::<FinishPayout>::new();
+    let tick = RwSignal::new(0_u32);
+    Effect::new(move |_| {
+        // Client only (effects do not run during server rendering): poll for payouts that fail
+        // in another tab or on another desk.
+        if let Ok(handle) = set_interval_with_handle(
+            move || tick.update(|t| *t += 1),
+            std::time::Duration::from_secs(10),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let attention = Resource::new(
+        move || (finish.version().get(), tick.get()),
+        |_| payouts_needing_attention(),
+    );
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match attention.await {
+                    Ok(payouts) if payouts.is_empty() => ().into_any(),
+                    Ok(payouts) => view! {
+                        <section class="attention-banner" role="alert" aria-live="assertive">
+                            <h2><span class="icon" aria-hidden="true">"⛔ "</span>
+                                {format!("{} payout(s) did not complete", payouts.len())}</h2>
+                            <ul>
+                                {payouts.into_iter().map(|p| view! { <AttentionItem payout=p finish=finish/> }).collect_view()}
+                            </ul>
+                            <FinishOutcome finish=finish/>
+                        </section>
+                    }.into_any(),
+                    Err(error) => view! {
+                        <section class="attention-banner" role="alert">
+                            <p>"Could not check for unfinished payouts:"</p>
+                            <ErrorMessage error/>
+                        </section>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+        <FinishedNotice finish/>
+    }
+}
+
+#[component]
+fn AttentionItem(payout: Payout, finish: ServerAction<FinishPayout>) -> impl IntoView {
+    let key = idempotency_key_for(finish.version().read_only());
+    let done = format!(
+        "{} of {} records done",
+        payout.record_count, payout.expected_record_count
+    );
+    let status = match (payout.state, payout.failed_phase) {
+        (PayoutState::Failed, Some(phase)) => format!("failed while {}", phase.describe()),
+        (PayoutState::Failed, None) => "failed".to_string(),
+        _ => format!("interrupted after phase “{}”", payout.phase),
+    };
+    let error = payout.error.clone().unwrap_or_default();
+    let id = payout.id.to_string();
+    let href = format!("/payouts/{}", payout.id);
+    view! {
+        <li class="attention-item" data-payout-id=payout.id.to_string()>
+            <p>
+                <strong>{payout.employee_name.clone()}</strong>
+                {format!(" — {} — {done} — {status}", chf(payout.expected_total))}
+                {(!error.is_empty()).then(|| view! { <span class="detail">{format!(": {error}")}</span> })}
+                " " <a href=href>"details"</a>
+            </p>
+            <ActionForm action=finish>
+                <input type="hidden" name="idempotency_key" prop:value=move || key.get()/>
+                <input type="hidden" name="payout_id" value=id.clone()/>
+                <button type="submit" class="finish" disabled=move || finish.pending().get()>
+                    "Finish payout"
+                </button>
+            </ActionForm>
+        </li>
+    }
+}
+
+#[component]
+fn FinishOutcome(finish: ServerAction<FinishPayout>) -> impl IntoView {
+    move || match finish.value().get() {
+        Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
+        Some(Ok(_)) | None => ().into_any(),
+    }
+}
+
+/// The outcome of a finish, shown outside the banner (the banner disappears once nothing is left).
+#[component]
+fn FinishedNotice(finish: ServerAction<FinishPayout>) -> impl IntoView {
+    move || {
+        match finish.value().get() {
+        Some(Ok(payout)) => view! {
+            <p class="notice success" role="status">
+                {format!("Payout to {} {}: {} records, {}.", payout.employee_name, payout.state, payout.record_count, chf(payout.total))}
+            </p>
+        }
+        .into_any(),
+        Some(Err(_)) | None => ().into_any(),
+    }
+    }
+}

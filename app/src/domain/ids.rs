@@ -1,0 +1,62 @@
+//! Typed identifiers. Every entity id is a UUID wrapped in its own type so an employee id can never
+//! be passed where a studio id is expected. On the wire they are plain UUID strings.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        #[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(transparent))]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// Parses a UUID string; the error names what was expected.
+            pub fn parse(text: &str) -> Result<Self, String> {
+                Uuid::parse_str(text.trim())
+                    .map($name)
+                    .map_err(|_| format!("'{}' is not a valid id (expected a UUID)", text))
+            }
+
+            /// A fresh random id (server only: the browser never mints entity ids).
+            #[cfg(feature = "ssr")]
+            pub fn new_random() -> Self {
+                $name(Uuid::new_v4())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// A studio (business location).
+    StudioId
+);
+typed_id!(
+    /// An employee of one studio.
+    EmployeeId
+);
+typed_id!(
+    /// A service in a studio's catalogue.
+    ServiceId
+);
+typed_id!(
+    /// One service an employee performed for a client.
+    ServiceRecordId
+);
+typed_id!(
+    /// One working day of an employee (carries the daily deduction / guaranteed minimum).
+    DayRecordId
+);
+typed_id!(
+    /// A payout to one employee for one period.
+    PayoutId
+);

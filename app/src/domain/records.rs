@@ -1,0 +1,410 @@
+//! Wire and view types shared by the server, the JSON API and the WASM UI: studios, employees,
+//! the service catalogue, service records, day records, payouts and their lines.
+//! All money is [`Rappen`] (integer minor units) with a `currency` beside it; dates are calendar
+//! dates in Europe/Zurich; timestamps are UTC.
+
+use super::ids::*;
+use super::money::{BasisPoints, Rappen};
+use super::payout::{PayoutPhase, PayoutState};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How the client paid for a service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sqlx::Type),
+    sqlx(type_name = "TEXT", rename_all = "snake_case")
+)]
+pub enum PaymentMethod {
+    /// Notes and coins into the till.
+    Cash,
+    /// Debit or credit card at the terminal.
+    Card,
+    /// TWINT, the Swiss mobile payment app.
+    Twint,
+}
+
+impl PaymentMethod {
+    /// Every method, for forms and validation messages.
+    pub const ALL: [PaymentMethod; 3] = [
+        PaymentMethod::Cash,
+        PaymentMethod::Card,
+        PaymentMethod::Twint,
+    ];
+
+    /// Database / JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::Cash => "cash",
+            PaymentMethod::Card => "card",
+            PaymentMethod::Twint => "twint",
+        }
+    }
+
+    /// Label for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            PaymentMethod::Cash => "Cash",
+            PaymentMethod::Card => "Card",
+            PaymentMethod::Twint => "TWINT",
+        }
+    }
+
+    /// Parses the database / JSON spelling; the error lists the accepted values.
+    pub fn parse(text: &str) -> Result<PaymentMethod, String> {
+        PaymentMethod::ALL
+            .into_iter()
+            .find(|m| m.as_str() == text.trim().to_ascii_lowercase())
+            .ok_or_else(|| format!("'{text}' is not a payment method (cash, card or twint)"))
+    }
+}
+
+impl fmt::Display for PaymentMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A studio.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Studio {
+    /// Studio id.
+    pub id: StudioId,
+    /// Display name, e.g. "Salon Seefeld".
+    pub name: String,
+}
+
+/// An employee with what is owed to them right now (all unpaid records, any date).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct EmployeeSummary {
+    /// Employee id.
+    pub id: EmployeeId,
+    /// Full name.
+    pub name: String,
+    /// The studio they work in.
+    pub studio_id: StudioId,
+    /// That studio's name.
+    pub studio_name: String,
+    /// Default commission rate.
+    pub commission_bps: BasisPoints,
+    /// Service and day records not claimed by any payout (cancelled payouts release theirs).
+    pub unpaid_record_count: i64,
+    /// What a payout of all unpaid records would pay, in Rappen.
+    pub unpaid_total: Rappen,
+    /// Always "CHF".
+    pub currency: String,
+    /// Oldest unpaid record date, if any (the natural start of the next payout period).
+    pub oldest_unpaid_on: Option<NaiveDate>,
+    /// Newest unpaid record date, if any.
+    pub newest_unpaid_on: Option<NaiveDate>,
+}
+
+/// A service in a studio's catalogue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Service {
+    /// Service id.
+    pub id: ServiceId,
+    /// The studio whose catalogue it is in.
+    pub studio_id: StudioId,
+    /// "Cut & blow-dry".
+    pub name: String,
+    /// Category used for commission overrides: "hair", "colour", "nails", "cosmetics".
+    pub category: String,
+    /// Usual price; the receptionist may enter another.
+    pub list_price: Rappen,
+}
+
+/// What the JSON API and the register form send to record a service (wire shape: every field is
+/// typed so malformed ids, dates and numbers are refused by name before any business rule runs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRecordRequest {
+    /// Who performed the service.
+    pub employee_id: EmployeeId,
+    /// Which catalogue service (must be in the employee's studio).
+    pub service_id: ServiceId,
+    /// Price paid, in Rappen: 1 to 10,000,000 (100,000.00 CHF).
+    pub price: i64,
+    /// Tip, in Rappen, 0 to 10,000,000; goes entirely to the employee.
+    #[serde(default)]
+    pub tip: i64,
+    /// Must be "CHF" when given.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// cash, card or twint.
+    pub payment_method: String,
+    /// Day the service was performed (ISO date, Europe/Zurich); not in the future.
+    pub performed_on: NaiveDate,
+}
+
+/// A recorded service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct ServiceRecord {
+    /// Record id.
+    pub id: ServiceRecordId,
+    /// Studio.
+    pub studio_id: StudioId,
+    /// Employee.
+    pub employee_id: EmployeeId,
+    /// Employee's name.
+    pub employee_name: String,
+    /// Catalogue service.
+    pub service_id: ServiceId,
+    /// Its name.
+    pub service_name: String,
+    /// Price in Rappen.
+    pub price: Rappen,
+    /// Tip in Rappen.
+    pub tip: Rappen,
+    /// Always "CHF".
+    pub currency: String,
+    /// How the client paid.
+    pub payment_method: PaymentMethod,
+    /// Commission rate that applied when it was registered (employee rate or category override).
+    pub commission_bps: BasisPoints,
+    /// Commission in Rappen, fixed at registration.
+    pub commission: Rappen,
+    /// Day performed.
+    pub performed_on: NaiveDate,
+    /// When it was registered (UTC).
+    pub created_at: DateTime<Utc>,
+    /// The payout holding it, if any.
+    pub payout_id: Option<PayoutId>,
+}
+
+/// What the JSON API and the owner's form send to create and commit a payout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutRequest {
+    /// Who is paid.
+    pub employee_id: EmployeeId,
+    /// First day of the period (inclusive, ISO date).
+    pub period_start: NaiveDate,
+    /// Last day of the period (inclusive, ISO date); not before `period_start`.
+    pub period_end: NaiveDate,
+}
+
+/// A payout as the API and UI show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Payout {
+    /// Payout id.
+    pub id: PayoutId,
+    /// Who is paid.
+    pub employee_id: EmployeeId,
+    /// Their name.
+    pub employee_name: String,
+    /// Their studio.
+    pub studio_id: StudioId,
+    /// Lifecycle state.
+    pub state: PayoutState,
+    /// Last completed recovery-point phase.
+    pub phase: PayoutPhase,
+    /// Lines claimed (0 until `lines_claimed`).
+    pub record_count: i64,
+    /// Sum of the lines in Rappen (the preview's total until `lines_claimed`).
+    pub total: Rappen,
+    /// Always "CHF".
+    pub currency: String,
+    /// First day of the period.
+    pub period_start: NaiveDate,
+    /// Last day of the period.
+    pub period_end: NaiveDate,
+    /// The phase that failed, when `state` is failed (or was, before a Finish).
+    pub failed_phase: Option<PayoutPhase>,
+    /// The failure's message, for people.
+    pub error: Option<String>,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Last change (UTC).
+    pub updated_at: DateTime<Utc>,
+    /// Committed (UTC).
+    pub committed_at: Option<DateTime<Utc>>,
+    /// Records the preview counted when the payout was created.
+    pub expected_record_count: i64,
+    /// Total the preview computed when the payout was created, in Rappen.
+    pub expected_total: Rappen,
+}
+
+/// What kind of record a payout line settles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sqlx::Type),
+    sqlx(type_name = "TEXT", rename_all = "snake_case")
+)]
+pub enum LineKind {
+    /// A service record: commission plus tip.
+    Service,
+    /// A day record: guaranteed-minimum top-up minus daily deduction.
+    Day,
+}
+
+/// One line of a payout (or of a preview): one record and how its amount was computed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct PayoutLine {
+    /// Service or day.
+    pub kind: LineKind,
+    /// The service record or day record id.
+    pub record_id: uuid::Uuid,
+    /// Date performed / worked.
+    pub on_date: NaiveDate,
+    /// Service name (service lines).
+    pub service_name: Option<String>,
+    /// Payment method (service lines).
+    pub payment_method: Option<PaymentMethod>,
+    /// Price (service lines).
+    pub price: Rappen,
+    /// Commission rate (service lines).
+    pub commission_bps: BasisPoints,
+    /// Commission (service lines).
+    pub commission: Rappen,
+    /// Tip (service lines).
+    pub tip: Rappen,
+    /// Daily deduction, e.g. chair rent (day lines), as a positive number.
+    pub deduction: Rappen,
+    /// Guaranteed daily minimum (day lines), 0 when none.
+    pub guaranteed_minimum: Rappen,
+    /// Commission earned that day (day lines), compared with the minimum.
+    pub day_earned: Rappen,
+    /// Top-up to reach the guaranteed minimum (day lines).
+    pub top_up: Rappen,
+    /// What this line pays, in Rappen (negative for a net deduction).
+    pub amount: Rappen,
+}
+
+impl PayoutLine {
+    /// The commission formula for people:
+    /// `40 % of CHF 85.00 = CHF 34.00 + tip CHF 5.00 = CHF 39.00`, or for a day line
+    /// `minimum CHF 150.00 − earned CHF 120.00 = top-up CHF 30.00; deduction −CHF 30.00 = CHF 0.00`.
+    pub fn formula(&self) -> String {
+        match self.kind {
+            LineKind::Service => {
+                let mut text = format!(
+                    "{} of {} = {}",
+                    self.commission_bps.percent_text(),
+                    self.price,
+                    self.commission
+                );
+                if self.tip.0 != 0 {
+                    text.push_str(&format!(" + tip {} = {}", self.tip, self.amount));
+                }
+                text
+            }
+            LineKind::Day => {
+                let mut parts = Vec::new();
+                if self.guaranteed_minimum.0 > 0 {
+                    parts.push(format!(
+                        "minimum {} − earned {} = top-up {}",
+                        self.guaranteed_minimum, self.day_earned, self.top_up
+                    ));
+                }
+                if self.deduction.0 > 0 {
+                    parts.push(format!("deduction −{}", self.deduction));
+                }
+                if parts.is_empty() {
+                    parts.push("working day, nothing to add or deduct".into());
+                }
+                format!("{} = {}", parts.join("; "), self.amount)
+            }
+        }
+    }
+}
+
+/// What committing a payout would pay: every line, before anything is written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutPreview {
+    /// Who would be paid.
+    pub employee_id: EmployeeId,
+    /// Their name.
+    pub employee_name: String,
+    /// Period start.
+    pub period_start: NaiveDate,
+    /// Period end.
+    pub period_end: NaiveDate,
+    /// Every payable line, oldest first.
+    pub lines: Vec<PayoutLine>,
+    /// Number of lines.
+    pub record_count: i64,
+    /// Sum of the lines, in Rappen.
+    pub total: Rappen,
+    /// Always "CHF".
+    pub currency: String,
+}
+
+/// A payout with its lines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutDetail {
+    /// The payout.
+    pub payout: Payout,
+    /// Its claimed lines, oldest first (empty before `lines_claimed`).
+    pub lines: Vec<PayoutLine>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service_line(price: i64, bps: i64, tip: i64) -> PayoutLine {
+        let commission = BasisPoints(bps).commission_on(Rappen(price));
+        PayoutLine {
+            kind: LineKind::Service,
+            record_id: uuid::Uuid::nil(),
+            on_date: NaiveDate::from_ymd_opt(2026, 10, 1).unwrap_or_default(),
+            service_name: Some("Cut".into()),
+            payment_method: Some(PaymentMethod::Card),
+            price: Rappen(price),
+            commission_bps: BasisPoints(bps),
+            commission,
+            tip: Rappen(tip),
+            deduction: Rappen::ZERO,
+            guaranteed_minimum: Rappen::ZERO,
+            day_earned: Rappen::ZERO,
+            top_up: Rappen::ZERO,
+            amount: Rappen(commission.0 + tip),
+        }
+    }
+
+    #[test]
+    fn service_formula_shows_rate_price_commission_and_tip() {
+        assert_eq!(
+            service_line(8_500, 4_000, 500).formula(),
+            "40 % of CHF 85.00 = CHF 34.00 + tip CHF 5.00 = CHF 39.00"
+        );
+        assert_eq!(
+            service_line(8_500, 4_000, 0).formula(),
+            "40 % of CHF 85.00 = CHF 34.00"
+        );
+    }
+
+    #[test]
+    fn day_formula_shows_top_up_and_deduction() {
+        let mut line = service_line(0, 0, 0);
+        line.kind = LineKind::Day;
+        line.guaranteed_minimum = Rappen(15_000);
+        line.day_earned = Rappen(12_000);
+        line.top_up = Rappen(3_000);
+        line.deduction = Rappen(3_000);
+        line.amount = Rappen(0);
+        assert_eq!(
+            line.formula(),
+            "minimum CHF 150.00 − earned CHF 120.00 = top-up CHF 30.00; deduction −CHF 30.00 = CHF 0.00"
+        );
+    }
+
+    #[test]
+    fn payment_methods_parse_case_insensitively_and_refuse_others() {
+        assert_eq!(PaymentMethod::parse("TWINT"), Ok(PaymentMethod::Twint));
+        let refusal = PaymentMethod::parse("bitcoin").expect_err("unknown");
+        assert!(refusal.contains("cash, card or twint"));
+    }
+}

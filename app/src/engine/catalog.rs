@@ -1,0 +1,318 @@
+//! Studios, employees, the service catalogue and service records: reads for the UI and API, and
+//! the registration of a performed service (one transaction with its idempotency key). It never
+//! touches payouts.
+
+use super::idempotency::{self, Claim, IdempotencyKey};
+use super::{db_error, now, today, Engine};
+use crate::domain::*;
+use chrono::NaiveDate;
+
+/// Idempotency operation name of service registration (shared by the JSON API and the UI).
+pub const REGISTER_SERVICE: &str = "register_service";
+
+/// Earliest date a service may be registered for (catches a mistyped year).
+pub fn earliest_service_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(NaiveDate::MIN)
+}
+
+/// A validated service registration.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NewServiceRecord {
+    employee_id: EmployeeId,
+    service_id: ServiceId,
+    price: Rappen,
+    tip: Rappen,
+    payment_method: PaymentMethod,
+    performed_on: NaiveDate,
+}
+
+impl NewServiceRecord {
+    /// Checks every field of a request that does not need the database.
+    ///
+    /// Errors (422, naming the field): `price` not between 0.01 and 100,000.00 CHF; `tip` negative
+    /// or over 100,000.00 CHF; `currency` other than CHF; `payment_method` not cash/card/twint;
+    /// `performed_on` in the future (Europe/Zurich) or before 2000.
+    pub fn parse(request: &ServiceRecordRequest) -> Result<NewServiceRecord, AppError> {
+        let limit = MAX_SERVICE_AMOUNT;
+        if request.price <= 0 {
+            return Err(AppError::validation(
+                "price",
+                "the price must be more than CHF 0.00",
+            ));
+        }
+        if request.price > limit.0 {
+            return Err(AppError::validation(
+                "price",
+                format!("the price must be at most {limit} for one service"),
+            ));
+        }
+        if request.tip < 0 {
+            return Err(AppError::validation("tip", "the tip cannot be negative"));
+        }
+        if request.tip > limit.0 {
+            return Err(AppError::validation(
+                "tip",
+                format!("the tip must be at most {limit}"),
+            ));
+        }
+        if let Some(currency) = &request.currency {
+            if currency != CURRENCY {
+                return Err(AppError::validation(
+                    "currency",
+                    format!("only {CURRENCY} is supported, not '{currency}'"),
+                ));
+            }
+        }
+        let payment_method = PaymentMethod::parse(&request.payment_method)
+            .map_err(|m| AppError::validation("payment_method", m))?;
+        let today = today();
+        if request.performed_on > today {
+            return Err(AppError::validation(
+                "performed_on",
+                format!(
+                    "{} is in the future (today is {today} in Zurich)",
+                    request.performed_on
+                ),
+            ));
+        }
+        if request.performed_on < earliest_service_date() {
+            return Err(AppError::validation(
+                "performed_on",
+                format!("{} is too far in the past", request.performed_on),
+            ));
+        }
+        Ok(NewServiceRecord {
+            employee_id: request.employee_id,
+            service_id: request.service_id,
+            price: Rappen(request.price),
+            tip: Rappen(request.tip),
+            payment_method,
+            performed_on: request.performed_on,
+        })
+    }
+}
+
+const SERVICE_RECORD_SELECT: &str = "
+    SELECT sr.id, sr.studio_id, sr.employee_id, e.name AS employee_name, sr.service_id, s.name AS service_name,
+           sr.price, sr.tip, 'CHF' AS currency, sr.payment_method, sr.commission_bps, sr.commission,
+           sr.performed_on, sr.created_at,
+           (SELECT pl.payout_id FROM payout_lines pl WHERE pl.service_record_id = sr.id AND pl.released = 0) AS payout_id
+    FROM service_records sr
+    JOIN employees e ON e.id = sr.employee_id
+    JOIN services s ON s.id = sr.service_id";
+
+impl Engine {
+    /// Both studios, by name.
+    pub async fn studios(&self) -> Result<Vec<Studio>, AppError> {
+        sqlx::query_as::<_, Studio>("SELECT id, name FROM studios ORDER BY name")
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_error("listing studios"))
+    }
+
+    /// Every active employee with their unpaid record count and total (set-based: one query for
+    /// all employees), ordered by studio and name.
+    pub async fn employees(&self) -> Result<Vec<EmployeeSummary>, AppError> {
+        sqlx::query_as::<_, EmployeeSummary>(
+            "WITH earned AS (
+                 SELECT employee_id, performed_on, SUM(commission) AS earned
+                 FROM service_records GROUP BY employee_id, performed_on
+             ),
+             unpaid_services AS (
+                 SELECT sr.employee_id, COUNT(*) AS n, SUM(sr.commission + sr.tip) AS amount,
+                        MIN(sr.performed_on) AS oldest, MAX(sr.performed_on) AS newest
+                 FROM service_records sr
+                 WHERE NOT EXISTS (SELECT 1 FROM payout_lines pl WHERE pl.service_record_id = sr.id AND pl.released = 0)
+                 GROUP BY sr.employee_id
+             ),
+             unpaid_days AS (
+                 SELECT dr.employee_id, COUNT(*) AS n,
+                        SUM(CASE WHEN dr.guaranteed_minimum > COALESCE(e.earned, 0)
+                                 THEN dr.guaranteed_minimum - COALESCE(e.earned, 0) ELSE 0 END - dr.deduction) AS amount,
+                        MIN(dr.worked_on) AS oldest, MAX(dr.worked_on) AS newest
+                 FROM day_records dr
+                 LEFT JOIN earned e ON e.employee_id = dr.employee_id AND e.performed_on = dr.worked_on
+                 WHERE NOT EXISTS (SELECT 1 FROM payout_lines pl WHERE pl.day_record_id = dr.id AND pl.released = 0)
+                 GROUP BY dr.employee_id
+             )
+             SELECT e.id, e.name, e.studio_id, s.name AS studio_name, e.commission_bps,
+                    COALESCE(us.n, 0) + COALESCE(ud.n, 0) AS unpaid_record_count,
+                    COALESCE(us.amount, 0) + COALESCE(ud.amount, 0) AS unpaid_total,
+                    'CHF' AS currency,
+                    CASE WHEN us.oldest IS NULL THEN ud.oldest WHEN ud.oldest IS NULL THEN us.oldest
+                         WHEN us.oldest < ud.oldest THEN us.oldest ELSE ud.oldest END AS oldest_unpaid_on,
+                    CASE WHEN us.newest IS NULL THEN ud.newest WHEN ud.newest IS NULL THEN us.newest
+                         WHEN us.newest > ud.newest THEN us.newest ELSE ud.newest END AS newest_unpaid_on
+             FROM employees e
+             JOIN studios s ON s.id = e.studio_id
+             LEFT JOIN unpaid_services us ON us.employee_id = e.id
+             LEFT JOIN unpaid_days ud ON ud.employee_id = e.id
+             WHERE e.active = 1
+             ORDER BY s.name, e.name",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("listing employees"))
+    }
+
+    /// One employee's summary. Errors: 404 when unknown.
+    pub async fn employee(&self, id: EmployeeId) -> Result<EmployeeSummary, AppError> {
+        self.employees()
+            .await?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| AppError::not_found(format!("no employee with id {id}")))
+    }
+
+    /// The active catalogue of both studios, by studio and name.
+    pub async fn services(&self) -> Result<Vec<Service>, AppError> {
+        sqlx::query_as::<_, Service>(
+            "SELECT id, studio_id, name, category, list_price FROM services WHERE active = 1 ORDER BY studio_id, category, name",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("listing services"))
+    }
+
+    /// The most recently registered service records (newest first), optionally of one employee.
+    pub async fn recent_service_records(
+        &self,
+        employee: Option<EmployeeId>,
+        limit: i64,
+    ) -> Result<Vec<ServiceRecord>, AppError> {
+        let sql = format!(
+            "{SERVICE_RECORD_SELECT} WHERE ($1 IS NULL OR sr.employee_id = $1)
+             ORDER BY sr.created_at DESC, sr.performed_on DESC LIMIT $2"
+        );
+        sqlx::query_as::<_, ServiceRecord>(&sql)
+            .bind(employee)
+            .bind(limit.clamp(1, 500))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_error("listing service records"))
+    }
+
+    /// Registers a performed service, exactly once per idempotency key.
+    ///
+    /// One transaction claims the key, checks the employee and service (same studio), resolves the
+    /// commission rate (category override, else the employee's rate), inserts the record and stores
+    /// the response. A replay returns the first response; see [`idempotency`] for the refusals.
+    ///
+    /// Errors: 422 for an unknown or inactive employee, an unknown service or one of another studio
+    /// (naming `employee_id` / `service_id`), plus those of [`NewServiceRecord::parse`].
+    #[tracing::instrument(skip_all, fields(employee_id = %request.employee_id))]
+    pub async fn register_service(
+        &self,
+        key: &IdempotencyKey,
+        request: &ServiceRecordRequest,
+    ) -> Result<ServiceRecord, AppError> {
+        let record = NewServiceRecord::parse(request)?;
+        let fingerprint = idempotency::fingerprint(REGISTER_SERVICE, &record)?;
+        let mut tx = self.begin_write().await?;
+        match idempotency::claim(
+            &mut tx,
+            REGISTER_SERVICE,
+            key,
+            &fingerprint,
+            self.settings().idempotency_lease,
+        )
+        .await?
+        {
+            Claim::Replay { status, body } => return idempotency::decode(status, &body),
+            Claim::New | Claim::TakenOver => {}
+        }
+        let employee: Option<(StudioId, BasisPoints, bool)> = sqlx::query_as(
+            "SELECT studio_id, commission_bps, active = 1 FROM employees WHERE id = $1",
+        )
+        .bind(record.employee_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error("looking up the employee"))?;
+        let Some((studio_id, default_bps, active)) = employee else {
+            return Err(AppError::validation(
+                "employee_id",
+                format!("no employee with id {}", record.employee_id),
+            ));
+        };
+        if !active {
+            return Err(AppError::validation(
+                "employee_id",
+                "this employee no longer works here",
+            ));
+        }
+        let service: Option<(StudioId, String, bool)> =
+            sqlx::query_as("SELECT studio_id, category, active = 1 FROM services WHERE id = $1")
+                .bind(record.service_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error("looking up the service"))?;
+        let Some((service_studio, category, service_active)) = service else {
+            return Err(AppError::validation(
+                "service_id",
+                format!("no service with id {}", record.service_id),
+            ));
+        };
+        if service_studio != studio_id {
+            return Err(AppError::validation(
+                "service_id",
+                "this service is in another studio's catalogue than the employee's",
+            ));
+        }
+        if !service_active {
+            return Err(AppError::validation(
+                "service_id",
+                "this service is no longer offered",
+            ));
+        }
+        let override_bps: Option<BasisPoints> = sqlx::query_scalar(
+            "SELECT commission_bps FROM commission_overrides WHERE employee_id = $1 AND category = $2",
+        )
+        .bind(record.employee_id)
+        .bind(&category)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error("looking up the commission rate"))?;
+        let bps = override_bps.unwrap_or(default_bps);
+        let id = ServiceRecordId::new_random();
+        sqlx::query(
+            "INSERT INTO service_records
+                 (id, studio_id, employee_id, service_id, performed_on, price, tip, payment_method,
+                  commission_bps, commission, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(id)
+        .bind(studio_id)
+        .bind(record.employee_id)
+        .bind(record.service_id)
+        .bind(record.performed_on)
+        .bind(record.price)
+        .bind(record.tip)
+        .bind(record.payment_method)
+        .bind(bps)
+        .bind(bps.commission_on(record.price))
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("saving the service record"))?;
+        let saved = sqlx::query_as::<_, ServiceRecord>(&format!(
+            "{SERVICE_RECORD_SELECT} WHERE sr.id = $1"
+        ))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error("reading the saved service record"))?;
+        idempotency::complete(
+            &mut tx,
+            REGISTER_SERVICE,
+            key,
+            201,
+            &idempotency::encode(&saved)?,
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(db_error("committing the service record"))?;
+        tracing::info!(record_id = %saved.id, amount = saved.price.0, "service registered");
+        Ok(saved)
+    }
+}

@@ -1,0 +1,96 @@
+//! One payout: state, phase, totals, every line, and the actions the state machine allows now
+//! (Finish, Cancel), with the reason shown for those it refuses.
+
+use super::owner::LineTable;
+use crate::api::{get_payout_detail, CancelPayout, FinishPayout};
+use crate::components::{chf, idempotency_key_for, AttentionBanner, ErrorMessage};
+use crate::domain::*;
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn PayoutPage() -> impl IntoView {
+    let params = use_params_map();
+    let finish = ServerAction::<FinishPayout>::new();
+    let cancel = ServerAction::<CancelPayout>::new();
+    let detail = Resource::new(
+        move || {
+            (
+                params.with(|p| p.get("id").unwrap_or_default()),
+                finish.version().get(),
+                cancel.version().get(),
+            )
+        },
+        |(id, _, _)| get_payout_detail(id),
+    );
+    view! {
+        <AttentionBanner/>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(detail) => view! { <PayoutView detail finish cancel/> }.into_any(),
+                    Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                }
+            })}
+        </Transition>
+        {move || finish.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error/> })}
+        {move || cancel.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error/> })}
+    }
+}
+
+#[component]
+fn PayoutView(
+    detail: PayoutDetail,
+    finish: ServerAction<FinishPayout>,
+    cancel: ServerAction<CancelPayout>,
+) -> impl IntoView {
+    let p = detail.payout;
+    let finish_key = idempotency_key_for(finish.version().read_only());
+    let cancel_key = idempotency_key_for(cancel.version().read_only());
+    let id = p.id.to_string();
+    let cancel_id = id.clone();
+    let finish_allowed = p.state.apply(PayoutAction::Finish);
+    let cancel_allowed = p.state.apply(PayoutAction::Cancel);
+    view! {
+        <h1>{format!("Payout to {}", p.employee_name)}</h1>
+        <dl class="facts" data-state=p.state.as_str()>
+            <dt>"State"</dt><dd><span class=format!("state state-{}", p.state)>{p.state.as_str()}</span></dd>
+            <dt>"Phase"</dt><dd>{p.phase.as_str()}</dd>
+            <dt>"Period"</dt><dd>{format!("{} – {}", p.period_start, p.period_end)}</dd>
+            <dt>"Records"</dt><dd>{format!("{} (preview counted {})", p.record_count, p.expected_record_count)}</dd>
+            <dt>"Total"</dt><dd class="total">{chf(p.total)}</dd>
+            {p.failed_phase.map(|phase| view! { <dt>"Failed while"</dt><dd>{phase.describe()}</dd> })}
+            {p.error.clone().map(|e| view! { <dt>"Error"</dt><dd>{e}</dd> })}
+            <dt>"Created"</dt><dd>{p.created_at.to_rfc3339()}</dd>
+            {p.committed_at.map(|at| view! { <dt>"Committed"</dt><dd>{at.to_rfc3339()}</dd> })}
+        </dl>
+        <div class="actions">
+            {match finish_allowed {
+                Ok(_) => view! {
+                    <ActionForm action=finish>
+                        <input type="hidden" name="idempotency_key" prop:value=move || finish_key.get()/>
+                        <input type="hidden" name="payout_id" value=id.clone()/>
+                        <button type="submit" class="finish" disabled=move || finish.pending().get()>"Finish payout"</button>
+                    </ActionForm>
+                }.into_any(),
+                Err(refusal) => view! { <p class="refused">{format!("Finish: {}", refusal.explanation)}</p> }.into_any(),
+            }}
+            {match cancel_allowed {
+                Ok(_) => view! {
+                    <ActionForm action=cancel>
+                        <input type="hidden" name="idempotency_key" prop:value=move || cancel_key.get()/>
+                        <input type="hidden" name="payout_id" value=cancel_id/>
+                        <button type="submit" class="cancel" disabled=move || cancel.pending().get()>"Cancel payout and release its records"</button>
+                    </ActionForm>
+                }.into_any(),
+                Err(refusal) => view! { <p class="refused">{format!("Cancel: {}", refusal.explanation)}</p> }.into_any(),
+            }}
+        </div>
+        <h2>"Lines"</h2>
+        {if detail.lines.is_empty() {
+            view! { <p class="hint">"No records are claimed yet."</p> }.into_any()
+        } else {
+            view! { <LineTable lines=detail.lines/> }.into_any()
+        }}
+    }
+}

@@ -1,0 +1,152 @@
+//! Reception desk: register a performed service (employee, service, price, tip, payment method,
+//! date) and see the latest registrations. One submission = one record, whatever the clicks.
+
+use crate::api::{
+    list_employees, list_services, recent_service_records, studio_today, RegisterService,
+};
+use crate::components::{chf, idempotency_key_for, AttentionBanner, ErrorMessage};
+use crate::domain::*;
+use leptos::prelude::*;
+
+#[component]
+pub fn ReceptionPage() -> impl IntoView {
+    let register = ServerAction::<RegisterService>::new();
+    let key = idempotency_key_for(register.version().read_only());
+    let employees = OnceResource::new(list_employees());
+    let services = OnceResource::new(list_services());
+    let today = OnceResource::new(studio_today());
+    let recent = Resource::new(
+        move || register.version().get(),
+        |_| recent_service_records(None),
+    );
+
+    let employee = RwSignal::new(String::new());
+    let service = RwSignal::new(String::new());
+    let price = RwSignal::new(String::new());
+
+    view! {
+        <AttentionBanner/>
+        <h1>"Register a service"</h1>
+        <Suspense fallback=|| view! { <p>"Loading the catalogue…"</p> }>
+            {move || Suspend::new(async move {
+                let (employees, services, today) = match (employees.await, services.await, today.await) {
+                    (Ok(e), Ok(s), Ok(t)) => (e, s, t),
+                    (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
+                        return view! { <ErrorMessage error/> }.into_any();
+                    }
+                };
+                let services = StoredValue::new(services);
+                let studio_of = {
+                    let employees = employees.clone();
+                    move |id: &str| employees.iter().find(|e| e.id.to_string() == id).map(|e| e.studio_id)
+                };
+                let studio_of = StoredValue::new(studio_of);
+                view! {
+                    <ActionForm action=register>
+                        <input type="hidden" name="idempotency_key" prop:value=move || key.get()/>
+                        <div class="form-grid">
+                            <label>"Employee"
+                                <select name="employee_id" required
+                                    on:change=move |ev| { employee.set(event_target_value(&ev)); service.set(String::new()); }>
+                                    <option value="">"— choose —"</option>
+                                    {employees.iter().map(|e| view! {
+                                        <option value=e.id.to_string()>{format!("{} ({})", e.name, e.studio_name)}</option>
+                                    }).collect_view()}
+                                </select>
+                            </label>
+                            <label>"Service"
+                                <select name="service_id" required
+                                    on:change=move |ev| {
+                                        let id = event_target_value(&ev);
+                                        if let Some(s) = services.with_value(|all| all.iter().find(|s| s.id.to_string() == id).cloned()) {
+                                            price.set(s.list_price.format_plain().replace('\'', ""));
+                                        }
+                                        service.set(id);
+                                    }>
+                                    <option value="">"— choose —"</option>
+                                    {move || {
+                                        let studio = studio_of.with_value(|f| f(&employee.get()));
+                                        services.with_value(|all| all.iter()
+                                            .filter(|s| studio.is_none() || Some(s.studio_id) == studio)
+                                            .map(|s| view! {
+                                                <option value=s.id.to_string() selected=s.id.to_string() == service.get_untracked()>
+                                                    {format!("{} — {}", s.name, chf(s.list_price))}
+                                                </option>
+                                            }).collect_view())
+                                    }}
+                                </select>
+                            </label>
+                            <label>"Price (CHF)"
+                                <input name="price" inputmode="decimal" required placeholder="85.00"
+                                    prop:value=move || price.get() on:input=move |ev| price.set(event_target_value(&ev))/>
+                            </label>
+                            <label>"Tip (CHF, optional)"
+                                <input name="tip" inputmode="decimal" placeholder="0.00"/>
+                            </label>
+                            <fieldset>
+                                <legend>"Payment"</legend>
+                                {PaymentMethod::ALL.into_iter().map(|m| view! {
+                                    <label class="inline">
+                                        <input type="radio" name="payment_method" value=m.as_str() checked=m == PaymentMethod::Card/>
+                                        {m.label()}
+                                    </label>
+                                }).collect_view()}
+                            </fieldset>
+                            <label>"Date"
+                                <input type="date" name="performed_on" value=today.clone() max=today required/>
+                            </label>
+                        </div>
+                        <button type="submit" disabled=move || register.pending().get()>"Register service"</button>
+                    </ActionForm>
+                }.into_any()
+            })}
+        </Suspense>
+        {move || match register.value().get() {
+            Some(Ok(record)) => view! {
+                <p class="notice success" role="status">
+                    {format!("Registered: {} for {} on {}, {} (commission {}{}).",
+                        record.service_name, record.employee_name, record.performed_on, chf(record.price), chf(record.commission),
+                        if record.tip.0 > 0 { format!(", tip {}", chf(record.tip)) } else { String::new() })}
+                </p>
+            }.into_any(),
+            Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
+            None => ().into_any(),
+        }}
+        <h2>"Latest registrations"</h2>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match recent.await {
+                    Ok(records) => view! { <RecordTable records/> }.into_any(),
+                    Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn RecordTable(records: Vec<ServiceRecord>) -> impl IntoView {
+    view! {
+        <table class="records">
+            <thead><tr><th>"Date"</th><th>"Employee"</th><th>"Service"</th><th>"Payment"</th>
+                <th class="num">"Price"</th><th class="num">"Tip"</th><th class="num">"Commission"</th><th>"Paid out"</th></tr></thead>
+            <tbody>
+                {records.into_iter().map(|r| view! {
+                    <tr>
+                        <td>{r.performed_on.to_string()}</td>
+                        <td>{r.employee_name}</td>
+                        <td>{r.service_name}</td>
+                        <td>{r.payment_method.label()}</td>
+                        <td class="num">{chf(r.price)}</td>
+                        <td class="num">{chf(r.tip)}</td>
+                        <td class="num">{chf(r.commission)}</td>
+                        <td>{match r.payout_id {
+                            Some(id) => view! { <a href=format!("/payouts/{id}")>"yes"</a> }.into_any(),
+                            None => view! { <span>"not yet"</span> }.into_any(),
+                        }}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}

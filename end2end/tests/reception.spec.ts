@@ -1,0 +1,85 @@
+import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
+import { employee, open, successNotice, UI_TIMEOUT } from "./helpers";
+
+// Each test works on its own employee (Jonas Keller, Tim Frei), so neither disturbs the payout
+// tests, which use Lara Meier, Sofia Brunner and Luca Schmid.
+
+/** On /reception: chooses the employee, then their studio's "Men's cut" (which fills the price). */
+async function chooseMensCut(page: Page, employeeLabel: string): Promise<void> {
+  const employeeSelect = page.locator("select[name=employee_id]");
+  const serviceSelect = page.locator("select[name=service_id]");
+  await expect(employeeSelect).toBeVisible({ timeout: UI_TIMEOUT });
+  await employeeSelect.selectOption({ label: employeeLabel });
+
+  // Both studios offer a Men's cut; once the employee is chosen only their studio's is listed.
+  const mensCut = serviceSelect.locator("option", { hasText: "Men's cut" });
+  await expect(mensCut).toHaveCount(1, { timeout: UI_TIMEOUT });
+  await expect(mensCut).toHaveText("Men's cut — CHF 55.00");
+  const value = await mensCut.getAttribute("value");
+  expect(value, "the Men's cut option has a service id").toBeTruthy();
+  await serviceSelect.selectOption(value as string);
+  await expect(page.locator("input[name=price]")).toHaveValue("55.00", { timeout: UI_TIMEOUT });
+}
+
+async function serviceRecordCount(request: APIRequestContext, employeeId: string): Promise<number> {
+  const response = await request.get(`/api/v1/service-records?employee_id=${employeeId}&limit=500`);
+  expect(response.status()).toBe(200);
+  return ((await response.json()) as unknown[]).length;
+}
+
+test.describe("Reception", () => {
+  test("a receptionist registers a men's cut for Jonas Keller and it is owed to him", async ({ page, request }) => {
+    const before = await employee(request, "Jonas Keller");
+
+    await open(page, "/reception");
+    await expect(page.getByRole("heading", { level: 1, name: "Register a service" })).toBeVisible();
+    await chooseMensCut(page, "Jonas Keller (Salon Seefeld, Zürich)");
+
+    await page.locator("input[name=tip]").fill("5");
+    await expect(page.locator("input[name=payment_method][value=card]")).toBeChecked();
+    await page.locator("input[name=payment_method][value=cash]").check();
+    const performedOn = page.locator("input[name=performed_on]");
+    await expect(performedOn).toHaveValue(/^\d{4}-\d{2}-\d{2}$/);
+    const today = await performedOn.inputValue();
+
+    await page.getByRole("button", { name: "Register service" }).click();
+
+    const notice = successNotice(page);
+    await expect(notice).toBeVisible({ timeout: UI_TIMEOUT });
+    await expect(notice).toContainText(`Registered: Men's cut for Jonas Keller on ${today}, CHF 55.00`);
+    await expect(notice).toContainText("tip CHF 5.00");
+    await expect(page.locator("p.error")).toHaveCount(0);
+
+    const newest = page.locator("table.records tbody tr").first();
+    await expect(newest).toContainText("Jonas Keller", { timeout: UI_TIMEOUT });
+    await expect(newest).toContainText("Men's cut");
+    await expect(newest).toContainText("Cash");
+    await expect(newest).toContainText("CHF 55.00");
+    await expect(newest).toContainText("CHF 5.00");
+    await expect(newest).toContainText("not yet");
+
+    const after = await employee(request, "Jonas Keller");
+    expect(after.unpaid_record_count).toBe(before.unpaid_record_count + 1);
+  });
+
+  test("a price that is not an amount is refused and nothing is registered", async ({ page, request }) => {
+    const before = await employee(request, "Tim Frei");
+    const recordsBefore = await serviceRecordCount(request, before.id);
+
+    await open(page, "/reception");
+    await chooseMensCut(page, "Tim Frei (Studio Marktgasse, Bern)");
+    await page.locator("input[name=price]").fill("abc");
+    await page.getByRole("button", { name: "Register service" }).click();
+
+    const error = page.locator("p.error", { hasText: /price/i });
+    await expect(error).toBeVisible({ timeout: UI_TIMEOUT });
+    await expect(error).toHaveAttribute("data-code", "validation_failed");
+    await expect(error).toHaveAttribute("role", "alert");
+    await expect(successNotice(page)).toHaveCount(0);
+
+    const after = await employee(request, "Tim Frei");
+    expect(after.unpaid_record_count).toBe(before.unpaid_record_count);
+    expect(after.unpaid_total).toBe(before.unpaid_total);
+    expect(await serviceRecordCount(request, before.id)).toBe(recordsBefore);
+  });
+});

@@ -1,0 +1,348 @@
+//! The stable JSON API (`/healthz`, `/api/v1/...`) for integrations and black-box tests. Thin:
+//! every handler parses and validates at the boundary, then calls the same engine as the UI.
+//! Errors are `{"error": {"code", "message", "field"?}}` with a proper status; 5xx bodies are
+//! opaque (details are in the log). Every POST needs an `Idempotency-Key` header.
+
+use app::domain::*;
+use app::engine::faults::Fault;
+use app::engine::idempotency::IdempotencyKey;
+use app::engine::{Engine, BACKEND_NAME};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// Largest accepted request body: 64 KiB. A service record is ~300 bytes; anything near this is
+/// a mistake or an attack.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// State shared by the API handlers.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The engine.
+    pub engine: Engine,
+}
+
+/// An [`AppError`] as an HTTP response.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        ApiError(error)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let error = self.0;
+        let status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::warn!(code = error.code(), message = %error, "request failed with a server error");
+        }
+        let mut body = json!({ "error": { "code": error.code(), "message": error.to_string() } });
+        if let Some(field) = error.field() {
+            body["error"]["field"] = json!(field);
+            if let AppError::Validation { message, .. } = &error {
+                body["error"]["message"] = json!(format!("{field}: {message}"));
+            }
+        }
+        if let AppError::PayoutFailed { payout, .. } = &error {
+            body["error"]["payout"] = json!(payout);
+        }
+        (status, Json(body)).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// A JSON body, checked at the boundary: `Content-Type: application/json` (415), at most
+/// [`MAX_BODY_BYTES`] (413), valid UTF-8 (400), syntactically JSON (400), and of the expected shape
+/// (422, naming the first offending field, e.g. `price` or `employee_id`).
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(AppError::bad_request(
+                415,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            )
+            .into());
+        }
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection: BytesRejection| {
+                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        AppError::bad_request(
+                            413,
+                            "payload_too_large",
+                            format!("the body is larger than {} KiB", MAX_BODY_BYTES / 1024),
+                        )
+                    } else {
+                        AppError::bad_request(
+                            400,
+                            "unreadable_body",
+                            format!("the body could not be read: {rejection}"),
+                        )
+                    }
+                })?;
+        if std::str::from_utf8(&bytes).is_err() {
+            return Err(
+                AppError::bad_request(400, "invalid_utf8", "the body is not valid UTF-8").into(),
+            );
+        }
+        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize(deserializer) {
+            Ok(value) => Ok(ApiJson(value)),
+            Err(error) => {
+                let path = error.path().to_string();
+                let inner = error.into_inner();
+                match inner.classify() {
+                    serde_json::error::Category::Data => {
+                        let field = if path == "." {
+                            "body".to_string()
+                        } else {
+                            path
+                        };
+                        Err(AppError::validation(field, describe_serde_error(&inner)).into())
+                    }
+                    serde_json::error::Category::Syntax
+                    | serde_json::error::Category::Eof
+                    | serde_json::error::Category::Io => Err(AppError::bad_request(
+                        400,
+                        "invalid_json",
+                        format!("the body is not valid JSON: {inner}"),
+                    )
+                    .into()),
+                }
+            }
+        }
+    }
+}
+
+/// serde's message without its "at line 1 column 42" suffix, which means nothing to a person.
+fn describe_serde_error(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.find(" at line ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<IdempotencyKey> {
+    let raw = match headers.get("idempotency-key") {
+        Some(value) => Some(value.to_str().map_err(|_| {
+            AppError::bad_request(
+                400,
+                "invalid_idempotency_key",
+                "the Idempotency-Key must be printable ASCII",
+            )
+        })?),
+        None => None,
+    };
+    Ok(IdempotencyKey::parse(raw)?)
+}
+
+fn payout_id(raw: &str) -> ApiResult<PayoutId> {
+    Ok(PayoutId::parse(raw).map_err(|m| AppError::validation("payout_id", m))?)
+}
+
+/// The JSON API routes (without state).
+pub fn router(fault_injection: bool) -> Router<ApiState> {
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/employees", get(employees))
+        .route(
+            "/api/v1/service-records",
+            post(register_service).get(service_records),
+        )
+        .route("/api/v1/payouts", post(commit_payout).get(payouts))
+        .route("/api/v1/payouts/preview", post(preview_payout))
+        .route("/api/v1/payouts/{id}", get(payout))
+        .route("/api/v1/payouts/{id}/finish", post(finish_payout))
+        .route("/api/v1/payouts/{id}/cancel", post(cancel_payout));
+    if fault_injection {
+        router.route(
+            "/api/v1/test/faults",
+            post(arm_fault).get(armed_faults).delete(clear_faults),
+        )
+    } else {
+        router
+    }
+}
+
+async fn healthz(State(state): State<ApiState>) -> Response {
+    match state.engine.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": BACKEND_NAME }))).into_response(),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "database": BACKEND_NAME, "error": error.to_string() })),
+        )
+            .into_response(),
+    }
+}
+
+async fn employees(State(state): State<ApiState>) -> ApiResult<Json<Vec<EmployeeSummary>>> {
+    Ok(Json(state.engine.employees().await?))
+}
+
+#[derive(Deserialize)]
+struct RecordsQuery {
+    employee_id: Option<String>,
+    limit: Option<String>,
+}
+
+async fn service_records(
+    State(state): State<ApiState>,
+    Query(query): Query<RecordsQuery>,
+) -> ApiResult<Json<Vec<ServiceRecord>>> {
+    let employee = match query.employee_id.as_deref().filter(|s| !s.is_empty()) {
+        Some(text) => {
+            Some(EmployeeId::parse(text).map_err(|m| AppError::validation("employee_id", m))?)
+        }
+        None => None,
+    };
+    let limit = match query.limit.as_deref() {
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=500).contains(n))
+            .ok_or_else(|| {
+                AppError::validation("limit", "limit must be a whole number from 1 to 500")
+            })?,
+        None => 50,
+    };
+    Ok(Json(
+        state.engine.recent_service_records(employee, limit).await?,
+    ))
+}
+
+async fn register_service(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<ServiceRecordRequest>,
+) -> ApiResult<(StatusCode, Json<ServiceRecord>)> {
+    let key = idempotency_key(&headers)?;
+    let record = state.engine.register_service(&key, &request).await?;
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+async fn commit_payout(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<PayoutRequest>,
+) -> ApiResult<(StatusCode, Json<Payout>)> {
+    let key = idempotency_key(&headers)?;
+    let payout = state.engine.commit_payout(&key, &request).await?;
+    Ok((StatusCode::CREATED, Json(payout)))
+}
+
+async fn preview_payout(
+    State(state): State<ApiState>,
+    ApiJson(request): ApiJson<PayoutRequest>,
+) -> ApiResult<Json<PayoutPreview>> {
+    Ok(Json(state.engine.preview_payout(&request).await?))
+}
+
+#[derive(Deserialize)]
+struct PayoutsQuery {
+    state: Option<String>,
+    employee_id: Option<String>,
+}
+
+async fn payouts(
+    State(state): State<ApiState>,
+    Query(query): Query<PayoutsQuery>,
+) -> ApiResult<Json<Vec<Payout>>> {
+    let filter = match query.state.as_deref().filter(|s| !s.is_empty()) {
+        Some(text) => Some(PayoutState::parse(text).map_err(|m| AppError::validation("state", m))?),
+        None => None,
+    };
+    let employee = match query.employee_id.as_deref().filter(|s| !s.is_empty()) {
+        Some(text) => {
+            Some(EmployeeId::parse(text).map_err(|m| AppError::validation("employee_id", m))?)
+        }
+        None => None,
+    };
+    Ok(Json(state.engine.payouts(filter, employee, 1000).await?))
+}
+
+/// A payout with its lines.
+#[derive(Serialize)]
+struct PayoutWithLines {
+    #[serde(flatten)]
+    payout: Payout,
+    lines: Vec<PayoutLine>,
+}
+
+async fn payout(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PayoutWithLines>> {
+    let detail = state.engine.payout_detail(payout_id(&id)?).await?;
+    Ok(Json(PayoutWithLines {
+        payout: detail.payout,
+        lines: detail.lines,
+    }))
+}
+
+async fn finish_payout(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Payout>> {
+    let key = idempotency_key(&headers)?;
+    Ok(Json(
+        state.engine.finish_payout(&key, payout_id(&id)?).await?,
+    ))
+}
+
+async fn cancel_payout(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Payout>> {
+    let key = idempotency_key(&headers)?;
+    Ok(Json(
+        state.engine.cancel_payout(&key, payout_id(&id)?).await?,
+    ))
+}
+
+async fn arm_fault(
+    State(state): State<ApiState>,
+    ApiJson(fault): ApiJson<Fault>,
+) -> ApiResult<Json<Vec<Fault>>> {
+    state.engine.faults().arm(fault);
+    Ok(Json(state.engine.faults().armed()))
+}
+
+async fn armed_faults(State(state): State<ApiState>) -> Json<Vec<Fault>> {
+    Json(state.engine.faults().armed())
+}
+
+async fn clear_faults(State(state): State<ApiState>) -> StatusCode {
+    state.engine.faults().clear();
+    StatusCode::NO_CONTENT
+}

@@ -1,0 +1,170 @@
+//! `payout-engine`: the one binary. `serve` (default), `migrate`, `seed-demo`, `finish`.
+//! Configuration from flags or environment; every failure is a clear message and exit code 1.
+
+use anyhow::Context as _;
+use app::engine::{Engine, EngineSettings};
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "payout-engine",
+    version,
+    about = "Payout Engine: service records, commissions and payouts that never fail silently"
+)]
+struct Cli {
+    /// Database URL (sqlite://PATH).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/payout-engine.db",
+        global = true
+    )]
+    database_url: String,
+    /// Seconds a pending payout may run before the banner shows it as interrupted.
+    #[arg(
+        long,
+        env = "PAYOUT_ENGINE_PENDING_GRACE_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pending_grace_secs: u64,
+    /// Database connection pool size.
+    #[arg(
+        long,
+        env = "PAYOUT_ENGINE_MAX_CONNECTIONS",
+        default_value_t = 8,
+        global = true
+    )]
+    max_connections: u32,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the web app and the JSON API (the default).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Write the deterministic demo data set (does nothing if the database has data).
+    SeedDemo,
+    /// Resume a pending or failed payout from its stored phase (same as the Finish payout button).
+    Finish {
+        /// The payout id.
+        payout_id: String,
+    },
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct ServeArgs {
+    /// Address to listen on, HOST:PORT.
+    #[arg(long, env = "PAYOUT_ENGINE_ADDR")]
+    addr: Option<SocketAddr>,
+    /// Seed the demo data set first when the database is empty.
+    #[arg(long, env = "PAYOUT_ENGINE_DEMO")]
+    demo: bool,
+    /// Mount /api/v1/test/faults so tests can make payout phases fail. Never in production.
+    #[arg(long, env = "PAYOUT_ENGINE_FAULT_INJECTION")]
+    enable_fault_injection: bool,
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn")
+            }),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "payout-engine failed");
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = EngineSettings {
+        pending_grace: Duration::from_secs(cli.pending_grace_secs),
+        max_connections: cli.max_connections.max(1),
+        ..EngineSettings::default()
+    };
+    let engine = Engine::connect(&cli.database_url, settings).await?;
+    match cli.command.unwrap_or(Command::Serve(ServeArgs {
+        addr: None,
+        demo: false,
+        enable_fault_injection: false,
+    })) {
+        Command::Migrate => {
+            println!("migrations applied to {}", cli.database_url);
+        }
+        Command::SeedDemo => seed(&engine).await?,
+        Command::Finish { payout_id } => {
+            let id = app::domain::PayoutId::parse(&payout_id).map_err(anyhow::Error::msg)?;
+            let payout = engine
+                .resume(id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "payout {} is {}: {} records, {}",
+                payout.id, payout.state, payout.record_count, payout.total
+            );
+        }
+        Command::Serve(args) => {
+            // cargo-leptos passes the site address as LEPTOS_SITE_ADDR.
+            let addr = match args.addr {
+                Some(addr) => addr,
+                None => std::env::var("LEPTOS_SITE_ADDR")
+                    .unwrap_or_else(|_| "127.0.0.1:3000".into())
+                    .parse()
+                    .context("LEPTOS_SITE_ADDR is not HOST:PORT")?,
+            };
+            let demo = args.demo;
+            if demo {
+                seed(&engine).await?;
+            }
+            payout_server::serve(
+                engine,
+                payout_server::ServeConfig {
+                    addr,
+                    fault_injection: args.enable_fault_injection,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn seed(engine: &Engine) -> anyhow::Result<()> {
+    let report = engine
+        .seed_demo()
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding the demo data failed: {e}"))?;
+    if report.seeded {
+        println!(
+            "demo data seeded: {} service records, {} day records, {} September payouts committed",
+            report.service_records, report.day_records, report.payouts
+        );
+        println!("try it: the owner page /owner -> Lara Meier -> Prepare payout (212 records, CHF 18'080.00)");
+    } else {
+        println!("the database already has data; demo seed skipped");
+    }
+    Ok(())
+}

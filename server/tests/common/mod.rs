@@ -1,0 +1,161 @@
+//! Test harness: every test gets its own SQLite database in a temporary directory, the real
+//! application router on a random port, and the engine handle (to arm faults and count rows).
+
+#![allow(dead_code)]
+
+use app::domain::*;
+use app::engine::{Engine, EngineSettings};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub struct TestApp {
+    pub address: String,
+    pub engine: Engine,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts the app on an empty, migrated database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(EngineSettings {
+        pending_grace: Duration::ZERO,
+        ..EngineSettings::default()
+    })
+    .await
+}
+
+/// Starts the app with the demo data set seeded.
+pub async fn spawn_demo_app() -> TestApp {
+    let app = spawn_app().await;
+    let report = app.engine.seed_demo().await.expect("demo seed");
+    assert!(report.seeded);
+    app
+}
+
+pub async fn spawn_app_with(settings: EngineSettings) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let engine = Engine::connect(&url, settings).await.expect("engine");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr: SocketAddr = listener.local_addr().expect("addr");
+    let options = payout_server::leptos_options(addr).expect("leptos options");
+    let router = payout_server::app_router(engine.clone(), options, true);
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("server");
+    });
+    TestApp {
+        address: format!("http://{addr}"),
+        engine,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// POSTs JSON with an idempotency key.
+    pub async fn post(&self, path: &str, key: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.expect("json")
+    }
+
+    pub async fn employee_named(&self, name: &str) -> Value {
+        let employees = self.get_json("/api/v1/employees").await;
+        employees
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|e| e["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no employee {name}"))
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(self.engine.pool())
+            .await
+            .expect("count")
+    }
+
+    /// Row counts of every table a request could write to.
+    pub async fn snapshot(&self) -> Vec<(String, i64)> {
+        let mut counts = Vec::new();
+        for table in [
+            "service_records",
+            "day_records",
+            "payouts",
+            "payout_lines",
+            "idempotency_keys",
+            "events",
+        ] {
+            counts.push((table.to_string(), self.count(table).await));
+        }
+        counts
+    }
+
+    /// Live claims that point at the same record twice (must always be 0).
+    pub async fn double_claims(&self) -> i64 {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (
+                 SELECT COALESCE(service_record_id, day_record_id) AS record, COUNT(*) AS n
+                 FROM payout_lines WHERE released = 0 GROUP BY record HAVING n > 1)",
+        )
+        .fetch_one(self.engine.pool())
+        .await
+        .expect("double claims")
+    }
+
+    /// The full 60-day demo window as a payout request for `employee_id`.
+    pub fn window_request(employee_id: &Value) -> Value {
+        serde_json::json!({
+            "employee_id": employee_id,
+            "period_start": app::engine::demo::window_start().to_string(),
+            "period_end": app::engine::demo::window_end().to_string(),
+        })
+    }
+
+    pub async fn payouts_of(&self, employee_id: &Value, state: Option<PayoutState>) -> Vec<Value> {
+        let mut path = format!(
+            "/api/v1/payouts?employee_id={}",
+            employee_id.as_str().expect("id")
+        );
+        if let Some(state) = state {
+            path.push_str(&format!("&state={state}"));
+        }
+        self.get_json(&path)
+            .await
+            .as_array()
+            .expect("array")
+            .clone()
+    }
+}
+
+pub fn new_key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
