@@ -78,7 +78,11 @@ fn main() -> std::process::ExitCode {
             }),
         )
         .init();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if cli.command.is_none() {
+        // No subcommand (how cargo-leptos starts us): `serve`, with its options from the environment.
+        cli = Cli::parse_from(std::env::args_os().chain([std::ffi::OsString::from("serve")]));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

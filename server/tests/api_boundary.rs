@@ -1,6 +1,8 @@
 //! The JSON API's boundary: idempotency (400 / 409 / 422 / replay, per the IETF Idempotency-Key
 //! draft) and bad input (each case answered 4xx naming the field, with the database unchanged).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::*;
@@ -282,6 +284,15 @@ async fn assert_refused(
     assert_eq!(f.app.snapshot().await, before, "{case}: nothing written");
 }
 
+/// (case, body, content type, expected status, field the error must name)
+type BadInput = (
+    &'static str,
+    Vec<u8>,
+    &'static str,
+    u16,
+    Option<&'static str>,
+);
+
 fn with(f: &Fixture, field: &str, value: Value) -> Vec<u8> {
     let mut body = f.record();
     body[field] = value;
@@ -292,7 +303,7 @@ fn with(f: &Fixture, field: &str, value: Value) -> Vec<u8> {
 async fn bad_service_records_are_refused_naming_the_field_and_nothing_is_written() {
     let f = fixture().await;
     let json = "application/json";
-    let cases: Vec<(&str, Vec<u8>, &str, u16, Option<&str>)> = vec![
+    let cases: Vec<BadInput> = vec![
         (
             "negative price",
             with(&f, "price", json!(-100)),

@@ -47,10 +47,7 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
         <p class="error" role="alert" data-code=error.code().to_string()>
             <span class="icon" aria-hidden="true">"⚠ "</span>
             {field}
-            {match &error {
-                AppError::Validation { message, .. } => message.clone(),
-                other => other.to_string(),
-            }}
+            {if let AppError::Validation { message, .. } = &error { message.clone() } else { error.to_string() }}
         </p>
     }
 }

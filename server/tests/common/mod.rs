@@ -1,7 +1,7 @@
 //! Test harness: every test gets its own SQLite database in a temporary directory, the real
 //! application router on a random port, and the engine handle (to arm faults and count rows).
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use app::domain::*;
 use app::engine::{Engine, EngineSettings};
