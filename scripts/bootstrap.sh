@@ -105,9 +105,6 @@ fi
 if [ "${1:-}" = "--print-env" ]; then
   if [ "$TOOLCHAIN_MODE" = debian ]; then
     echo "export RUSTUP_TOOLCHAIN=debian"
-    if [ -x /usr/lib/llvm-22/bin/ld.lld ] || [ -x /usr/bin/ld.lld-22 ]; then
-      echo "export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS='-Clink-arg=-fuse-ld=lld -Clink-arg=-B/usr/lib/llvm-22/bin'"
-    fi
   fi
   echo "export PATH=\"$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:\$PATH\""
 fi

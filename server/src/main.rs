@@ -63,10 +63,10 @@ struct ServeArgs {
     #[arg(long, env = "PAYOUT_ENGINE_ADDR")]
     addr: Option<SocketAddr>,
     /// Seed the demo data set first when the database is empty.
-    #[arg(long, env = "PAYOUT_ENGINE_DEMO")]
+    #[arg(long, env = "PAYOUT_ENGINE_DEMO", value_parser = clap::builder::BoolishValueParser::new())]
     demo: bool,
     /// Mount /api/v1/test/faults so tests can make payout phases fail. Never in production.
-    #[arg(long, env = "PAYOUT_ENGINE_FAULT_INJECTION")]
+    #[arg(long, env = "PAYOUT_ENGINE_FAULT_INJECTION", value_parser = clap::builder::BoolishValueParser::new())]
     enable_fault_injection: bool,
 }
 

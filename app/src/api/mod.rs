@@ -3,6 +3,7 @@
 //! unchanged (the UI shows the message). No business rule lives here.
 
 use crate::domain::*;
+#[cfg(feature = "ssr")]
 use chrono::NaiveDate;
 use leptos::prelude::*;
 
@@ -21,11 +22,13 @@ fn key(raw: &str) -> Result<crate::engine::idempotency::IdempotencyKey, AppError
     crate::engine::idempotency::IdempotencyKey::parse(Some(raw))
 }
 
+#[cfg(feature = "ssr")]
 fn parse_date(field: &str, text: &str) -> Result<NaiveDate, AppError> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
         .map_err(|_| AppError::validation(field, format!("'{text}' is not a date (YYYY-MM-DD)")))
 }
 
+#[cfg(feature = "ssr")]
 fn parse_money(field: &str, text: &str, optional: bool) -> Result<i64, AppError> {
     if optional && text.trim().is_empty() {
         return Ok(0);
@@ -113,6 +116,7 @@ pub async fn register_service(
     wait_for_first(|| engine.register_service(&key, &request)).await
 }
 
+#[cfg(feature = "ssr")]
 fn payout_request(
     employee_id: &str,
     period_start: &str,
