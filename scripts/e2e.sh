@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end tests: Playwright driving Debian's Chromium against the hydrated app, on a fresh demo
-# database with fault injection enabled. Not yet green (hydration wait times out): not in CI yet.
+# database with fault injection enabled. Part of ./scripts/test.sh; runnable alone.
 set -euo pipefail
 export BOOTSTRAP_E2E=1
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs the unit and integration tests (cargo test; a fresh SQLite database per test).
-# The Playwright end-to-end suite is ./scripts/e2e.sh (not yet green, so not yet in CI).
+# Runs every test: unit and integration (cargo test; a fresh SQLite database per test), then
+# end-to-end (Playwright driving Debian's Chromium against the hydrated app, on a fresh demo
+# database with fault injection enabled).
 set -euo pipefail
-export BOOTSTRAP_E2E=0
+export BOOTSTRAP_E2E=1
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 echo "== unit and integration tests"
 cargo test -p app -p payout-engine
 
-# End-to-end tests run separately (./scripts/e2e.sh) until they pass: see issue 2's closing note.
+echo "== end-to-end tests"
+"$ROOT/scripts/e2e.sh"

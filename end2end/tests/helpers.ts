@@ -54,7 +54,6 @@ export interface Fault {
  * 1. network idle: the JS/WASM bundle and the first server-function calls are done;
  * 2. every `input[name=idempotency_key]` holds a UUID. The key is a `prop:value`, which server
  *    rendering leaves empty; the browser mints it (`crypto.randomUUID()`) once the form hydrates.
- *    Where a server-rendered value attribute exists, the live value must also differ from it.
  * Pages without such inputs (e.g. /owner before a preview) rely on network idle alone.
  */
 export async function hydrated(page: Page, timeout = UI_TIMEOUT): Promise<void> {
@@ -63,10 +62,8 @@ export async function hydrated(page: Page, timeout = UI_TIMEOUT): Promise<void> 
     (pattern: string) => {
       const uuid = new RegExp(pattern, "i");
       const inputs = Array.from(document.querySelectorAll<HTMLInputElement>("input[name=idempotency_key]"));
-      return inputs.every((input) => {
-        const rendered = input.getAttribute("value");
-        return uuid.test(input.value) && (rendered === null || rendered !== input.value);
-      });
+      // Server rendering leaves `prop:value` empty, so a UUID here was minted by the hydrated page.
+      return inputs.every((input) => uuid.test(input.value));
     },
     UUID.source,
     { timeout },

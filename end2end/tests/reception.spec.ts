@@ -9,11 +9,14 @@ async function chooseMensCut(page: Page, employeeLabel: string): Promise<void> {
   const employeeSelect = page.locator("select[name=employee_id]");
   const serviceSelect = page.locator("select[name=service_id]");
   await expect(employeeSelect).toBeVisible({ timeout: UI_TIMEOUT });
-  await employeeSelect.selectOption({ label: employeeLabel });
-
   // Both studios offer a Men's cut; once the employee is chosen only their studio's is listed.
-  const mensCut = serviceSelect.locator("option", { hasText: "Men's cut" });
-  await expect(mensCut).toHaveCount(1, { timeout: UI_TIMEOUT });
+  // The form sits in a Suspense boundary that may hydrate a moment after the page: re-select until
+  // the hydrated change handler has narrowed the list. (Anchored: "Women's cut" contains "men's cut".)
+  const mensCut = serviceSelect.locator("option", { hasText: /^Men's cut — / });
+  await expect(async () => {
+    await employeeSelect.selectOption({ label: employeeLabel });
+    await expect(mensCut).toHaveCount(1, { timeout: 1_000 });
+  }).toPass({ timeout: UI_TIMEOUT });
   await expect(mensCut).toHaveText("Men's cut — CHF 55.00");
   const value = await mensCut.getAttribute("value");
   expect(value, "the Men's cut option has a service id").toBeTruthy();
