@@ -38,6 +38,22 @@ fn parse_money(field: &str, text: &str, optional: bool) -> Result<i64, AppError>
         .map_err(|m| AppError::validation(field, m))
 }
 
+/// Sets the HTTP status of a server function's response to the error's own (422, 409, ...)
+/// instead of the blanket 500, so logs and proxies tell a refused input from a fault.
+#[cfg(feature = "ssr")]
+fn answer<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(error) = &result {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(
+                http::StatusCode::from_u16(error.status())
+                    .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+            );
+        }
+        tracing::info!(code = error.code(), status = error.status(), message = %error, "server function refused");
+    }
+    result
+}
+
 /// Retries a keyed UI action while its first submission is still in flight (a double click),
 /// so the second submission shows the first one's result instead of a confusing 409.
 #[cfg(feature = "ssr")]
@@ -100,20 +116,22 @@ pub async fn register_service(
     payment_method: String,
     performed_on: String,
 ) -> Result<ServiceRecord, AppError> {
-    let request = ServiceRecordRequest {
-        employee_id: EmployeeId::parse(&employee_id)
-            .map_err(|m| AppError::validation("employee_id", m))?,
-        service_id: ServiceId::parse(&service_id)
-            .map_err(|m| AppError::validation("service_id", m))?,
-        price: parse_money("price", &price, false)?,
-        tip: parse_money("tip", &tip, true)?,
-        currency: None,
-        payment_method,
-        performed_on: parse_date("performed_on", &performed_on)?,
-    };
+    let request = answer((|| -> Result<ServiceRecordRequest, AppError> {
+        Ok(ServiceRecordRequest {
+            employee_id: EmployeeId::parse(&employee_id)
+                .map_err(|m| AppError::validation("employee_id", m))?,
+            service_id: ServiceId::parse(&service_id)
+                .map_err(|m| AppError::validation("service_id", m))?,
+            price: parse_money("price", &price, false)?,
+            tip: parse_money("tip", &tip, true)?,
+            currency: None,
+            payment_method,
+            performed_on: parse_date("performed_on", &performed_on)?,
+        })
+    })())?;
     let engine = engine()?;
     let key = key(&idempotency_key)?;
-    wait_for_first(|| engine.register_service(&key, &request)).await
+    answer(wait_for_first(|| engine.register_service(&key, &request)).await)
 }
 
 #[cfg(feature = "ssr")]
@@ -137,9 +155,8 @@ pub async fn preview_payout(
     period_start: String,
     period_end: String,
 ) -> Result<PayoutPreview, AppError> {
-    engine()?
-        .preview_payout(&payout_request(&employee_id, &period_start, &period_end)?)
-        .await
+    let request = answer(payout_request(&employee_id, &period_start, &period_end))?;
+    answer(engine()?.preview_payout(&request).await)
 }
 
 /// Creates and commits a payout.
@@ -150,10 +167,10 @@ pub async fn commit_payout(
     period_start: String,
     period_end: String,
 ) -> Result<Payout, AppError> {
-    let request = payout_request(&employee_id, &period_start, &period_end)?;
+    let request = answer(payout_request(&employee_id, &period_start, &period_end))?;
     let engine = engine()?;
     let key = key(&idempotency_key)?;
-    wait_for_first(|| engine.commit_payout(&key, &request)).await
+    answer(wait_for_first(|| engine.commit_payout(&key, &request)).await)
 }
 
 /// Resumes a pending or failed payout (the banner's Finish payout button).
@@ -162,7 +179,7 @@ pub async fn finish_payout(idempotency_key: String, payout_id: String) -> Result
     let id = PayoutId::parse(&payout_id).map_err(|m| AppError::validation("payout_id", m))?;
     let engine = engine()?;
     let key = key(&idempotency_key)?;
-    wait_for_first(|| engine.finish_payout(&key, id)).await
+    answer(wait_for_first(|| engine.finish_payout(&key, id)).await)
 }
 
 /// Voids a failed payout and releases its records.
@@ -171,7 +188,7 @@ pub async fn cancel_payout(idempotency_key: String, payout_id: String) -> Result
     let id = PayoutId::parse(&payout_id).map_err(|m| AppError::validation("payout_id", m))?;
     let engine = engine()?;
     let key = key(&idempotency_key)?;
-    wait_for_first(|| engine.cancel_payout(&key, id)).await
+    answer(wait_for_first(|| engine.cancel_payout(&key, id)).await)
 }
 
 /// Failed payouts and interrupted pending ones (the red banner).
