@@ -283,7 +283,11 @@ fn main() {
         let addr = listener.local_addr().unwrap();
         let options = payout_server::leptos_options(addr).unwrap();
         let router = payout_server::app_router(f.engine.clone(), options, false);
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        tokio::spawn(async move {
+            payout_server::serve_router(listener, router, std::future::pending())
+                .await
+                .unwrap()
+        });
         let base = format!("http://{addr}");
         let client = reqwest::Client::new();
         for _ in 0..3 {
@@ -303,7 +307,11 @@ fn main() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let demo_addr = listener.local_addr().unwrap();
         let router = payout_server::app_router(demo.clone(), payout_server::leptos_options(demo_addr).unwrap(), false);
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        tokio::spawn(async move {
+            payout_server::serve_router(listener, router, std::future::pending())
+                .await
+                .unwrap()
+        });
         let demo_base = format!("http://{demo_addr}");
         for page in ["/", "/reception", "/owner", "/employees", "/api/v1/employees", "/api/v1/payouts"] {
             let status = client.get(format!("{demo_base}{page}")).send().await.unwrap().status();

@@ -179,31 +179,34 @@ async fn the_same_key_with_a_different_body_is_refused_with_422() {
     assert_eq!(f.app.snapshot().await, before);
 }
 
+/// Holds `key` for a payout `request` as an in-flight request would (same fingerprint), with its
+/// lease ending `lease` from now.
+async fn hold_payout_key(f: &Fixture, key: &str, request: &Value, lease: chrono::Duration) {
+    let period: app::domain::PayoutRequest = serde_json::from_value(request.clone()).unwrap();
+    let validated = app::engine::payouts::PayoutPeriod::parse(&period).unwrap();
+    let fingerprint =
+        app::engine::idempotency::fingerprint(app::engine::payouts::COMMIT_PAYOUT, &validated)
+            .unwrap();
+    sqlx::query(
+        "INSERT INTO idempotency_keys (operation, key, fingerprint, state, locked_until, created_at)
+         VALUES ('commit_payout', $1, $2, 'in_flight', $3, $4)",
+    )
+    .bind(key)
+    .bind(&fingerprint)
+    .bind(chrono::Utc::now() + lease)
+    .bind(chrono::Utc::now())
+    .execute(f.app.engine.pool())
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn the_same_key_while_the_first_request_is_in_flight_is_refused_with_409() {
     let f = fixture().await;
     let lara = f.app.employee_named("Lara Meier").await;
     let request = TestApp::window_request(&lara["id"]);
     let key = new_key();
-    // Hold the key as an in-flight request would, with the fingerprint of this exact request.
-    let period: app::domain::PayoutRequest = serde_json::from_value(request.clone()).unwrap();
-    let validated = app::engine::payouts::PayoutPeriod::parse(&period).unwrap();
-    let fingerprint =
-        app::engine::idempotency::fingerprint(app::engine::payouts::COMMIT_PAYOUT, &validated)
-            .unwrap();
-    let mut tx = f.app.engine.pool().begin().await.unwrap();
-    sqlx::query(
-        "INSERT INTO idempotency_keys (operation, key, fingerprint, state, locked_until, created_at)
-         VALUES ('commit_payout', $1, $2, 'in_flight', $3, $4)",
-    )
-    .bind(&key)
-    .bind(&fingerprint)
-    .bind(chrono::Utc::now() + chrono::Duration::seconds(60))
-    .bind(chrono::Utc::now())
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    hold_payout_key(&f, &key, &request, chrono::Duration::seconds(60)).await;
 
     let before = f.app.snapshot().await;
     let response = f.app.post("/api/v1/payouts", &key, &request).await;
@@ -221,21 +224,8 @@ async fn a_key_abandoned_by_a_dead_request_is_taken_over_after_its_lease() {
     let lara = f.app.employee_named("Lara Meier").await;
     let request = TestApp::window_request(&lara["id"]);
     let key = new_key();
-    let period: app::domain::PayoutRequest = serde_json::from_value(request.clone()).unwrap();
-    let validated = app::engine::payouts::PayoutPeriod::parse(&period).unwrap();
-    let fingerprint =
-        app::engine::idempotency::fingerprint(app::engine::payouts::COMMIT_PAYOUT, &validated)
-            .unwrap();
-    sqlx::query(
-        "INSERT INTO idempotency_keys (operation, key, fingerprint, state, locked_until, created_at)
-         VALUES ('commit_payout', $1, $2, 'in_flight', $3, $3)",
-    )
-    .bind(&key)
-    .bind(&fingerprint)
-    .bind(chrono::Utc::now() - chrono::Duration::seconds(5))
-    .execute(f.app.engine.pool())
-    .await
-    .unwrap();
+    // Held by a request that died: its lease ended five seconds ago.
+    hold_payout_key(&f, &key, &request, chrono::Duration::seconds(-5)).await;
     let response = f.app.post("/api/v1/payouts", &key, &request).await;
     assert_eq!(response.status(), 201);
     assert_eq!(f.app.payouts_of(&lara["id"], None).await.len(), 1);

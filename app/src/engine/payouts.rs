@@ -165,21 +165,8 @@ impl Engine {
         request: &PayoutRequest,
     ) -> Result<Payout, AppError> {
         let period = PayoutPeriod::parse(request)?;
-        let fingerprint = idempotency::fingerprint(COMMIT_PAYOUT, &period)?;
-        let mut tx = self.begin_write().await?;
-        let claim = idempotency::claim(
-            &mut tx,
-            COMMIT_PAYOUT,
-            key,
-            &fingerprint,
-            self.settings().idempotency_lease,
-        )
-        .await?;
-        tx.commit()
-            .await
-            .map_err(db_error("claiming the idempotency key"))?;
-        if let Claim::Replay { status, body } = claim {
-            return idempotency::decode(status, &body);
+        if let Some(replay) = self.claim_key_alone(COMMIT_PAYOUT, key, &period).await? {
+            return replay;
         }
         let outcome = match self.payout_by_idempotency_key(key).await? {
             // A retry after the first request died: resume the payout it created.
@@ -204,21 +191,8 @@ impl Engine {
         key: &IdempotencyKey,
         id: PayoutId,
     ) -> Result<Payout, AppError> {
-        let fingerprint = idempotency::fingerprint(FINISH_PAYOUT, &id)?;
-        let mut tx = self.begin_write().await?;
-        let claim = idempotency::claim(
-            &mut tx,
-            FINISH_PAYOUT,
-            key,
-            &fingerprint,
-            self.settings().idempotency_lease,
-        )
-        .await?;
-        tx.commit()
-            .await
-            .map_err(db_error("claiming the idempotency key"))?;
-        if let Claim::Replay { status, body } = claim {
-            return idempotency::decode(status, &body);
+        if let Some(replay) = self.claim_key_alone(FINISH_PAYOUT, key, &id).await? {
+            return replay;
         }
         let outcome = self.resume(id).await;
         self.settle_key(FINISH_PAYOUT, key, &outcome).await;
@@ -713,6 +687,34 @@ impl Engine {
                 error
             }
         }
+    }
+
+    /// Claims `key` in a transaction of its own (for multi-transaction operations, whose key must
+    /// be visible as in flight while their phases run). `Some` holds the stored response of a
+    /// replay; `None` means: go ahead, then [`Self::settle_key`].
+    async fn claim_key_alone<R: serde::Serialize>(
+        &self,
+        operation: &str,
+        key: &IdempotencyKey,
+        request: &R,
+    ) -> Result<Option<Result<Payout, AppError>>, AppError> {
+        let fingerprint = idempotency::fingerprint(operation, request)?;
+        let mut tx = self.begin_write().await?;
+        let claim = idempotency::claim(
+            &mut tx,
+            operation,
+            key,
+            &fingerprint,
+            self.settings().idempotency_lease,
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(db_error("claiming the idempotency key"))?;
+        Ok(match claim {
+            Claim::Replay { status, body } => Some(idempotency::decode(status, &body)),
+            Claim::New | Claim::TakenOver => None,
+        })
     }
 
     /// Stores the outcome of a keyed payout request for replay, or releases the key when nothing

@@ -44,7 +44,9 @@ pub async fn spawn_app_with(settings: EngineSettings) -> TestApp {
     let options = payout_server::leptos_options(addr).expect("leptos options");
     let router = payout_server::app_router(engine.clone(), options, true);
     tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("server");
+        payout_server::serve_router(listener, router, std::future::pending())
+            .await
+            .expect("server");
     });
     TestApp {
         address: format!("http://{addr}"),
