@@ -259,25 +259,6 @@ fn main() {
         let small = std::env::var("BENCH_SAMPLES").ok().and_then(|s| s.parse().ok()).unwrap_or(31_usize);
         let large = (small / 3).max(3);
 
-        // Warm-up (statement cache, page cache).
-        for _ in 0..3 {
-            via_engine(&f, 210).await;
-            naive(&f, 210).await;
-            floor(&f, 210).await;
-        }
-        // Interleave the three ways so machine noise hits them alike.
-        let (mut engine_210, mut naive_210, mut floor_210) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..small {
-            engine_210.push(via_engine(&f, 210).await);
-            naive_210.push(naive(&f, 210).await);
-            floor_210.push(floor(&f, 210).await);
-        }
-        let (mut engine_10k, mut floor_10k) = (Vec::new(), Vec::new());
-        for _ in 0..large {
-            engine_10k.push(via_engine(&f, 10_000).await);
-            floor_10k.push(floor(&f, 10_000).await);
-        }
-
         // HTTP: the real application router (API + UI) on a loopback port.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -289,13 +270,27 @@ fn main() {
                 .unwrap()
         });
         let base = format!("http://{addr}");
-        let client = reqwest::Client::new();
+        let client = reqwest::Client::builder().tcp_nodelay(true).build().unwrap();
+        // Warm-up (statement cache, page cache, connection).
         for _ in 0..3 {
+            via_engine(&f, 210).await;
+            naive(&f, 210).await;
+            floor(&f, 210).await;
             via_http(&f, &client, &base, 210).await;
         }
-        let mut http_210 = Vec::new();
+        // Interleave the four ways so machine noise hits them alike.
+        let (mut engine_210, mut naive_210, mut floor_210, mut http_210) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..small {
+            engine_210.push(via_engine(&f, 210).await);
+            naive_210.push(naive(&f, 210).await);
+            floor_210.push(floor(&f, 210).await);
             http_210.push(via_http(&f, &client, &base, 210).await);
+        }
+        let (mut engine_10k, mut floor_10k) = (Vec::new(), Vec::new());
+        for _ in 0..large {
+            engine_10k.push(via_engine(&f, 10_000).await);
+            floor_10k.push(floor(&f, 10_000).await);
         }
 
         // Peak memory: a second engine with the demo data, its pages served, a 10,000-record payout over HTTP.
