@@ -438,6 +438,7 @@ impl Engine {
                 .map_err(db_error("looking up the open payout"))?;
                 let detail = open
                     .map(|(id, state)| format!(" (payout {id}, {state})"))
+                    // No open payout found (it finished meanwhile): the message simply omits its id.
                     .unwrap_or_default();
                 return Err(AppError::conflict(
                     "payout_in_progress",

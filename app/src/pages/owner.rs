@@ -53,7 +53,10 @@ pub fn OwnerPage() -> impl IntoView {
             <h2>"Prepare a payout"</h2>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    let list = employees.await.unwrap_or_default();
+                    let list = match employees.await {
+                        Ok(list) => list,
+                        Err(error) => return view! { <ErrorMessage error/> }.into_any(),
+                    };
                     let (selected, start, end) = selection();
                     view! {
                         <form method="get" action="/owner#prepare" class="form-grid">
@@ -71,6 +74,7 @@ pub fn OwnerPage() -> impl IntoView {
                             <button type="submit">"Preview"</button>
                         </form>
                     }
+                    .into_any()
                 })}
             </Transition>
             <Transition fallback=|| view! { <p>"Computing the preview…"</p> }>
