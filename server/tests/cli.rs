@@ -117,3 +117,172 @@ fn serve_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Starts `serve` on a random port; returns the child and its base URL.
+fn start_server(url: &str, extra: &[&str]) -> (std::process::Child, String) {
+    let mut child = binary()
+        .args(["--database-url", url, "serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .env("PAYOUT_ENGINE_PENDING_GRACE_SECS", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let start = line.find("http://").expect("URL in the start-up line");
+    let base = line[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    (child, base)
+}
+
+fn wait_for_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "process did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn a_process_killed_between_phases_leaves_a_pending_payout_that_a_restarted_server_finishes()
+{
+    use serde_json::{json, Value};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("p.db").display());
+    assert!(binary()
+        .args(["--database-url", &url, "seed-demo"])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let client = reqwest::Client::new();
+
+    let (mut first, base) = start_server(&url, &["--enable-fault-injection"]);
+    let employees: Value = client
+        .get(format!("{base}/api/v1/employees"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lara = employees
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "Lara Meier")
+        .unwrap()
+        .clone();
+    let armed = client
+        .post(format!("{base}/api/v1/test/faults"))
+        .json(&json!({"phase": "totals_verified", "kind": "abort"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(armed.status(), 200);
+    let request = json!({"employee_id": lara["id"], "period_start": "2026-09-01", "period_end": "2026-10-30"});
+    let died = client
+        .post(format!("{base}/api/v1/payouts"))
+        .header("Idempotency-Key", "abort-test-1")
+        .json(&request)
+        .send()
+        .await;
+    assert!(
+        died.is_err(),
+        "the server died mid-payout, so no response: {died:?}"
+    );
+    assert!(!wait_for_exit(&mut first).success(), "the process aborted");
+
+    // A new process on the same database: the payout is pending at the last completed phase,
+    // holding its records, and shown as needing attention.
+    let (mut second, base) = start_server(&url, &[]);
+    let pending: Value = client
+        .get(format!("{base}/api/v1/payouts?state=pending"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pending = pending.as_array().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0]["phase"], "lines_claimed");
+    assert_eq!(pending[0]["record_count"], 212);
+    let html = client
+        .get(format!("{base}/owner"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("attention-banner") && html.contains("Finish payout"),
+        "the banner shows it"
+    );
+
+    let finished = client
+        .post(format!(
+            "{base}/api/v1/payouts/{}/finish",
+            pending[0]["id"].as_str().unwrap()
+        ))
+        .header("Idempotency-Key", "abort-test-finish")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(finished.status(), 200);
+    let finished: Value = finished.json().await.unwrap();
+    assert_eq!(finished["state"], "committed");
+    assert_eq!(finished["record_count"], 212);
+    assert_eq!(finished["total"], 1_808_000);
+    // Retrying the original request with its key resumes the same payout, never a second one.
+    let retried = client
+        .post(format!("{base}/api/v1/payouts"))
+        .header("Idempotency-Key", "abort-test-1")
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    let retried_status = retried.status().as_u16();
+    let retried: Value = retried.json().await.unwrap();
+    assert!(
+        retried_status == 409 || (retried_status == 201 && retried["id"] == finished["id"]),
+        "{retried_status}: {retried}"
+    );
+    let all: Value = client
+        .get(format!(
+            "{base}/api/v1/payouts?employee_id={}",
+            lara["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        1,
+        "exactly one payout for Lara"
+    );
+
+    Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(wait_for_exit(&mut second).success());
+}

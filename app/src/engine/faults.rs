@@ -17,6 +17,9 @@ pub enum FaultKind {
     /// The run stops before the phase, as if the process aborted between phases: nothing marks
     /// the payout failed, it stays `pending` at the previous phase.
     Crash,
+    /// The process really aborts (`std::process::abort`) before the phase's transaction: for
+    /// tests that restart the server on the same database and finish the payout.
+    Abort,
 }
 
 /// One armed fault.

@@ -524,6 +524,10 @@ impl Engine {
         }
         match self.faults().fire(phase) {
             Some(FaultKind::Crash) => return Err(PhaseError::Crashed),
+            Some(FaultKind::Abort) => {
+                tracing::error!(payout_id = %payout.id, phase = %phase, "injected fault: aborting the process");
+                std::process::abort();
+            }
             Some(FaultKind::Error) => {
                 return Err(PhaseError::Failed(format!(
                     "injected fault while {}",
