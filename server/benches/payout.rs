@@ -71,7 +71,8 @@ async fn employee_with_records(f: &Fixture, records: usize) -> (EmployeeId, Naiv
              payment_method, commission_bps, commission, created_at) ",
         );
         insert.push_values(chunk, |mut row, i| {
-            row.push_bind(Uuid::new_v4())
+            // Ids as the engine mints them (time-ordered v7).
+            row.push_bind(Uuid::now_v7())
                 .push_bind(f.studio)
                 .push_bind(employee)
                 .push_bind(f.service)

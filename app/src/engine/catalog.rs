@@ -273,7 +273,7 @@ impl Engine {
         .await
         .map_err(db_error("looking up the commission rate"))?;
         let bps = override_bps.unwrap_or(default_bps);
-        let id = ServiceRecordId::new_random();
+        let id = ServiceRecordId::generate();
         sqlx::query(
             "INSERT INTO service_records
                  (id, studio_id, employee_id, service_id, performed_on, price, tip, payment_method,

@@ -408,7 +408,7 @@ impl Engine {
                 ),
             ));
         }
-        let id = PayoutId::new_random();
+        let id = PayoutId::generate();
         let at = now();
         let inserted = sqlx::query(
             "INSERT INTO payouts (id, studio_id, employee_id, period_start, period_end, state, phase,
