@@ -57,6 +57,18 @@ pub fn chf(amount: Rappen) -> String {
     amount.to_string()
 }
 
+/// `2026-11-23 14:05 UTC`, built from the date parts (chrono's strftime and RFC 3339 formatters
+/// would add their machinery to the WASM bundle).
+pub fn utc_minute(at: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Timelike as _;
+    format!(
+        "{} {:02}:{:02} UTC",
+        at.date_naive(),
+        at.hour(),
+        at.minute()
+    )
+}
+
 /// The red banner: every failed payout and every pending one past its grace period, each with the
 /// employee, amount, progress, the failed phase and a one-click, idempotent Finish payout. Shown
 /// on every owner and reception page; refreshed after any action and every 10 seconds.

@@ -130,11 +130,13 @@ impl BasisPoints {
 
     /// `40 %` or `42.5 %`.
     pub fn percent_text(self) -> String {
-        if self.0 % 100 == 0 {
-            format!("{} %", self.0 / 100)
+        // Integer arithmetic only: float formatting would add its machinery to the WASM bundle.
+        let (whole, hundredths) = (self.0 / 100, (self.0 % 100).abs());
+        if hundredths == 0 {
+            format!("{whole} %")
         } else {
-            let text = format!("{:.2}", self.0 as f64 / 100.0);
-            format!("{} %", text.trim_end_matches('0'))
+            let fraction = format!("{hundredths:02}");
+            format!("{whole}.{} %", fraction.trim_end_matches('0'))
         }
     }
 }
@@ -185,5 +187,7 @@ mod tests {
         assert_eq!(BasisPoints(0).commission_on(Rappen(9_999)), Rappen(0));
         assert_eq!(BasisPoints(4_250).percent_text(), "42.5 %");
         assert_eq!(BasisPoints(4_000).percent_text(), "40 %");
+        assert_eq!(BasisPoints(4_205).percent_text(), "42.05 %");
+        assert_eq!(BasisPoints(5).percent_text(), "0.05 %");
     }
 }

@@ -2,7 +2,7 @@
 //! commission formula, and the totals), the Commit button, and the payouts of both studios.
 
 use crate::api::{list_employees, list_payouts, preview_payout, CommitPayout};
-use crate::components::{chf, idempotency_key_for, AttentionBanner, ErrorMessage};
+use crate::components::{chf, idempotency_key_for, utc_minute, AttentionBanner, ErrorMessage};
 use crate::domain::*;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -214,7 +214,7 @@ pub fn PayoutTable(payouts: Vec<Payout>) -> impl IntoView {
             <tbody>
                 {payouts.into_iter().map(|p| view! {
                     <tr data-payout-id=p.id.to_string()>
-                        <td><a href=format!("/payouts/{}", p.id)>{p.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</a></td>
+                        <td><a href=format!("/payouts/{}", p.id)>{utc_minute(p.created_at)}</a></td>
                         <td>{p.employee_name}</td>
                         <td>{format!("{} – {}", p.period_start, p.period_end)}</td>
                         <td><span class=format!("state state-{}", p.state)>{p.state.as_str()}</span></td>

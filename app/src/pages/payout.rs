@@ -3,7 +3,7 @@
 
 use super::owner::LineTable;
 use crate::api::{get_payout_detail, CancelPayout, FinishPayout};
-use crate::components::{chf, idempotency_key_for, AttentionBanner, ErrorMessage};
+use crate::components::{chf, idempotency_key_for, utc_minute, AttentionBanner, ErrorMessage};
 use crate::domain::*;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -61,8 +61,8 @@ fn PayoutView(
             <dt>"Total"</dt><dd class="total">{chf(p.total)}</dd>
             {p.failed_phase.map(|phase| view! { <dt>"Failed while"</dt><dd>{phase.describe()}</dd> })}
             {p.error.clone().map(|e| view! { <dt>"Error"</dt><dd>{e}</dd> })}
-            <dt>"Created"</dt><dd>{p.created_at.to_rfc3339()}</dd>
-            {p.committed_at.map(|at| view! { <dt>"Committed"</dt><dd>{at.to_rfc3339()}</dd> })}
+            <dt>"Created"</dt><dd>{utc_minute(p.created_at)}</dd>
+            {p.committed_at.map(|at| view! { <dt>"Committed"</dt><dd>{utc_minute(at)}</dd> })}
         </dl>
         <div class="actions">
             {match finish_allowed {
