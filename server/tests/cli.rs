@@ -88,34 +88,20 @@ fn migrate_and_seed_demo_work_on_a_fresh_path_and_seeding_twice_is_harmless() {
 fn serve_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("p.db").display());
-    let mut child = binary()
-        .args(["--database-url", &url, "serve", "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("running at http://127.0.0.1:"), "{line}");
+    let (mut child, base) = start_server(&url, &[]);
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    terminate(&mut child);
+}
+
+/// Sends SIGTERM and asserts a clean exit within 20 s.
+fn terminate(child: &mut std::process::Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let started = Instant::now();
-    loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            assert!(exit.success(), "exit after SIGTERM: {exit}");
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "did not stop within 20 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let exit = wait_for_exit(child);
+    assert!(exit.success(), "exit after SIGTERM: {exit}");
 }
 
 /// Starts `serve` on a random port; returns the child and its base URL.
@@ -132,6 +118,7 @@ fn start_server(url: &str, extra: &[&str]) -> (std::process::Child, String) {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
+    assert!(line.contains("running at http://"), "start-up line: {line}");
     let start = line.find("http://").expect("URL in the start-up line");
     let base = line[start..]
         .split_whitespace()
@@ -280,9 +267,5 @@ async fn a_process_killed_between_phases_leaves_a_pending_payout_that_a_restarte
         "exactly one payout for Lara"
     );
 
-    Command::new("kill")
-        .args(["-TERM", &second.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(wait_for_exit(&mut second).success());
+    terminate(&mut second);
 }
