@@ -9,6 +9,10 @@ set -euo pipefail
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
+# Only the `--print-env` lines may reach stdout (callers eval it); every installer's chatter (npm prints
+# "added N packages" on stdout) goes to stderr.
+exec 3>&1 1>&2
+
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CARGO_LEPTOS_VERSION=0.3.11
 WASM_BINDGEN_VERSION=0.2.130
@@ -104,8 +108,8 @@ fi
 
 if [ "${1:-}" = "--print-env" ]; then
   if [ "$TOOLCHAIN_MODE" = debian ]; then
-    echo "export RUSTUP_TOOLCHAIN=debian"
+    echo "export RUSTUP_TOOLCHAIN=debian" >&3
   fi
-  echo "export PATH=\"$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:\$PATH\""
+  echo "export PATH=\"$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:\$PATH\"" >&3
 fi
 log "ready ($TOOLCHAIN_MODE toolchain)"
