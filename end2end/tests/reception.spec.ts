@@ -1,13 +1,13 @@
 import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
 import { employee, open, successNotice, UI_TIMEOUT } from "./helpers";
 
-// Each test works on its own employee (Jonas Keller, Tim Frei), so neither disturbs the payout
-// tests, which use Lara Meier, Sofia Brunner and Luca Schmid.
+// Each test works on its own employee (Jonas Keller, Tim Frei, Anna Huber), so none disturbs the
+// payout tests, which use Lara Meier, Sofia Brunner and Luca Schmid.
 
 /** On /reception: chooses the employee, then their studio's "Men's cut" (which fills the price). */
 async function chooseMensCut(page: Page, employeeLabel: string): Promise<void> {
-  const employeeSelect = page.locator("select[name=employee_id]");
-  const serviceSelect = page.locator("select[name=service_id]");
+  const employeeSelect = page.locator("#services select[name=employee_id]");
+  const serviceSelect = page.locator("#services select[name=service_id]");
   await expect(employeeSelect).toBeVisible({ timeout: UI_TIMEOUT });
   // Both studios offer a Men's cut; once the employee is chosen only their studio's is listed.
   // The form sits in a Suspense boundary that may hydrate a moment after the page: re-select until
@@ -53,7 +53,7 @@ test.describe("Reception", () => {
     await expect(notice).toContainText("tip CHF 5.00");
     await expect(page.locator("p.error")).toHaveCount(0);
 
-    const newest = page.locator("table.records tbody tr").first();
+    const newest = page.locator("#services table.records tbody tr").first();
     await expect(newest).toContainText("Jonas Keller", { timeout: UI_TIMEOUT });
     await expect(newest).toContainText("Men's cut");
     await expect(newest).toContainText("Cash");
@@ -84,5 +84,43 @@ test.describe("Reception", () => {
     expect(after.unpaid_record_count).toBe(before.unpaid_record_count);
     expect(after.unpaid_total).toBe(before.unpaid_total);
     expect(await serviceRecordCount(request, before.id)).toBe(recordsBefore);
+  });
+
+  test("a receptionist records a working day with chair rent and it is deducted from what is owed", async ({ page, request }) => {
+    const before = await employee(request, "Anna Huber");
+
+    await open(page, "/reception");
+    const form = page.locator("#days form");
+    await expect(form).toBeVisible({ timeout: UI_TIMEOUT });
+    await form.locator("select[name=employee_id]").selectOption({ label: "Anna Huber (Studio Marktgasse, Bern)" });
+    // The demo records every working day until the end of October; take a November Monday.
+    await form.locator("input[name=worked_on]").fill("2026-11-02");
+    await form.locator("input[name=deduction]").fill("45.50");
+    await form.locator("input[name=note]").fill("chair rent");
+    await form.getByRole("button", { name: "Record working day" }).click();
+
+    const notice = page.locator("#days p.notice.success");
+    await expect(notice).toBeVisible({ timeout: UI_TIMEOUT });
+    await expect(notice).toContainText("Recorded: Anna Huber worked on 2026-11-02 (deduction CHF 45.50");
+    const newest = page.locator("#days table.days tbody tr").first();
+    await expect(newest).toContainText("Anna Huber", { timeout: UI_TIMEOUT });
+    await expect(newest).toContainText("CHF 45.50");
+    await expect(newest).toContainText("chair rent");
+
+    const after = await employee(request, "Anna Huber");
+    expect(after.unpaid_record_count).toBe(before.unpaid_record_count + 1);
+    expect(after.unpaid_total).toBe(before.unpaid_total - 4_550);
+
+    // The same day again is refused with the reason, and nothing more is owed or deducted.
+    await expect(form.locator("input[name=idempotency_key]")).not.toHaveValue("", { timeout: UI_TIMEOUT });
+    await form.locator("select[name=employee_id]").selectOption({ label: "Anna Huber (Studio Marktgasse, Bern)" });
+    await form.locator("input[name=worked_on]").fill("2026-11-02");
+    await form.getByRole("button", { name: "Record working day" }).click();
+    const refusal = page.locator("#days p.error");
+    await expect(refusal).toBeVisible({ timeout: UI_TIMEOUT });
+    await expect(refusal).toHaveAttribute("data-code", "day_already_recorded");
+    await expect(refusal).toContainText("already recorded");
+    const unchanged = await employee(request, "Anna Huber");
+    expect(unchanged.unpaid_record_count).toBe(after.unpaid_record_count);
   });
 });

@@ -62,6 +62,12 @@ async fn employee_with_records(f: &Fixture, records: usize) -> (EmployeeId, Naiv
         .execute(f.engine.pool())
         .await
         .unwrap();
+    // Studio and payable accounts, as the demo seed opens them for its people.
+    let mut conn = f.engine.pool().acquire().await.unwrap();
+    app::engine::ledger::ensure_accounts(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
     let start = NaiveDate::from_ymd_opt(DAY0.0, DAY0.1, DAY0.2).unwrap();
     // At most 300 days: a payout period is at most a year.
     let days = (records / 5).clamp(1, 300) as i64;

@@ -178,11 +178,16 @@ pub fn router(fault_injection: bool) -> Router<ApiState> {
             "/api/v1/service-records",
             post(register_service).get(service_records),
         )
+        .route("/api/v1/day-records", post(register_day).get(day_records))
         .route("/api/v1/payouts", post(commit_payout).get(payouts))
         .route("/api/v1/payouts/preview", post(preview_payout))
         .route("/api/v1/payouts/{id}", get(payout))
         .route("/api/v1/payouts/{id}/finish", post(finish_payout))
-        .route("/api/v1/payouts/{id}/cancel", post(cancel_payout));
+        .route("/api/v1/payouts/{id}/cancel", post(cancel_payout))
+        .route("/api/v1/ledger/balances", get(ledger_balances))
+        .route("/api/v1/ledger/transfers", get(ledger_transfers))
+        .route("/api/v1/audits", post(run_audit).get(audit_runs))
+        .route("/api/v1/audits/{id}", get(audit_report));
     if fault_injection {
         router.route(
             "/api/v1/test/faults",
@@ -214,29 +219,57 @@ struct RecordsQuery {
     limit: Option<String>,
 }
 
+impl RecordsQuery {
+    /// Errors (422): a malformed `employee_id`; a `limit` outside 1..=500 (default 50).
+    fn parse(&self) -> ApiResult<(Option<EmployeeId>, i64)> {
+        let employee = match self.employee_id.as_deref().filter(|s| !s.is_empty()) {
+            Some(text) => {
+                Some(EmployeeId::parse(text).map_err(|m| AppError::validation("employee_id", m))?)
+            }
+            None => None,
+        };
+        let limit = match self.limit.as_deref() {
+            Some(text) => text
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=500).contains(n))
+                .ok_or_else(|| {
+                    AppError::validation("limit", "limit must be a whole number from 1 to 500")
+                })?,
+            None => 50,
+        };
+        Ok((employee, limit))
+    }
+}
+
 async fn service_records(
     State(state): State<ApiState>,
     Query(query): Query<RecordsQuery>,
 ) -> ApiResult<Json<Vec<ServiceRecord>>> {
-    let employee = match query.employee_id.as_deref().filter(|s| !s.is_empty()) {
-        Some(text) => {
-            Some(EmployeeId::parse(text).map_err(|m| AppError::validation("employee_id", m))?)
-        }
-        None => None,
-    };
-    let limit = match query.limit.as_deref() {
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=500).contains(n))
-            .ok_or_else(|| {
-                AppError::validation("limit", "limit must be a whole number from 1 to 500")
-            })?,
-        None => 50,
-    };
+    let (employee, limit) = query.parse()?;
     Ok(Json(
         state.engine.recent_service_records(employee, limit).await?,
     ))
+}
+
+async fn day_records(
+    State(state): State<ApiState>,
+    Query(query): Query<RecordsQuery>,
+) -> ApiResult<Json<Vec<DayRecord>>> {
+    let (employee, limit) = query.parse()?;
+    Ok(Json(
+        state.engine.recent_day_records(employee, limit).await?,
+    ))
+}
+
+async fn register_day(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<DayRecordRequest>,
+) -> ApiResult<(StatusCode, Json<DayRecord>)> {
+    let key = idempotency_key(&headers)?;
+    let record = state.engine.register_day(&key, &request).await?;
+    Ok((StatusCode::CREATED, Json(record)))
 }
 
 async fn register_service(
@@ -328,6 +361,99 @@ async fn cancel_payout(
     Ok(Json(
         state.engine.cancel_payout(&key, payout_id(&id)?).await?,
     ))
+}
+
+#[derive(Deserialize)]
+struct BalancesQuery {
+    studio_id: Option<String>,
+    as_of: Option<String>,
+}
+
+fn studio_param(raw: Option<&str>) -> ApiResult<Option<StudioId>> {
+    match raw.filter(|s| !s.is_empty()) {
+        Some(text) => Ok(Some(
+            StudioId::parse(text).map_err(|m| AppError::validation("studio_id", m))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+async fn ledger_balances(
+    State(state): State<ApiState>,
+    Query(query): Query<BalancesQuery>,
+) -> ApiResult<Json<Vec<AccountBalance>>> {
+    let studio = studio_param(query.studio_id.as_deref())?
+        .ok_or_else(|| AppError::validation("studio_id", "studio_id is required"))?;
+    let as_of =
+        match query.as_of.as_deref().filter(|s| !s.is_empty()) {
+            Some(text) => Some(chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(
+                |_| AppError::validation("as_of", format!("'{text}' is not a date (YYYY-MM-DD)")),
+            )?),
+            None => None,
+        };
+    Ok(Json(state.engine.balances(studio, as_of).await?))
+}
+
+#[derive(Deserialize)]
+struct TransfersQuery {
+    studio_id: Option<String>,
+    cause_id: Option<String>,
+    limit: Option<String>,
+}
+
+async fn ledger_transfers(
+    State(state): State<ApiState>,
+    Query(query): Query<TransfersQuery>,
+) -> ApiResult<Json<Vec<Transfer>>> {
+    let studio = studio_param(query.studio_id.as_deref())?;
+    let cause = match query.cause_id.as_deref().filter(|s| !s.is_empty()) {
+        Some(text) => Some(uuid::Uuid::parse_str(text).map_err(|_| {
+            AppError::validation(
+                "cause_id",
+                format!("'{text}' is not a valid id (expected a UUID)"),
+            )
+        })?),
+        None => None,
+    };
+    let limit = RecordsQuery {
+        employee_id: None,
+        limit: query.limit,
+    }
+    .parse()?
+    .1;
+    Ok(Json(state.engine.transfers(studio, cause, limit).await?))
+}
+
+/// Body of `POST /api/v1/audits`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AuditRequest {
+    /// Only the last N days (default: everything).
+    #[serde(default)]
+    days: Option<i64>,
+}
+
+async fn run_audit(
+    State(state): State<ApiState>,
+    ApiJson(request): ApiJson<AuditRequest>,
+) -> ApiResult<(StatusCode, Json<AuditReport>)> {
+    let report = state
+        .engine
+        .run_audit(AuditTrigger::Manual, request.days, None)
+        .await?;
+    Ok((StatusCode::CREATED, Json(report)))
+}
+
+async fn audit_runs(State(state): State<ApiState>) -> ApiResult<Json<Vec<AuditRun>>> {
+    Ok(Json(state.engine.audit_runs(50).await?))
+}
+
+async fn audit_report(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AuditReport>> {
+    let id = AuditRunId::parse(&id).map_err(|m| AppError::validation("audit_run_id", m))?;
+    Ok(Json(state.engine.audit_report(id).await?))
 }
 
 async fn arm_fault(

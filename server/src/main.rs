@@ -1,4 +1,4 @@
-//! `payout-engine`: the one binary. `serve` (default), `migrate`, `seed-demo`, `finish`.
+//! `payout-engine`: the one binary. `serve` (default), `migrate`, `seed-demo`, `finish`, `audit`.
 //! Configuration from flags or environment; every failure is a clear message and exit code 1.
 
 use anyhow::Context as _;
@@ -55,6 +55,14 @@ enum Command {
         /// The payout id.
         payout_id: String,
     },
+    /// Check every invariant of the books and payouts; prints each finding and exits with 1 when
+    /// anything is found (0 when clean). The run is stored and shown on the owner's audit page.
+    Audit {
+        /// Only records, payouts and transfers of the last N days (balances are always checked
+        /// in full).
+        #[arg(long)]
+        days: Option<i64>,
+    },
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -94,7 +102,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "payout-engine failed");
             eprintln!("error: {error:#}");
@@ -103,7 +111,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let settings = EngineSettings {
         pending_grace: Duration::from_secs(cli.pending_grace_secs),
         max_connections: cli.max_connections.max(1),
@@ -119,6 +127,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied to {}", cli.database_url);
         }
         Command::SeedDemo => seed(&engine).await?,
+        Command::Audit { days } => {
+            let report = engine
+                .run_audit(app::domain::AuditTrigger::Cli, days, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("the audit could not run: {e}"))?;
+            for finding in &report.findings {
+                println!(
+                    "{:<24} {:<14} {:<36} {:>16}  {}",
+                    finding.check,
+                    finding.entity_type,
+                    finding
+                        .entity_id
+                        .map(|id| id.to_string())
+                        .unwrap_or_default(),
+                    finding.amount_at_stake.to_string(),
+                    finding.message
+                );
+            }
+            if report.findings.is_empty() {
+                println!("audit {}: clean", report.run.id);
+            } else {
+                println!(
+                    "audit {}: {} findings, {} at stake",
+                    report.run.id,
+                    report.findings.len(),
+                    report.run.amount_at_stake
+                );
+                engine.close().await;
+                return Ok(std::process::ExitCode::from(1));
+            }
+        }
         Command::Finish { payout_id } => {
             let id = app::domain::PayoutId::parse(&payout_id).map_err(anyhow::Error::msg)?;
             let payout = engine
@@ -144,7 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 seed(&engine).await?;
             }
             payout_server::serve(
-                engine,
+                engine.clone(),
                 payout_server::ServeConfig {
                     addr,
                     fault_injection: args.enable_fault_injection,
@@ -153,7 +192,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
         }
     }
-    Ok(())
+    engine.close().await;
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 async fn seed(engine: &Engine) -> anyhow::Result<()> {

@@ -85,6 +85,52 @@ fn migrate_and_seed_demo_work_on_a_fresh_path_and_seeding_twice_is_harmless() {
 }
 
 #[test]
+fn audit_exits_0_on_clean_books_and_1_with_each_finding_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let url = format!("sqlite://{}", path.display());
+    let seed = binary()
+        .args(["--database-url", &url, "seed-demo"])
+        .output()
+        .unwrap();
+    assert!(seed.status.success());
+    let clean = binary()
+        .args(["--database-url", &url, "audit", "--days", "30"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    assert!(String::from_utf8_lossy(&clean.stdout).contains(": clean"));
+
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query(
+            "UPDATE payouts SET total = total + 100
+             WHERE id = (SELECT id FROM payouts WHERE state = 'committed' LIMIT 1)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    });
+    let found = binary()
+        .args(["--database-url", &url, "audit"])
+        .output()
+        .unwrap();
+    assert_eq!(found.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&found.stdout);
+    assert!(stdout.contains("payout_lines"), "{stdout}");
+    assert!(
+        stdout.contains("1 findings") || stdout.contains("findings,"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn serve_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("p.db").display());

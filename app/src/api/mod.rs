@@ -134,6 +134,38 @@ pub async fn register_service(
     answer(wait_for_first(|| engine.register_service(&key, &request)).await)
 }
 
+/// Records an employee's working day from the reception form (amounts as CHF text).
+#[server]
+pub async fn register_day(
+    idempotency_key: String,
+    employee_id: String,
+    worked_on: String,
+    deduction: String,
+    guaranteed_minimum: String,
+    note: String,
+) -> Result<DayRecord, AppError> {
+    let request = answer((|| -> Result<DayRecordRequest, AppError> {
+        Ok(DayRecordRequest {
+            employee_id: EmployeeId::parse(&employee_id)
+                .map_err(|m| AppError::validation("employee_id", m))?,
+            worked_on: parse_date("worked_on", &worked_on)?,
+            deduction: parse_money("deduction", &deduction, true)?,
+            guaranteed_minimum: parse_money("guaranteed_minimum", &guaranteed_minimum, true)?,
+            currency: None,
+            note: Some(note),
+        })
+    })())?;
+    let engine = engine()?;
+    let key = key(&idempotency_key)?;
+    answer(wait_for_first(|| engine.register_day(&key, &request)).await)
+}
+
+/// The latest recorded working days (newest first).
+#[server]
+pub async fn recent_day_records() -> Result<Vec<DayRecord>, AppError> {
+    engine()?.recent_day_records(None, 15).await
+}
+
 #[cfg(feature = "ssr")]
 fn payout_request(
     employee_id: &str,

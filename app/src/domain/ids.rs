@@ -63,3 +63,15 @@ typed_id!(
     /// A payout to one employee for one period.
     PayoutId
 );
+typed_id!(
+    /// A ledger transfer (a balanced set of postings). Derived from its cause, not random.
+    TransferId
+);
+typed_id!(
+    /// A till (cash register) session of one studio and business day.
+    TillSessionId
+);
+typed_id!(
+    /// One audit run.
+    AuditRunId
+);

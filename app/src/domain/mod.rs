@@ -2,14 +2,18 @@
 //! type. Compiled into both the server and the browser; it must never depend on sqlx, tokio or
 //! anything else server-only (derives for sqlx sit behind `cfg_attr(feature = "ssr")`).
 
+pub mod audit;
 pub mod error;
 pub mod ids;
+pub mod ledger;
 pub mod money;
 pub mod payout;
 pub mod records;
 
+pub use audit::*;
 pub use error::AppError;
 pub use ids::*;
+pub use ledger::*;
 pub use money::{BasisPoints, Rappen, CURRENCY, MAX_SERVICE_AMOUNT};
 pub use payout::{IllegalTransition, PayoutAction, PayoutPhase, PayoutState};
 pub use records::*;

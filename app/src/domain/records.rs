@@ -179,6 +179,58 @@ pub struct ServiceRecord {
     pub payout_id: Option<PayoutId>,
 }
 
+/// What the JSON API and the reception form send to record an employee's working day (one per
+/// employee and date): the daily deduction (chair rent) and the guaranteed daily minimum, both
+/// settled by the next payout that covers the date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DayRecordRequest {
+    /// Who worked.
+    pub employee_id: EmployeeId,
+    /// The working day (ISO date, Europe/Zurich); not in the future.
+    pub worked_on: NaiveDate,
+    /// Deducted from the payout, in Rappen, 0 to 10,000,000 (e.g. chair rent).
+    #[serde(default)]
+    pub deduction: i64,
+    /// When the day's commission is below this, the payout tops it up; Rappen, 0 to 10,000,000.
+    #[serde(default)]
+    pub guaranteed_minimum: i64,
+    /// Must be "CHF" when given.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Free text for people, at most 500 characters.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A recorded working day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct DayRecord {
+    /// Record id.
+    pub id: DayRecordId,
+    /// Studio.
+    pub studio_id: StudioId,
+    /// Employee.
+    pub employee_id: EmployeeId,
+    /// Employee's name.
+    pub employee_name: String,
+    /// The working day.
+    pub worked_on: NaiveDate,
+    /// Daily deduction in Rappen.
+    pub deduction: Rappen,
+    /// Guaranteed daily minimum in Rappen (0 = none).
+    pub guaranteed_minimum: Rappen,
+    /// Always "CHF".
+    pub currency: String,
+    /// Note for people.
+    pub note: String,
+    /// When it was recorded (UTC).
+    pub created_at: DateTime<Utc>,
+    /// The payout holding it, if any.
+    pub payout_id: Option<PayoutId>,
+}
+
 /// What the JSON API and the owner's form send to create and commit a payout.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

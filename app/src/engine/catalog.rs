@@ -15,6 +15,54 @@ pub fn earliest_service_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(NaiveDate::MIN)
 }
 
+/// Refuses a record date in the future (Europe/Zurich) or before 2000 (a mistyped year), naming
+/// `field` (422).
+pub fn check_record_date(field: &str, date: NaiveDate) -> Result<(), AppError> {
+    let today = today();
+    if date > today {
+        return Err(AppError::validation(
+            field,
+            format!("{date} is in the future (today is {today} in Zurich)"),
+        ));
+    }
+    if date < earliest_service_date() {
+        return Err(AppError::validation(
+            field,
+            format!("{date} is too far in the past"),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses an amount (Rappen) that may be zero but not negative nor over
+/// [`MAX_SERVICE_AMOUNT`], naming `field` (422).
+pub fn check_optional_amount(field: &str, amount: i64) -> Result<(), AppError> {
+    if amount < 0 {
+        return Err(AppError::validation(
+            field,
+            format!("the {field} cannot be negative"),
+        ));
+    }
+    if amount > MAX_SERVICE_AMOUNT.0 {
+        return Err(AppError::validation(
+            field,
+            format!("the {field} must be at most {MAX_SERVICE_AMOUNT}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a `currency` other than CHF (422); absent means CHF.
+pub fn check_currency(currency: Option<&str>) -> Result<(), AppError> {
+    match currency {
+        Some(currency) if currency != CURRENCY => Err(AppError::validation(
+            "currency",
+            format!("only {CURRENCY} is supported, not '{currency}'"),
+        )),
+        Some(_) | None => Ok(()),
+    }
+}
+
 /// A validated service registration.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct NewServiceRecord {
@@ -46,41 +94,11 @@ impl NewServiceRecord {
                 format!("the price must be at most {limit} for one service"),
             ));
         }
-        if request.tip < 0 {
-            return Err(AppError::validation("tip", "the tip cannot be negative"));
-        }
-        if request.tip > limit.0 {
-            return Err(AppError::validation(
-                "tip",
-                format!("the tip must be at most {limit}"),
-            ));
-        }
-        if let Some(currency) = &request.currency {
-            if currency != CURRENCY {
-                return Err(AppError::validation(
-                    "currency",
-                    format!("only {CURRENCY} is supported, not '{currency}'"),
-                ));
-            }
-        }
+        check_optional_amount("tip", request.tip)?;
+        check_currency(request.currency.as_deref())?;
         let payment_method = PaymentMethod::parse(&request.payment_method)
             .map_err(|m| AppError::validation("payment_method", m))?;
-        let today = today();
-        if request.performed_on > today {
-            return Err(AppError::validation(
-                "performed_on",
-                format!(
-                    "{} is in the future (today is {today} in Zurich)",
-                    request.performed_on
-                ),
-            ));
-        }
-        if request.performed_on < earliest_service_date() {
-            return Err(AppError::validation(
-                "performed_on",
-                format!("{} is too far in the past", request.performed_on),
-            ));
-        }
+        check_record_date("performed_on", request.performed_on)?;
         Ok(NewServiceRecord {
             employee_id: request.employee_id,
             service_id: request.service_id,
@@ -240,13 +258,14 @@ impl Engine {
                 "this employee no longer works here",
             ));
         }
-        let service: Option<(StudioId, String, bool)> =
-            sqlx::query_as("SELECT studio_id, category, active = 1 FROM services WHERE id = $1")
-                .bind(record.service_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_error("looking up the service"))?;
-        let Some((service_studio, category, service_active)) = service else {
+        let service: Option<(StudioId, String, bool, BasisPoints)> = sqlx::query_as(
+            "SELECT studio_id, category, active = 1, vat_rate_bps FROM services WHERE id = $1",
+        )
+        .bind(record.service_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error("looking up the service"))?;
+        let Some((service_studio, category, service_active, vat_rate)) = service else {
             return Err(AppError::validation(
                 "service_id",
                 format!("no service with id {}", record.service_id),
@@ -277,8 +296,8 @@ impl Engine {
         sqlx::query(
             "INSERT INTO service_records
                  (id, studio_id, employee_id, service_id, performed_on, price, tip, payment_method,
-                  commission_bps, commission, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                  commission_bps, commission, vat_rate_bps, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(id)
         .bind(studio_id)
@@ -290,10 +309,12 @@ impl Engine {
         .bind(record.payment_method)
         .bind(bps)
         .bind(bps.commission_on(record.price))
+        .bind(vat_rate)
         .bind(now())
         .execute(&mut *tx)
         .await
         .map_err(db_error("saving the service record"))?;
+        super::ledger::post_service_transfers(&mut tx, Some(id), now()).await?;
         let saved = sqlx::query_as::<_, ServiceRecord>(&format!(
             "{SERVICE_RECORD_SELECT} WHERE sr.id = $1"
         ))

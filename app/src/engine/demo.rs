@@ -468,6 +468,10 @@ impl Engine {
                 .await
                 .map_err(db_error("seeding day records"))?;
         }
+        // The same posting rules as a single registration, applied to every seeded record at once.
+        super::ledger::ensure_accounts(&mut tx).await?;
+        super::ledger::post_service_transfers(&mut tx, None, created).await?;
+        super::ledger::post_day_transfers(&mut tx, None, created).await?;
         tx.commit()
             .await
             .map_err(db_error("committing the demo data"))?;

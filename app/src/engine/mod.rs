@@ -3,10 +3,14 @@
 //! check. It owns the SQL; it must never be bypassed with ad-hoc writes, and it must never discard
 //! an error: each failure is logged with `tracing` and returned as an [`AppError`].
 
+pub mod audit;
 pub mod catalog;
+pub mod day_records;
 pub mod demo;
+pub mod events;
 pub mod faults;
 pub mod idempotency;
+pub mod ledger;
 pub mod payouts;
 
 use crate::domain::AppError;
@@ -32,6 +36,8 @@ pub struct EngineSettings {
     pub idempotency_lease: Duration,
     /// Connection pool size.
     pub max_connections: u32,
+    /// A payout pending longer than this is an audit finding (`payout_stuck`).
+    pub stuck_payout_age: Duration,
 }
 
 impl Default for EngineSettings {
@@ -40,6 +46,7 @@ impl Default for EngineSettings {
             pending_grace: Duration::from_secs(30),
             idempotency_lease: Duration::from_secs(60),
             max_connections: 8,
+            stuck_payout_age: Duration::from_secs(3600),
         }
     }
 }
@@ -113,6 +120,54 @@ impl Engine {
             .run(&self.pool)
             .await
             .context("database migration failed")?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context("no database connection for the start-up maintenance")?;
+        ledger::ensure_accounts(&mut conn)
+            .await
+            .context("opening the ledger accounts")?;
+        drop(conn);
+        self.run_maintenance()
+            .await
+            .context("start-up maintenance")?;
+        Ok(())
+    }
+
+    /// Runs the one-off maintenance tasks the migrations queued (`maintenance_tasks`) and marks
+    /// each done. Tasks are idempotent, so a crash before the mark simply runs one again.
+    async fn run_maintenance(&self) -> Result<(), AppError> {
+        let pending: Vec<String> = sqlx::query_scalar(
+            "SELECT task FROM maintenance_tasks WHERE done_at IS NULL ORDER BY task",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("listing maintenance tasks"))?;
+        for task in pending {
+            match task.as_str() {
+                "ledger_backfill" => {
+                    let written = self.backfill_ledger().await?;
+                    tracing::info!(
+                        written,
+                        "maintenance: posted the transfers of records that predate the ledger"
+                    );
+                }
+                unknown => {
+                    return Err(AppError::Internal {
+                        message: format!(
+                            "unknown maintenance task '{unknown}' (a newer version's migration?)"
+                        ),
+                    })
+                }
+            }
+            sqlx::query("UPDATE maintenance_tasks SET done_at = $2 WHERE task = $1")
+                .bind(&task)
+                .bind(now())
+                .execute(&self.pool)
+                .await
+                .map_err(db_error("marking a maintenance task done"))?;
+        }
         Ok(())
     }
 
@@ -158,6 +213,11 @@ impl Engine {
 /// Today's date in the studios' time zone.
 pub fn today() -> NaiveDate {
     Utc::now().with_timezone(&STUDIO_TIME_ZONE).date_naive()
+}
+
+/// The business day (Europe/Zurich) an instant falls on.
+pub fn business_date(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&STUDIO_TIME_ZONE).date_naive()
 }
 
 /// Current UTC time, truncated to milliseconds (what the database stores).

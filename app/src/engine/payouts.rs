@@ -629,6 +629,16 @@ impl Engine {
                 .execute(&mut *tx)
                 .await
                 .map_err(failed("committing the payout"))?;
+                // Same transaction as the state change: a committed payout always has exactly
+                // one transfer, and a failed posting leaves the payout uncommitted.
+                let posted = super::ledger::post_payout_transfers(&mut tx, Some(payout.id), at)
+                    .await
+                    .map_err(|error| PhaseError::Failed(error.to_string()))?;
+                if posted != 1 {
+                    return Err(PhaseError::Failed(format!(
+                        "the ledger transfer of the payout was not posted ({posted} written)"
+                    )));
+                }
                 let committed = self
                     .payout_in(&mut tx, payout.id)
                     .await
@@ -767,21 +777,12 @@ impl Engine {
     }
 }
 
-/// Appends a domain event to the durable event log (the outbox), inside the caller's transaction.
+/// Appends a payout's domain event to the durable event log, inside the caller's transaction.
 async fn record_event(
     tx: &mut Transaction<'static, Sqlite>,
     kind: &str,
     payout: &Payout,
 ) -> Result<(), AppError> {
-    let payload = idempotency::encode(payout)?;
-    sqlx::query("INSERT INTO events (occurred_at, kind, studio_id, entity_id, payload) VALUES ($1, $2, $3, $4, $5)")
-        .bind(now())
-        .bind(kind)
-        .bind(payout.studio_id)
-        .bind(payout.id)
-        .bind(payload)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error("recording the event"))?;
+    super::events::record(tx, kind, Some(payout.studio_id), Some(payout.id.0), payout).await?;
     Ok(())
 }

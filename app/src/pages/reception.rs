@@ -1,8 +1,10 @@
 //! Reception desk: register a performed service (employee, service, price, tip, payment method,
-//! date) and see the latest registrations. One submission = one record, whatever the clicks.
+//! date), record an employee's working day (deduction, guaranteed minimum), and see the latest of
+//! both. One submission = one record, whatever the clicks.
 
 use crate::api::{
-    list_employees, list_services, recent_service_records, studio_today, RegisterService,
+    list_employees, list_services, recent_day_records, recent_service_records, studio_today,
+    RegisterDay, RegisterService,
 };
 use crate::components::{chf, idempotency_key_for, AttentionBanner, ErrorMessage};
 use crate::domain::*;
@@ -26,6 +28,7 @@ pub fn ReceptionPage() -> impl IntoView {
 
     view! {
         <AttentionBanner/>
+        <section id="services">
         <h1>"Register a service"</h1>
         <Suspense fallback=|| view! { <p>"Loading the catalogue…"</p> }>
             {move || Suspend::new(async move {
@@ -121,6 +124,8 @@ pub fn ReceptionPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        </section>
+        <DayForm/>
     }
 }
 
@@ -148,5 +153,94 @@ fn RecordTable(records: Vec<ServiceRecord>) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// Records a working day: the daily deduction (chair rent) and the guaranteed daily minimum.
+#[component]
+fn DayForm() -> impl IntoView {
+    let register = ServerAction::<RegisterDay>::new();
+    let key = idempotency_key_for(register.version().read_only());
+    let employees = OnceResource::new(list_employees());
+    let today = OnceResource::new(studio_today());
+    let recent = Resource::new(move || register.version().get(), |_| recent_day_records());
+    view! {
+        <section id="days">
+        <h2>"Record a working day"</h2>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let (employees, today) = match (employees.await, today.await) {
+                    (Ok(e), Ok(t)) => (e, t),
+                    (Err(error), _) | (_, Err(error)) => return view! { <ErrorMessage error/> }.into_any(),
+                };
+                view! {
+                    <ActionForm action=register>
+                        <input type="hidden" name="idempotency_key" prop:value=move || key.get()/>
+                        <div class="form-grid">
+                            <label>"Employee"
+                                <select name="employee_id" required>
+                                    <option value="">"— choose —"</option>
+                                    {employees.iter().map(|e| view! {
+                                        <option value=e.id.to_string()>{format!("{} ({})", e.name, e.studio_name)}</option>
+                                    }).collect_view()}
+                                </select>
+                            </label>
+                            <label>"Date"
+                                <input type="date" name="worked_on" value=today.clone() max=today required/>
+                            </label>
+                            <label>"Deduction (CHF, e.g. chair rent)"
+                                <input name="deduction" inputmode="decimal" placeholder="0.00"/>
+                            </label>
+                            <label>"Guaranteed minimum (CHF)"
+                                <input name="guaranteed_minimum" inputmode="decimal" placeholder="0.00"/>
+                            </label>
+                            <label>"Note"
+                                <input name="note" maxlength="500"/>
+                            </label>
+                        </div>
+                        <button type="submit" disabled=move || register.pending().get()>"Record working day"</button>
+                    </ActionForm>
+                }.into_any()
+            })}
+        </Suspense>
+        {move || match register.value().get() {
+            Some(Ok(day)) => view! {
+                <p class="notice success" role="status">
+                    {format!("Recorded: {} worked on {} (deduction {}, guaranteed minimum {}).",
+                        day.employee_name, day.worked_on, chf(day.deduction), chf(day.guaranteed_minimum))}
+                </p>
+            }.into_any(),
+            Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
+            None => ().into_any(),
+        }}
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match recent.await {
+                    Ok(days) => view! {
+                        <table class="days">
+                            <thead><tr><th>"Date"</th><th>"Employee"</th><th class="num">"Deduction"</th>
+                                <th class="num">"Guaranteed minimum"</th><th>"Note"</th><th>"Paid out"</th></tr></thead>
+                            <tbody>
+                                {days.into_iter().map(|d| view! {
+                                    <tr>
+                                        <td>{d.worked_on.to_string()}</td>
+                                        <td>{d.employee_name}</td>
+                                        <td class="num">{chf(d.deduction)}</td>
+                                        <td class="num">{chf(d.guaranteed_minimum)}</td>
+                                        <td>{d.note}</td>
+                                        <td>{match d.payout_id {
+                                            Some(id) => view! { <a href=format!("/payouts/{id}")>"yes"</a> }.into_any(),
+                                            None => view! { <span>"not yet"</span> }.into_any(),
+                                        }}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                }
+            })}
+        </Transition>
+        </section>
     }
 }

@@ -1,0 +1,154 @@
+//! Audit vocabulary shared by the server and the UI: the invariants an audit run checks, its
+//! findings and the run itself.
+
+use super::ids::*;
+use super::money::Rappen;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One invariant of the books. Each finding names the check it broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sqlx::Type),
+    sqlx(type_name = "TEXT", rename_all = "snake_case")
+)]
+pub enum AuditCheck {
+    /// A committed payout's live lines do not add up to its record count and total.
+    PayoutLines,
+    /// A committed payout has no ledger transfer, more than one, or one for another amount.
+    PayoutTransfer,
+    /// A record is claimed by more than one live payout (it would be paid twice).
+    RecordClaimedTwice,
+    /// A payout line points at a record of another employee or outside the payout's period.
+    LineMisplaced,
+    /// A ledger transfer has fewer than two postings or its postings do not sum to zero.
+    TransferUnbalanced,
+    /// A registered service or a recorded deduction has no ledger transfer.
+    RecordWithoutTransfer,
+    /// An employee's payable balance differs from the commission of their unpaid records minus
+    /// their unpaid deductions.
+    PayableMismatch,
+    /// A studio's tips payable differs from the tips of its unpaid records.
+    TipsPayableMismatch,
+    /// A closed till's expected cash differs from its opening float plus its cash postings, or
+    /// its counted cash from expected plus variance.
+    TillMismatch,
+    /// A payout has been pending longer than the configured age (a crashed run nobody finished).
+    PayoutStuck,
+}
+
+impl AuditCheck {
+    /// Database / JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditCheck::PayoutLines => "payout_lines",
+            AuditCheck::PayoutTransfer => "payout_transfer",
+            AuditCheck::RecordClaimedTwice => "record_claimed_twice",
+            AuditCheck::LineMisplaced => "line_misplaced",
+            AuditCheck::TransferUnbalanced => "transfer_unbalanced",
+            AuditCheck::RecordWithoutTransfer => "record_without_transfer",
+            AuditCheck::PayableMismatch => "payable_mismatch",
+            AuditCheck::TipsPayableMismatch => "tips_payable_mismatch",
+            AuditCheck::TillMismatch => "till_mismatch",
+            AuditCheck::PayoutStuck => "payout_stuck",
+        }
+    }
+}
+
+impl fmt::Display for AuditCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What started a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sqlx::Type),
+    sqlx(type_name = "TEXT", rename_all = "snake_case")
+)]
+pub enum AuditTrigger {
+    /// The server's schedule (nightly by default).
+    Schedule,
+    /// `payout-engine audit`.
+    Cli,
+    /// The "Run audit now" button or `POST /api/v1/audits`.
+    Manual,
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sqlx::Type),
+    sqlx(type_name = "TEXT", rename_all = "snake_case")
+)]
+pub enum AuditStatus {
+    /// Still checking.
+    Running,
+    /// Every invariant holds.
+    Clean,
+    /// At least one finding.
+    Findings,
+    /// The run could not complete (the error says why); nothing can be concluded from it.
+    Error,
+}
+
+/// One broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct AuditFinding {
+    /// The invariant.
+    #[cfg_attr(feature = "ssr", sqlx(rename = "check_name"))]
+    pub check: AuditCheck,
+    /// "payout", "service_record", "day_record", "transfer", "employee", "studio", "till_session".
+    pub entity_type: String,
+    /// The entity's id.
+    pub entity_id: Option<uuid::Uuid>,
+    /// What is wrong, for people.
+    pub message: String,
+    /// Rappen at stake (always positive).
+    pub amount_at_stake: Rappen,
+}
+
+/// One audit run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct AuditRun {
+    /// Run id.
+    pub id: AuditRunId,
+    /// What started it.
+    pub trigger: AuditTrigger,
+    /// Days back from today that were checked; `None` = everything.
+    pub days: Option<i64>,
+    /// How it ended (or `running`).
+    pub status: AuditStatus,
+    /// Started (UTC).
+    pub started_at: DateTime<Utc>,
+    /// Finished (UTC).
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Number of findings.
+    pub finding_count: i64,
+    /// Sum of the findings' amounts at stake, Rappen.
+    pub amount_at_stake: Rappen,
+    /// Why the run could not complete.
+    pub error: Option<String>,
+    /// Always "CHF".
+    pub currency: String,
+}
+
+/// A run with its findings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditReport {
+    /// The run.
+    #[serde(flatten)]
+    pub run: AuditRun,
+    /// Every finding, largest amount first.
+    pub findings: Vec<AuditFinding>,
+}

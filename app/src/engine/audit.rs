@@ -1,0 +1,475 @@
+//! The audit: set-based SQL checks of every invariant of the books, run on a schedule, from the
+//! CLI or on demand. Each check is one read-only query; the checks run concurrently on separate
+//! pool connections (SQLite WAL readers do not block each other or the writer).
+//!
+//! A run and its findings are stored (`audit_runs`, `audit_findings`). A run with findings
+//! writes an `audit.findings` event in the same transaction as its result; the alert outbox
+//! turns that into the owner's Telegram message. A clean run writes nothing but its own row.
+
+use super::{business_date, db_error, now, Engine};
+use crate::domain::*;
+use chrono::{DateTime, NaiveDate, Utc};
+use std::future::Future;
+use std::pin::Pin;
+
+/// One result row of a check: the entity, two numbers to compare (Rappen or counts, per check),
+/// and a label for people.
+#[derive(sqlx::FromRow, Debug)]
+struct CheckRow {
+    entity_id: Option<uuid::Uuid>,
+    label: String,
+    expected: i64,
+    actual: i64,
+    amount: i64,
+}
+
+/// A check: its invariant, the entity type it reports, its SQL (`$1` = first day of the window
+/// or NULL for everything, `$2` = the stuck-payout cut-off, UTC) and how to word a finding.
+struct Check {
+    check: AuditCheck,
+    entity_type: &'static str,
+    sql: &'static str,
+    describe: fn(&CheckRow) -> String,
+}
+
+/// Every check. The SQL returns only violations, so a clean database returns no rows.
+const CHECKS: &[Check] = &[
+    Check {
+        check: AuditCheck::PayoutLines,
+        entity_type: "payout",
+        sql: "SELECT p.id AS entity_id, e.name AS label, p.total AS expected,
+                     COALESCE(l.total, 0) AS actual, ABS(p.total - COALESCE(l.total, 0)) +
+                     CASE WHEN COALESCE(l.n, 0) <> p.record_count AND p.total = COALESCE(l.total, 0)
+                          THEN p.total ELSE 0 END AS amount
+              FROM payouts p JOIN employees e ON e.id = p.employee_id
+              LEFT JOIN (SELECT payout_id, COUNT(*) AS n, SUM(amount) AS total FROM payout_lines
+                         WHERE released = 0 GROUP BY payout_id) l ON l.payout_id = p.id
+              WHERE p.state = 'committed' AND ($1 IS NULL OR p.period_end >= $1)
+                AND (COALESCE(l.n, 0) <> p.record_count OR COALESCE(l.total, 0) <> p.total)",
+        describe: |r| {
+            format!(
+                "committed payout to {} records {} but its lines sum to {}",
+                r.label,
+                Rappen(r.expected),
+                Rappen(r.actual)
+            )
+        },
+    },
+    Check {
+        check: AuditCheck::PayoutTransfer,
+        entity_type: "payout",
+        sql: "SELECT p.id AS entity_id, e.name AS label, p.total AS expected,
+                     COALESCE((SELECT -SUM(pp.amount) FROM ledger_postings pp
+                               JOIN ledger_accounts a ON a.id = pp.account_id
+                               WHERE pp.transfer_id = p.id AND a.code IN ('bank', 'cash_drawer')), 0) AS actual,
+                     p.total AS amount
+              FROM payouts p JOIN employees e ON e.id = p.employee_id
+              WHERE p.state = 'committed' AND ($1 IS NULL OR p.period_end >= $1)
+                AND (NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = p.id AND t.kind = 'payout_committed')
+                     OR COALESCE((SELECT -SUM(pp.amount) FROM ledger_postings pp
+                                  JOIN ledger_accounts a ON a.id = pp.account_id
+                                  WHERE pp.transfer_id = p.id AND a.code IN ('bank', 'cash_drawer')), 0) <> p.total)
+              UNION ALL
+              SELECT t.cause_id, COALESCE(e.name, 'an unknown payout'), 0, COUNT(*), 0
+              FROM ledger_transfers t LEFT JOIN payouts p ON p.id = t.cause_id
+              LEFT JOIN employees e ON e.id = p.employee_id
+              WHERE t.kind = 'payout_committed' AND ($1 IS NULL OR t.effective_on >= $1)
+                AND (p.id IS NULL OR p.state <> 'committed')
+              GROUP BY t.cause_id",
+        describe: |r| {
+            if r.expected == 0 {
+                format!(
+                    "a payout transfer exists for {} although that payout is not committed",
+                    r.label
+                )
+            } else {
+                format!(
+                    "committed payout to {} of {} has ledger postings paying out {} (it must have exactly one transfer for its total)",
+                    r.label,
+                    Rappen(r.expected),
+                    Rappen(r.actual)
+                )
+            }
+        },
+    },
+    Check {
+        check: AuditCheck::RecordClaimedTwice,
+        entity_type: "service_record",
+        sql: "SELECT service_record_id AS entity_id, 'service record' AS label, 1 AS expected,
+                     COUNT(*) AS actual, SUM(amount) - MIN(amount) AS amount
+              FROM payout_lines WHERE released = 0 AND service_record_id IS NOT NULL
+              GROUP BY service_record_id HAVING COUNT(*) > 1
+              UNION ALL
+              SELECT day_record_id, 'day record', 1, COUNT(*), ABS(SUM(amount) - MIN(amount))
+              FROM payout_lines WHERE released = 0 AND day_record_id IS NOT NULL
+              GROUP BY day_record_id HAVING COUNT(*) > 1",
+        describe: |r| {
+            format!(
+                "{} is claimed by {} live payouts (it would be paid {} times)",
+                r.label, r.actual, r.actual
+            )
+        },
+    },
+    Check {
+        check: AuditCheck::LineMisplaced,
+        entity_type: "payout",
+        sql: "SELECT p.id AS entity_id,
+                     CASE WHEN sr.id IS NOT NULL THEN 'service record ' ELSE 'day record ' END
+                       || lower(hex(COALESCE(sr.id, dr.id))) || ' of ' || COALESCE(re.name, 'nobody')
+                       || ' on ' || COALESCE(sr.performed_on, dr.worked_on, '?')
+                       || ' is in the payout to ' || pe.name || ' for ' || p.period_start || ' to ' || p.period_end AS label,
+                     0 AS expected, 0 AS actual, ABS(pl.amount) AS amount
+              FROM payout_lines pl
+              JOIN payouts p ON p.id = pl.payout_id
+              JOIN employees pe ON pe.id = p.employee_id
+              LEFT JOIN service_records sr ON sr.id = pl.service_record_id
+              LEFT JOIN day_records dr ON dr.id = pl.day_record_id
+              LEFT JOIN employees re ON re.id = COALESCE(sr.employee_id, dr.employee_id)
+              WHERE pl.released = 0 AND ($1 IS NULL OR pl.on_date >= $1)
+                AND (COALESCE(sr.employee_id, dr.employee_id) IS NOT p.employee_id
+                     OR COALESCE(sr.performed_on, dr.worked_on) NOT BETWEEN p.period_start AND p.period_end)",
+        describe: |r| format!("{}: not that employee's or not in that period", r.label),
+    },
+    Check {
+        check: AuditCheck::TransferUnbalanced,
+        entity_type: "transfer",
+        sql: "SELECT t.id AS entity_id, t.reason AS label, 0 AS expected,
+                     COALESCE(SUM(p.amount), 0) AS actual, MAX(ABS(COALESCE(SUM(p.amount), 0)), COUNT(p.account_id) < 2) AS amount
+              FROM ledger_transfers t LEFT JOIN ledger_postings p ON p.transfer_id = t.id
+              WHERE ($1 IS NULL OR t.effective_on >= $1)
+              GROUP BY t.id, t.reason
+              HAVING COUNT(p.account_id) < 2 OR COALESCE(SUM(p.amount), 0) <> 0",
+        describe: |r| {
+            format!(
+                "transfer \"{}\" does not balance: its postings sum to {} (they must sum to zero, with at least two)",
+                r.label,
+                Rappen(r.actual)
+            )
+        },
+    },
+    Check {
+        check: AuditCheck::RecordWithoutTransfer,
+        entity_type: "service_record",
+        sql: "SELECT sr.id AS entity_id, 'service of ' || e.name || ' on ' || sr.performed_on AS label,
+                     sr.price + sr.tip AS expected, 0 AS actual, sr.price + sr.tip AS amount
+              FROM service_records sr JOIN employees e ON e.id = sr.employee_id
+              WHERE ($1 IS NULL OR sr.performed_on >= $1)
+                AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = sr.id AND t.kind = 'service_registered')
+              UNION ALL
+              SELECT dr.id, 'deduction of ' || e.name || ' on ' || dr.worked_on, dr.deduction, 0, dr.deduction
+              FROM day_records dr JOIN employees e ON e.id = dr.employee_id
+              WHERE ($1 IS NULL OR dr.worked_on >= $1) AND dr.deduction > 0
+                AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = dr.id AND t.kind = 'day_recorded')",
+        describe: |r| format!("the {} ({}) has no ledger transfer", r.label, Rappen(r.expected)),
+    },
+    Check {
+        check: AuditCheck::PayableMismatch,
+        entity_type: "employee",
+        // Unpaid = not in a committed payout. Computed as (everything) − (paid), which needs only
+        // sequential aggregations instead of a lookup per record.
+        sql: "WITH earned AS (SELECT employee_id, SUM(commission) AS v FROM service_records GROUP BY employee_id),
+                   charged AS (SELECT employee_id, SUM(deduction) AS v FROM day_records GROUP BY employee_id),
+                   paid AS (SELECT p.employee_id, SUM(pl.commission) - SUM(pl.deduction) AS v
+                            FROM payouts p JOIN payout_lines pl ON pl.payout_id = p.id AND pl.released = 0
+                            WHERE p.state = 'committed' GROUP BY p.employee_id),
+                   ledger AS (SELECT a.employee_id, -SUM(lp.amount) AS v
+                              FROM ledger_accounts a JOIN ledger_postings lp ON lp.account_id = a.id
+                              WHERE a.code = 'employee_payable' GROUP BY a.employee_id)
+              SELECT e.id AS entity_id, e.name AS label,
+                     COALESCE(earned.v, 0) - COALESCE(charged.v, 0) - COALESCE(paid.v, 0) AS expected,
+                     COALESCE(ledger.v, 0) AS actual,
+                     ABS(COALESCE(earned.v, 0) - COALESCE(charged.v, 0) - COALESCE(paid.v, 0) - COALESCE(ledger.v, 0)) AS amount
+              FROM employees e
+              LEFT JOIN earned ON earned.employee_id = e.id
+              LEFT JOIN charged ON charged.employee_id = e.id
+              LEFT JOIN paid ON paid.employee_id = e.id
+              LEFT JOIN ledger ON ledger.employee_id = e.id
+              WHERE COALESCE(earned.v, 0) - COALESCE(charged.v, 0) - COALESCE(paid.v, 0) <> COALESCE(ledger.v, 0)",
+        describe: |r| {
+            format!(
+                "the ledger owes {} {} but their unpaid records come to {} (commission minus deductions)",
+                r.label,
+                Rappen(r.actual),
+                Rappen(r.expected)
+            )
+        },
+    },
+    Check {
+        check: AuditCheck::TipsPayableMismatch,
+        entity_type: "studio",
+        sql: "WITH received AS (SELECT studio_id, SUM(tip) AS v FROM service_records GROUP BY studio_id),
+                   paid AS (SELECT p.studio_id, SUM(pl.tip) AS v
+                            FROM payouts p JOIN payout_lines pl ON pl.payout_id = p.id AND pl.released = 0
+                            WHERE p.state = 'committed' GROUP BY p.studio_id),
+                   ledger AS (SELECT a.studio_id, -SUM(lp.amount) AS v
+                              FROM ledger_accounts a JOIN ledger_postings lp ON lp.account_id = a.id
+                              WHERE a.code = 'tips_payable' GROUP BY a.studio_id)
+              SELECT s.id AS entity_id, s.name AS label,
+                     COALESCE(received.v, 0) - COALESCE(paid.v, 0) AS expected, COALESCE(ledger.v, 0) AS actual,
+                     ABS(COALESCE(received.v, 0) - COALESCE(paid.v, 0) - COALESCE(ledger.v, 0)) AS amount
+              FROM studios s
+              LEFT JOIN received ON received.studio_id = s.id
+              LEFT JOIN paid ON paid.studio_id = s.id
+              LEFT JOIN ledger ON ledger.studio_id = s.id
+              WHERE COALESCE(received.v, 0) - COALESCE(paid.v, 0) <> COALESCE(ledger.v, 0)",
+        describe: |r| {
+            format!(
+                "tips payable of {} is {} in the ledger but the unpaid tips come to {}",
+                r.label,
+                Rappen(r.actual),
+                Rappen(r.expected)
+            )
+        },
+    },
+    Check {
+        check: AuditCheck::TillMismatch,
+        entity_type: "till_session",
+        sql: "WITH moved AS (
+                  SELECT t.till_session_id, SUM(lp.amount) AS v
+                  FROM ledger_transfers t JOIN ledger_postings lp ON lp.transfer_id = t.id
+                  JOIN ledger_accounts a ON a.id = lp.account_id AND a.code = 'cash_drawer'
+                  WHERE t.till_session_id IS NOT NULL AND t.kind <> 'till_variance'
+                  GROUP BY t.till_session_id)
+              SELECT ts.id AS entity_id, s.name || ' on ' || ts.business_date AS label,
+                     ts.opening_float + COALESCE(moved.v, 0) AS expected, ts.expected_cash AS actual,
+                     ABS(ts.opening_float + COALESCE(moved.v, 0) - ts.expected_cash)
+                       + ABS(ts.counted_cash - ts.expected_cash - ts.variance) AS amount
+              FROM till_sessions ts JOIN studios s ON s.id = ts.studio_id
+              LEFT JOIN moved ON moved.till_session_id = ts.id
+              WHERE ts.state = 'closed' AND ($1 IS NULL OR ts.business_date >= $1)
+                AND (ts.opening_float + COALESCE(moved.v, 0) <> ts.expected_cash
+                     OR ts.counted_cash - ts.expected_cash <> ts.variance)",
+        describe: |r| {
+            format!(
+                "the till of {} closed expecting {} but its float and cash postings come to {}",
+                r.label,
+                Rappen(r.actual),
+                Rappen(r.expected)
+            )
+        },
+    },
+    Check {
+        check: AuditCheck::PayoutStuck,
+        entity_type: "payout",
+        sql: "SELECT p.id AS entity_id, e.name || ' (' || p.phase || ')' AS label, 0 AS expected, 0 AS actual,
+                     p.expected_total AS amount
+              FROM payouts p JOIN employees e ON e.id = p.employee_id
+              WHERE p.state = 'pending' AND p.updated_at < $2",
+        describe: |r| {
+            format!(
+                "the payout to {} has been pending too long; use Finish payout",
+                r.label
+            )
+        },
+    },
+];
+
+const RUN_SELECT: &str = "SELECT id, trigger, days, status, started_at, finished_at, finding_count,
+                                 amount_at_stake, error, 'CHF' AS currency FROM audit_runs";
+
+impl Engine {
+    /// Runs every check and stores the run with its findings; returns the report.
+    ///
+    /// `days`: only entities of the last `days` days (records by date, payouts by period end,
+    /// transfers by effective date); balance checks (payables, tips) always cover everything.
+    /// `scheduled_for`: the schedule slot, for scheduled runs; a slot another process already
+    /// ran is refused with 409 `audit_slot_taken`, so a slot runs once across instances.
+    ///
+    /// Errors: 422 `days` not positive; 409 as above; 503/500 when the database fails (the run
+    /// is then stored with status `error` when possible).
+    #[tracing::instrument(skip(self))]
+    pub async fn run_audit(
+        &self,
+        trigger: AuditTrigger,
+        days: Option<i64>,
+        scheduled_for: Option<DateTime<Utc>>,
+    ) -> Result<AuditReport, AppError> {
+        if days.is_some_and(|d| d <= 0) {
+            return Err(AppError::validation("days", "days must be at least 1"));
+        }
+        let id = AuditRunId::generate();
+        let started = now();
+        let inserted = sqlx::query(
+            "INSERT INTO audit_runs (id, trigger, scheduled_for, days, status, started_at)
+             VALUES ($1, $2, $3, $4, 'running', $5)",
+        )
+        .bind(id)
+        .bind(trigger)
+        .bind(scheduled_for)
+        .bind(days)
+        .bind(started)
+        .execute(self.pool())
+        .await;
+        if let Err(error) = inserted {
+            if super::is_unique_violation(&error, "audit_runs.scheduled_for") {
+                return Err(AppError::conflict(
+                    "audit_slot_taken",
+                    "this scheduled audit already ran (another server process took it)",
+                ));
+            }
+            return Err(db_error("starting the audit run")(error));
+        }
+        let since = days.map(|d| business_date(started) - chrono::Duration::days(d - 1));
+        let stuck_before = started
+            - chrono::Duration::from_std(self.settings().stuck_payout_age)
+                .unwrap_or(chrono::Duration::hours(1));
+        let outcome = self.run_checks(since, stuck_before).await;
+        match outcome {
+            Ok(findings) => self.finish_audit(id, findings).await,
+            Err(error) => {
+                tracing::error!(run_id = %id, %error, "audit run failed");
+                let stored = sqlx::query(
+                    "UPDATE audit_runs SET status = 'error', finished_at = $2, error = $3 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(now())
+                .bind(error.to_string())
+                .execute(self.pool())
+                .await;
+                if let Err(store_error) = stored {
+                    tracing::error!(run_id = %id, error = %store_error, "could not record the failed audit run");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Runs every check concurrently; findings sorted by amount at stake, largest first.
+    async fn run_checks(
+        &self,
+        since: Option<NaiveDate>,
+        stuck_before: DateTime<Utc>,
+    ) -> Result<Vec<AuditFinding>, AppError> {
+        type CheckFuture<'a> =
+            Pin<Box<dyn Future<Output = Result<Vec<AuditFinding>, AppError>> + Send + 'a>>;
+        let runs: Vec<CheckFuture<'_>> = CHECKS
+            .iter()
+            .map(|check| -> CheckFuture<'_> {
+                Box::pin(async move {
+                    let rows = sqlx::query_as::<_, CheckRow>(check.sql)
+                        .bind(since)
+                        .bind(stuck_before)
+                        .fetch_all(self.pool())
+                        .await
+                        .map_err(db_error("running an audit check"))?;
+                    Ok(rows
+                        .iter()
+                        .map(|row| AuditFinding {
+                            check: check.check,
+                            entity_type: if check.check == AuditCheck::RecordClaimedTwice
+                                && row.label == "day record"
+                            {
+                                "day_record".to_string()
+                            } else {
+                                check.entity_type.to_string()
+                            },
+                            entity_id: row.entity_id,
+                            message: (check.describe)(row),
+                            amount_at_stake: Rappen(row.amount.abs()),
+                        })
+                        .collect())
+                })
+            })
+            .collect();
+        // Each check waits on its own pool connection, so the queries run in parallel.
+        let mut findings: Vec<AuditFinding> = futures::future::try_join_all(runs)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        findings.sort_by_key(|f| std::cmp::Reverse(f.amount_at_stake));
+        Ok(findings)
+    }
+
+    /// Stores the findings and the run's result (and, when anything was found, the
+    /// `audit.findings` event for the alert outbox) in one transaction.
+    async fn finish_audit(
+        &self,
+        id: AuditRunId,
+        findings: Vec<AuditFinding>,
+    ) -> Result<AuditReport, AppError> {
+        let mut tx = self.begin_write().await?;
+        for chunk in findings.chunks(1_000) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO audit_findings (run_id, check_name, entity_type, entity_id, message, amount_at_stake) ",
+            );
+            insert.push_values(chunk, |mut row, f| {
+                row.push_bind(id)
+                    .push_bind(f.check)
+                    .push_bind(&f.entity_type)
+                    .push_bind(f.entity_id)
+                    .push_bind(&f.message)
+                    .push_bind(f.amount_at_stake);
+            });
+            insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error("storing audit findings"))?;
+        }
+        let at_stake: i64 = findings.iter().map(|f| f.amount_at_stake.0).sum();
+        let status = if findings.is_empty() {
+            AuditStatus::Clean
+        } else {
+            AuditStatus::Findings
+        };
+        sqlx::query(
+            "UPDATE audit_runs SET status = $2, finished_at = $3, finding_count = $4, amount_at_stake = $5
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(now())
+        .bind(findings.len() as i64)
+        .bind(at_stake)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("recording the audit result"))?;
+        let run = sqlx::query_as::<_, AuditRun>(&format!("{RUN_SELECT} WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error("reading the audit run"))?;
+        let report = AuditReport { run, findings };
+        if !report.findings.is_empty() {
+            super::events::record(&mut tx, "audit.findings", None, Some(id.0), &report).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(db_error("committing the audit result"))?;
+        if report.findings.is_empty() {
+            tracing::info!(run_id = %id, "audit clean");
+        } else {
+            tracing::warn!(run_id = %id, findings = report.findings.len(), at_stake, "audit found problems");
+        }
+        Ok(report)
+    }
+
+    /// The latest audit runs, newest first (at most `limit`, clamped to 1..=200).
+    pub async fn audit_runs(&self, limit: i64) -> Result<Vec<AuditRun>, AppError> {
+        sqlx::query_as::<_, AuditRun>(&format!("{RUN_SELECT} ORDER BY started_at DESC LIMIT $1"))
+            .bind(limit.clamp(1, 200))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_error("listing audit runs"))
+    }
+
+    /// One run with its findings (largest amount first). Errors: 404 unknown run.
+    pub async fn audit_report(&self, id: AuditRunId) -> Result<AuditReport, AppError> {
+        let run = sqlx::query_as::<_, AuditRun>(&format!("{RUN_SELECT} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_error("reading the audit run"))?
+            .ok_or_else(|| AppError::not_found(format!("no audit run with id {id}")))?;
+        let findings = sqlx::query_as::<_, AuditFinding>(
+            "SELECT check_name, entity_type, entity_id, message, amount_at_stake
+             FROM audit_findings WHERE run_id = $1 ORDER BY amount_at_stake DESC, rowid",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("reading audit findings"))?;
+        Ok(AuditReport { run, findings })
+    }
+}

@@ -1,0 +1,178 @@
+//! Day records: one per employee and working day, carrying the daily deduction (chair rent) and
+//! the guaranteed daily minimum that the next payout covering the date settles.
+
+use super::catalog::{check_currency, check_optional_amount, check_record_date};
+use super::idempotency::{self, Claim, IdempotencyKey};
+use super::{db_error, is_unique_violation, now, Engine};
+use crate::domain::*;
+use chrono::NaiveDate;
+
+/// Idempotency operation name of day registration (shared by the JSON API and the UI).
+pub const REGISTER_DAY: &str = "register_day";
+
+/// Longest note on a day record, in characters.
+pub const MAX_NOTE_CHARS: usize = 500;
+
+/// A validated day registration.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NewDayRecord {
+    employee_id: EmployeeId,
+    worked_on: NaiveDate,
+    deduction: Rappen,
+    guaranteed_minimum: Rappen,
+    note: String,
+}
+
+impl NewDayRecord {
+    /// Checks every field that does not need the database.
+    ///
+    /// Errors (422, naming the field): `deduction` or `guaranteed_minimum` negative or over
+    /// 100,000.00 CHF; `currency` other than CHF; `worked_on` in the future (Europe/Zurich) or
+    /// before 2000; `note` over 500 characters.
+    pub fn parse(request: &DayRecordRequest) -> Result<NewDayRecord, AppError> {
+        check_optional_amount("deduction", request.deduction)?;
+        check_optional_amount("guaranteed_minimum", request.guaranteed_minimum)?;
+        check_currency(request.currency.as_deref())?;
+        check_record_date("worked_on", request.worked_on)?;
+        let note = request.note.as_deref().unwrap_or("").trim().to_string();
+        if note.chars().count() > MAX_NOTE_CHARS {
+            return Err(AppError::validation(
+                "note",
+                format!("the note must be at most {MAX_NOTE_CHARS} characters"),
+            ));
+        }
+        Ok(NewDayRecord {
+            employee_id: request.employee_id,
+            worked_on: request.worked_on,
+            deduction: Rappen(request.deduction),
+            guaranteed_minimum: Rappen(request.guaranteed_minimum),
+            note,
+        })
+    }
+}
+
+const DAY_RECORD_SELECT: &str = "
+    SELECT dr.id, dr.studio_id, dr.employee_id, e.name AS employee_name, dr.worked_on, dr.deduction,
+           dr.guaranteed_minimum, 'CHF' AS currency, dr.note, dr.created_at,
+           (SELECT pl.payout_id FROM payout_lines pl WHERE pl.day_record_id = dr.id AND pl.released = 0) AS payout_id
+    FROM day_records dr
+    JOIN employees e ON e.id = dr.employee_id";
+
+impl Engine {
+    /// The most recently worked days (newest first), optionally of one employee; `limit` is
+    /// clamped to 1..=500.
+    pub async fn recent_day_records(
+        &self,
+        employee: Option<EmployeeId>,
+        limit: i64,
+    ) -> Result<Vec<DayRecord>, AppError> {
+        let sql = format!(
+            "{DAY_RECORD_SELECT} WHERE ($1 IS NULL OR dr.employee_id = $1)
+             ORDER BY dr.worked_on DESC, e.name LIMIT $2"
+        );
+        sqlx::query_as::<_, DayRecord>(&sql)
+            .bind(employee)
+            .bind(limit.clamp(1, 500))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_error("listing day records"))
+    }
+
+    /// Records an employee's working day, exactly once per idempotency key (one transaction with
+    /// the key; a replay returns the first response).
+    ///
+    /// Errors: those of [`NewDayRecord::parse`]; 422 naming `employee_id` for an unknown or
+    /// inactive employee; 409 `day_already_recorded` when the employee already has a day record
+    /// for that date (the database's unique constraint is the final arbiter).
+    #[tracing::instrument(skip_all, fields(employee_id = %request.employee_id, worked_on = %request.worked_on))]
+    pub async fn register_day(
+        &self,
+        key: &IdempotencyKey,
+        request: &DayRecordRequest,
+    ) -> Result<DayRecord, AppError> {
+        let day = NewDayRecord::parse(request)?;
+        let fingerprint = idempotency::fingerprint(REGISTER_DAY, &day)?;
+        let mut tx = self.begin_write().await?;
+        match idempotency::claim(
+            &mut tx,
+            REGISTER_DAY,
+            key,
+            &fingerprint,
+            self.settings().idempotency_lease,
+        )
+        .await?
+        {
+            Claim::Replay { status, body } => return idempotency::decode(status, &body),
+            Claim::New | Claim::TakenOver => {}
+        }
+        let employee: Option<(StudioId, bool)> =
+            sqlx::query_as("SELECT studio_id, active = 1 FROM employees WHERE id = $1")
+                .bind(day.employee_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error("looking up the employee"))?;
+        let Some((studio_id, active)) = employee else {
+            return Err(AppError::validation(
+                "employee_id",
+                format!("no employee with id {}", day.employee_id),
+            ));
+        };
+        if !active {
+            return Err(AppError::validation(
+                "employee_id",
+                "this employee no longer works here",
+            ));
+        }
+        let already_recorded = || {
+            AppError::conflict(
+                "day_already_recorded",
+                format!(
+                    "{} is already recorded as a working day for this employee",
+                    day.worked_on
+                ),
+            )
+        };
+        let id = DayRecordId::generate();
+        sqlx::query(
+            "INSERT INTO day_records
+                 (id, studio_id, employee_id, worked_on, deduction, guaranteed_minimum, note, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id)
+        .bind(studio_id)
+        .bind(day.employee_id)
+        .bind(day.worked_on)
+        .bind(day.deduction)
+        .bind(day.guaranteed_minimum)
+        .bind(&day.note)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(|error| {
+            if is_unique_violation(&error, "day_records.employee_id") {
+                already_recorded()
+            } else {
+                db_error("saving the day record")(error)
+            }
+        })?;
+        let saved =
+            sqlx::query_as::<_, DayRecord>(&format!("{DAY_RECORD_SELECT} WHERE dr.id = $1"))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error("reading the saved day record"))?;
+        idempotency::complete(
+            &mut tx,
+            REGISTER_DAY,
+            key,
+            201,
+            &idempotency::encode(&saved)?,
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(db_error("committing the day record"))?;
+        tracing::info!(record_id = %saved.id, deduction = saved.deduction.0, "working day recorded");
+        Ok(saved)
+    }
+}

@@ -1,0 +1,34 @@
+//! The durable, ordered domain event log (`events`), which is also the transactional outbox:
+//! an event is written in the same transaction as the change it describes, so a consumer (alerts,
+//! webhooks, the live feed) sees it exactly when the change is committed, and never otherwise.
+
+use super::{db_error, idempotency, now};
+use crate::domain::*;
+use sqlx::{Sqlite, Transaction};
+
+/// Appends an event of `kind` (e.g. "payout.committed", "audit.findings") with `payload` as JSON.
+///
+/// Errors: 500 when the payload cannot be encoded or the row cannot be written; the caller's
+/// transaction then fails as a whole.
+pub async fn record<T: serde::Serialize>(
+    tx: &mut Transaction<'static, Sqlite>,
+    kind: &str,
+    studio_id: Option<StudioId>,
+    entity_id: Option<uuid::Uuid>,
+    payload: &T,
+) -> Result<i64, AppError> {
+    let payload = idempotency::encode(payload)?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO events (occurred_at, kind, studio_id, entity_id, payload)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(now())
+    .bind(kind)
+    .bind(studio_id)
+    .bind(entity_id)
+    .bind(payload)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_error("recording the event"))?;
+    Ok(id)
+}

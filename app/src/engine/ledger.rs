@@ -1,0 +1,434 @@
+//! The double-entry ledger: the chart of accounts, posting rules and balances.
+//!
+//! Posting rules are set-based SQL, one statement per rule, used alike for one record (inside the
+//! transaction that registers it) and for many (the demo seed, the one-off backfill of records
+//! that predate the ledger), so the two can never disagree:
+//!
+//! | cause | postings (debit +, credit −, Rappen) |
+//! |---|---|
+//! | service registered | payment account (cash drawer / card / TWINT clearing) +(price+tip); service revenue −price; tips payable −tip; commission expense +commission; employee payable −commission |
+//! | day recorded (deduction > 0) | employee payable +deduction; deduction income −deduction |
+//! | payout committed | employee payable +(commission − deductions); tips payable +tips; commission expense +top-ups; cash drawer or bank −total |
+//!
+//! A transfer caused by one record or payout takes that cause's id as its own, and
+//! `ledger_transfers_one_per_cause` makes a second one impossible: a retry finds the existing
+//! transfer. Every posting statement is followed by a balance check of what it wrote; an
+//! unbalanced transfer (e.g. a missing account) fails the whole transaction.
+
+use super::{db_error, now, Engine};
+use crate::domain::*;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{Sqlite, SqliteConnection, Transaction};
+
+/// Creates every missing account: the studio accounts of each studio and the payable account of
+/// each employee. Idempotent; run at start-up and after the demo seed creates people.
+pub async fn ensure_accounts(conn: &mut SqliteConnection) -> Result<(), AppError> {
+    let studio_codes = AccountCode::ALL
+        .into_iter()
+        .filter(|c| *c != AccountCode::EmployeePayable)
+        .map(|c| format!("SELECT '{}' AS code", c.as_str()))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    sqlx::query(&format!(
+        "INSERT INTO ledger_accounts (studio_id, code)
+         SELECT s.id, c.code FROM studios s CROSS JOIN ({studio_codes}) c
+         WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a
+                           WHERE a.studio_id = s.id AND a.code = c.code AND a.employee_id IS NULL)"
+    ))
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error("opening the studio accounts"))?;
+    sqlx::query(
+        "INSERT INTO ledger_accounts (studio_id, code, employee_id)
+         SELECT e.studio_id, 'employee_payable', e.id FROM employees e
+         WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.employee_id = e.id)",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error("opening the employee payable accounts"))?;
+    Ok(())
+}
+
+/// `JOIN` of the studio account `code` (a SQL expression) for rows aliased `n` with `studio_id`.
+fn studio_account(alias: &str, code: &str) -> String {
+    format!(
+        "JOIN ledger_accounts {alias} ON {alias}.studio_id = n.studio_id AND {alias}.employee_id IS NULL AND {alias}.code = {code}"
+    )
+}
+
+/// Posts the `service_registered` transfer of every service record matching `record` (`None` =
+/// every record without one). `till_session` tags cash sales with the open till. Returns the
+/// number of transfers written.
+pub async fn post_service_transfers(
+    tx: &mut Transaction<'static, Sqlite>,
+    record: Option<ServiceRecordId>,
+    at: DateTime<Utc>,
+) -> Result<u64, AppError> {
+    let written = sqlx::query(
+        "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, till_session_id, created_at)
+         SELECT sr.id, sr.studio_id, 'service_registered',
+                s.name || ' by ' || e.name || ', ' || sr.payment_method,
+                'service_record', sr.id, sr.performed_on,
+                CASE WHEN sr.payment_method = 'cash' AND $2 = 1
+                     THEN (SELECT t.id FROM till_sessions t WHERE t.studio_id = sr.studio_id AND t.state = 'open')
+                END,
+                $3
+         FROM service_records sr
+         JOIN services s ON s.id = sr.service_id
+         JOIN employees e ON e.id = sr.employee_id
+         WHERE ($1 IS NULL OR sr.id = $1)
+           AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = sr.id)",
+    )
+    .bind(record)
+    .bind(record.is_some())
+    .bind(at)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error("posting the service's transfer"))?
+    .rows_affected();
+    if written == 0 {
+        return Ok(0);
+    }
+    let payment_account = studio_account(
+        "a",
+        "CASE n.payment_method WHEN 'cash' THEN 'cash_drawer' WHEN 'card' THEN 'card_clearing' ELSE 'twint_clearing' END",
+    );
+    let revenue = studio_account("a", "'service_revenue'");
+    let tips = studio_account("a", "'tips_payable'");
+    let expense = studio_account("a", "'commission_expense'");
+    sqlx::query(&format!(
+        "WITH n AS (
+             SELECT sr.* FROM service_records sr JOIN ledger_transfers t ON t.id = sr.id
+             WHERE t.kind = 'service_registered' AND t.created_at = $2 AND ($1 IS NULL OR sr.id = $1)
+               AND NOT EXISTS (SELECT 1 FROM ledger_postings x WHERE x.transfer_id = t.id)
+         )
+         INSERT INTO ledger_postings (transfer_id, account_id, amount)
+         SELECT n.id, a.id, n.price + n.tip FROM n {payment_account}
+         UNION ALL SELECT n.id, a.id, -n.price FROM n {revenue}
+         UNION ALL SELECT n.id, a.id, -n.tip FROM n {tips} WHERE n.tip > 0
+         UNION ALL SELECT n.id, a.id, n.commission FROM n {expense} WHERE n.commission > 0
+         UNION ALL SELECT n.id, a.id, -n.commission FROM n
+             JOIN ledger_accounts a ON a.employee_id = n.employee_id WHERE n.commission > 0"
+    ))
+    .bind(record)
+    .bind(at)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error("posting the service's postings"))?;
+    verify_written(tx, TransferKind::ServiceRegistered, at, written).await?;
+    Ok(written)
+}
+
+/// Posts the `day_recorded` transfer (the deduction) of every day record matching `record` (`None`
+/// = every day record with a deduction and no transfer). Days without a deduction move no money
+/// and get no transfer. Returns the number written.
+pub async fn post_day_transfers(
+    tx: &mut Transaction<'static, Sqlite>,
+    record: Option<DayRecordId>,
+    at: DateTime<Utc>,
+) -> Result<u64, AppError> {
+    let written = sqlx::query(
+        "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, created_at)
+         SELECT dr.id, dr.studio_id, 'day_recorded', 'Daily deduction of ' || e.name || ' for ' || dr.worked_on,
+                'day_record', dr.id, dr.worked_on, $2
+         FROM day_records dr JOIN employees e ON e.id = dr.employee_id
+         WHERE ($1 IS NULL OR dr.id = $1) AND dr.deduction > 0
+           AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = dr.id)",
+    )
+    .bind(record)
+    .bind(at)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error("posting the day's transfer"))?
+    .rows_affected();
+    if written == 0 {
+        return Ok(0);
+    }
+    let income = studio_account("a", "'deduction_income'");
+    sqlx::query(&format!(
+        "WITH n AS (
+             SELECT dr.* FROM day_records dr JOIN ledger_transfers t ON t.id = dr.id
+             WHERE t.kind = 'day_recorded' AND t.created_at = $2 AND ($1 IS NULL OR dr.id = $1)
+               AND NOT EXISTS (SELECT 1 FROM ledger_postings x WHERE x.transfer_id = t.id)
+         )
+         INSERT INTO ledger_postings (transfer_id, account_id, amount)
+         SELECT n.id, a.id, n.deduction FROM n JOIN ledger_accounts a ON a.employee_id = n.employee_id
+         UNION ALL SELECT n.id, a.id, -n.deduction FROM n {income}"
+    ))
+    .bind(record)
+    .bind(at)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error("posting the day's postings"))?;
+    verify_written(tx, TransferKind::DayRecorded, at, written).await?;
+    Ok(written)
+}
+
+/// Posts the `payout_committed` transfer of every committed payout matching `payout` (`None` =
+/// every committed payout without one), from the sums of its live lines. Called in the same
+/// transaction that marks the payout committed, so a committed payout always has exactly one.
+/// Returns the number written.
+pub async fn post_payout_transfers(
+    tx: &mut Transaction<'static, Sqlite>,
+    payout: Option<PayoutId>,
+    at: DateTime<Utc>,
+) -> Result<u64, AppError> {
+    let written = sqlx::query(
+        "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, till_session_id, created_at)
+         SELECT p.id, p.studio_id, 'payout_committed',
+                'Payout to ' || e.name || ' for ' || p.period_start || ' to ' || p.period_end || ' (' || p.method || ')',
+                'payout', p.id,
+                -- Backfilled payouts (no id given) take the UTC date of their commit.
+                CASE WHEN $1 IS NULL THEN substr(p.committed_at, 1, 10) ELSE $3 END,
+                CASE WHEN p.method = 'cash'
+                     THEN (SELECT t.id FROM till_sessions t WHERE t.studio_id = p.studio_id AND t.state = 'open')
+                END,
+                $2
+         FROM payouts p JOIN employees e ON e.id = p.employee_id
+         WHERE ($1 IS NULL OR p.id = $1) AND p.state = 'committed'
+           AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = p.id)",
+    )
+    .bind(payout)
+    .bind(at)
+    .bind(super::business_date(at))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error("posting the payout's transfer"))?
+    .rows_affected();
+    if written == 0 {
+        return Ok(0);
+    }
+    let settlement = studio_account(
+        "a",
+        "CASE n.method WHEN 'cash' THEN 'cash_drawer' ELSE 'bank' END",
+    );
+    let tips = studio_account("a", "'tips_payable'");
+    let expense = studio_account("a", "'commission_expense'");
+    sqlx::query(&format!(
+        "WITH n AS (
+             SELECT p.id, p.studio_id, p.employee_id, p.method,
+                    SUM(pl.commission) - SUM(pl.deduction) AS payable, SUM(pl.tip) AS tips,
+                    SUM(pl.top_up) AS top_ups, SUM(pl.amount) AS total
+             FROM payouts p JOIN ledger_transfers t ON t.id = p.id
+             JOIN payout_lines pl ON pl.payout_id = p.id AND pl.released = 0
+             WHERE t.kind = 'payout_committed' AND t.created_at = $2 AND ($1 IS NULL OR p.id = $1)
+               AND NOT EXISTS (SELECT 1 FROM ledger_postings x WHERE x.transfer_id = t.id)
+             GROUP BY p.id, p.studio_id, p.employee_id, p.method
+         )
+         INSERT INTO ledger_postings (transfer_id, account_id, amount)
+         SELECT n.id, a.id, n.payable FROM n JOIN ledger_accounts a ON a.employee_id = n.employee_id
+         UNION ALL SELECT n.id, a.id, n.tips FROM n {tips} WHERE n.tips <> 0
+         UNION ALL SELECT n.id, a.id, n.top_ups FROM n {expense} WHERE n.top_ups <> 0
+         UNION ALL SELECT n.id, a.id, -n.total FROM n {settlement}"
+    ))
+    .bind(payout)
+    .bind(at)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error("posting the payout's postings"))?;
+    verify_written(tx, TransferKind::PayoutCommitted, at, written).await?;
+    Ok(written)
+}
+
+/// Checks that the `written` transfers of `kind` posted at `at` each have at least two postings
+/// summing to zero. Errors (500 `unbalanced_transfer`): any does not; the caller's transaction
+/// is then rolled back, so nothing unbalanced is ever stored.
+async fn verify_written(
+    tx: &mut Transaction<'static, Sqlite>,
+    kind: TransferKind,
+    at: DateTime<Utc>,
+    written: u64,
+) -> Result<(), AppError> {
+    let unbalanced: Vec<(TransferId, i64, i64)> = sqlx::query_as(
+        "SELECT t.id, COUNT(p.account_id), COALESCE(SUM(p.amount), 0)
+         FROM ledger_transfers t LEFT JOIN ledger_postings p ON p.transfer_id = t.id
+         WHERE t.kind = $1 AND t.created_at = $2
+         GROUP BY t.id
+         HAVING COUNT(p.account_id) < 2 OR COALESCE(SUM(p.amount), 0) <> 0
+         LIMIT 5",
+    )
+    .bind(kind)
+    .bind(at)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error("verifying the new transfers"))?;
+    if let Some((id, postings, sum)) = unbalanced.first() {
+        tracing::error!(%kind, transfer_id = %id, postings, sum, written, "refusing an unbalanced transfer");
+        return Err(AppError::Internal {
+            message: format!(
+                "the ledger refused an unbalanced {kind} transfer ({postings} postings summing to {}); nothing was saved",
+                Rappen(*sum)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// One row of the balance query.
+#[derive(sqlx::FromRow)]
+struct BalanceRow {
+    code: AccountCode,
+    employee_id: Option<EmployeeId>,
+    employee_name: Option<String>,
+    debit_balance: i64,
+}
+
+impl Engine {
+    /// Every account of a studio with its balance at the end of business day `as_of` (every
+    /// transfer effective on or before it), or now when `None`; in chart order, payables by name.
+    ///
+    /// Errors: 404 when the studio is unknown.
+    pub async fn balances(
+        &self,
+        studio: StudioId,
+        as_of: Option<NaiveDate>,
+    ) -> Result<Vec<AccountBalance>, AppError> {
+        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM studios WHERE id = $1")
+            .bind(studio)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_error("looking up the studio"))?;
+        if known.is_none() {
+            return Err(AppError::not_found(format!("no studio with id {studio}")));
+        }
+        let rows = sqlx::query_as::<_, BalanceRow>(
+            "SELECT a.code, a.employee_id, e.name AS employee_name,
+                    COALESCE((SELECT SUM(p.amount) FROM ledger_postings p
+                              JOIN ledger_transfers t ON t.id = p.transfer_id
+                              WHERE p.account_id = a.id AND ($2 IS NULL OR t.effective_on <= $2)), 0) AS debit_balance
+             FROM ledger_accounts a LEFT JOIN employees e ON e.id = a.employee_id
+             WHERE a.studio_id = $1",
+        )
+        .bind(studio)
+        .bind(as_of)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("computing balances"))?;
+        let mut balances: Vec<AccountBalance> = rows
+            .into_iter()
+            .map(|row| {
+                let kind = row.code.kind();
+                let shown = if kind.debit_normal() {
+                    row.debit_balance
+                } else {
+                    -row.debit_balance
+                };
+                let name = match row.employee_name {
+                    Some(employee) => format!("{} — {employee}", row.code.label()),
+                    None => row.code.label().to_string(),
+                };
+                AccountBalance {
+                    account: row.code,
+                    name,
+                    kind,
+                    employee_id: row.employee_id,
+                    debit_balance: Rappen(row.debit_balance),
+                    balance: Rappen(shown),
+                    currency: CURRENCY.to_string(),
+                }
+            })
+            .collect();
+        let position = |code: AccountCode| AccountCode::ALL.iter().position(|c| *c == code);
+        balances.sort_by(|a, b| {
+            position(a.account)
+                .cmp(&position(b.account))
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        Ok(balances)
+    }
+
+    /// The transfers of a studio, newest first (at most `limit`, clamped to 1..=500), each with
+    /// its postings.
+    pub async fn transfers(
+        &self,
+        studio: Option<StudioId>,
+        cause: Option<uuid::Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Transfer>, AppError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: TransferId,
+            studio_id: StudioId,
+            kind: TransferKind,
+            reason: String,
+            cause_type: String,
+            cause_id: uuid::Uuid,
+            effective_on: NaiveDate,
+            created_at: DateTime<Utc>,
+            reverses: Option<TransferId>,
+        }
+        const FILTER: &str = "FROM ledger_transfers
+             WHERE ($1 IS NULL OR studio_id = $1) AND ($2 IS NULL OR cause_id = $2 OR reverses = $2)
+             ORDER BY created_at DESC, id DESC LIMIT $3";
+        let limit = limit.clamp(1, 500);
+        let rows = sqlx::query_as::<_, Row>(&format!(
+            "SELECT id, studio_id, kind, reason, cause_type, cause_id, effective_on, created_at, reverses {FILTER}"
+        ))
+        .bind(studio)
+        .bind(cause)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("listing transfers"))?;
+        #[derive(sqlx::FromRow)]
+        struct PostingRow {
+            transfer_id: TransferId,
+            #[sqlx(flatten)]
+            posting: Posting,
+        }
+        let postings = sqlx::query_as::<_, PostingRow>(&format!(
+            "SELECT p.transfer_id, a.code AS account, a.employee_id, p.amount
+             FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
+             WHERE p.transfer_id IN (SELECT id {FILTER})
+             ORDER BY p.amount DESC, a.code"
+        ))
+        .bind(studio)
+        .bind(cause)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("reading postings"))?;
+        let mut by_transfer: std::collections::HashMap<TransferId, Vec<Posting>> =
+            std::collections::HashMap::new();
+        for row in postings {
+            by_transfer
+                .entry(row.transfer_id)
+                .or_default()
+                .push(row.posting);
+        }
+        let transfers = rows
+            .into_iter()
+            .map(|row| Transfer {
+                postings: by_transfer.remove(&row.id).unwrap_or_default(),
+                id: row.id,
+                studio_id: row.studio_id,
+                kind: row.kind,
+                reason: row.reason,
+                cause_type: row.cause_type,
+                cause_id: row.cause_id,
+                effective_on: row.effective_on,
+                created_at: row.created_at,
+                reverses: row.reverses,
+                currency: CURRENCY.to_string(),
+            })
+            .collect();
+        Ok(transfers)
+    }
+
+    /// Posts the transfers of every record and committed payout that has none (records that
+    /// predate the ledger, or the demo seed's bulk inserts), in one transaction. Returns how many
+    /// transfers were written.
+    pub async fn backfill_ledger(&self) -> Result<u64, AppError> {
+        let mut tx = self.begin_write().await?;
+        ensure_accounts(&mut tx).await?;
+        let at = now();
+        let written = post_service_transfers(&mut tx, None, at).await?
+            + post_day_transfers(&mut tx, None, at).await?
+            + post_payout_transfers(&mut tx, None, at).await?;
+        tx.commit()
+            .await
+            .map_err(db_error("committing the ledger backfill"))?;
+        tracing::info!(written, "ledger backfilled");
+        Ok(written)
+    }
+}

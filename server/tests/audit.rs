@@ -1,0 +1,330 @@
+//! The audit, one invariant at a time: each test corrupts the demo books with SQL the way a bug, a
+//! rogue script or a half-finished migration would, and expects the finding that names the
+//! entity, what is wrong and the amount at stake. A clean database yields a clean run.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use app::domain::*;
+use app::engine::faults::{Fault, FaultKind};
+use app::engine::EngineSettings;
+use common::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+async fn exec(app: &TestApp, sql: &str) {
+    sqlx::query(sql)
+        .execute(app.engine.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn audit(app: &TestApp) -> AuditReport {
+    app.engine
+        .run_audit(AuditTrigger::Manual, None, None)
+        .await
+        .unwrap()
+}
+
+fn of(report: &AuditReport, check: AuditCheck) -> Vec<&AuditFinding> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.check == check)
+        .collect()
+}
+
+/// Lets the test rewrite the books, as only a rogue SQL session could.
+async fn unlock_the_books(app: &TestApp) {
+    for trigger in [
+        "ledger_transfers_immutable_update",
+        "ledger_transfers_immutable_delete",
+        "ledger_postings_immutable_update",
+        "ledger_postings_immutable_delete",
+    ] {
+        exec(app, &format!("DROP TRIGGER {trigger}")).await;
+    }
+}
+
+const A_COMMITTED_PAYOUT: &str =
+    "(SELECT id FROM payouts WHERE state = 'committed' ORDER BY id LIMIT 1)";
+
+#[tokio::test]
+async fn a_clean_database_gives_a_clean_run_and_no_alert_event() {
+    let app = spawn_demo_app().await;
+    let events_before = app.count("events").await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/audits"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["status"], "clean");
+    assert_eq!(report["finding_count"], 0);
+    assert_eq!(report["findings"], json!([]));
+    assert_eq!(
+        app.count("events").await,
+        events_before,
+        "a clean run says nothing"
+    );
+    let runs = app.get_json("/api/v1/audits").await;
+    assert_eq!(runs[0]["id"], report["id"]);
+}
+
+#[tokio::test]
+async fn a_payout_whose_total_was_altered_is_found_with_the_difference_at_stake() {
+    let app = spawn_demo_app().await;
+    exec(
+        &app,
+        &format!("UPDATE payouts SET total = total + 12345 WHERE id = {A_COMMITTED_PAYOUT}"),
+    )
+    .await;
+    let report = audit(&app).await;
+    let lines = of(&report, AuditCheck::PayoutLines);
+    assert_eq!(lines.len(), 1, "{:#?}", report.findings);
+    assert_eq!(lines[0].amount_at_stake, Rappen(12_345));
+    assert_eq!(lines[0].entity_type, "payout");
+    assert_eq!(report.run.status, AuditStatus::Findings);
+    let events: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'audit.findings'")
+            .fetch_one(app.engine.pool())
+            .await
+            .unwrap();
+    assert_eq!(events, 1, "findings raise one alert event");
+    let stored = app
+        .get_json(&format!("/api/v1/audits/{}", report.run.id))
+        .await;
+    assert_eq!(
+        stored["findings"].as_array().unwrap().len(),
+        report.findings.len()
+    );
+}
+
+#[tokio::test]
+async fn a_committed_payout_without_its_transfer_is_found() {
+    let app = spawn_demo_app().await;
+    unlock_the_books(&app).await;
+    exec(
+        &app,
+        &format!("DELETE FROM ledger_postings WHERE transfer_id = {A_COMMITTED_PAYOUT}"),
+    )
+    .await;
+    exec(
+        &app,
+        &format!("DELETE FROM ledger_transfers WHERE id = {A_COMMITTED_PAYOUT}"),
+    )
+    .await;
+    let report = audit(&app).await;
+    let missing = of(&report, AuditCheck::PayoutTransfer);
+    assert_eq!(missing.len(), 1, "{:#?}", report.findings);
+    assert!(missing[0].message.contains("exactly one transfer"));
+    assert!(missing[0].amount_at_stake.0 > 0);
+}
+
+#[tokio::test]
+async fn a_record_claimed_by_two_payouts_is_found() {
+    let app = spawn_demo_app().await;
+    exec(&app, "DROP INDEX payout_lines_live_service_record").await;
+    exec(
+        &app,
+        "INSERT INTO payout_lines (payout_id, service_record_id, on_date, price, commission_bps, commission, tip, amount)
+         SELECT (SELECT id FROM payouts WHERE state = 'committed' AND id <> pl.payout_id LIMIT 1),
+                pl.service_record_id, pl.on_date, pl.price, pl.commission_bps, pl.commission, pl.tip, pl.amount
+         FROM payout_lines pl WHERE pl.service_record_id IS NOT NULL LIMIT 1",
+    )
+    .await;
+    let report = audit(&app).await;
+    let twice = of(&report, AuditCheck::RecordClaimedTwice);
+    assert_eq!(twice.len(), 1, "{:#?}", report.findings);
+    assert_eq!(twice[0].entity_type, "service_record");
+    assert!(twice[0].message.contains("paid 2 times"));
+}
+
+#[tokio::test]
+async fn eleven_day_records_pointing_at_another_employees_payout_are_each_found() {
+    // The seed incident of the system this replaces: 11 day records pointing at the wrong payout.
+    let app = spawn_demo_app().await;
+    exec(
+        &app,
+        "UPDATE payout_lines SET payout_id = (
+             SELECT p.id FROM payouts p JOIN payouts mine ON mine.id = payout_lines.payout_id
+             WHERE p.state = 'committed' AND p.employee_id <> mine.employee_id ORDER BY p.id LIMIT 1)
+         WHERE day_record_id IN (SELECT day_record_id FROM payout_lines WHERE day_record_id IS NOT NULL
+                                 AND released = 0 ORDER BY day_record_id LIMIT 11)",
+    )
+    .await;
+    let report = audit(&app).await;
+    let misplaced = of(&report, AuditCheck::LineMisplaced);
+    assert_eq!(misplaced.len(), 11, "{:#?}", report.findings);
+    assert!(misplaced
+        .iter()
+        .all(|f| f.message.contains("day record") && f.message.contains("is in the payout to")));
+}
+
+#[tokio::test]
+async fn a_transfer_that_does_not_balance_is_found() {
+    let app = spawn_demo_app().await;
+    exec(
+        &app,
+        "INSERT INTO ledger_postings (transfer_id, account_id, amount)
+         SELECT t.id, a.id, 700 FROM ledger_transfers t
+         JOIN ledger_accounts a ON a.studio_id = t.studio_id AND a.code = 'cash_over_short'
+         WHERE t.kind = 'service_registered' ORDER BY t.id LIMIT 1",
+    )
+    .await;
+    let report = audit(&app).await;
+    let unbalanced = of(&report, AuditCheck::TransferUnbalanced);
+    assert_eq!(unbalanced.len(), 1, "{:#?}", report.findings);
+    assert_eq!(unbalanced[0].amount_at_stake, Rappen(700));
+    assert_eq!(unbalanced[0].entity_type, "transfer");
+}
+
+#[tokio::test]
+async fn a_service_written_behind_the_engines_back_has_no_transfer_and_skews_the_payable() {
+    let app = spawn_demo_app().await;
+    exec(
+        &app,
+        "INSERT INTO service_records (id, studio_id, employee_id, service_id, performed_on, price, tip,
+                                      payment_method, commission_bps, commission, created_at)
+         SELECT randomblob(16), studio_id, employee_id, service_id, performed_on, 9900, 0, 'card', 4000, 3960, created_at
+         FROM service_records ORDER BY id LIMIT 1",
+    )
+    .await;
+    let report = audit(&app).await;
+    let missing = of(&report, AuditCheck::RecordWithoutTransfer);
+    assert_eq!(missing.len(), 1, "{:#?}", report.findings);
+    assert_eq!(missing[0].amount_at_stake, Rappen(9_900));
+    let payable = of(&report, AuditCheck::PayableMismatch);
+    assert_eq!(payable.len(), 1);
+    assert_eq!(payable[0].amount_at_stake, Rappen(3_960));
+}
+
+#[tokio::test]
+async fn a_balanced_but_wrong_transfer_is_found_by_the_payable_and_tips_checks() {
+    let app = spawn_demo_app().await;
+    // Balanced, so no unbalanced-transfer finding: it moves CHF 50.00 off an employee's payable
+    // and CHF 20.00 off tips payable into revenue, as a buggy posting rule would.
+    exec(
+        &app,
+        "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, created_at)
+         SELECT x'00000000000000000000000000000001', studio_id, 'cash_in', 'rogue', 'test', x'01', '2026-10-01', '2026-10-01T00:00:00Z'
+         FROM employees ORDER BY id LIMIT 1",
+    )
+    .await;
+    exec(
+        &app,
+        "INSERT INTO ledger_postings (transfer_id, account_id, amount)
+         SELECT x'00000000000000000000000000000001', a.id, 5000 FROM ledger_accounts a
+             WHERE a.employee_id = (SELECT id FROM employees ORDER BY id LIMIT 1)
+         UNION ALL SELECT x'00000000000000000000000000000001', a.id, 2000 FROM ledger_accounts a
+             WHERE a.code = 'tips_payable' AND a.studio_id = (SELECT studio_id FROM employees ORDER BY id LIMIT 1)
+         UNION ALL SELECT x'00000000000000000000000000000001', a.id, -7000 FROM ledger_accounts a
+             WHERE a.code = 'service_revenue' AND a.studio_id = (SELECT studio_id FROM employees ORDER BY id LIMIT 1)",
+    )
+    .await;
+    let report = audit(&app).await;
+    assert!(of(&report, AuditCheck::TransferUnbalanced).is_empty());
+    let payable = of(&report, AuditCheck::PayableMismatch);
+    assert_eq!(payable.len(), 1, "{:#?}", report.findings);
+    assert_eq!(payable[0].amount_at_stake, Rappen(5_000));
+    let tips = of(&report, AuditCheck::TipsPayableMismatch);
+    assert_eq!(tips.len(), 1);
+    assert_eq!(tips[0].amount_at_stake, Rappen(2_000));
+}
+
+#[tokio::test]
+async fn a_closed_till_that_does_not_match_its_postings_is_found() {
+    let app = spawn_demo_app().await;
+    exec(
+        &app,
+        "INSERT INTO till_sessions (id, studio_id, business_date, state, opening_float, opened_at, closed_at,
+                                    expected_cash, counted_cash, variance, variance_reason, denominations, z_report)
+         SELECT randomblob(16), id, '2026-10-01', 'closed', 20000, '2026-10-01T07:00:00Z', '2026-10-01T18:00:00Z',
+                25000, 25000, 0, NULL, '{}', '{}'
+         FROM studios ORDER BY id LIMIT 1",
+    )
+    .await;
+    let report = audit(&app).await;
+    let tills = of(&report, AuditCheck::TillMismatch);
+    assert_eq!(tills.len(), 1, "{:#?}", report.findings);
+    assert_eq!(
+        tills[0].amount_at_stake,
+        Rappen(5_000),
+        "CHF 50.00 expected that never came in"
+    );
+}
+
+#[tokio::test]
+async fn a_payout_pending_past_the_configured_age_is_found() {
+    let app = spawn_app_with(EngineSettings {
+        pending_grace: Duration::ZERO,
+        stuck_payout_age: Duration::ZERO,
+        ..EngineSettings::default()
+    })
+    .await;
+    app.engine.seed_demo().await.unwrap();
+    let lara = app.employee_named("Lara Meier").await;
+    app.engine.faults().arm(Fault {
+        phase: PayoutPhase::TotalsVerified,
+        kind: FaultKind::Crash,
+        times: 1,
+    });
+    let interrupted = app
+        .post(
+            "/api/v1/payouts",
+            &new_key(),
+            &TestApp::window_request(&lara["id"]),
+        )
+        .await;
+    assert_eq!(interrupted.status(), 503);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let report = audit(&app).await;
+    let stuck = of(&report, AuditCheck::PayoutStuck);
+    assert_eq!(stuck.len(), 1, "{:#?}", report.findings);
+    assert!(stuck[0].message.contains("Lara Meier"));
+    assert_eq!(stuck[0].amount_at_stake, Rappen(1_808_000));
+}
+
+#[tokio::test]
+async fn a_window_of_days_leaves_out_older_problems_but_not_balance_checks() {
+    let app = spawn_demo_app().await;
+    exec(
+        &app,
+        &format!("UPDATE payouts SET total = total + 1 WHERE id = {A_COMMITTED_PAYOUT}"),
+    )
+    .await;
+    let recent = app
+        .engine
+        .run_audit(AuditTrigger::Cli, Some(1), None)
+        .await
+        .unwrap();
+    assert!(
+        of(&recent, AuditCheck::PayoutLines).is_empty(),
+        "the September payout is outside the last day"
+    );
+    assert_eq!(of(&audit(&app).await, AuditCheck::PayoutLines).len(), 1);
+    let refused = app.engine.run_audit(AuditTrigger::Cli, Some(0), None).await;
+    assert_eq!(refused.unwrap_err().field(), Some("days"));
+}
+
+#[tokio::test]
+async fn a_schedule_slot_runs_once_across_processes() {
+    let app = spawn_demo_app().await;
+    let slot = chrono::DateTime::parse_from_rfc3339("2026-11-24T01:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let first = app
+        .engine
+        .run_audit(AuditTrigger::Schedule, None, Some(slot))
+        .await;
+    assert!(first.is_ok());
+    let second = app
+        .engine
+        .run_audit(AuditTrigger::Schedule, None, Some(slot))
+        .await;
+    assert_eq!(second.unwrap_err().code(), "audit_slot_taken");
+}
