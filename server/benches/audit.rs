@@ -65,7 +65,7 @@ fn main() {
             .execute(engine.pool())
             .await
             .unwrap();
-        exec(&engine, "CREATE TEMP TABLE bench_people (idx INTEGER PRIMARY KEY, id BLOB NOT NULL)").await;
+        exec(&engine, "CREATE TABLE bench_people (idx INTEGER PRIMARY KEY, id BLOB NOT NULL)").await;
         let mut employees = Vec::new();
         for idx in 0..EMPLOYEES {
             let id = EmployeeId::generate();
@@ -78,7 +78,7 @@ fn main() {
                 .execute(engine.pool())
                 .await
                 .unwrap();
-            sqlx::query("INSERT INTO temp.bench_people (idx, id) VALUES ($1, $2)")
+            sqlx::query("INSERT INTO bench_people (idx, id) VALUES ($1, $2)")
                 .bind(idx)
                 .bind(id)
                 .execute(engine.pool())
@@ -94,7 +94,7 @@ fn main() {
                     5000 + (n.i % 7) * 1000, (n.i % 3) * 500,
                     CASE n.i % 3 WHEN 0 THEN 'cash' WHEN 1 THEN 'card' ELSE 'twint' END,
                     4000, (5000 + (n.i % 7) * 1000) * 4000 / 10000, $3
-             FROM n JOIN temp.bench_people p ON p.idx = n.i % {EMPLOYEES}"
+             FROM n JOIN bench_people p ON p.idx = n.i % {EMPLOYEES}"
         ))
         .bind(studio)
         .bind(service)
@@ -107,7 +107,7 @@ fn main() {
              INSERT INTO day_records (id, studio_id, employee_id, worked_on, deduction, guaranteed_minimum, created_at)
              SELECT randomblob(16), $1, p.id, date('2025-01-01', '+' || d.k || ' days'),
                     CASE WHEN p.idx % 2 = 0 THEN 2000 ELSE 0 END, 0, $2
-             FROM d CROSS JOIN temp.bench_people p"
+             FROM d CROSS JOIN bench_people p"
         ))
         .bind(studio)
         .bind(chrono::Utc::now())

@@ -187,7 +187,8 @@ pub fn router(fault_injection: bool) -> Router<ApiState> {
         .route("/api/v1/ledger/balances", get(ledger_balances))
         .route("/api/v1/ledger/transfers", get(ledger_transfers))
         .route("/api/v1/audits", post(run_audit).get(audit_runs))
-        .route("/api/v1/audits/{id}", get(audit_report));
+        .route("/api/v1/audits/{id}", get(audit_report))
+        .route("/api/v1/notifications", get(notifications));
     if fault_injection {
         router.route(
             "/api/v1/test/faults",
@@ -454,6 +455,31 @@ async fn audit_report(
 ) -> ApiResult<Json<AuditReport>> {
     let id = AuditRunId::parse(&id).map_err(|m| AppError::validation("audit_run_id", m))?;
     Ok(Json(state.engine.audit_report(id).await?))
+}
+
+#[derive(Deserialize)]
+struct NotificationsQuery {
+    state: Option<String>,
+}
+
+async fn notifications(
+    State(state): State<ApiState>,
+    Query(query): Query<NotificationsQuery>,
+) -> ApiResult<Json<Vec<app::engine::notifications::Notification>>> {
+    use app::engine::notifications::DeliveryState;
+    let filter = match query.state.as_deref().filter(|s| !s.is_empty()) {
+        Some(text) => Some(
+            serde_json::from_value::<DeliveryState>(serde_json::Value::String(text.to_string()))
+                .map_err(|_| {
+                    AppError::validation(
+                        "state",
+                        format!("'{text}' is not a delivery state (pending, sending, sent, failed, unknown)"),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    Ok(Json(state.engine.notifications(filter, 200).await?))
 }
 
 async fn arm_fault(

@@ -21,6 +21,8 @@ pub struct ServeConfig {
     pub addr: SocketAddr,
     /// Mount `/api/v1/test/faults` (tests only; never in production).
     pub fault_injection: bool,
+    /// When to run the audit; `None` = no scheduled audits.
+    pub audit_schedule: Option<app::engine::audit::AuditSchedule>,
 }
 
 /// Leptos options: from cargo-leptos' environment when it launched us, else the workspace defaults
@@ -85,9 +87,45 @@ pub async fn serve(engine: Engine, config: ServeConfig) -> anyhow::Result<()> {
         .context("cannot read the listening address")?;
     tracing::info!(%local, "listening");
     println!("Payout Engine is running at http://{local}/  (reception: /reception, owner: /owner, employees: /employees)");
-    serve_router(listener, router, shutdown)
-        .await
-        .context("server error")?;
+    // One stop signal for the server and the background workers.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let when_stopped = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
+        if receiver.wait_for(|stop| *stop).await.is_err() {
+            tracing::warn!("the stop signal was dropped; stopping");
+        }
+    };
+    let mut workers = tokio::task::JoinSet::new();
+    if engine.settings().telegram.is_some() {
+        workers.spawn(app::engine::notifications::run_worker(
+            engine.clone(),
+            when_stopped(stopped.clone()),
+        ));
+    } else {
+        tracing::warn!("Telegram alerts are off (no bot token configured): audit findings and failed payouts are only shown in the app");
+    }
+    if let Some(schedule) = config.audit_schedule.clone() {
+        workers.spawn(app::engine::audit::run_scheduler(
+            engine.clone(),
+            schedule,
+            when_stopped(stopped.clone()),
+        ));
+    } else {
+        tracing::warn!("scheduled audits are off");
+    }
+    let served = serve_router(listener, router, async move {
+        shutdown.await;
+        if stop.send(true).is_err() {
+            tracing::warn!("no background worker was listening for the stop signal");
+        }
+    })
+    .await;
+    // The workers finish their current step (a claimed message is recorded, not abandoned).
+    while let Some(joined) = workers.join_next().await {
+        if let Err(error) = joined {
+            tracing::error!(%error, "a background worker panicked");
+        }
+    }
+    served.context("server error")?;
     engine.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -2,6 +2,7 @@
 //! Configuration from flags or environment; every failure is a clear message and exit code 1.
 
 use anyhow::Context as _;
+use app::engine::notifications::{BotToken, TelegramSettings};
 use app::engine::{Engine, EngineSettings};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -38,6 +39,38 @@ struct Cli {
         global = true
     )]
     max_connections: u32,
+    /// Seconds a payout may stay pending before the audit reports it as stuck.
+    #[arg(
+        long,
+        env = "PAYOUT_ENGINE_STUCK_PAYOUT_SECS",
+        default_value_t = 3600,
+        global = true
+    )]
+    stuck_payout_secs: u64,
+    /// Telegram bot token for alerts (absent = no Telegram messages).
+    #[arg(
+        long,
+        env = "PAYOUT_ENGINE_TELEGRAM_BOT_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    telegram_bot_token: Option<String>,
+    /// The owner's Telegram chat ids, comma-separated (audit findings, failed payouts).
+    #[arg(
+        long,
+        env = "PAYOUT_ENGINE_TELEGRAM_CHAT_IDS",
+        value_delimiter = ',',
+        global = true
+    )]
+    telegram_chat_ids: Vec<String>,
+    /// Bot API base URL (a local fake in tests).
+    #[arg(
+        long,
+        env = "PAYOUT_ENGINE_TELEGRAM_API_BASE",
+        default_value = "https://api.telegram.org",
+        global = true
+    )]
+    telegram_api_base: String,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -76,6 +109,12 @@ struct ServeArgs {
     /// Mount /api/v1/test/faults so tests can make payout phases fail. Never in production.
     #[arg(long, env = "PAYOUT_ENGINE_FAULT_INJECTION", value_parser = clap::builder::BoolishValueParser::new())]
     enable_fault_injection: bool,
+    /// When the audit runs: cron `sec min hour day month weekday` in Europe/Zurich, or `off`.
+    #[arg(long, env = "PAYOUT_ENGINE_AUDIT_SCHEDULE", default_value = app::engine::audit::AuditSchedule::DEFAULT_CRON)]
+    audit_schedule: String,
+    /// Days back each scheduled audit checks (default: everything).
+    #[arg(long, env = "PAYOUT_ENGINE_AUDIT_DAYS")]
+    audit_days: Option<i64>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -112,9 +151,29 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    let telegram = match cli.telegram_bot_token.filter(|t| !t.trim().is_empty()) {
+        Some(token) => {
+            let mut telegram = TelegramSettings::new(
+                BotToken::new(token.trim().to_string()),
+                cli.telegram_chat_ids
+                    .iter()
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .collect(),
+            );
+            telegram.api_base = cli.telegram_api_base.clone();
+            if telegram.owner_chat_ids.is_empty() {
+                tracing::warn!("a Telegram bot token is set but no owner chat ids (PAYOUT_ENGINE_TELEGRAM_CHAT_IDS): only employees will get messages");
+            }
+            Some(telegram)
+        }
+        None => None,
+    };
     let settings = EngineSettings {
         pending_grace: Duration::from_secs(cli.pending_grace_secs),
         max_connections: cli.max_connections.max(1),
+        stuck_payout_age: Duration::from_secs(cli.stuck_payout_secs),
+        telegram,
         ..EngineSettings::default()
     };
     let engine = Engine::connect(&cli.database_url, settings).await?;
@@ -122,6 +181,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         addr: None,
         demo: false,
         enable_fault_injection: false,
+        audit_schedule: app::engine::audit::AuditSchedule::DEFAULT_CRON.into(),
+        audit_days: None,
     })) {
         Command::Migrate => {
             println!("migrations applied to {}", cli.database_url);
@@ -178,6 +239,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     .parse()
                     .context("LEPTOS_SITE_ADDR is not HOST:PORT")?,
             };
+            let audit_schedule = if args.audit_schedule.trim().eq_ignore_ascii_case("off") {
+                None
+            } else {
+                Some(
+                    app::engine::audit::AuditSchedule::parse(&args.audit_schedule, args.audit_days)
+                        .map_err(anyhow::Error::msg)?,
+                )
+            };
             let demo = args.demo;
             if demo {
                 seed(&engine).await?;
@@ -187,6 +256,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 payout_server::ServeConfig {
                     addr,
                     fault_injection: args.enable_fault_injection,
+                    audit_schedule,
                 },
             )
             .await?;

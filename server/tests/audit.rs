@@ -328,3 +328,32 @@ async fn a_schedule_slot_runs_once_across_processes() {
         .await;
     assert_eq!(second.unwrap_err().code(), "audit_slot_taken");
 }
+
+#[tokio::test]
+async fn two_schedulers_on_one_database_run_each_slot_once() {
+    let app = spawn_demo_app().await;
+    let every_second = app::engine::audit::AuditSchedule::parse("* * * * * *", None).unwrap();
+    let stop = || tokio::time::sleep(Duration::from_millis(2_600));
+    let first = tokio::spawn(app::engine::audit::run_scheduler(
+        app.engine.clone(),
+        every_second.clone(),
+        stop(),
+    ));
+    let second = tokio::spawn(app::engine::audit::run_scheduler(
+        app.engine.clone(),
+        every_second,
+        stop(),
+    ));
+    first.await.unwrap();
+    second.await.unwrap();
+    let (runs, slots): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(DISTINCT scheduled_for) FROM audit_runs WHERE trigger = 'schedule'",
+    )
+    .fetch_one(app.engine.pool())
+    .await
+    .unwrap();
+    assert!(runs >= 2, "a slot every second for 2.6 s: {runs} runs");
+    assert_eq!(runs, slots, "no slot ran twice");
+    let bad = app::engine::audit::AuditSchedule::parse("at two", None);
+    assert!(bad.unwrap_err().contains("is not a cron schedule"));
+}

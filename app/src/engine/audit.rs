@@ -58,17 +58,14 @@ const CHECKS: &[Check] = &[
     Check {
         check: AuditCheck::PayoutTransfer,
         entity_type: "payout",
-        sql: "SELECT p.id AS entity_id, e.name AS label, p.total AS expected,
-                     COALESCE((SELECT -SUM(pp.amount) FROM ledger_postings pp
-                               JOIN ledger_accounts a ON a.id = pp.account_id
-                               WHERE pp.transfer_id = p.id AND a.code IN ('bank', 'cash_drawer')), 0) AS actual,
-                     p.total AS amount
-              FROM payouts p JOIN employees e ON e.id = p.employee_id
-              WHERE p.state = 'committed' AND ($1 IS NULL OR p.period_end >= $1)
-                AND (NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = p.id AND t.kind = 'payout_committed')
-                     OR COALESCE((SELECT -SUM(pp.amount) FROM ledger_postings pp
-                                  JOIN ledger_accounts a ON a.id = pp.account_id
-                                  WHERE pp.transfer_id = p.id AND a.code IN ('bank', 'cash_drawer')), 0) <> p.total)
+        sql: "SELECT entity_id, label, expected, actual, ABS(expected - actual) AS amount
+              FROM (SELECT p.id AS entity_id, e.name AS label, p.total AS expected,
+                           COALESCE((SELECT -SUM(pp.amount) FROM ledger_postings pp
+                                     JOIN ledger_accounts a ON a.id = pp.account_id
+                                     WHERE pp.transfer_id = p.id AND a.code IN ('bank', 'cash_drawer')), 0) AS actual
+                    FROM payouts p JOIN employees e ON e.id = p.employee_id
+                    WHERE p.state = 'committed' AND ($1 IS NULL OR p.period_end >= $1))
+              WHERE actual <> expected
               UNION ALL
               SELECT t.cause_id, COALESCE(e.name, 'an unknown payout'), 0, COUNT(*), 0
               FROM ledger_transfers t LEFT JOIN payouts p ON p.id = t.cause_id
@@ -264,6 +261,78 @@ const CHECKS: &[Check] = &[
     },
 ];
 
+/// When scheduled audits run: a cron expression (seconds first, as the `cron` crate reads it)
+/// evaluated in Europe/Zurich, and the window each run checks.
+#[derive(Clone, Debug)]
+pub struct AuditSchedule {
+    /// E.g. `0 0 2 * * *` = every night at 02:00 Zurich time (the default).
+    pub cron: cron::Schedule,
+    /// Days back each run checks; `None` = everything.
+    pub days: Option<i64>,
+}
+
+impl AuditSchedule {
+    /// The default: nightly at 02:00 Europe/Zurich, everything checked.
+    pub const DEFAULT_CRON: &'static str = "0 0 2 * * *";
+
+    /// Parses a cron expression (`sec min hour day-of-month month day-of-week`).
+    ///
+    /// Errors: the expression is not valid cron; the message names it.
+    pub fn parse(expression: &str, days: Option<i64>) -> Result<AuditSchedule, String> {
+        use std::str::FromStr as _;
+        let cron = cron::Schedule::from_str(expression.trim()).map_err(|error| {
+            format!(
+                "'{expression}' is not a cron schedule (sec min hour day month weekday): {error}"
+            )
+        })?;
+        Ok(AuditSchedule { cron, days })
+    }
+
+    /// The first slot strictly after `after`, in UTC.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron
+            .after(&after.with_timezone(&super::STUDIO_TIME_ZONE))
+            .next()
+            .map(|slot| slot.with_timezone(&Utc))
+    }
+}
+
+/// Runs the audit at every slot of `schedule` until `shutdown` resolves. Each slot is claimed in
+/// the database (`audit_runs_schedule_slot`), so with several server processes it runs once.
+pub async fn run_scheduler(
+    engine: Engine,
+    schedule: AuditSchedule,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let Some(slot) = schedule.next_after(Utc::now()) else {
+            tracing::warn!("the audit schedule has no further slots; scheduled audits stop");
+            return;
+        };
+        tracing::info!(next_audit = %slot, "audit scheduled");
+        let wait = (slot - Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = &mut shutdown => return,
+        }
+        match engine
+            .run_audit(AuditTrigger::Schedule, schedule.days, Some(slot))
+            .await
+        {
+            Ok(report) => tracing::info!(
+                run_id = %report.run.id,
+                findings = report.findings.len(),
+                "scheduled audit done"
+            ),
+            Err(error) if error.code() == "audit_slot_taken" => {
+                tracing::info!(%slot, "scheduled audit already run by another server process")
+            }
+            Err(error) => tracing::error!(%error, %slot, "scheduled audit failed"),
+        }
+    }
+}
+
 const RUN_SELECT: &str = "SELECT id, trigger, days, status, started_at, finished_at, finding_count,
                                  amount_at_stake, error, 'CHF' AS currency FROM audit_runs";
 
@@ -432,7 +501,15 @@ impl Engine {
             .map_err(db_error("reading the audit run"))?;
         let report = AuditReport { run, findings };
         if !report.findings.is_empty() {
-            super::events::record(&mut tx, "audit.findings", None, Some(id.0), &report).await?;
+            super::events::record(
+                self.settings(),
+                &mut tx,
+                "audit.findings",
+                None,
+                Some(id.0),
+                &report,
+            )
+            .await?;
         }
         tx.commit()
             .await

@@ -2,22 +2,29 @@
 //! an event is written in the same transaction as the change it describes, so a consumer (alerts,
 //! webhooks, the live feed) sees it exactly when the change is committed, and never otherwise.
 
-use super::{db_error, idempotency, now};
+use super::{db_error, now, EngineSettings};
 use crate::domain::*;
 use sqlx::{Sqlite, Transaction};
 
-/// Appends an event of `kind` (e.g. "payout.committed", "audit.findings") with `payload` as JSON.
+/// Appends an event of `kind` (e.g. "payout.committed", "audit.findings") with `payload` as JSON,
+/// and the Telegram messages it causes ([`super::notifications::enqueue`]), in `tx`.
 ///
 /// Errors: 500 when the payload cannot be encoded or the row cannot be written; the caller's
 /// transaction then fails as a whole.
 pub async fn record<T: serde::Serialize>(
+    settings: &EngineSettings,
     tx: &mut Transaction<'static, Sqlite>,
     kind: &str,
     studio_id: Option<StudioId>,
     entity_id: Option<uuid::Uuid>,
     payload: &T,
 ) -> Result<i64, AppError> {
-    let payload = idempotency::encode(payload)?;
+    let payload = serde_json::to_value(payload).map_err(|error| {
+        tracing::error!(%error, kind, "cannot encode an event");
+        AppError::Internal {
+            message: format!("cannot record the {kind} event; it is logged on the server"),
+        }
+    })?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO events (occurred_at, kind, studio_id, entity_id, payload)
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -26,9 +33,10 @@ pub async fn record<T: serde::Serialize>(
     .bind(kind)
     .bind(studio_id)
     .bind(entity_id)
-    .bind(payload)
+    .bind(payload.to_string())
     .fetch_one(&mut **tx)
     .await
     .map_err(db_error("recording the event"))?;
+    super::notifications::enqueue(tx, settings.telegram.as_ref(), id, kind, &payload).await?;
     Ok(id)
 }

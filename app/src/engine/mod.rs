@@ -11,6 +11,7 @@ pub mod events;
 pub mod faults;
 pub mod idempotency;
 pub mod ledger;
+pub mod notifications;
 pub mod payouts;
 
 use crate::domain::AppError;
@@ -38,6 +39,8 @@ pub struct EngineSettings {
     pub max_connections: u32,
     /// A payout pending longer than this is an audit finding (`payout_stuck`).
     pub stuck_payout_age: Duration,
+    /// Telegram alerts; `None` writes no messages.
+    pub telegram: Option<notifications::TelegramSettings>,
 }
 
 impl Default for EngineSettings {
@@ -47,6 +50,7 @@ impl Default for EngineSettings {
             idempotency_lease: Duration::from_secs(60),
             max_connections: 8,
             stuck_payout_age: Duration::from_secs(3600),
+            telegram: None,
         }
     }
 }

@@ -258,7 +258,7 @@ impl Engine {
             .execute(&mut *tx)
             .await
             .map_err(db_error("releasing the payout's records"))?;
-        record_event(&mut tx, "payout.cancelled", &payout).await?;
+        record_event(self.settings(), &mut tx, "payout.cancelled", &payout).await?;
         let cancelled = self.payout_in(&mut tx, id).await?;
         idempotency::complete(
             &mut tx,
@@ -448,7 +448,7 @@ impl Engine {
             return Err(db_error("creating the payout")(error));
         }
         let created = self.payout_in(&mut tx, id).await?;
-        record_event(&mut tx, "payout.created", &created).await?;
+        record_event(self.settings(), &mut tx, "payout.created", &created).await?;
         tx.commit()
             .await
             .map_err(db_error("committing the new payout"))?;
@@ -648,7 +648,7 @@ impl Engine {
                 } else {
                     "payout.committed"
                 };
-                record_event(&mut tx, kind, &committed)
+                record_event(self.settings(), &mut tx, kind, &committed)
                     .await
                     .map_err(PhaseError::Infrastructure)?;
             }
@@ -677,7 +677,7 @@ impl Engine {
             .await
             .map_err(db_error("recording the payout failure"))?;
             let failed = self.payout_in(&mut tx, payout.id).await?;
-            record_event(&mut tx, "payout.failed", &failed).await?;
+            record_event(self.settings(), &mut tx, "payout.failed", &failed).await?;
             tx.commit()
                 .await
                 .map_err(db_error("recording the payout failure"))?;
@@ -779,10 +779,19 @@ impl Engine {
 
 /// Appends a payout's domain event to the durable event log, inside the caller's transaction.
 async fn record_event(
+    settings: &super::EngineSettings,
     tx: &mut Transaction<'static, Sqlite>,
     kind: &str,
     payout: &Payout,
 ) -> Result<(), AppError> {
-    super::events::record(tx, kind, Some(payout.studio_id), Some(payout.id.0), payout).await?;
+    super::events::record(
+        settings,
+        tx,
+        kind,
+        Some(payout.studio_id),
+        Some(payout.id.0),
+        payout,
+    )
+    .await?;
     Ok(())
 }
