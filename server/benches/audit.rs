@@ -129,6 +129,7 @@ fn main() {
                         employee_id: *employee,
                         period_start: start,
                         period_end: half,
+                        method: PayoutMethod::Bank,
                     },
                 )
                 .await

@@ -104,6 +104,7 @@ fn request(employee: EmployeeId, start: NaiveDate, end: NaiveDate) -> PayoutRequ
         employee_id: employee,
         period_start: start,
         period_end: end,
+        method: PayoutMethod::Bank,
     }
 }
 

@@ -188,7 +188,12 @@ pub fn router(fault_injection: bool) -> Router<ApiState> {
         .route("/api/v1/ledger/transfers", get(ledger_transfers))
         .route("/api/v1/audits", post(run_audit).get(audit_runs))
         .route("/api/v1/audits/{id}", get(audit_report))
-        .route("/api/v1/notifications", get(notifications));
+        .route("/api/v1/notifications", get(notifications))
+        .route("/api/v1/till", get(current_till))
+        .route("/api/v1/till/open", post(open_till))
+        .route("/api/v1/till/movements", post(cash_movement))
+        .route("/api/v1/till/close", post(close_till))
+        .route("/api/v1/till/sessions/{id}", get(till_session));
     if fault_injection {
         router.route(
             "/api/v1/test/faults",
@@ -480,6 +485,56 @@ async fn notifications(
         None => None,
     };
     Ok(Json(state.engine.notifications(filter, 200).await?))
+}
+
+async fn current_till(
+    State(state): State<ApiState>,
+    Query(query): Query<BalancesQuery>,
+) -> ApiResult<Json<Option<TillSession>>> {
+    let studio = studio_param(query.studio_id.as_deref())?
+        .ok_or_else(|| AppError::validation("studio_id", "studio_id is required"))?;
+    Ok(Json(state.engine.current_till(studio).await?))
+}
+
+async fn open_till(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<OpenTillRequest>,
+) -> ApiResult<(StatusCode, Json<TillSession>)> {
+    let key = idempotency_key(&headers)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(state.engine.open_till(&key, &request).await?),
+    ))
+}
+
+async fn cash_movement(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<CashMovementRequest>,
+) -> ApiResult<(StatusCode, Json<TillSession>)> {
+    let key = idempotency_key(&headers)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(state.engine.cash_movement(&key, &request).await?),
+    ))
+}
+
+async fn close_till(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<CloseTillRequest>,
+) -> ApiResult<Json<TillSession>> {
+    let key = idempotency_key(&headers)?;
+    Ok(Json(state.engine.close_till(&key, &request).await?))
+}
+
+async fn till_session(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TillSession>> {
+    let id = TillSessionId::parse(&id).map_err(|m| AppError::validation("till_session_id", m))?;
+    Ok(Json(state.engine.till_session(id).await?))
 }
 
 async fn arm_fault(

@@ -171,12 +171,15 @@ fn payout_request(
     employee_id: &str,
     period_start: &str,
     period_end: &str,
+    method: Option<&str>,
 ) -> Result<PayoutRequest, AppError> {
     Ok(PayoutRequest {
         employee_id: EmployeeId::parse(employee_id)
             .map_err(|m| AppError::validation("employee_id", m))?,
         period_start: parse_date("period_start", period_start)?,
         period_end: parse_date("period_end", period_end)?,
+        method: PayoutMethod::parse(method.unwrap_or(""))
+            .map_err(|m| AppError::validation("method", m))?,
     })
 }
 
@@ -187,7 +190,12 @@ pub async fn preview_payout(
     period_start: String,
     period_end: String,
 ) -> Result<PayoutPreview, AppError> {
-    let request = answer(payout_request(&employee_id, &period_start, &period_end))?;
+    let request = answer(payout_request(
+        &employee_id,
+        &period_start,
+        &period_end,
+        None,
+    ))?;
     answer(engine()?.preview_payout(&request).await)
 }
 
@@ -198,8 +206,14 @@ pub async fn commit_payout(
     employee_id: String,
     period_start: String,
     period_end: String,
+    method: Option<String>,
 ) -> Result<Payout, AppError> {
-    let request = answer(payout_request(&employee_id, &period_start, &period_end))?;
+    let request = answer(payout_request(
+        &employee_id,
+        &period_start,
+        &period_end,
+        method.as_deref(),
+    ))?;
     let engine = engine()?;
     let key = key(&idempotency_key)?;
     answer(wait_for_first(|| engine.commit_payout(&key, &request)).await)

@@ -9,6 +9,7 @@ pub mod ledger;
 pub mod money;
 pub mod payout;
 pub mod records;
+pub mod till;
 
 pub use audit::*;
 pub use error::AppError;
@@ -17,3 +18,4 @@ pub use ledger::*;
 pub use money::{BasisPoints, Rappen, CURRENCY, MAX_SERVICE_AMOUNT};
 pub use payout::{IllegalTransition, PayoutAction, PayoutPhase, PayoutState};
 pub use records::*;
+pub use till::*;

@@ -231,6 +231,46 @@ pub struct DayRecord {
     pub payout_id: Option<PayoutId>,
 }
 
+/// How a payout reaches the employee.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sqlx::Type),
+    sqlx(type_name = "TEXT", rename_all = "snake_case")
+)]
+pub enum PayoutMethod {
+    /// Bank transfer from the studio's account (the default).
+    #[default]
+    Bank,
+    /// Cash from the till; needs the studio's till open.
+    Cash,
+}
+
+impl PayoutMethod {
+    /// `true` for [`PayoutMethod::Bank`] (the default, left out of fingerprints).
+    pub fn is_bank(&self) -> bool {
+        *self == PayoutMethod::Bank
+    }
+
+    /// Label for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            PayoutMethod::Bank => "Bank transfer",
+            PayoutMethod::Cash => "Cash from the till",
+        }
+    }
+
+    /// Parses the JSON spelling (bank, cash).
+    pub fn parse(text: &str) -> Result<PayoutMethod, String> {
+        match text.trim() {
+            "bank" | "" => Ok(PayoutMethod::Bank),
+            "cash" => Ok(PayoutMethod::Cash),
+            other => Err(format!("'{other}' is not a payout method (bank or cash)")),
+        }
+    }
+}
+
 /// What the JSON API and the owner's form send to create and commit a payout.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -241,6 +281,9 @@ pub struct PayoutRequest {
     pub period_start: NaiveDate,
     /// Last day of the period (inclusive, ISO date); not before `period_start`.
     pub period_end: NaiveDate,
+    /// bank (default) or cash (from the studio's open till).
+    #[serde(default)]
+    pub method: PayoutMethod,
 }
 
 /// A payout as the API and UI show it.
@@ -279,6 +322,8 @@ pub struct Payout {
     pub updated_at: DateTime<Utc>,
     /// Committed (UTC).
     pub committed_at: Option<DateTime<Utc>>,
+    /// Bank transfer or cash from the till.
+    pub method: PayoutMethod,
     /// Records the preview counted when the payout was created.
     pub expected_record_count: i64,
     /// Total the preview computed when the payout was created, in Rappen.

@@ -489,6 +489,7 @@ impl Engine {
                 employee_id: EmployeeId(employee_ids[index]),
                 period_start: window_start(),
                 period_end: september_end,
+                method: PayoutMethod::Bank,
             };
             self.commit_payout(&key, &request).await?;
             payouts += 1;

@@ -49,6 +49,16 @@ pub async fn ensure_accounts(conn: &mut SqliteConnection) -> Result<(), AppError
     Ok(())
 }
 
+/// The row filter of a posting rule: one cause (`{alias}.id = $1`) or all (`$1` is NULL). Two
+/// spellings instead of `($1 IS NULL OR id = $1)`, which SQLite cannot answer from the primary key.
+fn only(alias: &str, one: bool) -> String {
+    if one {
+        format!("{alias}.id = $1")
+    } else {
+        "$1 IS NULL".to_string()
+    }
+}
+
 /// `JOIN` of the studio account `code` (a SQL expression) for rows aliased `n` with `studio_id`.
 fn studio_account(alias: &str, code: &str) -> String {
     format!(
@@ -64,7 +74,7 @@ pub async fn post_service_transfers(
     record: Option<ServiceRecordId>,
     at: DateTime<Utc>,
 ) -> Result<u64, AppError> {
-    let written = sqlx::query(
+    let written = sqlx::query(&format!(
         "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, till_session_id, created_at)
          SELECT sr.id, sr.studio_id, 'service_registered',
                 s.name || ' by ' || e.name || ', ' || sr.payment_method,
@@ -76,9 +86,9 @@ pub async fn post_service_transfers(
          FROM service_records sr
          JOIN services s ON s.id = sr.service_id
          JOIN employees e ON e.id = sr.employee_id
-         WHERE ($1 IS NULL OR sr.id = $1)
-           AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = sr.id)",
-    )
+         WHERE {only} AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = sr.id)",
+        only = only("sr", record.is_some()),
+    ))
     .bind(record)
     .bind(record.is_some())
     .bind(at)
@@ -99,7 +109,7 @@ pub async fn post_service_transfers(
     sqlx::query(&format!(
         "WITH n AS (
              SELECT sr.* FROM service_records sr JOIN ledger_transfers t ON t.id = sr.id
-             WHERE t.kind = 'service_registered' AND t.created_at = $2 AND ($1 IS NULL OR sr.id = $1)
+             WHERE t.kind = 'service_registered' AND t.created_at = $2 AND {only}
                AND NOT EXISTS (SELECT 1 FROM ledger_postings x WHERE x.transfer_id = t.id)
          )
          INSERT INTO ledger_postings (transfer_id, account_id, amount)
@@ -108,14 +118,15 @@ pub async fn post_service_transfers(
          UNION ALL SELECT n.id, a.id, -n.tip FROM n {tips} WHERE n.tip > 0
          UNION ALL SELECT n.id, a.id, n.commission FROM n {expense} WHERE n.commission > 0
          UNION ALL SELECT n.id, a.id, -n.commission FROM n
-             JOIN ledger_accounts a ON a.employee_id = n.employee_id WHERE n.commission > 0"
+             JOIN ledger_accounts a ON a.employee_id = n.employee_id WHERE n.commission > 0",
+        only = only("sr", record.is_some()),
     ))
     .bind(record)
     .bind(at)
     .execute(&mut **tx)
     .await
     .map_err(db_error("posting the service's postings"))?;
-    verify_written(tx, TransferKind::ServiceRegistered, at, written).await?;
+    verify_written(tx, TransferKind::ServiceRegistered, at, record.map(|r| r.0)).await?;
     Ok(written)
 }
 
@@ -127,14 +138,15 @@ pub async fn post_day_transfers(
     record: Option<DayRecordId>,
     at: DateTime<Utc>,
 ) -> Result<u64, AppError> {
-    let written = sqlx::query(
+    let written = sqlx::query(&format!(
         "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, created_at)
          SELECT dr.id, dr.studio_id, 'day_recorded', 'Daily deduction of ' || e.name || ' for ' || dr.worked_on,
                 'day_record', dr.id, dr.worked_on, $2
          FROM day_records dr JOIN employees e ON e.id = dr.employee_id
-         WHERE ($1 IS NULL OR dr.id = $1) AND dr.deduction > 0
+         WHERE {only} AND dr.deduction > 0
            AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = dr.id)",
-    )
+        only = only("dr", record.is_some()),
+    ))
     .bind(record)
     .bind(at)
     .execute(&mut **tx)
@@ -148,19 +160,20 @@ pub async fn post_day_transfers(
     sqlx::query(&format!(
         "WITH n AS (
              SELECT dr.* FROM day_records dr JOIN ledger_transfers t ON t.id = dr.id
-             WHERE t.kind = 'day_recorded' AND t.created_at = $2 AND ($1 IS NULL OR dr.id = $1)
+             WHERE t.kind = 'day_recorded' AND t.created_at = $2 AND {only}
                AND NOT EXISTS (SELECT 1 FROM ledger_postings x WHERE x.transfer_id = t.id)
          )
          INSERT INTO ledger_postings (transfer_id, account_id, amount)
          SELECT n.id, a.id, n.deduction FROM n JOIN ledger_accounts a ON a.employee_id = n.employee_id
-         UNION ALL SELECT n.id, a.id, -n.deduction FROM n {income}"
+         UNION ALL SELECT n.id, a.id, -n.deduction FROM n {income}",
+        only = only("dr", record.is_some()),
     ))
     .bind(record)
     .bind(at)
     .execute(&mut **tx)
     .await
     .map_err(db_error("posting the day's postings"))?;
-    verify_written(tx, TransferKind::DayRecorded, at, written).await?;
+    verify_written(tx, TransferKind::DayRecorded, at, record.map(|r| r.0)).await?;
     Ok(written)
 }
 
@@ -173,7 +186,7 @@ pub async fn post_payout_transfers(
     payout: Option<PayoutId>,
     at: DateTime<Utc>,
 ) -> Result<u64, AppError> {
-    let written = sqlx::query(
+    let written = sqlx::query(&format!(
         "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, till_session_id, created_at)
          SELECT p.id, p.studio_id, 'payout_committed',
                 'Payout to ' || e.name || ' for ' || p.period_start || ' to ' || p.period_end || ' (' || p.method || ')',
@@ -185,9 +198,10 @@ pub async fn post_payout_transfers(
                 END,
                 $2
          FROM payouts p JOIN employees e ON e.id = p.employee_id
-         WHERE ($1 IS NULL OR p.id = $1) AND p.state = 'committed'
+         WHERE {only} AND p.state = 'committed'
            AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = p.id)",
-    )
+        only = only("p", payout.is_some()),
+    ))
     .bind(payout)
     .bind(at)
     .bind(super::business_date(at))
@@ -211,7 +225,7 @@ pub async fn post_payout_transfers(
                     SUM(pl.top_up) AS top_ups, SUM(pl.amount) AS total
              FROM payouts p JOIN ledger_transfers t ON t.id = p.id
              JOIN payout_lines pl ON pl.payout_id = p.id AND pl.released = 0
-             WHERE t.kind = 'payout_committed' AND t.created_at = $2 AND ($1 IS NULL OR p.id = $1)
+             WHERE t.kind = 'payout_committed' AND t.created_at = $2 AND {only}
                AND NOT EXISTS (SELECT 1 FROM ledger_postings x WHERE x.transfer_id = t.id)
              GROUP BY p.id, p.studio_id, p.employee_id, p.method
          )
@@ -219,41 +233,48 @@ pub async fn post_payout_transfers(
          SELECT n.id, a.id, n.payable FROM n JOIN ledger_accounts a ON a.employee_id = n.employee_id
          UNION ALL SELECT n.id, a.id, n.tips FROM n {tips} WHERE n.tips <> 0
          UNION ALL SELECT n.id, a.id, n.top_ups FROM n {expense} WHERE n.top_ups <> 0
-         UNION ALL SELECT n.id, a.id, -n.total FROM n {settlement}"
+         UNION ALL SELECT n.id, a.id, -n.total FROM n {settlement}",
+        only = only("p", payout.is_some()),
     ))
     .bind(payout)
     .bind(at)
     .execute(&mut **tx)
     .await
     .map_err(db_error("posting the payout's postings"))?;
-    verify_written(tx, TransferKind::PayoutCommitted, at, written).await?;
+    verify_written(tx, TransferKind::PayoutCommitted, at, payout.map(|p| p.0)).await?;
     Ok(written)
 }
 
-/// Checks that the `written` transfers of `kind` posted at `at` each have at least two postings
-/// summing to zero. Errors (500 `unbalanced_transfer`): any does not; the caller's transaction
-/// is then rolled back, so nothing unbalanced is ever stored.
+/// Checks that the transfers just posted (the one with id `only`, or else every transfer of
+/// `kind` posted at `at`) each have at least two postings summing to zero. Errors (500): any
+/// does not; the caller's transaction is then rolled back, so nothing unbalanced is ever stored.
 async fn verify_written(
     tx: &mut Transaction<'static, Sqlite>,
     kind: TransferKind,
     at: DateTime<Utc>,
-    written: u64,
+    only: Option<uuid::Uuid>,
 ) -> Result<(), AppError> {
-    let unbalanced: Vec<(TransferId, i64, i64)> = sqlx::query_as(
+    let filter = if only.is_some() {
+        "t.id = $3"
+    } else {
+        "t.kind = $1 AND t.created_at = $2"
+    };
+    let unbalanced: Vec<(TransferId, i64, i64)> = sqlx::query_as(&format!(
         "SELECT t.id, COUNT(p.account_id), COALESCE(SUM(p.amount), 0)
          FROM ledger_transfers t LEFT JOIN ledger_postings p ON p.transfer_id = t.id
-         WHERE t.kind = $1 AND t.created_at = $2
+         WHERE {filter}
          GROUP BY t.id
          HAVING COUNT(p.account_id) < 2 OR COALESCE(SUM(p.amount), 0) <> 0
-         LIMIT 5",
-    )
+         LIMIT 5"
+    ))
     .bind(kind)
     .bind(at)
+    .bind(only)
     .fetch_all(&mut **tx)
     .await
     .map_err(db_error("verifying the new transfers"))?;
     if let Some((id, postings, sum)) = unbalanced.first() {
-        tracing::error!(%kind, transfer_id = %id, postings, sum, written, "refusing an unbalanced transfer");
+        tracing::error!(%kind, transfer_id = %id, postings, sum, "refusing an unbalanced transfer");
         return Err(AppError::Internal {
             message: format!(
                 "the ledger refused an unbalanced {kind} transfer ({postings} postings summing to {}); nothing was saved",
@@ -431,4 +452,113 @@ impl Engine {
         tracing::info!(written, "ledger backfilled");
         Ok(written)
     }
+}
+
+/// A transfer built in code (till movements and variances), as opposed to the set-based rules.
+#[derive(Clone, Debug)]
+pub struct NewTransfer {
+    /// Idempotent id: a retry with the same id and the same postings returns the existing one.
+    pub id: TransferId,
+    /// Whose books.
+    pub studio_id: StudioId,
+    /// Why.
+    pub kind: TransferKind,
+    /// Words for people.
+    pub reason: String,
+    /// What caused it ("till_session", ...).
+    pub cause_type: &'static str,
+    /// Its id.
+    pub cause_id: uuid::Uuid,
+    /// Business day.
+    pub effective_on: NaiveDate,
+    /// The till whose cash it moves, if any.
+    pub till_session_id: Option<TillSessionId>,
+    /// (account, employee for a payable, amount: debit +, credit −); at least two, summing to 0.
+    pub postings: Vec<(AccountCode, Option<EmployeeId>, i64)>,
+}
+
+/// Posts `transfer` in `tx`.
+///
+/// Errors: 500 when the postings are fewer than two or do not sum to zero (nothing is written);
+/// 409 `transfer_conflict` when a transfer with this id exists with other postings (a retry
+/// with different content); 500 when an account is missing.
+pub async fn post_transfer(
+    tx: &mut Transaction<'static, Sqlite>,
+    transfer: &NewTransfer,
+) -> Result<TransferId, AppError> {
+    let sum: i64 = transfer.postings.iter().map(|p| p.2).sum();
+    if transfer.postings.len() < 2 || sum != 0 {
+        tracing::error!(?transfer, sum, "refusing an unbalanced transfer");
+        return Err(AppError::Internal {
+            message: format!(
+                "the ledger refused an unbalanced {} transfer ({} postings summing to {}); nothing was saved",
+                transfer.kind,
+                transfer.postings.len(),
+                Rappen(sum)
+            ),
+        });
+    }
+    let mut wanted: Vec<(AccountCode, Option<EmployeeId>, i64)> = transfer.postings.clone();
+    wanted.sort();
+    let existing: Vec<(AccountCode, Option<EmployeeId>, i64)> = sqlx::query_as(
+        "SELECT a.code, a.employee_id, p.amount FROM ledger_postings p
+         JOIN ledger_accounts a ON a.id = p.account_id WHERE p.transfer_id = $1",
+    )
+    .bind(transfer.id)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error("looking up the transfer"))?;
+    if !existing.is_empty() {
+        let mut existing = existing;
+        existing.sort();
+        if existing == wanted {
+            return Ok(transfer.id);
+        }
+        return Err(AppError::conflict(
+            "transfer_conflict",
+            format!(
+                "transfer {} already exists with other postings; post a reversal instead",
+                transfer.id
+            ),
+        ));
+    }
+    let at = now();
+    sqlx::query(
+        "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, till_session_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(transfer.id)
+    .bind(transfer.studio_id)
+    .bind(transfer.kind)
+    .bind(&transfer.reason)
+    .bind(transfer.cause_type)
+    .bind(transfer.cause_id)
+    .bind(transfer.effective_on)
+    .bind(transfer.till_session_id)
+    .bind(at)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error("posting a transfer"))?;
+    for (account, employee, amount) in &transfer.postings {
+        let written = sqlx::query(
+            "INSERT INTO ledger_postings (transfer_id, account_id, amount)
+             SELECT $1, a.id, $2 FROM ledger_accounts a
+             WHERE a.studio_id = $3 AND a.code = $4 AND a.employee_id IS $5",
+        )
+        .bind(transfer.id)
+        .bind(amount)
+        .bind(transfer.studio_id)
+        .bind(account)
+        .bind(employee)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error("posting a transfer's posting"))?;
+        if written.rows_affected() != 1 {
+            tracing::error!(%account, "a transfer names an account the studio does not have");
+            return Err(AppError::Internal {
+                message: format!("the studio has no {account} account; nothing was saved"),
+            });
+        }
+    }
+    Ok(transfer.id)
 }

@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod notifications;
 pub mod payouts;
+pub mod till;
 
 use crate::domain::AppError;
 use chrono::{DateTime, NaiveDate, Utc};
