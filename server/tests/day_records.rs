@@ -160,3 +160,32 @@ async fn a_payout_settles_the_day_top_up_minus_deduction() {
         "the day shows its payout"
     );
 }
+
+#[tokio::test]
+async fn a_recorded_deduction_is_posted_to_the_employees_payable_at_once() {
+    let app = spawn_demo_app().await;
+    let jonas = app.employee_named("Jonas Keller").await;
+    let response = app
+        .post(
+            "/api/v1/day-records",
+            &new_key(),
+            &day(&jonas, "2026-11-02"),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let recorded: Value = response.json().await.unwrap();
+    let transfers = app
+        .get_json(&format!(
+            "/api/v1/ledger/transfers?cause_id={}",
+            recorded["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(transfers.as_array().unwrap().len(), 1);
+    assert_eq!(transfers[0]["kind"], "day_recorded");
+    let report = app
+        .engine
+        .run_audit(app::domain::AuditTrigger::Manual, None, None)
+        .await
+        .unwrap();
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+}

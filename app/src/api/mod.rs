@@ -283,3 +283,141 @@ pub async fn get_employee_summary(employee_id: String) -> Result<EmployeeSummary
 pub async fn studio_today() -> Result<String, AppError> {
     Ok(crate::engine::today().to_string())
 }
+
+/// The studio's current till (open, or today's closed one with its Z report).
+#[server]
+pub async fn current_till(studio_id: String) -> Result<Option<TillSession>, AppError> {
+    let studio = StudioId::parse(&studio_id).map_err(|m| AppError::validation("studio_id", m))?;
+    answer(engine()?.current_till(studio).await)
+}
+
+/// Opens today's till with the counted float (CHF text).
+#[server]
+pub async fn open_till(
+    idempotency_key: String,
+    studio_id: String,
+    opening_float: String,
+    reason: Option<String>,
+) -> Result<TillSession, AppError> {
+    let request = answer((|| -> Result<OpenTillRequest, AppError> {
+        Ok(OpenTillRequest {
+            studio_id: StudioId::parse(&studio_id)
+                .map_err(|m| AppError::validation("studio_id", m))?,
+            opening_float: parse_money("opening_float", &opening_float, true)?,
+            reason,
+        })
+    })())?;
+    let engine = engine()?;
+    let key = key(&idempotency_key)?;
+    answer(wait_for_first(|| engine.open_till(&key, &request)).await)
+}
+
+/// Cash into or out of the open till (CHF text, reason required).
+#[server]
+pub async fn move_cash(
+    idempotency_key: String,
+    studio_id: String,
+    direction: String,
+    amount: String,
+    reason: String,
+) -> Result<TillSession, AppError> {
+    let request = answer((|| -> Result<CashMovementRequest, AppError> {
+        Ok(CashMovementRequest {
+            studio_id: StudioId::parse(&studio_id)
+                .map_err(|m| AppError::validation("studio_id", m))?,
+            direction: match direction.as_str() {
+                "in" => CashDirection::In,
+                "out" => CashDirection::Out,
+                other => {
+                    return Err(AppError::validation(
+                        "direction",
+                        format!("'{other}' is not in or out"),
+                    ))
+                }
+            },
+            amount: parse_money("amount", &amount, false)?,
+            reason,
+        })
+    })())?;
+    let engine = engine()?;
+    let key = key(&idempotency_key)?;
+    answer(wait_for_first(|| engine.cash_movement(&key, &request)).await)
+}
+
+/// Counts and closes the till: one count per denomination (`denominations[20000]` = number of
+/// CHF 200 notes; empty = 0).
+#[server]
+pub async fn close_till(
+    idempotency_key: String,
+    studio_id: String,
+    denominations: std::collections::BTreeMap<String, String>,
+    variance_reason: Option<String>,
+) -> Result<TillSession, AppError> {
+    let request = answer((|| -> Result<CloseTillRequest, AppError> {
+        let mut counts = std::collections::BTreeMap::new();
+        for (denomination, count) in &denominations {
+            let count = count.trim();
+            if count.is_empty() {
+                continue;
+            }
+            let parsed: i64 = count.parse().map_err(|_| {
+                AppError::validation(
+                    "denominations",
+                    format!("'{count}' is not a whole number of notes or coins"),
+                )
+            })?;
+            counts.insert(denomination.clone(), parsed);
+        }
+        Ok(CloseTillRequest {
+            studio_id: StudioId::parse(&studio_id)
+                .map_err(|m| AppError::validation("studio_id", m))?,
+            denominations: counts,
+            variance_reason,
+        })
+    })())?;
+    let engine = engine()?;
+    let key = key(&idempotency_key)?;
+    answer(wait_for_first(|| engine.close_till(&key, &request)).await)
+}
+
+/// Runs the audit now (the owner's button).
+#[server]
+pub async fn run_audit_now() -> Result<AuditReport, AppError> {
+    answer(engine()?.run_audit(AuditTrigger::Manual, None, None).await)
+}
+
+/// The latest audit runs.
+#[server]
+pub async fn list_audit_runs() -> Result<Vec<AuditRun>, AppError> {
+    engine()?.audit_runs(20).await
+}
+
+/// One run with its findings.
+#[server]
+pub async fn get_audit_report(run_id: String) -> Result<AuditReport, AppError> {
+    let id = AuditRunId::parse(&run_id).map_err(|m| AppError::validation("run_id", m))?;
+    answer(engine()?.audit_report(id).await)
+}
+
+/// Telegram messages that failed or whose delivery is unknown, newest first.
+#[server]
+pub async fn alert_problems() -> Result<Vec<AlertProblem>, AppError> {
+    let engine = engine()?;
+    let mut problems = Vec::new();
+    for state in [
+        crate::engine::notifications::DeliveryState::Failed,
+        crate::engine::notifications::DeliveryState::Unknown,
+    ] {
+        for n in engine.notifications(Some(state), 50).await? {
+            problems.push(AlertProblem {
+                created_at: n.created_at,
+                audience: n.audience,
+                state: n.state.as_str().to_string(),
+                error: n.last_error.unwrap_or_default(),
+                text: n.text,
+            });
+        }
+    }
+    problems.sort_by_key(|p| std::cmp::Reverse(p.created_at));
+    Ok(problems)
+}

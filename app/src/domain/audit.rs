@@ -152,3 +152,19 @@ pub struct AuditReport {
     /// Every finding, largest amount first.
     pub findings: Vec<AuditFinding>,
 }
+
+/// A Telegram message that did not reach its recipient (failed) or may not have (unknown), for
+/// the owner's audit page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertProblem {
+    /// When it was queued (UTC).
+    pub created_at: DateTime<Utc>,
+    /// "owner" or "employee".
+    pub audience: String,
+    /// "failed" or "unknown".
+    pub state: String,
+    /// Why.
+    pub error: String,
+    /// The message.
+    pub text: String,
+}

@@ -155,6 +155,8 @@ impl Engine {
                 db_error("saving the day record")(error)
             }
         })?;
+        // Same transaction: the deduction is charged to the employee's payable as it is recorded.
+        super::ledger::post_day_transfers(&mut tx, Some(id), now()).await?;
         let saved =
             sqlx::query_as::<_, DayRecord>(&format!("{DAY_RECORD_SELECT} WHERE dr.id = $1"))
                 .bind(id)

@@ -98,6 +98,19 @@ pub enum DeliveryState {
     Unknown,
 }
 
+impl DeliveryState {
+    /// Database / JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Sending => "sending",
+            DeliveryState::Sent => "sent",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Unknown => "unknown",
+        }
+    }
+}
+
 /// A message as the owner page and the API show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Notification {

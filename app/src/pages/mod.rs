@@ -2,10 +2,12 @@
 //! and reviews payouts; each employee reads their own payouts. Every owner/reception page shows
 //! the red banner of payouts needing attention.
 
+mod audits;
 mod employee;
 mod owner;
 mod payout;
 mod reception;
+mod till;
 
 use crate::components::AttentionBanner;
 use leptos::prelude::*;
@@ -45,8 +47,10 @@ pub fn App() -> impl IntoView {
                 <a class="brand" href="/">"Payout Engine"</a>
                 <nav>
                     <A href="/reception">"Reception"</A>
+                    <A href="/till">"Till"</A>
                     <A href="/owner">"Payouts"</A>
                     <A href="/employees">"Employees"</A>
+                    <A href="/audits">"Audit"</A>
                 </nav>
             </header>
             <main>
@@ -54,6 +58,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=Home/>
                     <Route path=path!("/reception") view=reception::ReceptionPage/>
                     <Route path=path!("/owner") view=owner::OwnerPage/>
+                    <Route path=path!("/till") view=till::TillPage/>
+                    <Route path=path!("/audits") view=audits::AuditsPage/>
                     <Route path=path!("/payouts/:id") view=payout::PayoutPage/>
                     <Route path=path!("/employees") view=employee::EmployeesPage/>
                     <Route path=path!("/employees/:id") view=employee::EmployeePage/>
@@ -72,7 +78,9 @@ fn Home() -> impl IntoView {
         <ul class="roles">
             <li><a href="/reception"><strong>"Reception"</strong>" — register the services each employee performed"</a></li>
             <li><a href="/owner"><strong>"Owner"</strong>" — preview, commit and review payouts of both studios"</a></li>
+            <li><a href="/till"><strong>"Till"</strong>" — open the cash register, cash in and out, count and close with a Z report"</a></li>
             <li><a href="/employees"><strong>"Employee"</strong>" — see your payouts, their status and lines"</a></li>
+            <li><a href="/audits"><strong>"Audit"</strong>" — check the books now and see what the nightly audit found"</a></li>
         </ul>
     }
 }

@@ -162,6 +162,11 @@ fn PreviewView(preview: PayoutPreview, commit: ServerAction<CommitPayout>) -> im
                     <input type="hidden" name="employee_id" value=preview.employee_id.to_string()/>
                     <input type="hidden" name="period_start" value=preview.period_start.to_string()/>
                     <input type="hidden" name="period_end" value=preview.period_end.to_string()/>
+                    <fieldset class="method">
+                        <legend>"Pay by"</legend>
+                        <label class="inline"><input type="radio" name="method" value="bank" checked=true/>"Bank transfer"</label>
+                        <label class="inline"><input type="radio" name="method" value="cash"/>"Cash from the till"</label>
+                    </fieldset>
                     <button type="submit" class="commit" disabled=move || commit.pending().get()>
                         {format!("Commit payout of {}", chf(preview.total))}
                     </button>
