@@ -192,6 +192,12 @@ fn main() {
         }
         let naive = started.elapsed().mul_f64(RECORDS as f64 / sample.len() as f64);
 
+        println!("| check, run alone | ms | rows |");
+        println!("|---|---:|---:|");
+        for (check, took, rows) in engine.profile_audit_checks().await.unwrap() {
+            println!("| {check} | {:.1} | {rows} |", took.as_secs_f64() * 1000.0);
+        }
+
         let (engine_median, engine_p95) = median_p95(engine_runs);
         let (floor_median, floor_p95) = median_p95(floor_runs);
         println!("| audit of {RECORDS} records | median | p95 | vs floor |");

@@ -357,3 +357,29 @@ async fn two_schedulers_on_one_database_run_each_slot_once() {
     let bad = app::engine::audit::AuditSchedule::parse("at two", None);
     assert!(bad.unwrap_err().contains("is not a cron schedule"));
 }
+
+#[tokio::test]
+async fn a_transfer_stripped_of_its_postings_is_found() {
+    let app = spawn_demo_app().await;
+    unlock_the_books(&app).await;
+    exec(
+        &app,
+        "DELETE FROM ledger_postings WHERE transfer_id =
+             (SELECT id FROM ledger_transfers WHERE kind = 'day_recorded' ORDER BY id LIMIT 1)",
+    )
+    .await;
+    let report = audit(&app).await;
+    let empty = of(&report, AuditCheck::TransferUnbalanced);
+    assert_eq!(empty.len(), 1, "{:#?}", report.findings);
+    assert_eq!(empty[0].entity_type, "transfer");
+    let windowed = app
+        .engine
+        .run_audit(AuditTrigger::Cli, Some(400), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        of(&windowed, AuditCheck::TransferUnbalanced).len(),
+        1,
+        "the window's join finds it too"
+    );
+}
