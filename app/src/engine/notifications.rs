@@ -150,36 +150,47 @@ pub async fn enqueue(
     let Some(settings) = settings else {
         return Ok(());
     };
+    // The payload is the typed value the event was recorded with; read it back as that type,
+    // so a malformed event fails loudly instead of producing a message with blanks in it.
+    fn typed<T: serde::de::DeserializeOwned>(
+        kind: &str,
+        payload: &serde_json::Value,
+    ) -> Result<T, AppError> {
+        serde_json::from_value(payload.clone()).map_err(|error| {
+            tracing::error!(%error, kind, "an event payload does not have its kind's shape");
+            AppError::Internal {
+                message: format!(
+                    "the {kind} event cannot be read for its alert; it is logged on the server"
+                ),
+            }
+        })
+    }
     let mut messages: Vec<(&str, String, String)> = Vec::new();
     match kind {
         "audit.findings" => {
-            let text = audit_text(payload);
+            let text = audit_text(&typed::<AuditReport>(kind, payload)?);
             for chat in &settings.owner_chat_ids {
                 messages.push(("owner", chat.clone(), text.clone()));
             }
         }
         "payout.failed" => {
+            let payout: Payout = typed(kind, payload)?;
             let text = format!(
                 "⚠️ The payout to {} ({}) failed while {}: {}. Open Payout Engine and click Finish payout.",
-                text_of(payload, "employee_name"),
-                money_of(payload, "expected_total"),
-                payload["failed_phase"]
-                    .as_str()
-                    .and_then(|p| PayoutPhase::parse(p).ok())
-                    .map_or("running", PayoutPhase::describe),
-                text_of(payload, "error"),
+                payout.employee_name,
+                payout.expected_total,
+                payout.failed_phase.map_or("running", PayoutPhase::describe),
+                payout.error.as_deref().unwrap_or("no error was recorded"),
             );
             for chat in &settings.owner_chat_ids {
                 messages.push(("owner", chat.clone(), text.clone()));
             }
         }
         "payout.committed" | "payout.finished" => {
-            let employee = payload["employee_id"].as_str().unwrap_or_default();
+            let payout: Payout = typed(kind, payload)?;
             let chat: Option<Option<String>> =
                 sqlx::query_scalar("SELECT telegram_chat_id FROM employees WHERE id = $1")
-                    .bind(EmployeeId::parse(employee).map_err(|m| AppError::Internal {
-                        message: format!("a payout event without a valid employee id: {m}"),
-                    })?)
+                    .bind(payout.employee_id)
                     .fetch_optional(&mut **tx)
                     .await
                     .map_err(db_error("looking up the employee's chat"))?;
@@ -189,10 +200,7 @@ pub async fn enqueue(
                     chat,
                     format!(
                         "Your payout of {} for {} to {} is committed ({} records).",
-                        money_of(payload, "total"),
-                        text_of(payload, "period_start"),
-                        text_of(payload, "period_end"),
-                        payload["record_count"].as_i64().unwrap_or_default()
+                        payout.total, payout.period_start, payout.period_end, payout.record_count
                     ),
                 ));
             }
@@ -220,28 +228,19 @@ pub async fn enqueue(
     Ok(())
 }
 
-fn text_of<'a>(payload: &'a serde_json::Value, field: &str) -> &'a str {
-    payload[field].as_str().unwrap_or("?")
-}
-
-fn money_of(payload: &serde_json::Value, field: &str) -> Rappen {
-    Rappen(payload[field].as_i64().unwrap_or_default())
-}
-
 /// "⚠️ Audit found 3 problems, CHF 123.45 at stake:" and the five largest findings.
-fn audit_text(payload: &serde_json::Value) -> String {
-    let findings = payload["findings"].as_array().cloned().unwrap_or_default();
+fn audit_text(report: &AuditReport) -> String {
+    let findings = &report.findings;
     let mut text = format!(
         "⚠️ Audit found {} problem{}, {} at stake:",
         findings.len(),
         if findings.len() == 1 { "" } else { "s" },
-        money_of(payload, "amount_at_stake")
+        report.run.amount_at_stake
     );
     for finding in findings.iter().take(5) {
         text.push_str(&format!(
             "\n• {} ({})",
-            text_of(finding, "message"),
-            money_of(finding, "amount_at_stake")
+            finding.message, finding.amount_at_stake
         ));
     }
     if findings.len() > 5 {
