@@ -32,7 +32,18 @@ apt_install() {
       apt_updated=1
     fi
     log "apt-get install ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+    local apt_log
+    apt_log=$(mktemp)
+    if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >"$apt_log" 2>&1; then
+      # Seen on a fresh CI machine: a package's post-install script failed once (dpkg exit 1) and
+      # configured fine on the next attempt. Show why, let dpkg finish, retry once, then give up.
+      log "apt-get install failed; its last lines:"
+      tail -n 40 "$apt_log" >&2
+      log "retrying once after 'dpkg --configure -a'"
+      DEBIAN_FRONTEND=noninteractive $SUDO dpkg --configure -a >&2 || log "dpkg --configure -a failed too"
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
+    fi
+    rm -f "$apt_log"
   fi
 }
 

@@ -178,6 +178,7 @@ pub fn router(fault_injection: bool) -> Router<ApiState> {
             "/api/v1/service-records",
             post(register_service).get(service_records),
         )
+        .route("/api/v1/service-records/{id}/refund", post(refund_service))
         .route("/api/v1/day-records", post(register_day).get(day_records))
         .route("/api/v1/payouts", post(commit_payout).get(payouts))
         .route("/api/v1/payouts/preview", post(preview_payout))
@@ -286,6 +287,22 @@ async fn register_service(
     let key = idempotency_key(&headers)?;
     let record = state.engine.register_service(&key, &request).await?;
     Ok((StatusCode::CREATED, Json(record)))
+}
+
+async fn refund_service(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<RefundRequest>,
+) -> ApiResult<Json<ServiceRecord>> {
+    let key = idempotency_key(&headers)?;
+    let id = ServiceRecordId::parse(&id).map_err(|m| AppError::validation("id", m))?;
+    Ok(Json(
+        state
+            .engine
+            .refund_service_record(&key, id, &request)
+            .await?,
+    ))
 }
 
 async fn commit_payout(

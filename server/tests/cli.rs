@@ -161,10 +161,19 @@ fn start_server(url: &str, extra: &[&str]) -> (std::process::Child, String) {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut output = BufReader::new(child.stdout.take().unwrap());
+    output.read_line(&mut line).unwrap();
     assert!(line.contains("running at http://"), "start-up line: {line}");
+    // Keep reading the server's log (tracing writes to stdout): a failing test then shows what
+    // the server did, and the server never writes into a closed pipe.
+    std::thread::spawn(move || {
+        for log in output.lines() {
+            match log {
+                Ok(log) => eprintln!("[server] {log}"),
+                Err(_) => break,
+            }
+        }
+    });
     let start = line.find("http://").expect("URL in the start-up line");
     let base = line[start..]
         .split_whitespace()

@@ -44,6 +44,11 @@ enum Op {
         amount: i64,
         out: bool,
     },
+    /// Refund the `nth` registered service (modulo how many exist).
+    Refund {
+        nth: usize,
+        retry: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -59,6 +64,7 @@ fn op() -> impl Strategy<Value = Op> {
         ),
         1 => (0..50_000i64).prop_map(|float| Op::OpenTill { float }),
         1 => (1..20_000i64, any::<bool>()).prop_map(|(amount, out)| Op::Cash { amount, out }),
+        2 => (0..50usize, any::<bool>()).prop_map(|(nth, retry)| Op::Refund { nth, retry }),
     ]
 }
 
@@ -271,6 +277,37 @@ async fn apply(b: &Books, op: &Op) {
                     ["till_not_open", "validation_failed"].contains(&error.code()),
                     "{error}"
                 );
+            }
+        }
+        Op::Refund { nth, retry } => {
+            let ids: Vec<ServiceRecordId> =
+                sqlx::query_scalar("SELECT id FROM service_records ORDER BY created_at, id")
+                    .fetch_all(b.engine.pool())
+                    .await
+                    .unwrap();
+            if ids.is_empty() {
+                return;
+            }
+            let id = ids[nth % ids.len()];
+            let request = RefundRequest {
+                reason: "fuzz".into(),
+            };
+            let key = key();
+            let first = b.engine.refund_service_record(&key, id, &request).await;
+            if let Err(error) = &first {
+                // Already refunded, in a payout, cash without an open till or one holding too little.
+                assert!(
+                    ["refund_refused", "till_not_open", "validation_failed"]
+                        .contains(&error.code()),
+                    "{error}"
+                );
+            }
+            if *retry {
+                let again = b.engine.refund_service_record(&key, id, &request).await;
+                match (&first, &again) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "a retry replays the refund"),
+                    (Err(_), _) | (_, Err(_)) => {}
+                }
             }
         }
     }

@@ -134,6 +134,22 @@ pub async fn register_service(
     answer(wait_for_first(|| engine.register_service(&key, &request)).await)
 }
 
+/// Refunds a registered service to the client (reason required; a cash refund needs the open till).
+#[server]
+pub async fn refund_service(
+    idempotency_key: String,
+    record_id: String,
+    reason: String,
+) -> Result<ServiceRecord, AppError> {
+    let id = answer(
+        ServiceRecordId::parse(&record_id).map_err(|m| AppError::validation("record_id", m)),
+    )?;
+    let request = RefundRequest { reason };
+    let engine = engine()?;
+    let key = key(&idempotency_key)?;
+    answer(wait_for_first(|| engine.refund_service_record(&key, id, &request)).await)
+}
+
 /// Records an employee's working day from the reception form (amounts as CHF text).
 #[server]
 pub async fn register_day(

@@ -26,7 +26,8 @@ pub enum AuditCheck {
     LineMisplaced,
     /// A ledger transfer has fewer than two postings or its postings do not sum to zero.
     TransferUnbalanced,
-    /// A registered service or a recorded deduction has no ledger transfer.
+    /// A registered service or a recorded deduction has no ledger transfer, or a refunded
+    /// service has no reversal of it.
     RecordWithoutTransfer,
     /// An employee's payable balance differs from the commission of their unpaid records minus
     /// their unpaid deductions.

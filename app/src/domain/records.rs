@@ -177,6 +177,47 @@ pub struct ServiceRecord {
     pub created_at: DateTime<Utc>,
     /// The payout holding it, if any.
     pub payout_id: Option<PayoutId>,
+    /// When the client's payment was refunded (UTC); a refunded service is never paid out.
+    #[serde(default)]
+    pub refunded_at: Option<DateTime<Utc>>,
+    /// Why it was refunded.
+    #[serde(default)]
+    pub refund_reason: Option<String>,
+}
+
+impl ServiceRecord {
+    /// Why this service cannot be refunded now, or `None` when it can. The one rule the server
+    /// enforces and the reception page uses to offer or explain the Refund button.
+    ///
+    /// A refund reverses the service's ledger transfer, including the employee's commission; once
+    /// a payout holds the service that commission is being (or has been) paid, so the refund
+    /// would take back money the employee already has. The payout must be cancelled first (a
+    /// failed one), and a committed payout's services stay as they are.
+    pub fn refund_refusal(&self) -> Option<String> {
+        if let Some(at) = self.refunded_at {
+            return Some(format!(
+                "cannot refund: this service was already refunded on {} (UTC)",
+                at.date_naive()
+            ));
+        }
+        if self.payout_id.is_some() {
+            return Some(
+                "cannot refund: this service is in a payout to the employee (cancel that payout \
+                 first if it failed; a committed payout's services cannot be refunded here)"
+                    .to_string(),
+            );
+        }
+        None
+    }
+}
+
+/// Refunding a registered service to the client: reverses its revenue, tip and commission in
+/// the ledger; a cash refund is taken out of the studio's open till.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    /// Why (required, at most 500 characters): shown in the ledger and the Z report.
+    pub reason: String,
 }
 
 /// What the JSON API and the reception form send to record an employee's working day (one per

@@ -184,8 +184,7 @@ pub struct ZReport {
     pub sales_by_vat_rate: Vec<SalesByVatRate>,
     /// All tips of the day, Rappen.
     pub tips: Rappen,
-    /// Refunds paid out of the till, Rappen (none until refunds exist; shown so the report's
-    /// shape never changes).
+    /// Cash refunds to clients paid out of the till during the session, Rappen (positive).
     pub refunds: Rappen,
     /// Cash payouts to employees from this till, Rappen (positive).
     pub cash_payouts: Rappen,
@@ -195,7 +194,8 @@ pub struct ZReport {
     pub cash_out: Rappen,
     /// Counted at opening.
     pub opening_float: Rappen,
-    /// Opening float plus cash sales and tips, cash in, minus cash out and cash payouts.
+    /// Opening float plus cash sales and tips, cash in, minus cash out, cash refunds and cash
+    /// payouts.
     pub expected_cash: Rappen,
     /// Counted at close.
     pub counted_cash: Rappen,

@@ -179,7 +179,13 @@ const CHECKS: &[Check] = &[
               SELECT 'day_record', dr.id, 'deduction of ' || e.name || ' on ' || dr.worked_on, dr.deduction, 0, dr.deduction
               FROM day_records dr JOIN employees e ON e.id = dr.employee_id
               WHERE ($1 IS NULL OR dr.worked_on >= $1) AND dr.deduction > 0
-                AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = dr.id)",
+                AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = dr.id)
+              UNION ALL
+              SELECT 'service_record', sr.id, 'refund of the service of ' || e.name || ' on ' || sr.performed_on,
+                     sr.price + sr.tip, 0, sr.price + sr.tip
+              FROM service_records sr INDEXED BY service_records_refunded JOIN employees e ON e.id = sr.employee_id
+              WHERE sr.refunded_at IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.reverses = sr.id)",
         describe: |r| format!("the {} ({}) has no ledger transfer", r.label, Rappen(r.expected)),
     },
     Check {
@@ -189,7 +195,8 @@ const CHECKS: &[Check] = &[
         // sequential aggregations instead of a lookup per record.
         // NOT INDEXED / CROSS JOIN: one sequential pass over each big table (an index walk would
         // fetch every row through a second B-tree lookup).
-        sql: "WITH earned AS (SELECT employee_id, SUM(commission) AS v FROM service_records NOT INDEXED GROUP BY employee_id),
+        sql: "WITH earned AS (SELECT employee_id, SUM(commission) AS v FROM service_records NOT INDEXED
+                              WHERE refunded_at IS NULL GROUP BY employee_id),
                    charged AS (SELECT employee_id, SUM(deduction) AS v FROM day_records NOT INDEXED GROUP BY employee_id),
                    paid AS (SELECT p.employee_id, SUM(pl.commission) - SUM(pl.deduction) AS v
                             FROM payout_lines pl NOT INDEXED CROSS JOIN payouts p ON p.id = pl.payout_id
@@ -219,7 +226,8 @@ const CHECKS: &[Check] = &[
     Check {
         check: AuditCheck::TipsPayableMismatch,
         entity_type: "studio",
-        sql: "WITH received AS (SELECT studio_id, SUM(tip) AS v FROM service_records NOT INDEXED GROUP BY studio_id),
+        sql: "WITH received AS (SELECT studio_id, SUM(tip) AS v FROM service_records NOT INDEXED
+                                WHERE refunded_at IS NULL GROUP BY studio_id),
                    paid AS (SELECT p.studio_id, SUM(pl.tip) AS v
                             FROM payout_lines pl NOT INDEXED CROSS JOIN payouts p ON p.id = pl.payout_id
                             WHERE pl.released = 0 AND p.state = 'committed' GROUP BY p.studio_id),

@@ -110,10 +110,11 @@ impl NewServiceRecord {
     }
 }
 
-const SERVICE_RECORD_SELECT: &str = "
+/// A service record with names for people and the payout holding it (`sr`, `e`, `s`).
+pub(crate) const SERVICE_RECORD_SELECT: &str = "
     SELECT sr.id, sr.studio_id, sr.employee_id, e.name AS employee_name, sr.service_id, s.name AS service_name,
            sr.price, sr.tip, 'CHF' AS currency, sr.payment_method, sr.commission_bps, sr.commission,
-           sr.performed_on, sr.created_at,
+           sr.performed_on, sr.created_at, sr.refunded_at, sr.refund_reason,
            (SELECT pl.payout_id FROM payout_lines pl WHERE pl.service_record_id = sr.id AND pl.released = 0) AS payout_id
     FROM service_records sr
     JOIN employees e ON e.id = sr.employee_id
@@ -134,13 +135,14 @@ impl Engine {
         sqlx::query_as::<_, EmployeeSummary>(
             "WITH earned AS (
                  SELECT employee_id, performed_on, SUM(commission) AS earned
-                 FROM service_records GROUP BY employee_id, performed_on
+                 FROM service_records WHERE refunded_at IS NULL GROUP BY employee_id, performed_on
              ),
              unpaid_services AS (
                  SELECT sr.employee_id, COUNT(*) AS n, SUM(sr.commission + sr.tip) AS amount,
                         MIN(sr.performed_on) AS oldest, MAX(sr.performed_on) AS newest
                  FROM service_records sr
-                 WHERE NOT EXISTS (SELECT 1 FROM payout_lines pl WHERE pl.service_record_id = sr.id AND pl.released = 0)
+                 WHERE sr.refunded_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM payout_lines pl WHERE pl.service_record_id = sr.id AND pl.released = 0)
                  GROUP BY sr.employee_id
              ),
              unpaid_days AS (

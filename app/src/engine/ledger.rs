@@ -562,3 +562,59 @@ pub async fn post_transfer(
     }
     Ok(transfer.id)
 }
+
+/// Posts the reversal of transfer `original`: a `reversal` transfer with every posting negated,
+/// effective on `effective_on`, tagged with `till_session` when it moves the till's cash. A
+/// transfer is reversed at most once (`ledger_transfers.reverses` is unique).
+///
+/// Errors: 409 `already_reversed` when `original` has a reversal; 500 when `original` does not
+/// exist or the reversal does not balance (nothing is written: the caller's transaction fails).
+pub async fn post_reversal(
+    tx: &mut Transaction<'static, Sqlite>,
+    original: uuid::Uuid,
+    reason: &str,
+    effective_on: NaiveDate,
+    till_session: Option<TillSessionId>,
+) -> Result<TransferId, AppError> {
+    let reversal = TransferId::generate();
+    let written = sqlx::query(
+        "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, reverses, effective_on, till_session_id, created_at)
+         SELECT $1, t.studio_id, 'reversal', $2, t.cause_type, t.cause_id, t.id, $3, $4, $5
+         FROM ledger_transfers t WHERE t.id = $6",
+    )
+    .bind(reversal)
+    .bind(reason)
+    .bind(effective_on)
+    .bind(till_session)
+    .bind(now())
+    .bind(original)
+    .execute(&mut **tx)
+    .await
+    .map_err(|error| {
+        if super::is_unique_violation(&error, "ledger_transfers.reverses") {
+            AppError::conflict(
+                "already_reversed",
+                "this transfer has already been reversed",
+            )
+        } else {
+            db_error("posting the reversal")(error)
+        }
+    })?;
+    if written.rows_affected() != 1 {
+        tracing::error!(%original, "asked to reverse a transfer that does not exist");
+        return Err(AppError::Internal {
+            message: format!("the ledger has no transfer {original} to reverse; nothing was saved"),
+        });
+    }
+    sqlx::query(
+        "INSERT INTO ledger_postings (transfer_id, account_id, amount)
+         SELECT $1, account_id, -amount FROM ledger_postings WHERE transfer_id = $2",
+    )
+    .bind(reversal)
+    .bind(original)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error("posting the reversal's postings"))?;
+    verify_written(tx, TransferKind::Reversal, now(), Some(reversal.0)).await?;
+    Ok(reversal)
+}

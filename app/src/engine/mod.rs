@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod notifications;
 pub mod payouts;
+pub mod refunds;
 pub mod till;
 
 use crate::domain::AppError;

@@ -25,14 +25,15 @@ pub const MAX_PERIOD_DAYS: i64 = 366;
 /// Every unpaid record of employee `$1` dated `$2..=$3` (inclusive), as payout lines. The single
 /// definition of how a line's amount is computed: the preview, the claim and the employee
 /// summary's totals all use this rule.
-/// - service record: commission (fixed at registration) + tip;
+/// - service record: commission (fixed at registration) + tip; a refunded service pays nothing
+///   and does not count towards the day's commission;
 /// - day record: top-up to the guaranteed minimum (minimum − that day's commission, if positive)
 ///   − the daily deduction.
 const PAYABLE_LINES: &str = "
     WITH earned AS (
         SELECT performed_on AS on_date, SUM(commission) AS earned
         FROM service_records
-        WHERE employee_id = $1 AND performed_on BETWEEN $2 AND $3
+        WHERE employee_id = $1 AND performed_on BETWEEN $2 AND $3 AND refunded_at IS NULL
         GROUP BY performed_on
     )
     SELECT sr.id AS service_record_id, NULL AS day_record_id, sr.performed_on AS on_date,
@@ -40,7 +41,7 @@ const PAYABLE_LINES: &str = "
            0 AS deduction, 0 AS guaranteed_minimum, 0 AS day_earned, 0 AS top_up,
            sr.commission + sr.tip AS amount
     FROM service_records sr
-    WHERE sr.employee_id = $1 AND sr.performed_on BETWEEN $2 AND $3
+    WHERE sr.employee_id = $1 AND sr.performed_on BETWEEN $2 AND $3 AND sr.refunded_at IS NULL
       AND NOT EXISTS (SELECT 1 FROM payout_lines pl WHERE pl.service_record_id = sr.id AND pl.released = 0)
     UNION ALL
     SELECT NULL, dr.id, dr.worked_on, 0, 0, 0, 0, dr.deduction, dr.guaranteed_minimum, COALESCE(e.earned, 0),

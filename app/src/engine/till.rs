@@ -40,7 +40,12 @@ pub(crate) async fn expected_cash(
     Ok(load_session(conn, session).await?.expected_cash)
 }
 
-fn reason_of(field: &str, text: Option<&str>, required: bool) -> Result<String, AppError> {
+/// A trimmed reason of at most 500 characters. Errors (422 `field`): empty when `required`, too long.
+pub(crate) fn reason_of(
+    field: &str,
+    text: Option<&str>,
+    required: bool,
+) -> Result<String, AppError> {
     let reason = text.unwrap_or("").trim().to_string();
     if required && reason.is_empty() {
         return Err(AppError::validation(field, "a reason is required"));
@@ -632,7 +637,7 @@ impl Engine {
                     }
                 })
                 .collect(),
-            refunds: Rappen(0),
+            refunds: Rappen(-sum_of("reversal")),
             cash_payouts: Rappen(-sum_of("payout_committed")),
             cash_in: Rappen(sum_of("cash_in")),
             cash_out: Rappen(-sum_of("cash_out")),

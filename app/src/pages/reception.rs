@@ -4,7 +4,7 @@
 
 use crate::api::{
     list_employees, list_services, recent_day_records, recent_service_records, studio_today,
-    RegisterDay, RegisterService,
+    RefundService, RegisterDay, RegisterService,
 };
 use crate::components::{chf, idempotency_key_for, AttentionBanner, ErrorMessage};
 use crate::domain::*;
@@ -17,8 +17,9 @@ pub fn ReceptionPage() -> impl IntoView {
     let employees = OnceResource::new(list_employees());
     let services = OnceResource::new(list_services());
     let today = OnceResource::new(studio_today());
+    let refund = ServerAction::<RefundService>::new();
     let recent = Resource::new(
-        move || register.version().get(),
+        move || (register.version().get(), refund.version().get()),
         |_| recent_service_records(None),
     );
 
@@ -116,10 +117,21 @@ pub fn ReceptionPage() -> impl IntoView {
             None => ().into_any(),
         }}
         <h2>"Latest registrations"</h2>
+        {move || match refund.value().get() {
+            Some(Ok(record)) => view! {
+                <p class="notice success" role="status">
+                    {format!("Refunded: {} for {} on {}, {} back to the client{}.",
+                        record.service_name, record.employee_name, record.performed_on, chf(Rappen(record.price.0 + record.tip.0)),
+                        if record.payment_method == PaymentMethod::Cash { " from the till" } else { "" })}
+                </p>
+            }.into_any(),
+            Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
+            None => ().into_any(),
+        }}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match recent.await {
-                    Ok(records) => view! { <RecordTable records/> }.into_any(),
+                    Ok(records) => view! { <RecordTable records refund/> }.into_any(),
                     Err(error) => view! { <ErrorMessage error/> }.into_any(),
                 }
             })}
@@ -130,14 +142,17 @@ pub fn ReceptionPage() -> impl IntoView {
 }
 
 #[component]
-fn RecordTable(records: Vec<ServiceRecord>) -> impl IntoView {
+fn RecordTable(records: Vec<ServiceRecord>, refund: ServerAction<RefundService>) -> impl IntoView {
     view! {
         <table class="records">
             <thead><tr><th>"Date"</th><th>"Employee"</th><th>"Service"</th><th>"Payment"</th>
-                <th class="num">"Price"</th><th class="num">"Tip"</th><th class="num">"Commission"</th><th>"Paid out"</th></tr></thead>
+                <th class="num">"Price"</th><th class="num">"Tip"</th><th class="num">"Commission"</th><th>"Paid out"</th>
+                <th>"Refund"</th></tr></thead>
             <tbody>
-                {records.into_iter().map(|r| view! {
-                    <tr>
+                {records.into_iter().map(|r| {
+                    let refund_cell = view! { <RefundCell record=r.clone() refund/> };
+                    view! {
+                    <tr class:refunded=r.refunded_at.is_some()>
                         <td>{r.performed_on.to_string()}</td>
                         <td>{r.employee_name}</td>
                         <td>{r.service_name}</td>
@@ -149,11 +164,43 @@ fn RecordTable(records: Vec<ServiceRecord>) -> impl IntoView {
                             Some(id) => view! { <a href=format!("/payouts/{id}")>"yes"</a> }.into_any(),
                             None => view! { <span>"not yet"</span> }.into_any(),
                         }}</td>
+                        <td>{refund_cell}</td>
                     </tr>
-                }).collect_view()}
+                }}).collect_view()}
             </tbody>
         </table>
     }
+}
+
+/// The refund of one service: a reason and a button while it can be refunded; otherwise why not
+/// (already refunded, held by a payout), from the same rule the server enforces.
+#[component]
+fn RefundCell(record: ServiceRecord, refund: ServerAction<RefundService>) -> impl IntoView {
+    if let Some(reason) = record
+        .refund_reason
+        .clone()
+        .filter(|_| record.refunded_at.is_some())
+    {
+        return view! { <span class="refunded">{format!("refunded: {reason}")}</span> }.into_any();
+    }
+    if let Some(refusal) = record.refund_refusal() {
+        return view! { <details class="refused"><summary>"not refundable"</summary>{refusal}</details> }
+            .into_any();
+    }
+    let key = idempotency_key_for(refund.version().read_only());
+    let label = format!(
+        "Refund reason for {} of {}",
+        record.service_name, record.employee_name
+    );
+    view! {
+        <ActionForm action=refund attr:class="refund">
+            <input type="hidden" name="idempotency_key" prop:value=move || key.get()/>
+            <input type="hidden" name="record_id" value=record.id.to_string()/>
+            <input name="reason" required maxlength="500" placeholder="reason" aria-label=label/>
+            <button type="submit" class="secondary" disabled=move || refund.pending().get()>"Refund"</button>
+        </ActionForm>
+    }
+    .into_any()
 }
 
 /// Records a working day: the daily deduction (chair rent) and the guaranteed daily minimum.
