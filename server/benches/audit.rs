@@ -1,6 +1,6 @@
 //! Audit benchmark (release mode): 1,000,000 service records (100 employees × 10,000 over 200
-//! days), 20,000 day records, half of everything paid by 100 committed payouts, every record
-//! posted to the ledger. Prints, side by side in one run:
+//! days, ids time-ordered like the engine's UUIDv7), 20,000 day records, half of everything paid
+//! by 100 committed payouts, every record posted to the ledger. Prints, side by side in one run:
 //! - **engine**: `run_audit` (every check, concurrently on pool connections), median and p95;
 //! - **naive**: one query per record asking whether it has its transfer, as a per-record script
 //!   would (timed over 10,000 records and scaled to 1,000,000; labelled as such);
@@ -22,6 +22,10 @@ const EMPLOYEES: i64 = 100;
 const RECORDS: i64 = 1_000_000;
 const DAYS: i64 = 200;
 const SAMPLES: usize = 7;
+/// A record id as the engine makes them (UUIDv7: a millisecond timestamp, then random bits), so
+/// ids grow in the order records are registered, here one millisecond apart from 2025-01-01.
+/// (`||` on blobs yields text in SQLite, hence the concatenation in hex before `unhex`.)
+const TIME_ORDERED_ID: &str = "unhex(printf('%012x', 1735689600000 + n.i) || hex(randomblob(10)))";
 
 fn median_p95(mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort();
@@ -47,104 +51,16 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
+        // AUDIT_BENCH_BOOKS=path: audit a kept copy instead of building the books (profiling).
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("audit.db").display());
+        let (url, build) = match std::env::var("AUDIT_BENCH_BOOKS") {
+            Ok(path) => (format!("sqlite://{path}"), false),
+            Err(_) => (format!("sqlite://{}", dir.path().join("audit.db").display()), true),
+        };
         let engine = Engine::connect(&url, EngineSettings::default()).await.unwrap();
-        let setup = Instant::now();
-        let studio = Uuid::new_v4();
-        let service = Uuid::new_v4();
-        sqlx::query("INSERT INTO studios (id, name, created_at) VALUES ($1, 'Bench studio', $2)")
-            .bind(studio)
-            .bind(chrono::Utc::now())
-            .execute(engine.pool())
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO services (id, studio_id, name, category, list_price) VALUES ($1, $2, 'Cut', 'hair', 9500)")
-            .bind(service)
-            .bind(studio)
-            .execute(engine.pool())
-            .await
-            .unwrap();
-        exec(&engine, "CREATE TABLE bench_people (idx INTEGER PRIMARY KEY, id BLOB NOT NULL)").await;
-        let mut employees = Vec::new();
-        for idx in 0..EMPLOYEES {
-            let id = EmployeeId::generate();
-            employees.push(id);
-            sqlx::query("INSERT INTO employees (id, studio_id, name, commission_bps, created_at) VALUES ($1, $2, $3, 4000, $4)")
-                .bind(id)
-                .bind(studio)
-                .bind(format!("Bench employee {idx}"))
-                .bind(chrono::Utc::now())
-                .execute(engine.pool())
-                .await
-                .unwrap();
-            sqlx::query("INSERT INTO bench_people (idx, id) VALUES ($1, $2)")
-                .bind(idx)
-                .bind(id)
-                .execute(engine.pool())
-                .await
-                .unwrap();
+        if build {
+            build_books(&engine).await;
         }
-        let per_day = RECORDS / EMPLOYEES / DAYS;
-        sqlx::query(&format!(
-            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {RECORDS} - 1)
-             INSERT INTO service_records (id, studio_id, employee_id, service_id, performed_on, price, tip,
-                                          payment_method, commission_bps, commission, created_at)
-             SELECT randomblob(16), $1, p.id, $2, date('2025-01-01', '+' || ((n.i / {EMPLOYEES}) / {per_day}) || ' days'),
-                    5000 + (n.i % 7) * 1000, (n.i % 3) * 500,
-                    CASE n.i % 3 WHEN 0 THEN 'cash' WHEN 1 THEN 'card' ELSE 'twint' END,
-                    4000, (5000 + (n.i % 7) * 1000) * 4000 / 10000, $3
-             FROM n JOIN bench_people p ON p.idx = n.i % {EMPLOYEES}"
-        ))
-        .bind(studio)
-        .bind(service)
-        .bind(chrono::Utc::now())
-        .execute(engine.pool())
-        .await
-        .unwrap();
-        sqlx::query(&format!(
-            "WITH RECURSIVE d(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM d WHERE k < {DAYS} - 1)
-             INSERT INTO day_records (id, studio_id, employee_id, worked_on, deduction, guaranteed_minimum, created_at)
-             SELECT randomblob(16), $1, p.id, date('2025-01-01', '+' || d.k || ' days'),
-                    CASE WHEN p.idx % 2 = 0 THEN 2000 ELSE 0 END, 0, $2
-             FROM d CROSS JOIN bench_people p"
-        ))
-        .bind(studio)
-        .bind(chrono::Utc::now())
-        .execute(engine.pool())
-        .await
-        .unwrap();
-        let posting = Instant::now();
-        let transfers = engine.backfill_ledger().await.unwrap();
-        let posting = posting.elapsed();
-        let start = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
-        let half = start + chrono::Duration::days(DAYS / 2 - 1);
-        let payouts_started = Instant::now();
-        for (index, employee) in employees.iter().enumerate() {
-            let key = IdempotencyKey::parse(Some(&format!("bench-audit-{index}"))).unwrap();
-            let payout = engine
-                .commit_payout(
-                    &key,
-                    &PayoutRequest {
-                        employee_id: *employee,
-                        period_start: start,
-                        period_end: half,
-                        method: PayoutMethod::Bank,
-                    },
-                )
-                .await
-                .unwrap();
-            assert_eq!(payout.state, PayoutState::Committed);
-        }
-        let payouts = payouts_started.elapsed();
-        println!(
-            "set-up: {RECORDS} service records, {} day records, {transfers} transfers posted in {}, {EMPLOYEES} payouts of {} records committed in {} (total set-up {:.0} s)",
-            EMPLOYEES * DAYS,
-            ms(posting),
-            RECORDS / EMPLOYEES / 2 + DAYS / 2,
-            ms(payouts),
-            setup.elapsed().as_secs_f64()
-        );
 
         // Warm the page cache once, as the nightly run on a live server would find it.
         let warm = engine.run_audit(AuditTrigger::Cli, None, None).await.unwrap();
@@ -219,4 +135,119 @@ fn main() {
             ms(floor_p95)
         );
     });
+}
+
+/// Builds the books: records, day records, their transfers, half of everything paid out.
+/// AUDIT_BENCH_KEEP=path keeps a copy for profiling queries by hand or with AUDIT_BENCH_BOOKS.
+async fn build_books(engine: &Engine) {
+    let setup = Instant::now();
+    let studio = Uuid::new_v4();
+    let service = Uuid::new_v4();
+    sqlx::query("INSERT INTO studios (id, name, created_at) VALUES ($1, 'Bench studio', $2)")
+        .bind(studio)
+        .bind(chrono::Utc::now())
+        .execute(engine.pool())
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO services (id, studio_id, name, category, list_price) VALUES ($1, $2, 'Cut', 'hair', 9500)")
+        .bind(service)
+        .bind(studio)
+        .execute(engine.pool())
+        .await
+        .unwrap();
+    exec(
+        engine,
+        "CREATE TABLE bench_people (idx INTEGER PRIMARY KEY, id BLOB NOT NULL)",
+    )
+    .await;
+    let mut employees = Vec::new();
+    for idx in 0..EMPLOYEES {
+        let id = EmployeeId::generate();
+        employees.push(id);
+        sqlx::query("INSERT INTO employees (id, studio_id, name, commission_bps, created_at) VALUES ($1, $2, $3, 4000, $4)")
+            .bind(id)
+            .bind(studio)
+            .bind(format!("Bench employee {idx}"))
+            .bind(chrono::Utc::now())
+            .execute(engine.pool())
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO bench_people (idx, id) VALUES ($1, $2)")
+            .bind(idx)
+            .bind(id)
+            .execute(engine.pool())
+            .await
+            .unwrap();
+    }
+    let per_day = RECORDS / EMPLOYEES / DAYS;
+    sqlx::query(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {RECORDS} - 1)
+         INSERT INTO service_records (id, studio_id, employee_id, service_id, performed_on, price, tip,
+                                      payment_method, commission_bps, commission, created_at)
+         SELECT {TIME_ORDERED_ID}, $1, p.id, $2, date('2025-01-01', '+' || ((n.i / {EMPLOYEES}) / {per_day}) || ' days'),
+                5000 + (n.i % 7) * 1000, (n.i % 3) * 500,
+                CASE n.i % 3 WHEN 0 THEN 'cash' WHEN 1 THEN 'card' ELSE 'twint' END,
+                4000, (5000 + (n.i % 7) * 1000) * 4000 / 10000, $3
+         FROM n JOIN bench_people p ON p.idx = n.i % {EMPLOYEES}"
+    ))
+    .bind(studio)
+    .bind(service)
+    .bind(chrono::Utc::now())
+    .execute(engine.pool())
+    .await
+    .unwrap();
+    sqlx::query(&format!(
+        "WITH RECURSIVE d(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM d WHERE k < {DAYS} - 1)
+         INSERT INTO day_records (id, studio_id, employee_id, worked_on, deduction, guaranteed_minimum, created_at)
+         SELECT unhex(printf('%012x', 1735689600000 + d.k * 86400000 + p.idx) || hex(randomblob(10))),
+                $1, p.id, date('2025-01-01', '+' || d.k || ' days'),
+                CASE WHEN p.idx % 2 = 0 THEN 2000 ELSE 0 END, 0, $2
+         FROM d CROSS JOIN bench_people p"
+    ))
+    .bind(studio)
+    .bind(chrono::Utc::now())
+    .execute(engine.pool())
+    .await
+    .unwrap();
+    let posting = Instant::now();
+    let transfers = engine.backfill_ledger().await.unwrap();
+    let posting = posting.elapsed();
+    let start = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+    let half = start + chrono::Duration::days(DAYS / 2 - 1);
+    let payouts_started = Instant::now();
+    for (index, employee) in employees.iter().enumerate() {
+        let key = IdempotencyKey::parse(Some(&format!("bench-audit-{index}"))).unwrap();
+        let payout = engine
+            .commit_payout(
+                &key,
+                &PayoutRequest {
+                    employee_id: *employee,
+                    period_start: start,
+                    period_end: half,
+                    method: PayoutMethod::Bank,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(payout.state, PayoutState::Committed);
+    }
+    let payouts = payouts_started.elapsed();
+    println!(
+        "set-up: {RECORDS} service records, {} day records, {transfers} transfers posted in {}, {EMPLOYEES} payouts of {} records committed in {} (total set-up {:.0} s)",
+        EMPLOYEES * DAYS,
+        ms(posting),
+        RECORDS / EMPLOYEES / 2 + DAYS / 2,
+        ms(payouts),
+        setup.elapsed().as_secs_f64()
+    );
+
+    // AUDIT_BENCH_KEEP=path: keep a copy of the books for profiling queries by hand.
+    if let Ok(path) = std::env::var("AUDIT_BENCH_KEEP") {
+        sqlx::query("VACUUM INTO $1")
+            .bind(&path)
+            .execute(engine.pool())
+            .await
+            .unwrap();
+        println!("kept a copy of the books in {path}");
+    }
 }

@@ -383,3 +383,66 @@ async fn a_transfer_stripped_of_its_postings_is_found() {
         "the window's join finds it too"
     );
 }
+
+#[tokio::test]
+async fn a_ledger_large_enough_to_be_audited_in_key_ranges_reports_each_unbalanced_transfer_once() {
+    let app = spawn_demo_app().await;
+    // 60,000 balanced cash movements make the ledger big enough for the transfer check to run
+    // as several key ranges concurrently.
+    exec(
+        &app,
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 59999)
+         INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, created_at)
+         SELECT randomblob(16), (SELECT id FROM studios ORDER BY id LIMIT 1), 'cash_in', 'bulk cash in',
+                'test', randomblob(16), date('now'), datetime('now')
+         FROM n",
+    )
+    .await;
+    exec(
+        &app,
+        "INSERT INTO ledger_postings (transfer_id, account_id, amount)
+         SELECT t.id, a.id, CASE a.code WHEN 'cash_drawer' THEN 100 ELSE -100 END
+         FROM ledger_transfers t JOIN ledger_accounts a
+           ON a.studio_id = t.studio_id AND a.code IN ('cash_drawer', 'cash_transfers')
+         WHERE t.reason = 'bulk cash in'",
+    )
+    .await;
+    assert!(
+        audit(&app).await.findings.is_empty(),
+        "balanced bulk transfers are clean"
+    );
+
+    // Unbalance the first, the middle and the last transfer in key order: one in each outer
+    // range and one inside.
+    exec(
+        &app,
+        "INSERT INTO ledger_postings (transfer_id, account_id, amount)
+         SELECT t.id, a.id, 700 FROM ledger_transfers t
+         JOIN ledger_accounts a ON a.studio_id = t.studio_id AND a.code = 'cash_over_short'
+         WHERE t.id IN ((SELECT id FROM ledger_transfers ORDER BY id LIMIT 1),
+                        (SELECT id FROM ledger_transfers ORDER BY id
+                         LIMIT 1 OFFSET (SELECT COUNT(*) / 2 FROM ledger_transfers)),
+                        (SELECT id FROM ledger_transfers ORDER BY id DESC LIMIT 1))",
+    )
+    .await;
+    let report = audit(&app).await;
+    let unbalanced = of(&report, AuditCheck::TransferUnbalanced);
+    assert_eq!(unbalanced.len(), 3, "{:#?}", report.findings);
+    let mut ids: Vec<_> = unbalanced.iter().map(|f| f.entity_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "each transfer reported once: {unbalanced:#?}");
+    assert!(unbalanced.iter().all(|f| f.amount_at_stake == Rappen(700)));
+
+    let windowed = app
+        .engine
+        .run_audit(AuditTrigger::Cli, Some(2), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        of(&windowed, AuditCheck::TransferUnbalanced).len(),
+        3,
+        "a window finds each once too: {:#?}",
+        windowed.findings
+    );
+}

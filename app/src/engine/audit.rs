@@ -27,13 +27,35 @@ struct CheckRow {
 }
 
 /// A check: its invariant, the entity type it reports, its SQL (`$1` = first day of the window
-/// or NULL for everything, `$2` = the stuck-payout cut-off, UTC) and how to word a finding.
+/// or NULL for everything, `$2` = the stuck-payout cut-off, UTC; a partitioned check also gets
+/// `$3`..`$4`, its key range) and how to word a finding.
 struct Check {
     check: AuditCheck,
     entity_type: &'static str,
     sql: &'static str,
     describe: fn(&CheckRow) -> String,
+    /// For a check that is one pass over a big table: how to split it into key ranges that run
+    /// concurrently, each on its own connection (one pass over 4.7 million postings is most of
+    /// an audit).
+    partitioning: Option<Partitioning>,
 }
+
+/// How a check's table splits into [`PARTITIONS`] key ranges of about equal row counts.
+struct Partitioning {
+    /// SQL: the table's row count.
+    rows: &'static str,
+    /// SQL: the key at offset `$1` in the table's key order (a walk of its primary-key index).
+    key_at: &'static str,
+}
+
+/// Key ranges a partitioned check is split into (the audit's target machine has 2 cores; more
+/// ranges than cores lets the other checks fill the gaps).
+const PARTITIONS: i64 = 4;
+
+/// Below every 16-byte UUID blob (blobs compare bytewise, then a shorter one first).
+const KEY_RANGE_START: &[u8] = &[0x00];
+/// Above every 16-byte UUID blob.
+const KEY_RANGE_END: &[u8] = &[0xFF; 17];
 
 /// Every check. The SQL returns only violations, so a clean database returns no rows.
 const CHECKS: &[Check] = &[
@@ -57,6 +79,7 @@ const CHECKS: &[Check] = &[
                 Rappen(r.actual)
             )
         },
+        partitioning: None,
     },
     Check {
         check: AuditCheck::PayoutTransfer,
@@ -91,14 +114,20 @@ const CHECKS: &[Check] = &[
                 )
             }
         },
+        partitioning: None,
     },
     Check {
         check: AuditCheck::RecordClaimedTwice,
         entity_type: "service_record",
-        sql: "SELECT 'service_record' AS entity_type, service_record_id AS entity_id, 'service record' AS label, 1 AS expected,
-                     COUNT(*) AS actual, SUM(amount) - MIN(amount) AS amount
-              FROM payout_lines WHERE released = 0 AND service_record_id IS NOT NULL
-              GROUP BY service_record_id HAVING COUNT(*) > 1
+        // Duplicates are found by counting in the order of the one-live-line-per-record index;
+        // only duplicated records are read back for the amount at stake.
+        sql: "SELECT 'service_record' AS entity_type, d.service_record_id AS entity_id, 'service record' AS label,
+                     1 AS expected, COUNT(*) AS actual, SUM(pl.amount) - MIN(pl.amount) AS amount
+              FROM (SELECT service_record_id FROM payout_lines
+                    WHERE released = 0 AND service_record_id IS NOT NULL
+                    GROUP BY service_record_id HAVING COUNT(*) > 1) d
+              JOIN payout_lines pl ON pl.service_record_id = d.service_record_id AND pl.released = 0
+              GROUP BY d.service_record_id
               UNION ALL
               SELECT 'day_record', day_record_id, 'day record', 1, COUNT(*), ABS(SUM(amount) - MIN(amount))
               FROM payout_lines WHERE released = 0 AND day_record_id IS NOT NULL
@@ -109,49 +138,71 @@ const CHECKS: &[Check] = &[
                 r.label, r.actual, r.actual
             )
         },
+        partitioning: None,
     },
     Check {
         check: AuditCheck::LineMisplaced,
         entity_type: "payout",
-        sql: "SELECT p.id AS entity_id,
-                     CASE WHEN sr.id IS NOT NULL THEN 'service record ' ELSE 'day record ' END
-                       || lower(hex(COALESCE(sr.id, dr.id))) || ' of ' || COALESCE(re.name, 'nobody')
-                       || ' on ' || COALESCE(sr.performed_on, dr.worked_on, '?')
-                       || ' is in the payout to ' || pe.name || ' for ' || p.period_start || ' to ' || p.period_end AS label,
-                     0 AS expected, 0 AS actual, ABS(pl.amount) AS amount
-              FROM payout_lines pl
-              JOIN payouts p ON p.id = pl.payout_id
-              JOIN employees pe ON pe.id = p.employee_id
-              LEFT JOIN service_records sr ON sr.id = pl.service_record_id
-              LEFT JOIN day_records dr ON dr.id = pl.day_record_id
-              LEFT JOIN employees re ON re.id = COALESCE(sr.employee_id, dr.employee_id)
-              WHERE pl.released = 0 AND ($1 IS NULL OR pl.on_date >= $1)
-                AND (COALESCE(sr.employee_id, dr.employee_id) IS NOT p.employee_id
-                     OR COALESCE(sr.performed_on, dr.worked_on) NOT BETWEEN p.period_start AND p.period_end)",
+        // Lines are read in record-id order (the one-live-line-per-record index), so the record
+        // lookups walk the records' B-tree forwards instead of jumping across it once per payout
+        // (1,000,000 records: 1.9 s -> 0.4 s). Names are looked up only for misplaced lines.
+        sql: "SELECT m.payout_id AS entity_id,
+                     m.kind || lower(hex(m.record_id)) || ' of ' || COALESCE(re.name, 'nobody')
+                       || ' on ' || COALESCE(m.on_date, '?')
+                       || ' is in the payout to ' || pe.name || ' for ' || m.period_start || ' to ' || m.period_end AS label,
+                     0 AS expected, 0 AS actual, ABS(m.amount) AS amount
+              FROM (SELECT pl.payout_id, 'service record ' AS kind, pl.service_record_id AS record_id,
+                           sr.employee_id AS record_employee_id, sr.performed_on AS on_date,
+                           p.employee_id, p.period_start, p.period_end, pl.amount
+                    FROM payout_lines pl
+                    LEFT JOIN service_records sr ON sr.id = pl.service_record_id
+                    CROSS JOIN payouts p ON p.id = pl.payout_id
+                    WHERE pl.released = 0 AND pl.service_record_id IS NOT NULL
+                      AND ($1 IS NULL OR pl.on_date >= $1)
+                      AND (sr.employee_id IS NOT p.employee_id OR sr.performed_on IS NULL
+                           OR sr.performed_on NOT BETWEEN p.period_start AND p.period_end)
+                    UNION ALL
+                    SELECT pl.payout_id, 'day record ', pl.day_record_id, dr.employee_id, dr.worked_on,
+                           p.employee_id, p.period_start, p.period_end, pl.amount
+                    FROM payout_lines pl
+                    LEFT JOIN day_records dr ON dr.id = pl.day_record_id
+                    CROSS JOIN payouts p ON p.id = pl.payout_id
+                    WHERE pl.released = 0 AND pl.day_record_id IS NOT NULL
+                      AND ($1 IS NULL OR pl.on_date >= $1)
+                      AND (dr.employee_id IS NOT p.employee_id OR dr.worked_on IS NULL
+                           OR dr.worked_on NOT BETWEEN p.period_start AND p.period_end)) m
+              JOIN employees pe ON pe.id = m.employee_id
+              LEFT JOIN employees re ON re.id = m.record_employee_id",
         describe: |r| format!("{}: not that employee's or not in that period", r.label),
+        partitioning: None,
     },
     Check {
         check: AuditCheck::TransferUnbalanced,
         entity_type: "transfer",
-        // Everything: one ordered pass over the postings (clustered by transfer), plus a lookup
-        // of transfers without any posting only when the counts say one exists. A window: the
-        // join, restricted to the window's transfers.
-        sql: "WITH g AS MATERIALIZED (SELECT transfer_id, COUNT(*) AS n, SUM(amount) AS total
-                         FROM ledger_postings WHERE $1 IS NULL GROUP BY transfer_id)
-              SELECT g.transfer_id AS entity_id, t.reason AS label, 0 AS expected, g.total AS actual,
-                     MAX(ABS(g.total), g.n < 2) AS amount
-              FROM g JOIN ledger_transfers t ON t.id = g.transfer_id
-              WHERE g.n < 2 OR g.total <> 0
-              UNION ALL
-              SELECT t.id, t.reason, 0, 0, 1 FROM ledger_transfers t
-              WHERE $1 IS NULL
-                AND (SELECT COUNT(*) FROM ledger_transfers) <> (SELECT COUNT(*) FROM g)
-                AND NOT EXISTS (SELECT 1 FROM ledger_postings p WHERE p.transfer_id = t.id)
+        // Everything: one ordered pass over the postings (clustered by transfer) counts the
+        // transfers with postings and the unbalanced ones; only when that pass finds a problem,
+        // or fewer transfers with postings than transfers, does the per-transfer listing run.
+        // A window: that listing, restricted to the window's transfers. Both within the key
+        // range [$3, $4) of this partition.
+        sql: "WITH summary AS MATERIALIZED (
+                  SELECT COUNT(*) AS transfers, COALESCE(SUM(n < 2 OR total <> 0), 0) AS unbalanced
+                  FROM (SELECT COUNT(*) AS n, SUM(amount) AS total FROM ledger_postings
+                        WHERE $1 IS NULL AND transfer_id >= $3 AND transfer_id < $4
+                        GROUP BY transfer_id))
+              SELECT t.id AS entity_id, t.reason AS label, 0 AS expected, COALESCE(SUM(p.amount), 0) AS actual,
+                     MAX(ABS(COALESCE(SUM(p.amount), 0)), COUNT(p.account_id) < 2) AS amount
+              FROM ledger_transfers t LEFT JOIN ledger_postings p ON p.transfer_id = t.id
+              WHERE $1 IS NULL AND t.id >= $3 AND t.id < $4
+                AND EXISTS (SELECT 1 FROM summary
+                            WHERE unbalanced > 0
+                               OR transfers <> (SELECT COUNT(*) FROM ledger_transfers WHERE id >= $3 AND id < $4))
+              GROUP BY t.id, t.reason
+              HAVING COUNT(p.account_id) < 2 OR COALESCE(SUM(p.amount), 0) <> 0
               UNION ALL
               SELECT t.id, t.reason, 0, COALESCE(SUM(p.amount), 0),
                      MAX(ABS(COALESCE(SUM(p.amount), 0)), COUNT(p.account_id) < 2)
               FROM ledger_transfers t LEFT JOIN ledger_postings p ON p.transfer_id = t.id
-              WHERE $1 IS NOT NULL AND t.effective_on >= $1
+              WHERE $1 IS NOT NULL AND t.effective_on >= $1 AND t.id >= $3 AND t.id < $4
               GROUP BY t.id, t.reason
               HAVING COUNT(p.account_id) < 2 OR COALESCE(SUM(p.amount), 0) <> 0",
         describe: |r| {
@@ -161,18 +212,33 @@ const CHECKS: &[Check] = &[
                 Rappen(r.actual)
             )
         },
+        partitioning: Some(Partitioning {
+            rows: "SELECT COUNT(*) FROM ledger_transfers",
+            key_at: "SELECT id FROM ledger_transfers ORDER BY id LIMIT 1 OFFSET $1",
+        }),
     },
     Check {
         check: AuditCheck::RecordWithoutTransfer,
         entity_type: "service_record",
-        // The transfer's id is its record's id: one covering primary-key probe per record; names
-        // are looked up only for the records that fail.
-        sql: "SELECT 'service_record' AS entity_type, m.id AS entity_id,
-                     'service of ' || e.name || ' on ' || m.performed_on AS label,
-                     m.amount AS expected, 0 AS actual, m.amount AS amount
+        // A record's transfer has the record's id. Everything: a merge of the two primary-key
+        // indexes in id order (`EXCEPT ... ORDER BY` with `LIMIT -1`, which keeps SQLite from
+        // dropping the ORDER BY that makes it a merge instead of a temporary B-tree); a window:
+        // one primary-key probe per record of the window. Names only for records that fail.
+        sql: "WITH missing AS MATERIALIZED (
+                  SELECT id FROM service_records WHERE $1 IS NULL
+                  EXCEPT SELECT id FROM ledger_transfers WHERE $1 IS NULL
+                  ORDER BY 1 LIMIT -1)
+              SELECT 'service_record' AS entity_type, sr.id AS entity_id,
+                     'service of ' || e.name || ' on ' || sr.performed_on AS label,
+                     sr.price + sr.tip AS expected, 0 AS actual, sr.price + sr.tip AS amount
+              FROM missing JOIN service_records sr ON sr.id = missing.id
+              JOIN employees e ON e.id = sr.employee_id
+              UNION ALL
+              SELECT 'service_record', m.id, 'service of ' || e.name || ' on ' || m.performed_on,
+                     m.amount, 0, m.amount
               FROM (SELECT sr.id, sr.employee_id, sr.performed_on, sr.price + sr.tip AS amount
                     FROM service_records sr
-                    WHERE ($1 IS NULL OR sr.performed_on >= $1)
+                    WHERE $1 IS NOT NULL AND sr.performed_on >= $1
                       AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = sr.id)) m
               JOIN employees e ON e.id = m.employee_id
               UNION ALL
@@ -187,23 +253,26 @@ const CHECKS: &[Check] = &[
               WHERE sr.refunded_at IS NOT NULL
                 AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.reverses = sr.id)",
         describe: |r| format!("the {} ({}) has no ledger transfer", r.label, Rappen(r.expected)),
+        partitioning: None,
     },
     Check {
         check: AuditCheck::PayableMismatch,
         entity_type: "employee",
-        // Unpaid = not in a committed payout. Computed as (everything) − (paid), which needs only
-        // sequential aggregations instead of a lookup per record.
-        // NOT INDEXED / CROSS JOIN: one sequential pass over each big table (an index walk would
-        // fetch every row through a second B-tree lookup).
-        sql: "WITH earned AS (SELECT employee_id, SUM(commission) AS v FROM service_records NOT INDEXED
+        // Unpaid = not in a committed payout, computed as (everything) − (paid). Every sum reads
+        // a covering index in key order: records by employee (service_records_employee_sums),
+        // each committed payout's live lines (payout_lines_payout_live), each payable account's
+        // postings (ledger_postings_account); no table scan, no sort of a million rows.
+        sql: "WITH earned AS (SELECT employee_id, SUM(commission) AS v
+                              FROM service_records
                               WHERE refunded_at IS NULL GROUP BY employee_id),
                    charged AS (SELECT employee_id, SUM(deduction) AS v FROM day_records NOT INDEXED GROUP BY employee_id),
-                   paid AS (SELECT p.employee_id, SUM(pl.commission) - SUM(pl.deduction) AS v
-                            FROM payout_lines pl NOT INDEXED CROSS JOIN payouts p ON p.id = pl.payout_id
-                            WHERE pl.released = 0 AND p.state = 'committed' GROUP BY p.employee_id),
-                   ledger AS (SELECT a.employee_id, -SUM(lp.amount) AS v
-                              FROM ledger_accounts a JOIN ledger_postings lp ON lp.account_id = a.id
-                              WHERE a.code = 'employee_payable' GROUP BY a.employee_id)
+                   paid AS (SELECT p.employee_id,
+                                   SUM((SELECT SUM(pl.commission) - SUM(pl.deduction) FROM payout_lines pl
+                                        WHERE pl.payout_id = p.id AND pl.released = 0)) AS v
+                            FROM payouts p WHERE p.state = 'committed' GROUP BY p.employee_id),
+                   ledger AS MATERIALIZED (SELECT a.employee_id,
+                                     -(SELECT SUM(lp.amount) FROM ledger_postings lp WHERE lp.account_id = a.id) AS v
+                              FROM ledger_accounts a WHERE a.code = 'employee_payable')
               SELECT e.id AS entity_id, e.name AS label,
                      COALESCE(earned.v, 0) - COALESCE(charged.v, 0) - COALESCE(paid.v, 0) AS expected,
                      COALESCE(ledger.v, 0) AS actual,
@@ -222,18 +291,24 @@ const CHECKS: &[Check] = &[
                 Rappen(r.expected)
             )
         },
+        partitioning: None,
     },
     Check {
         check: AuditCheck::TipsPayableMismatch,
         entity_type: "studio",
-        sql: "WITH received AS (SELECT studio_id, SUM(tip) AS v FROM service_records NOT INDEXED
-                                WHERE refunded_at IS NULL GROUP BY studio_id),
-                   paid AS (SELECT p.studio_id, SUM(pl.tip) AS v
-                            FROM payout_lines pl NOT INDEXED CROSS JOIN payouts p ON p.id = pl.payout_id
-                            WHERE pl.released = 0 AND p.state = 'committed' GROUP BY p.studio_id),
-                   ledger AS (SELECT a.studio_id, -SUM(lp.amount) AS v
-                              FROM ledger_accounts a JOIN ledger_postings lp ON lp.account_id = a.id
-                              WHERE a.code = 'tips_payable' GROUP BY a.studio_id)
+        // As the payable check: covering indexes in key order, then a roll-up of a hundred rows.
+        sql: "WITH received AS (SELECT studio_id, SUM(v) AS v
+                                FROM (SELECT studio_id, SUM(tip) AS v
+                                      FROM service_records
+                                      WHERE refunded_at IS NULL GROUP BY employee_id, studio_id)
+                                GROUP BY studio_id),
+                   paid AS (SELECT p.studio_id,
+                                   SUM((SELECT SUM(pl.tip) FROM payout_lines pl
+                                        WHERE pl.payout_id = p.id AND pl.released = 0)) AS v
+                            FROM payouts p WHERE p.state = 'committed' GROUP BY p.studio_id),
+                   ledger AS (SELECT a.studio_id, -SUM((SELECT SUM(lp.amount) FROM ledger_postings lp
+                                                       WHERE lp.account_id = a.id)) AS v
+                              FROM ledger_accounts a WHERE a.code = 'tips_payable' GROUP BY a.studio_id)
               SELECT s.id AS entity_id, s.name AS label,
                      COALESCE(received.v, 0) - COALESCE(paid.v, 0) AS expected, COALESCE(ledger.v, 0) AS actual,
                      ABS(COALESCE(received.v, 0) - COALESCE(paid.v, 0) - COALESCE(ledger.v, 0)) AS amount
@@ -250,6 +325,7 @@ const CHECKS: &[Check] = &[
                 Rappen(r.expected)
             )
         },
+        partitioning: None,
     },
     Check {
         check: AuditCheck::TillMismatch,
@@ -277,6 +353,7 @@ const CHECKS: &[Check] = &[
                 Rappen(r.expected)
             )
         },
+        partitioning: None,
     },
     Check {
         check: AuditCheck::PayoutStuck,
@@ -291,6 +368,7 @@ const CHECKS: &[Check] = &[
                 r.label
             )
         },
+        partitioning: None,
     },
 ];
 
@@ -436,7 +514,8 @@ impl Engine {
         }
     }
 
-    /// Runs every check concurrently; findings sorted by amount at stake, largest first.
+    /// Runs every check concurrently (a partitioned check as one job per key range); findings
+    /// sorted by amount at stake, largest first.
     async fn run_checks(
         &self,
         since: Option<NaiveDate>,
@@ -444,33 +523,13 @@ impl Engine {
     ) -> Result<Vec<AuditFinding>, AppError> {
         type CheckFuture<'a> =
             Pin<Box<dyn Future<Output = Result<Vec<AuditFinding>, AppError>> + Send + 'a>>;
-        let runs: Vec<CheckFuture<'_>> = CHECKS
-            .iter()
-            .map(|check| -> CheckFuture<'_> {
-                Box::pin(async move {
-                    let rows = sqlx::query_as::<_, CheckRow>(check.sql)
-                        .bind(since)
-                        .bind(stuck_before)
-                        .fetch_all(self.pool())
-                        .await
-                        .map_err(db_error("running an audit check"))?;
-                    Ok(rows
-                        .iter()
-                        .map(|row| AuditFinding {
-                            check: check.check,
-                            entity_type: row
-                                .entity_type
-                                .clone()
-                                .unwrap_or_else(|| check.entity_type.to_string()),
-                            entity_id: row.entity_id,
-                            message: (check.describe)(row),
-                            amount_at_stake: Rappen(row.amount.abs()),
-                        })
-                        .collect())
-                })
-            })
-            .collect();
-        // Each check waits on its own pool connection, so the queries run in parallel.
+        let mut runs: Vec<CheckFuture<'_>> = Vec::new();
+        for check in CHECKS {
+            for range in self.key_ranges(check).await? {
+                runs.push(Box::pin(self.run_check(check, range, since, stuck_before)));
+            }
+        }
+        // Each job waits on its own pool connection, so the queries run in parallel.
         let mut findings: Vec<AuditFinding> = futures::future::try_join_all(runs)
             .await?
             .into_iter()
@@ -478,6 +537,73 @@ impl Engine {
             .collect();
         findings.sort_by_key(|f| std::cmp::Reverse(f.amount_at_stake));
         Ok(findings)
+    }
+
+    /// The key ranges `[start, end)` a check runs as: the whole key space for an unpartitioned
+    /// check or a small table, else [`PARTITIONS`] ranges of about equal row counts.
+    async fn key_ranges(&self, check: &Check) -> Result<Vec<(Vec<u8>, Vec<u8>)>, AppError> {
+        let whole = vec![(KEY_RANGE_START.to_vec(), KEY_RANGE_END.to_vec())];
+        let Some(partitioning) = &check.partitioning else {
+            return Ok(whole);
+        };
+        let rows: i64 = sqlx::query_scalar(partitioning.rows)
+            .fetch_one(self.pool())
+            .await
+            .map_err(db_error("sizing an audit check's partitions"))?;
+        if rows < PARTITIONS * 10_000 {
+            return Ok(whole);
+        }
+        let mut bounds = vec![KEY_RANGE_START.to_vec()];
+        for part in 1..PARTITIONS {
+            let key: Option<Vec<u8>> = sqlx::query_scalar(partitioning.key_at)
+                .bind(rows * part / PARTITIONS)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(db_error("finding an audit check's partition bounds"))?;
+            // Rows deleted meanwhile (they are never deleted) would only merge two ranges.
+            if let Some(key) = key.filter(|key| bounds.last().is_some_and(|last| key > last)) {
+                bounds.push(key);
+            }
+        }
+        bounds.push(KEY_RANGE_END.to_vec());
+        Ok(bounds
+            .windows(2)
+            .map(|pair| (pair[0].clone(), pair[1].clone()))
+            .collect())
+    }
+
+    /// Runs one check over one key range and words its findings.
+    async fn run_check(
+        &self,
+        check: &Check,
+        (start, end): (Vec<u8>, Vec<u8>),
+        since: Option<NaiveDate>,
+        stuck_before: DateTime<Utc>,
+    ) -> Result<Vec<AuditFinding>, AppError> {
+        let rows = sqlx::query_as::<_, CheckRow>(check.sql)
+            .bind(since)
+            .bind(stuck_before)
+            .bind(start)
+            .bind(end)
+            .fetch_all(self.pool())
+            .await
+            .map_err(|error| {
+                tracing::error!(check = %check.check, %error, "audit check failed");
+                db_error("running an audit check")(error)
+            })?;
+        Ok(rows
+            .iter()
+            .map(|row| AuditFinding {
+                check: check.check,
+                entity_type: row
+                    .entity_type
+                    .clone()
+                    .unwrap_or_else(|| check.entity_type.to_string()),
+                entity_id: row.entity_id,
+                message: (check.describe)(row),
+                amount_at_stake: Rappen(row.amount.abs()),
+            })
+            .collect())
     }
 
     /// Stores the findings and the run's result (and, when anything was found, the
@@ -552,7 +678,8 @@ impl Engine {
         Ok(report)
     }
 
-    /// Runs each check alone, one after another, and returns how long each took (for the audit
+    /// Runs each check alone, one after another (a partitioned check's ranges concurrently, as
+    /// in a run), and returns how long each took and how many findings it had (for the audit
     /// benchmark; stores nothing).
     pub async fn profile_audit_checks(
         &self,
@@ -561,13 +688,18 @@ impl Engine {
         let mut timings = Vec::new();
         for check in CHECKS {
             let started = std::time::Instant::now();
-            let rows = sqlx::query_as::<_, CheckRow>(check.sql)
-                .bind(None::<NaiveDate>)
-                .bind(stuck_before)
-                .fetch_all(self.pool())
-                .await
-                .map_err(db_error("profiling an audit check"))?;
-            timings.push((check.check, started.elapsed(), rows.len()));
+            let ranges = self.key_ranges(check).await?;
+            let findings = futures::future::try_join_all(
+                ranges
+                    .into_iter()
+                    .map(|range| self.run_check(check, range, None, stuck_before)),
+            )
+            .await?;
+            timings.push((
+                check.check,
+                started.elapsed(),
+                findings.iter().map(Vec::len).sum(),
+            ));
         }
         Ok(timings)
     }
