@@ -65,6 +65,34 @@ test.describe("Reception", () => {
     expect(after.unpaid_record_count).toBe(before.unpaid_record_count + 1);
   });
 
+  test("a receptionist refunds a card service and it is no longer owed to the employee", async ({ page, request }) => {
+    const before = await employee(request, "Mia Fischer");
+
+    await open(page, "/reception");
+    await chooseMensCut(page, `Mia Fischer (${before.studio_name})`);
+    await page.getByRole("button", { name: "Register service" }).click();
+    await expect(successNotice(page)).toContainText("Registered: Men's cut for Mia Fischer", { timeout: UI_TIMEOUT });
+    const registered = await employee(request, "Mia Fischer");
+    expect(registered.unpaid_record_count).toBe(before.unpaid_record_count + 1);
+
+    const newest = page.locator("#services table.records tbody tr").first();
+    await expect(newest).toContainText("Mia Fischer", { timeout: UI_TIMEOUT });
+    await newest.getByRole("textbox", { name: /Refund reason for Men's cut of Mia Fischer/ }).fill("client changed her mind");
+    await newest.getByRole("button", { name: "Refund" }).click();
+
+    await expect(successNotice(page).filter({ hasText: "Refunded: Men's cut for Mia Fischer" })).toBeVisible({
+      timeout: UI_TIMEOUT,
+    });
+    await expect(page.locator("p.error")).toHaveCount(0);
+    const refundedRow = page.locator("#services table.records tbody tr.refunded").first();
+    await expect(refundedRow).toContainText("refunded: client changed her mind", { timeout: UI_TIMEOUT });
+    await expect(refundedRow.getByRole("button", { name: "Refund" })).toHaveCount(0);
+
+    const after = await employee(request, "Mia Fischer");
+    expect(after.unpaid_record_count).toBe(before.unpaid_record_count);
+    expect(after.unpaid_total).toBe(before.unpaid_total);
+  });
+
   test("a price that is not an amount is refused and nothing is registered", async ({ page, request }) => {
     const before = await employee(request, "Tim Frei");
     const recordsBefore = await serviceRecordCount(request, before.id);
