@@ -5,8 +5,8 @@
 
 use super::payout::IllegalTransition;
 use super::records::Payout;
+use super::wire::JsonTextEncoding;
 use serde::{Deserialize, Serialize};
-use server_fn::codec::JsonEncoding;
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
 /// Everything that can go wrong, by who must act on it.
@@ -185,7 +185,7 @@ impl From<IllegalTransition> for AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    type Encoder = JsonTextEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         AppError::Transport {
