@@ -9,4 +9,5 @@ rm -f target/e2e/payout-engine.db target/e2e/payout-engine.db-*
 export DATABASE_URL=sqlite://target/e2e/payout-engine.db
 export PAYOUT_ENGINE_DEMO=1
 export PAYOUT_ENGINE_FAULT_INJECTION=1
-cargo leptos end-to-end
+# --split: every page but Home is a lazy route, a WASM chunk of its own (see app/src/pages/mod.rs).
+cargo leptos end-to-end --split

@@ -2,6 +2,7 @@
 //! requests the JSON API uses, call the engine, and hand back its result or its [`AppError`]
 //! unchanged (the UI shows the message). No business rule lives here.
 
+use crate::domain::wire::JsonText;
 use crate::domain::*;
 #[cfg(feature = "ssr")]
 use chrono::NaiveDate;
@@ -74,25 +75,25 @@ where
 }
 
 /// Studios.
-#[server]
+#[server(output = JsonText)]
 pub async fn list_studios() -> Result<Vec<Studio>, AppError> {
     engine()?.studios().await
 }
 
 /// Employees with their unpaid totals.
-#[server]
+#[server(output = JsonText)]
 pub async fn list_employees() -> Result<Vec<EmployeeSummary>, AppError> {
     engine()?.employees().await
 }
 
 /// The service catalogue of both studios.
-#[server]
+#[server(output = JsonText)]
 pub async fn list_services() -> Result<Vec<Service>, AppError> {
     engine()?.services().await
 }
 
 /// The latest registered services (newest first).
-#[server]
+#[server(output = JsonText)]
 pub async fn recent_service_records(
     employee_id: Option<String>,
 ) -> Result<Vec<ServiceRecord>, AppError> {
@@ -106,7 +107,7 @@ pub async fn recent_service_records(
 }
 
 /// Registers a performed service from the reception form (amounts as CHF text).
-#[server]
+#[server(output = JsonText)]
 pub async fn register_service(
     idempotency_key: String,
     employee_id: String,
@@ -135,7 +136,7 @@ pub async fn register_service(
 }
 
 /// Refunds a registered service to the client (reason required; a cash refund needs the open till).
-#[server]
+#[server(output = JsonText)]
 pub async fn refund_service(
     idempotency_key: String,
     record_id: String,
@@ -151,7 +152,7 @@ pub async fn refund_service(
 }
 
 /// Records an employee's working day from the reception form (amounts as CHF text).
-#[server]
+#[server(output = JsonText)]
 pub async fn register_day(
     idempotency_key: String,
     employee_id: String,
@@ -177,7 +178,7 @@ pub async fn register_day(
 }
 
 /// The latest recorded working days (newest first).
-#[server]
+#[server(output = JsonText)]
 pub async fn recent_day_records() -> Result<Vec<DayRecord>, AppError> {
     engine()?.recent_day_records(None, 15).await
 }
@@ -200,7 +201,7 @@ fn payout_request(
 }
 
 /// Every line a payout would pay; writes nothing.
-#[server]
+#[server(output = JsonText)]
 pub async fn preview_payout(
     employee_id: String,
     period_start: String,
@@ -216,7 +217,7 @@ pub async fn preview_payout(
 }
 
 /// Creates and commits a payout.
-#[server]
+#[server(output = JsonText)]
 pub async fn commit_payout(
     idempotency_key: String,
     employee_id: String,
@@ -236,7 +237,7 @@ pub async fn commit_payout(
 }
 
 /// Resumes a pending or failed payout (the banner's Finish payout button).
-#[server]
+#[server(output = JsonText)]
 pub async fn finish_payout(idempotency_key: String, payout_id: String) -> Result<Payout, AppError> {
     let id = PayoutId::parse(&payout_id).map_err(|m| AppError::validation("payout_id", m))?;
     let engine = engine()?;
@@ -245,7 +246,7 @@ pub async fn finish_payout(idempotency_key: String, payout_id: String) -> Result
 }
 
 /// Voids a failed payout and releases its records.
-#[server]
+#[server(output = JsonText)]
 pub async fn cancel_payout(idempotency_key: String, payout_id: String) -> Result<Payout, AppError> {
     let id = PayoutId::parse(&payout_id).map_err(|m| AppError::validation("payout_id", m))?;
     let engine = engine()?;
@@ -254,13 +255,13 @@ pub async fn cancel_payout(idempotency_key: String, payout_id: String) -> Result
 }
 
 /// Failed payouts and interrupted pending ones (the red banner).
-#[server]
+#[server(output = JsonText)]
 pub async fn payouts_needing_attention() -> Result<Vec<Payout>, AppError> {
     engine()?.payouts_needing_attention().await
 }
 
 /// Payouts, newest first, optionally by state and/or employee.
-#[server]
+#[server(output = JsonText)]
 pub async fn list_payouts(
     state: Option<String>,
     employee_id: Option<String>,
@@ -281,34 +282,34 @@ pub async fn list_payouts(
 }
 
 /// One payout with its lines.
-#[server]
+#[server(output = JsonText)]
 pub async fn get_payout_detail(payout_id: String) -> Result<PayoutDetail, AppError> {
     let id = PayoutId::parse(&payout_id).map_err(|m| AppError::validation("payout_id", m))?;
     engine()?.payout_detail(id).await
 }
 
 /// One employee's summary.
-#[server]
+#[server(output = JsonText)]
 pub async fn get_employee_summary(employee_id: String) -> Result<EmployeeSummary, AppError> {
     let id = EmployeeId::parse(&employee_id).map_err(|m| AppError::validation("employee_id", m))?;
     engine()?.employee(id).await
 }
 
 /// Today's date in Zurich (the default date of the register form), as YYYY-MM-DD.
-#[server]
+#[server(output = JsonText)]
 pub async fn studio_today() -> Result<String, AppError> {
     Ok(crate::engine::today().to_string())
 }
 
 /// The studio's current till (open, or today's closed one with its Z report).
-#[server]
+#[server(output = JsonText)]
 pub async fn current_till(studio_id: String) -> Result<Option<TillSession>, AppError> {
     let studio = StudioId::parse(&studio_id).map_err(|m| AppError::validation("studio_id", m))?;
     answer(engine()?.current_till(studio).await)
 }
 
 /// Opens today's till with the counted float (CHF text).
-#[server]
+#[server(output = JsonText)]
 pub async fn open_till(
     idempotency_key: String,
     studio_id: String,
@@ -329,7 +330,7 @@ pub async fn open_till(
 }
 
 /// Cash into or out of the open till (CHF text, reason required).
-#[server]
+#[server(output = JsonText)]
 pub async fn move_cash(
     idempotency_key: String,
     studio_id: String,
@@ -362,7 +363,7 @@ pub async fn move_cash(
 
 /// Counts and closes the till: one count per denomination (`denominations[20000]` = number of
 /// CHF 200 notes; empty = 0).
-#[server]
+#[server(output = JsonText)]
 pub async fn close_till(
     idempotency_key: String,
     studio_id: String,
@@ -397,26 +398,26 @@ pub async fn close_till(
 }
 
 /// Runs the audit now (the owner's button).
-#[server]
+#[server(output = JsonText)]
 pub async fn run_audit_now() -> Result<AuditReport, AppError> {
     answer(engine()?.run_audit(AuditTrigger::Manual, None, None).await)
 }
 
 /// The latest audit runs.
-#[server]
+#[server(output = JsonText)]
 pub async fn list_audit_runs() -> Result<Vec<AuditRun>, AppError> {
     engine()?.audit_runs(20).await
 }
 
 /// One run with its findings.
-#[server]
+#[server(output = JsonText)]
 pub async fn get_audit_report(run_id: String) -> Result<AuditReport, AppError> {
     let id = AuditRunId::parse(&run_id).map_err(|m| AppError::validation("run_id", m))?;
     answer(engine()?.audit_report(id).await)
 }
 
 /// Telegram messages that failed or whose delivery is unknown, newest first.
-#[server]
+#[server(output = JsonText)]
 pub async fn alert_problems() -> Result<Vec<AlertProblem>, AppError> {
     let engine = engine()?;
     let mut problems = Vec::new();

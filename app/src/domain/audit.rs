@@ -146,12 +146,51 @@ pub struct AuditRun {
 
 /// A run with its findings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "AuditReportWire")]
 pub struct AuditReport {
     /// The run.
     #[serde(flatten)]
     pub run: AuditRun,
     /// Every finding, largest amount first.
     pub findings: Vec<AuditFinding>,
+}
+
+/// The JSON shape of [`AuditReport`] (the run's fields beside `findings`), read field by field:
+/// the same input as `#[serde(flatten)]` accepts, without serde's buffering of the whole object,
+/// whose generic machinery is large in the WASM bundle.
+#[derive(Deserialize)]
+struct AuditReportWire {
+    id: AuditRunId,
+    trigger: AuditTrigger,
+    days: Option<i64>,
+    status: AuditStatus,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    finding_count: i64,
+    amount_at_stake: Rappen,
+    error: Option<String>,
+    currency: String,
+    findings: Vec<AuditFinding>,
+}
+
+impl From<AuditReportWire> for AuditReport {
+    fn from(wire: AuditReportWire) -> Self {
+        AuditReport {
+            run: AuditRun {
+                id: wire.id,
+                trigger: wire.trigger,
+                days: wire.days,
+                status: wire.status,
+                started_at: wire.started_at,
+                finished_at: wire.finished_at,
+                finding_count: wire.finding_count,
+                amount_at_stake: wire.amount_at_stake,
+                error: wire.error,
+                currency: wire.currency,
+            },
+            findings: wire.findings,
+        }
+    }
 }
 
 /// A Telegram message that did not reach its recipient (failed) or may not have (unknown), for
@@ -168,4 +207,51 @@ pub struct AlertProblem {
     pub error: String,
     /// The message.
     pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_reads_back_from_its_flat_json() {
+        let at = DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+        let report = AuditReport {
+            run: AuditRun {
+                id: AuditRunId(uuid::Uuid::from_u128(7)),
+                trigger: AuditTrigger::Manual,
+                days: None,
+                status: AuditStatus::Findings,
+                started_at: at,
+                finished_at: Some(at),
+                finding_count: 1,
+                amount_at_stake: Rappen(500),
+                error: None,
+                currency: "CHF".into(),
+            },
+            findings: vec![AuditFinding {
+                check: AuditCheck::TillMismatch,
+                entity_type: "till_session".into(),
+                entity_id: Some(uuid::Uuid::from_u128(8)),
+                message: "the till is 5 francs short".into(),
+                amount_at_stake: Rappen(500),
+            }],
+        };
+        let json = serde_json::to_value(&report).unwrap_or_default();
+        assert_eq!(json["status"], "findings");
+        assert_eq!(json["findings"][0]["check"], "till_mismatch");
+        assert_eq!(
+            serde_json::from_value::<AuditReport>(json).ok(),
+            Some(report)
+        );
+        // Optional run fields may be left out, as with the flattened run.
+        let minimal = r#"{"id":"00000000-0000-0000-0000-000000000007","trigger":"cli",
+            "status":"clean","started_at":"2026-09-21T12:26:40Z","finding_count":0,
+            "amount_at_stake":0,"currency":"CHF","findings":[]}"#;
+        let parsed = serde_json::from_str::<AuditReport>(minimal).ok();
+        assert_eq!(
+            parsed.map(|r| (r.run.days, r.run.finished_at)),
+            Some((None, None))
+        );
+    }
 }

@@ -3,15 +3,15 @@
 //! `{"error": {"code", "message"}}` body. Every variant carries a message a receptionist can act on;
 //! internal details stay in the server log, never in a 5xx body.
 
-use super::payout::IllegalTransition;
+use super::payout::{IllegalTransition, PayoutAction, PayoutState};
 use super::records::Payout;
+use super::wire::JsonTextEncoding;
 use serde::{Deserialize, Serialize};
-use server_fn::codec::JsonEncoding;
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
 /// Everything that can go wrong, by who must act on it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", try_from = "AppErrorWire")]
 pub enum AppError {
     /// A field is missing or wrong (422). `field` is the input's name, e.g. `price`.
     #[error("{field}: {message}")]
@@ -178,6 +178,100 @@ impl AppError {
     }
 }
 
+/// The JSON shape of every [`AppError`] at once: `kind` beside the fields of all variants. Reading
+/// this flat object and then picking the variant accepts the same input as the derived
+/// internally tagged representation, without serde's buffering of the whole object (whose
+/// generic machinery, instantiated for every variant's fields, is large in the WASM bundle).
+#[derive(Deserialize)]
+struct AppErrorWire {
+    kind: ErrorKind,
+    field: Option<String>,
+    message: Option<String>,
+    status: Option<u16>,
+    code: Option<String>,
+    payout: Option<Box<Payout>>,
+    from: Option<PayoutState>,
+    action: Option<PayoutAction>,
+    explanation: Option<String>,
+}
+
+/// The `kind` tags of [`AppError`].
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ErrorKind {
+    Validation,
+    BadRequest,
+    NotFound,
+    Conflict,
+    Unprocessable,
+    IllegalTransition,
+    PayoutFailed,
+    Unavailable,
+    Internal,
+    Transport,
+}
+
+impl TryFrom<AppErrorWire> for AppError {
+    type Error = String;
+
+    fn try_from(wire: AppErrorWire) -> Result<Self, String> {
+        fn required<T>(value: Option<T>, name: &str) -> Result<T, String> {
+            value.ok_or_else(|| format!("missing field `{name}`"))
+        }
+        let AppErrorWire {
+            kind,
+            field,
+            message,
+            status,
+            code,
+            payout,
+            from,
+            action,
+            explanation,
+        } = wire;
+        Ok(match kind {
+            ErrorKind::Validation => AppError::Validation {
+                field: required(field, "field")?,
+                message: required(message, "message")?,
+            },
+            ErrorKind::BadRequest => AppError::BadRequest {
+                status: required(status, "status")?,
+                code: required(code, "code")?,
+                message: required(message, "message")?,
+            },
+            ErrorKind::NotFound => AppError::NotFound {
+                message: required(message, "message")?,
+            },
+            ErrorKind::Conflict => AppError::Conflict {
+                code: required(code, "code")?,
+                message: required(message, "message")?,
+            },
+            ErrorKind::Unprocessable => AppError::Unprocessable {
+                code: required(code, "code")?,
+                message: required(message, "message")?,
+            },
+            ErrorKind::IllegalTransition => AppError::IllegalTransition(IllegalTransition {
+                from: required(from, "from")?,
+                action: required(action, "action")?,
+                explanation: required(explanation, "explanation")?,
+            }),
+            ErrorKind::PayoutFailed => AppError::PayoutFailed {
+                payout: required(payout, "payout")?,
+                message: required(message, "message")?,
+            },
+            ErrorKind::Unavailable => AppError::Unavailable {
+                message: required(message, "message")?,
+            },
+            ErrorKind::Internal => AppError::Internal {
+                message: required(message, "message")?,
+            },
+            ErrorKind::Transport => AppError::Transport {
+                message: required(message, "message")?,
+            },
+        })
+    }
+}
+
 impl From<IllegalTransition> for AppError {
     fn from(value: IllegalTransition) -> Self {
         AppError::IllegalTransition(value)
@@ -185,11 +279,101 @@ impl From<IllegalTransition> for AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    type Encoder = JsonTextEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         AppError::Transport {
             message: value.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EmployeeId, PayoutId, PayoutMethod, PayoutPhase, Rappen, StudioId};
+
+    fn payout() -> Payout {
+        let at = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+        let day = at.date_naive();
+        Payout {
+            id: PayoutId(uuid::Uuid::from_u128(1)),
+            employee_id: EmployeeId(uuid::Uuid::from_u128(2)),
+            employee_name: "Ana".into(),
+            studio_id: StudioId(uuid::Uuid::from_u128(3)),
+            state: PayoutState::Failed,
+            phase: PayoutPhase::LinesClaimed,
+            record_count: 3,
+            total: Rappen(12_345),
+            currency: "CHF".into(),
+            period_start: day,
+            period_end: day,
+            failed_phase: Some(PayoutPhase::TotalsVerified),
+            error: Some("disk full".into()),
+            created_at: at,
+            updated_at: at,
+            committed_at: None,
+            method: PayoutMethod::Cash,
+            expected_record_count: 3,
+            expected_total: Rappen(12_345),
+        }
+    }
+
+    #[test]
+    fn every_variant_reads_back_from_its_json() {
+        let errors = [
+            AppError::validation("price", "enter an amount"),
+            AppError::bad_request(415, "unsupported_media_type", "send JSON"),
+            AppError::not_found("no payout"),
+            AppError::conflict("idempotency_key_in_flight", "wait"),
+            AppError::unprocessable("nothing_to_pay", "no records"),
+            AppError::IllegalTransition(IllegalTransition {
+                from: PayoutState::Committed,
+                action: PayoutAction::Cancel,
+                explanation: "cannot cancel: committed".into(),
+            }),
+            AppError::PayoutFailed {
+                payout: Box::new(payout()),
+                message: "failed while verifying totals".into(),
+            },
+            AppError::Unavailable {
+                message: "retry".into(),
+            },
+            AppError::Internal {
+                message: "logged".into(),
+            },
+            AppError::Transport {
+                message: "offline".into(),
+            },
+        ];
+        for error in errors {
+            let json = serde_json::to_string(&error).unwrap_or_default();
+            assert!(json.contains("\"kind\":"), "{json}");
+            assert_eq!(
+                serde_json::from_str::<AppError>(&json).ok(),
+                Some(error),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_json_shape_is_kind_beside_the_fields() {
+        let parsed: Result<AppError, _> = serde_json::from_str(
+            r#"{"kind":"illegal_transition","from":"committed","action":"cancel","explanation":"no","extra":1}"#,
+        );
+        assert_eq!(
+            parsed.ok(),
+            Some(AppError::IllegalTransition(IllegalTransition {
+                from: PayoutState::Committed,
+                action: PayoutAction::Cancel,
+                explanation: "no".into(),
+            }))
+        );
+        let missing = serde_json::from_str::<AppError>(r#"{"kind":"not_found"}"#);
+        assert!(missing
+            .err()
+            .is_some_and(|e| e.to_string().contains("missing field `message`")));
+        assert!(serde_json::from_str::<AppError>(r#"{"kind":"teapot","message":"x"}"#).is_err());
     }
 }

@@ -10,6 +10,7 @@ pub mod money;
 pub mod payout;
 pub mod records;
 pub mod till;
+pub mod wire;
 
 pub use audit::*;
 pub use error::AppError;

@@ -6,6 +6,7 @@ use crate::api::{alert_problems, get_audit_report, list_audit_runs, RunAuditNow}
 use crate::components::{chf, utc_minute, AttentionBanner, ErrorMessage};
 use crate::domain::*;
 use leptos::prelude::*;
+use leptos_router::{lazy_route, LazyRoute};
 
 #[component]
 pub fn AuditsPage() -> impl IntoView {
@@ -151,5 +152,20 @@ fn Findings(report: AuditReport) -> impl IntoView {
                 </table>
             })}
         </section>
+    }
+}
+
+/// The audit page as a lazy route: its code is a separate WASM chunk (`cargo leptos --split`), loaded
+/// when the page is first shown.
+pub struct AuditsRoute;
+
+#[lazy_route]
+impl LazyRoute for AuditsRoute {
+    fn data() -> Self {
+        AuditsRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AuditsPage/> }.into_any()
     }
 }

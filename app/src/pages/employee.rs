@@ -6,6 +6,7 @@ use crate::api::{get_employee_summary, list_employees, list_payouts};
 use crate::components::{chf, ErrorMessage};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
+use leptos_router::{lazy_route, LazyRoute};
 
 #[component]
 pub fn EmployeesPage() -> impl IntoView {
@@ -50,5 +51,35 @@ pub fn EmployeePage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// The list of employees as a lazy route: its code is a separate WASM chunk (`cargo leptos --split`), loaded
+/// when the page is first shown.
+pub struct EmployeesRoute;
+
+#[lazy_route]
+impl LazyRoute for EmployeesRoute {
+    fn data() -> Self {
+        EmployeesRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <EmployeesPage/> }.into_any()
+    }
+}
+
+/// One employee's page as a lazy route: its code is a separate WASM chunk (`cargo leptos --split`), loaded
+/// when the page is first shown.
+pub struct EmployeeRoute;
+
+#[lazy_route]
+impl LazyRoute for EmployeeRoute {
+    fn data() -> Self {
+        EmployeeRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <EmployeePage/> }.into_any()
     }
 }

@@ -13,7 +13,7 @@ use crate::components::AttentionBanner;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::{path, StaticSegment};
+use leptos_router::{path, Lazy, StaticSegment};
 
 /// The HTML document around the app (server-rendered, then hydrated).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -56,13 +56,13 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=|| view! { <p>"Page not found."</p> }>
                     <Route path=StaticSegment("") view=Home/>
-                    <Route path=path!("/reception") view=reception::ReceptionPage/>
-                    <Route path=path!("/owner") view=owner::OwnerPage/>
-                    <Route path=path!("/till") view=till::TillPage/>
-                    <Route path=path!("/audits") view=audits::AuditsPage/>
-                    <Route path=path!("/payouts/:id") view=payout::PayoutPage/>
-                    <Route path=path!("/employees") view=employee::EmployeesPage/>
-                    <Route path=path!("/employees/:id") view=employee::EmployeePage/>
+                    <Route path=path!("/reception") view={Lazy::<reception::ReceptionRoute>::new()}/>
+                    <Route path=path!("/owner") view={Lazy::<owner::OwnerRoute>::new()}/>
+                    <Route path=path!("/till") view={Lazy::<till::TillRoute>::new()}/>
+                    <Route path=path!("/audits") view={Lazy::<audits::AuditsRoute>::new()}/>
+                    <Route path=path!("/payouts/:id") view={Lazy::<payout::PayoutRoute>::new()}/>
+                    <Route path=path!("/employees") view={Lazy::<employee::EmployeesRoute>::new()}/>
+                    <Route path=path!("/employees/:id") view={Lazy::<employee::EmployeeRoute>::new()}/>
                 </Routes>
             </main>
         </Router>

@@ -6,6 +6,7 @@ use crate::components::{chf, idempotency_key_for, utc_minute, AttentionBanner, E
 use crate::domain::*;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
+use leptos_router::{lazy_route, LazyRoute};
 
 #[component]
 pub fn OwnerPage() -> impl IntoView {
@@ -231,4 +232,19 @@ pub fn PayoutTable(payouts: Vec<Payout>) -> impl IntoView {
         </table>
     }
     .into_any()
+}
+
+/// The owner's payouts page as a lazy route: its code is a separate WASM chunk (`cargo leptos --split`), loaded
+/// when the page is first shown.
+pub struct OwnerRoute;
+
+#[lazy_route]
+impl LazyRoute for OwnerRoute {
+    fn data() -> Self {
+        OwnerRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <OwnerPage/> }.into_any()
+    }
 }

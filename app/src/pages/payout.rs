@@ -7,6 +7,7 @@ use crate::components::{chf, idempotency_key_for, utc_minute, AttentionBanner, E
 use crate::domain::*;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
+use leptos_router::{lazy_route, LazyRoute};
 
 #[component]
 pub fn PayoutPage() -> impl IntoView {
@@ -92,5 +93,20 @@ fn PayoutView(
         } else {
             view! { <LineTable lines=detail.lines/> }.into_any()
         }}
+    }
+}
+
+/// One payout's page as a lazy route: its code is a separate WASM chunk (`cargo leptos --split`), loaded
+/// when the page is first shown.
+pub struct PayoutRoute;
+
+#[lazy_route]
+impl LazyRoute for PayoutRoute {
+    fn data() -> Self {
+        PayoutRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <PayoutPage/> }.into_any()
     }
 }

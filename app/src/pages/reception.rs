@@ -9,6 +9,7 @@ use crate::api::{
 use crate::components::{chf, idempotency_key_for, AttentionBanner, ErrorMessage};
 use crate::domain::*;
 use leptos::prelude::*;
+use leptos_router::{lazy_route, LazyRoute};
 
 #[component]
 pub fn ReceptionPage() -> impl IntoView {
@@ -289,5 +290,20 @@ fn DayForm() -> impl IntoView {
             })}
         </Transition>
         </section>
+    }
+}
+
+/// The reception desk as a lazy route: its code is a separate WASM chunk (`cargo leptos --split`), loaded
+/// when the page is first shown.
+pub struct ReceptionRoute;
+
+#[lazy_route]
+impl LazyRoute for ReceptionRoute {
+    fn data() -> Self {
+        ReceptionRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <ReceptionPage/> }.into_any()
     }
 }

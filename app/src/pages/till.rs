@@ -6,6 +6,7 @@ use crate::api::{current_till, list_studios, CloseTill, MoveCash, OpenTill};
 use crate::components::{chf, idempotency_key_for, utc_minute, AttentionBanner, ErrorMessage};
 use crate::domain::*;
 use leptos::prelude::*;
+use leptos_router::{lazy_route, LazyRoute};
 
 #[component]
 pub fn TillPage() -> impl IntoView {
@@ -214,5 +215,20 @@ fn ZReportView(report: ZReport) -> impl IntoView {
             <MovementTable movements=report.movements/>
             <button type="button" class="no-print" onclick="window.print()">"Print"</button>
         </section>
+    }
+}
+
+/// The till page as a lazy route: its code is a separate WASM chunk (`cargo leptos --split`), loaded
+/// when the page is first shown.
+pub struct TillRoute;
+
+#[lazy_route]
+impl LazyRoute for TillRoute {
+    fn data() -> Self {
+        TillRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <TillPage/> }.into_any()
     }
 }
