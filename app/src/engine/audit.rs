@@ -249,7 +249,7 @@ const CHECKS: &[Check] = &[
               UNION ALL
               SELECT 'service_record', sr.id, 'refund of the service of ' || e.name || ' on ' || sr.performed_on,
                      sr.price + sr.tip, 0, sr.price + sr.tip
-              FROM service_records sr INDEXED BY service_records_refunded JOIN employees e ON e.id = sr.employee_id
+              FROM service_records sr JOIN employees e ON e.id = sr.employee_id
               WHERE sr.refunded_at IS NOT NULL
                 AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.reverses = sr.id)",
         describe: |r| format!("the {} ({}) has no ledger transfer", r.label, Rappen(r.expected)),
