@@ -18,6 +18,9 @@ use chrono::NaiveDate;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+#[path = "../tests/common/books.rs"]
+mod books;
+
 const EMPLOYEES: i64 = 100;
 const RECORDS: i64 = 1_000_000;
 const DAYS: i64 = 200;
@@ -141,20 +144,7 @@ fn main() {
 /// AUDIT_BENCH_KEEP=path keeps a copy for profiling queries by hand or with AUDIT_BENCH_BOOKS.
 async fn build_books(engine: &Engine) {
     let setup = Instant::now();
-    let studio = Uuid::new_v4();
-    let service = Uuid::new_v4();
-    sqlx::query("INSERT INTO studios (id, name, created_at) VALUES ($1, 'Bench studio', $2)")
-        .bind(studio)
-        .bind(chrono::Utc::now())
-        .execute(engine.pool())
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO services (id, studio_id, name, category, list_price) VALUES ($1, $2, 'Cut', 'hair', 9500)")
-        .bind(service)
-        .bind(studio)
-        .execute(engine.pool())
-        .await
-        .unwrap();
+    let (studio, service) = books::studio_with_a_service(engine, "Bench studio").await;
     exec(
         engine,
         "CREATE TABLE bench_people (idx INTEGER PRIMARY KEY, id BLOB NOT NULL)",
@@ -162,16 +152,8 @@ async fn build_books(engine: &Engine) {
     .await;
     let mut employees = Vec::new();
     for idx in 0..EMPLOYEES {
-        let id = EmployeeId::generate();
+        let id = books::employee(engine, studio, &format!("Bench employee {idx}"), 4_000).await;
         employees.push(id);
-        sqlx::query("INSERT INTO employees (id, studio_id, name, commission_bps, created_at) VALUES ($1, $2, $3, 4000, $4)")
-            .bind(id)
-            .bind(studio)
-            .bind(format!("Bench employee {idx}"))
-            .bind(chrono::Utc::now())
-            .execute(engine.pool())
-            .await
-            .unwrap();
         sqlx::query("INSERT INTO bench_people (idx, id) VALUES ($1, $2)")
             .bind(idx)
             .bind(id)

@@ -19,10 +19,13 @@ use uuid::Uuid;
 
 const DAY0: (i32, u32, u32) = (2026, 1, 5);
 
+#[path = "../tests/common/books.rs"]
+mod books;
+
 struct Fixture {
     engine: Engine,
-    studio: Uuid,
-    service: Uuid,
+    studio: StudioId,
+    service: ServiceId,
 }
 
 async fn fixture(dir: &std::path::Path) -> Fixture {
@@ -30,20 +33,7 @@ async fn fixture(dir: &std::path::Path) -> Fixture {
     let engine = Engine::connect(&url, EngineSettings::default())
         .await
         .unwrap();
-    let studio = Uuid::new_v4();
-    let service = Uuid::new_v4();
-    sqlx::query("INSERT INTO studios (id, name, created_at) VALUES ($1, 'Bench studio', $2)")
-        .bind(studio)
-        .bind(chrono::Utc::now())
-        .execute(engine.pool())
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO services (id, studio_id, name, category, list_price) VALUES ($1, $2, 'Cut', 'hair', 9500)")
-        .bind(service)
-        .bind(studio)
-        .execute(engine.pool())
-        .await
-        .unwrap();
+    let (studio, service) = books::studio_with_a_service(&engine, "Bench studio").await;
     Fixture {
         engine,
         studio,
@@ -53,15 +43,7 @@ async fn fixture(dir: &std::path::Path) -> Fixture {
 
 /// A new employee with `records` service records over `records / 5` days (untimed set-up).
 async fn employee_with_records(f: &Fixture, records: usize) -> (EmployeeId, NaiveDate, NaiveDate) {
-    let employee = Uuid::new_v4();
-    sqlx::query("INSERT INTO employees (id, studio_id, name, commission_bps, created_at) VALUES ($1, $2, $3, 4000, $4)")
-        .bind(employee)
-        .bind(f.studio)
-        .bind(format!("Bench {employee}"))
-        .bind(chrono::Utc::now())
-        .execute(f.engine.pool())
-        .await
-        .unwrap();
+    let employee = books::employee(&f.engine, f.studio, "Bench employee", 4_000).await;
     // Studio and payable accounts, as the demo seed opens them for its people.
     let mut conn = f.engine.pool().acquire().await.unwrap();
     app::engine::ledger::ensure_accounts(&mut conn)
@@ -92,11 +74,7 @@ async fn employee_with_records(f: &Fixture, records: usize) -> (EmployeeId, Naiv
         });
         insert.build().execute(f.engine.pool()).await.unwrap();
     }
-    (
-        EmployeeId(employee),
-        start,
-        start + chrono::Duration::days(days - 1),
-    )
+    (employee, start, start + chrono::Duration::days(days - 1))
 }
 
 fn request(employee: EmployeeId, start: NaiveDate, end: NaiveDate) -> PayoutRequest {

@@ -412,17 +412,18 @@ async fn a_ledger_large_enough_to_be_audited_in_key_ranges_reports_each_unbalanc
         "balanced bulk transfers are clean"
     );
 
-    // Unbalance the first, the middle and the last transfer in key order: one in each outer
-    // range and one inside.
+    // Unbalance the first, the middle and the last bulk transfer in key order (random ids, so
+    // they are near the start, the middle and the end of the whole key space): one in each
+    // outer range and one inside. Dated today, so a window of days includes them.
     exec(
         &app,
-        "INSERT INTO ledger_postings (transfer_id, account_id, amount)
+        "WITH bulk AS (SELECT id FROM ledger_transfers WHERE reason = 'bulk cash in')
+         INSERT INTO ledger_postings (transfer_id, account_id, amount)
          SELECT t.id, a.id, 700 FROM ledger_transfers t
          JOIN ledger_accounts a ON a.studio_id = t.studio_id AND a.code = 'cash_over_short'
-         WHERE t.id IN ((SELECT id FROM ledger_transfers ORDER BY id LIMIT 1),
-                        (SELECT id FROM ledger_transfers ORDER BY id
-                         LIMIT 1 OFFSET (SELECT COUNT(*) / 2 FROM ledger_transfers)),
-                        (SELECT id FROM ledger_transfers ORDER BY id DESC LIMIT 1))",
+         WHERE t.id IN ((SELECT id FROM bulk ORDER BY id LIMIT 1),
+                        (SELECT id FROM bulk ORDER BY id LIMIT 1 OFFSET 30000),
+                        (SELECT id FROM bulk ORDER BY id DESC LIMIT 1))",
     )
     .await;
     let report = audit(&app).await;

@@ -13,6 +13,9 @@ use chrono::NaiveDate;
 use proptest::prelude::*;
 use std::time::Duration;
 
+#[path = "common/books.rs"]
+mod books;
+
 #[derive(Clone, Debug)]
 enum Op {
     Service {
@@ -92,33 +95,10 @@ async fn books() -> Books {
     )
     .await
     .unwrap();
-    let studio = StudioId::generate();
-    let service = ServiceId::generate();
-    sqlx::query("INSERT INTO studios (id, name, created_at) VALUES ($1, 'Fuzz', $2)")
-        .bind(studio)
-        .bind(chrono::Utc::now())
-        .execute(engine.pool())
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO services (id, studio_id, name, category, list_price) VALUES ($1, $2, 'Cut', 'hair', 9500)")
-        .bind(service)
-        .bind(studio)
-        .execute(engine.pool())
-        .await
-        .unwrap();
+    let (studio, service) = books::studio_with_a_service(&engine, "Fuzz").await;
     let mut employees = Vec::new();
     for (index, bps) in [3_000, 4_000, 5_500].into_iter().enumerate() {
-        let id = EmployeeId::generate();
-        sqlx::query("INSERT INTO employees (id, studio_id, name, commission_bps, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(id)
-            .bind(studio)
-            .bind(format!("Employee {index}"))
-            .bind(bps)
-            .bind(chrono::Utc::now())
-            .execute(engine.pool())
-            .await
-            .unwrap();
-        employees.push(id);
+        employees.push(books::employee(&engine, studio, &format!("Employee {index}"), bps).await);
     }
     let mut conn = engine.pool().acquire().await.unwrap();
     app::engine::ledger::ensure_accounts(&mut conn)
