@@ -53,7 +53,7 @@ export interface Fault {
  * Leptos sets no global "hydrated" flag. Two signals instead:
  * 1. network idle: the JS/WASM bundle and the first server-function calls are done;
  * 2. every `input[name=idempotency_key]` holds a UUID. The key is a `prop:value`, which server
- *    rendering leaves empty; the browser mints it (`crypto.randomUUID()`) once the form hydrates.
+ *    rendering leaves empty; the browser mints it (`crypto.getRandomValues()`) once the form hydrates.
  * Pages without such inputs (e.g. /owner before a preview) rely on network idle alone.
  */
 export async function hydrated(page: Page, timeout = UI_TIMEOUT): Promise<void> {

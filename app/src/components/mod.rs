@@ -5,16 +5,31 @@ use crate::api::{payouts_needing_attention, FinishPayout};
 use crate::domain::*;
 use leptos::prelude::*;
 
-/// A fresh idempotency key: `crypto.randomUUID()` in the browser; a v4 UUID while rendering on the
-/// server (replaced by the browser's as soon as the page hydrates).
+/// A fresh idempotency key, a random (v4) UUID: from `crypto.getRandomValues()` in the browser;
+/// from the server's generator while rendering on the server (replaced by the browser's as soon as
+/// the page hydrates). Not `crypto.randomUUID()`: browsers offer it only in secure contexts
+/// (HTTPS or localhost), and a desk PC reaching the server at `http://<LAN address>` is not one;
+/// there the call throws and the page would stop working. An empty key (no Web Crypto at all) is
+/// refused by the server with a message saying the key is missing.
 pub fn new_idempotency_key() -> String {
     #[cfg(feature = "hydrate")]
     {
-        if let Some(key) = web_sys::window()
-            .and_then(|w| w.crypto().ok())
-            .map(|c| c.random_uuid())
-        {
-            return key;
+        let mut bytes = [0_u8; 16];
+        match web_sys::window().map(|w| w.crypto()) {
+            Some(Ok(crypto)) => match crypto.get_random_values_with_u8_array(&mut bytes) {
+                Ok(_) => {
+                    return uuid::Builder::from_random_bytes(bytes)
+                        .into_uuid()
+                        .to_string()
+                }
+                Err(error) => leptos::logging::error!(
+                    "no idempotency key: crypto.getRandomValues failed: {error:?}"
+                ),
+            },
+            Some(Err(error)) => {
+                leptos::logging::error!("no idempotency key: no Web Crypto: {error:?}")
+            }
+            None => leptos::logging::error!("no idempotency key: no window"),
         }
     }
     #[cfg(feature = "ssr")]
