@@ -15,3 +15,14 @@ for chunk in target/site/pkg/*.wasm; do
   raw=$((raw + $(stat -c %s "$chunk"))); gz=$((gz + $(gzip -9 -c "$chunk" | wc -c))); n=$((n + 1))
 done
 echo "release WASM (all $n files, main + lazy chunks): $raw bytes, $gz bytes gzipped file by file"
+# What one page loads: the main bundle plus the chunks the split manifest lists for its route.
+node -e '
+const fs = require("fs"), cp = require("child_process"), pkg = "target/site/pkg";
+const gz = (name) => Number(cp.execSync(`gzip -9 -c ${pkg}/${name}.wasm | wc -c`));
+const manifest = JSON.parse(fs.readFileSync(`${pkg}/__wasm_split_manifest.json`, "utf8"));
+const main = gz("payout-engine");
+for (const [route, chunks] of Object.entries(manifest)) {
+  const page = route.replace(/^_+/, "").replace(/_route_view_\d+$/, "");
+  const total = chunks.reduce((sum, chunk) => sum + gz(chunk), main);
+  console.log(`release WASM for the ${page} page (main + ${chunks.length} chunks): ${total} bytes gzipped`);
+}'
