@@ -210,12 +210,13 @@ pub struct AlertProblem {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_report_reads_back_from_its_flat_json() {
-        let at = DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+        let at = DateTime::from_timestamp(1_790_000_000, 0).expect("a valid timestamp");
         let report = AuditReport {
             run: AuditRun {
                 id: AuditRunId(uuid::Uuid::from_u128(7)),
@@ -237,21 +238,18 @@ mod tests {
                 amount_at_stake: Rappen(500),
             }],
         };
-        let json = serde_json::to_value(&report).unwrap_or_default();
+        let json = serde_json::to_value(&report).expect("a report serialises");
         assert_eq!(json["status"], "findings");
         assert_eq!(json["findings"][0]["check"], "till_mismatch");
         assert_eq!(
-            serde_json::from_value::<AuditReport>(json).ok(),
-            Some(report)
+            serde_json::from_value::<AuditReport>(json).expect("its own JSON reads back"),
+            report
         );
         // Optional run fields may be left out, as with the flattened run.
         let minimal = r#"{"id":"00000000-0000-0000-0000-000000000007","trigger":"cli",
             "status":"clean","started_at":"2026-09-21T12:26:40Z","finding_count":0,
             "amount_at_stake":0,"currency":"CHF","findings":[]}"#;
-        let parsed = serde_json::from_str::<AuditReport>(minimal).ok();
-        assert_eq!(
-            parsed.map(|r| (r.run.days, r.run.finished_at)),
-            Some((None, None))
-        );
+        let parsed = serde_json::from_str::<AuditReport>(minimal).expect("a minimal report reads");
+        assert_eq!((parsed.run.days, parsed.run.finished_at), (None, None));
     }
 }

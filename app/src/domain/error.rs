@@ -289,12 +289,13 @@ impl FromServerFnError for AppError {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::domain::{EmployeeId, PayoutId, PayoutMethod, PayoutPhase, Rappen, StudioId};
 
     fn payout() -> Payout {
-        let at = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+        let at = chrono::DateTime::from_timestamp(1_790_000_000, 0).expect("a valid timestamp");
         let day = at.date_naive();
         Payout {
             id: PayoutId(uuid::Uuid::from_u128(1)),
@@ -347,13 +348,11 @@ mod tests {
             },
         ];
         for error in errors {
-            let json = serde_json::to_string(&error).unwrap_or_default();
+            let json = serde_json::to_string(&error).expect("an error serialises");
             assert!(json.contains("\"kind\":"), "{json}");
-            assert_eq!(
-                serde_json::from_str::<AppError>(&json).ok(),
-                Some(error),
-                "{json}"
-            );
+            let read_back =
+                serde_json::from_str::<AppError>(&json).expect("its own JSON reads back");
+            assert_eq!(read_back, error, "{json}");
         }
     }
 
