@@ -10,8 +10,12 @@ import { defineConfig, devices } from "@playwright/test";
  * Browser: Debian's Chromium (`apt-get install chromium`); `npx playwright install` is not used.
  * Override with CHROMIUM_PATH; point at another server with E2E_BASE_URL.
  */
+const baseURL = process.env.E2E_BASE_URL ?? "http://127.0.0.1:3000";
+
 export default defineConfig({
   testDir: "./tests",
+  // Signs in as the demo owner; every test starts with that session unless it says otherwise.
+  globalSetup: "./global-setup.ts",
   fullyParallel: false,
   workers: 1,
   retries: 0,
@@ -19,7 +23,11 @@ export default defineConfig({
   forbidOnly: !!process.env.CI,
   reporter: "list",
   use: {
-    baseURL: process.env.E2E_BASE_URL ?? "http://127.0.0.1:3000",
+    baseURL,
+    storageState: ".auth/owner.json",
+    // The server refuses cookie-authenticated changes without a same-site Origin (CSRF); the
+    // browser sends one itself, the `request` fixture needs it set.
+    extraHTTPHeaders: { Origin: baseURL },
     trace: "retain-on-failure",
     screenshot: "only-on-failure",
   },

@@ -66,14 +66,14 @@ fn main() {
         }
 
         // Warm the page cache once, as the nightly run on a live server would find it.
-        let warm = engine.run_audit(AuditTrigger::Cli, None, None).await.unwrap();
+        let warm = engine.run_audit(&app::engine::access::Caller::operator("test"), AuditTrigger::Cli, None, None).await.unwrap();
         assert!(warm.findings.is_empty(), "the bench books must be clean: {:#?}", &warm.findings[..warm.findings.len().min(5)]);
 
         let mut engine_runs = Vec::new();
         let mut floor_runs = Vec::new();
         for _ in 0..SAMPLES {
             let started = Instant::now();
-            let report = engine.run_audit(AuditTrigger::Cli, None, None).await.unwrap();
+            let report = engine.run_audit(&app::engine::access::Caller::operator("test"), AuditTrigger::Cli, None, None).await.unwrap();
             engine_runs.push(started.elapsed());
             assert_eq!(report.run.status, AuditStatus::Clean);
 
@@ -201,6 +201,7 @@ async fn build_books(engine: &Engine) {
         let key = IdempotencyKey::parse(Some(&format!("bench-audit-{index}"))).unwrap();
         let payout = engine
             .commit_payout(
+                &app::engine::access::Caller::operator("test"),
                 &key,
                 &PayoutRequest {
                     employee_id: *employee,

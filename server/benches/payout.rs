@@ -92,7 +92,11 @@ async fn via_engine(f: &Fixture, records: usize) -> Duration {
     let began = Instant::now();
     let payout = f
         .engine
-        .commit_payout(&key, &request(employee, start, end))
+        .commit_payout(
+            &app::engine::access::Caller::operator("test"),
+            &key,
+            &request(employee, start, end),
+        )
         .await
         .unwrap();
     let took = began.elapsed();
@@ -256,7 +260,7 @@ fn main() {
                 .unwrap()
         });
         let base = format!("http://{addr}");
-        let client = reqwest::Client::builder().tcp_nodelay(true).build().unwrap();
+        let client = owner_client(&f.engine).await;
         // Warm-up (statement cache, page cache, connection).
         for _ in 0..3 {
             via_engine(&f, 210).await;
@@ -294,6 +298,7 @@ fn main() {
                 .unwrap()
         });
         let demo_base = format!("http://{demo_addr}");
+        let client = owner_client(&demo).await;
         for page in ["/", "/reception", "/owner", "/employees", "/api/v1/employees", "/api/v1/payouts"] {
             let status = client.get(format!("{demo_base}{page}")).send().await.unwrap().status();
             assert!(status.is_success(), "{page}: {status}");
@@ -338,4 +343,31 @@ fn main() {
             None => println!("peak RSS: /proc/self/status not readable on this platform"),
         }
     });
+}
+
+/// An HTTP client sending a fresh owner API key of `engine` (every request is authenticated, as
+/// in production).
+async fn owner_client(engine: &Engine) -> reqwest::Client {
+    let created = engine
+        .create_api_key(
+            &app::engine::access::Caller::operator("bench"),
+            &app::domain::ApiKeyRequest {
+                name: "bench".into(),
+                role: app::domain::Role::Owner,
+                studio_id: None,
+                scopes: None,
+            },
+        )
+        .await
+        .unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {}", created.key)).unwrap(),
+    );
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }

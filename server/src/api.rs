@@ -4,6 +4,8 @@
 //! opaque (details are in the log). Every POST needs an `Idempotency-Key` header.
 
 use app::domain::*;
+use app::engine::access::{Authenticated, Caller, ClientIp};
+use app::engine::auth::{expired_session_cookie, session_cookie, session_token};
 use app::engine::faults::Fault;
 use app::engine::idempotency::IdempotencyKey;
 use app::engine::{Engine, BACKEND_NAME};
@@ -62,6 +64,29 @@ impl IntoResponse for ApiError {
 }
 
 type ApiResult<T> = Result<T, ApiError>;
+
+/// The authenticated caller of an API request (resolved by [`crate::auth::authenticate`]).
+/// Rejects with 401 `unauthenticated` when the request carries no valid session or API key.
+pub struct Auth(pub Caller);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Authenticated>()
+            .map(|auth| Auth(auth.caller.clone()))
+            .ok_or_else(|| {
+                ApiError(AppError::unauthenticated(
+                    "sign in, or send an API key as 'Authorization: Bearer pe_…'",
+                ))
+            })
+    }
+}
 
 /// A JSON body, checked at the boundary: `Content-Type: application/json` (415), at most
 /// [`MAX_BODY_BYTES`] (413), valid UTF-8 (400), syntactically JSON (400), and of the expected shape
@@ -194,7 +219,15 @@ pub fn router(fault_injection: bool) -> Router<ApiState> {
         .route("/api/v1/till/open", post(open_till))
         .route("/api/v1/till/movements", post(cash_movement))
         .route("/api/v1/till/close", post(close_till))
-        .route("/api/v1/till/sessions/{id}", get(till_session));
+        .route("/api/v1/till/sessions/{id}", get(till_session))
+        .route(
+            "/api/v1/session",
+            post(sign_in).get(current_session).delete(sign_out),
+        )
+        .route("/api/v1/api-keys", post(create_api_key).get(api_keys))
+        .route("/api/v1/api-keys/{id}/revoke", post(revoke_api_key))
+        .route("/api/v1/users", post(create_user).get(users))
+        .route("/api/v1/activity", get(activity));
     if fault_injection {
         router.route(
             "/api/v1/test/faults",
@@ -216,8 +249,11 @@ async fn healthz(State(state): State<ApiState>) -> Response {
     }
 }
 
-async fn employees(State(state): State<ApiState>) -> ApiResult<Json<Vec<EmployeeSummary>>> {
-    Ok(Json(state.engine.employees().await?))
+async fn employees(
+    State(state): State<ApiState>,
+    Auth(caller): Auth,
+) -> ApiResult<Json<Vec<EmployeeSummary>>> {
+    Ok(Json(state.engine.employees(&caller).await?))
 }
 
 #[derive(Deserialize)]
@@ -251,46 +287,60 @@ impl RecordsQuery {
 
 async fn service_records(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     Query(query): Query<RecordsQuery>,
 ) -> ApiResult<Json<Vec<ServiceRecord>>> {
     let (employee, limit) = query.parse()?;
     Ok(Json(
-        state.engine.recent_service_records(employee, limit).await?,
+        state
+            .engine
+            .recent_service_records(&caller, employee, limit)
+            .await?,
     ))
 }
 
 async fn day_records(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     Query(query): Query<RecordsQuery>,
 ) -> ApiResult<Json<Vec<DayRecord>>> {
     let (employee, limit) = query.parse()?;
     Ok(Json(
-        state.engine.recent_day_records(employee, limit).await?,
+        state
+            .engine
+            .recent_day_records(&caller, employee, limit)
+            .await?,
     ))
 }
 
 async fn register_day(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     headers: HeaderMap,
     ApiJson(request): ApiJson<DayRecordRequest>,
 ) -> ApiResult<(StatusCode, Json<DayRecord>)> {
     let key = idempotency_key(&headers)?;
-    let record = state.engine.register_day(&key, &request).await?;
+    let record = state.engine.register_day(&caller, &key, &request).await?;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
 async fn register_service(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     headers: HeaderMap,
     ApiJson(request): ApiJson<ServiceRecordRequest>,
 ) -> ApiResult<(StatusCode, Json<ServiceRecord>)> {
     let key = idempotency_key(&headers)?;
-    let record = state.engine.register_service(&key, &request).await?;
+    let record = state
+        .engine
+        .register_service(&caller, &key, &request)
+        .await?;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
 async fn refund_service(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     headers: HeaderMap,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<RefundRequest>,
@@ -300,26 +350,28 @@ async fn refund_service(
     Ok(Json(
         state
             .engine
-            .refund_service_record(&key, id, &request)
+            .refund_service_record(&caller, &key, id, &request)
             .await?,
     ))
 }
 
 async fn commit_payout(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     headers: HeaderMap,
     ApiJson(request): ApiJson<PayoutRequest>,
 ) -> ApiResult<(StatusCode, Json<Payout>)> {
     let key = idempotency_key(&headers)?;
-    let payout = state.engine.commit_payout(&key, &request).await?;
+    let payout = state.engine.commit_payout(&caller, &key, &request).await?;
     Ok((StatusCode::CREATED, Json(payout)))
 }
 
 async fn preview_payout(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     ApiJson(request): ApiJson<PayoutRequest>,
 ) -> ApiResult<Json<PayoutPreview>> {
-    Ok(Json(state.engine.preview_payout(&request).await?))
+    Ok(Json(state.engine.preview_payout(&caller, &request).await?))
 }
 
 #[derive(Deserialize)]
@@ -330,6 +382,7 @@ struct PayoutsQuery {
 
 async fn payouts(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     Query(query): Query<PayoutsQuery>,
 ) -> ApiResult<Json<Vec<Payout>>> {
     let filter = match query.state.as_deref().filter(|s| !s.is_empty()) {
@@ -342,7 +395,12 @@ async fn payouts(
         }
         None => None,
     };
-    Ok(Json(state.engine.payouts(filter, employee, 1000).await?))
+    Ok(Json(
+        state
+            .engine
+            .payouts(&caller, filter, employee, 1000)
+            .await?,
+    ))
 }
 
 /// A payout with its lines.
@@ -355,9 +413,10 @@ struct PayoutWithLines {
 
 async fn payout(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PayoutWithLines>> {
-    let detail = state.engine.payout_detail(payout_id(&id)?).await?;
+    let detail = state.engine.payout_detail(&caller, payout_id(&id)?).await?;
     Ok(Json(PayoutWithLines {
         payout: detail.payout,
         lines: detail.lines,
@@ -366,23 +425,31 @@ async fn payout(
 
 async fn finish_payout(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Payout>> {
     let key = idempotency_key(&headers)?;
     Ok(Json(
-        state.engine.finish_payout(&key, payout_id(&id)?).await?,
+        state
+            .engine
+            .finish_payout(&caller, &key, payout_id(&id)?)
+            .await?,
     ))
 }
 
 async fn cancel_payout(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Payout>> {
     let key = idempotency_key(&headers)?;
     Ok(Json(
-        state.engine.cancel_payout(&key, payout_id(&id)?).await?,
+        state
+            .engine
+            .cancel_payout(&caller, &key, payout_id(&id)?)
+            .await?,
     ))
 }
 
@@ -403,6 +470,7 @@ fn studio_param(raw: Option<&str>) -> ApiResult<Option<StudioId>> {
 
 async fn ledger_balances(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     Query(query): Query<BalancesQuery>,
 ) -> ApiResult<Json<Vec<AccountBalance>>> {
     let studio = studio_param(query.studio_id.as_deref())?
@@ -414,7 +482,7 @@ async fn ledger_balances(
             )?),
             None => None,
         };
-    Ok(Json(state.engine.balances(studio, as_of).await?))
+    Ok(Json(state.engine.balances(&caller, studio, as_of).await?))
 }
 
 #[derive(Deserialize)]
@@ -426,6 +494,7 @@ struct TransfersQuery {
 
 async fn ledger_transfers(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     Query(query): Query<TransfersQuery>,
 ) -> ApiResult<Json<Vec<Transfer>>> {
     let studio = studio_param(query.studio_id.as_deref())?;
@@ -444,7 +513,12 @@ async fn ledger_transfers(
     }
     .parse()?
     .1;
-    Ok(Json(state.engine.transfers(studio, cause, limit).await?))
+    Ok(Json(
+        state
+            .engine
+            .transfers(&caller, studio, cause, limit)
+            .await?,
+    ))
 }
 
 /// Body of `POST /api/v1/audits`.
@@ -458,25 +532,30 @@ struct AuditRequest {
 
 async fn run_audit(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     ApiJson(request): ApiJson<AuditRequest>,
 ) -> ApiResult<(StatusCode, Json<AuditReport>)> {
     let report = state
         .engine
-        .run_audit(AuditTrigger::Manual, request.days, None)
+        .run_audit(&caller, AuditTrigger::Manual, request.days, None)
         .await?;
     Ok((StatusCode::CREATED, Json(report)))
 }
 
-async fn audit_runs(State(state): State<ApiState>) -> ApiResult<Json<Vec<AuditRun>>> {
-    Ok(Json(state.engine.audit_runs(50).await?))
+async fn audit_runs(
+    State(state): State<ApiState>,
+    Auth(caller): Auth,
+) -> ApiResult<Json<Vec<AuditRun>>> {
+    Ok(Json(state.engine.audit_runs(&caller, 50).await?))
 }
 
 async fn audit_report(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AuditReport>> {
     let id = AuditRunId::parse(&id).map_err(|m| AppError::validation("audit_run_id", m))?;
-    Ok(Json(state.engine.audit_report(id).await?))
+    Ok(Json(state.engine.audit_report(&caller, id).await?))
 }
 
 #[derive(Deserialize)]
@@ -486,6 +565,7 @@ struct NotificationsQuery {
 
 async fn notifications(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     Query(query): Query<NotificationsQuery>,
 ) -> ApiResult<Json<Vec<app::engine::notifications::Notification>>> {
     use app::engine::notifications::DeliveryState;
@@ -501,57 +581,66 @@ async fn notifications(
         ),
         None => None,
     };
-    Ok(Json(state.engine.notifications(filter, 200).await?))
+    Ok(Json(
+        state.engine.notifications(&caller, filter, 200).await?,
+    ))
 }
 
 async fn current_till(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     Query(query): Query<BalancesQuery>,
 ) -> ApiResult<Json<Option<TillSession>>> {
     let studio = studio_param(query.studio_id.as_deref())?
         .ok_or_else(|| AppError::validation("studio_id", "studio_id is required"))?;
-    Ok(Json(state.engine.current_till(studio).await?))
+    Ok(Json(state.engine.current_till(&caller, studio).await?))
 }
 
 async fn open_till(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     headers: HeaderMap,
     ApiJson(request): ApiJson<OpenTillRequest>,
 ) -> ApiResult<(StatusCode, Json<TillSession>)> {
     let key = idempotency_key(&headers)?;
     Ok((
         StatusCode::CREATED,
-        Json(state.engine.open_till(&key, &request).await?),
+        Json(state.engine.open_till(&caller, &key, &request).await?),
     ))
 }
 
 async fn cash_movement(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     headers: HeaderMap,
     ApiJson(request): ApiJson<CashMovementRequest>,
 ) -> ApiResult<(StatusCode, Json<TillSession>)> {
     let key = idempotency_key(&headers)?;
     Ok((
         StatusCode::CREATED,
-        Json(state.engine.cash_movement(&key, &request).await?),
+        Json(state.engine.cash_movement(&caller, &key, &request).await?),
     ))
 }
 
 async fn close_till(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     headers: HeaderMap,
     ApiJson(request): ApiJson<CloseTillRequest>,
 ) -> ApiResult<Json<TillSession>> {
     let key = idempotency_key(&headers)?;
-    Ok(Json(state.engine.close_till(&key, &request).await?))
+    Ok(Json(
+        state.engine.close_till(&caller, &key, &request).await?,
+    ))
 }
 
 async fn till_session(
     State(state): State<ApiState>,
+    Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TillSession>> {
     let id = TillSessionId::parse(&id).map_err(|m| AppError::validation("till_session_id", m))?;
-    Ok(Json(state.engine.till_session(id).await?))
+    Ok(Json(state.engine.till_session(&caller, id).await?))
 }
 
 async fn arm_fault(
@@ -569,4 +658,139 @@ async fn armed_faults(State(state): State<ApiState>) -> Json<Vec<Fault>> {
 async fn clear_faults(State(state): State<ApiState>) -> StatusCode {
     state.engine.faults().clear();
     StatusCode::NO_CONTENT
+}
+
+/// Body of `POST /api/v1/session`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignInRequest {
+    email: String,
+    password: String,
+}
+
+/// Signs in: sets the session cookie and returns who signed in. No Idempotency-Key: signing in
+/// twice only opens a second session.
+async fn sign_in(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    ip: Option<axum::Extension<ClientIp>>,
+    ApiJson(request): ApiJson<SignInRequest>,
+) -> ApiResult<Response> {
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let session = state
+        .engine
+        .login(
+            &request.email,
+            &request.password,
+            ip.map(|axum::Extension(ClientIp(ip))| ip),
+            agent,
+        )
+        .await?;
+    let cookie = session_cookie(
+        &session.token,
+        session.expires_at,
+        crate::auth::is_https(&headers),
+    );
+    Ok((
+        StatusCode::CREATED,
+        [(header::SET_COOKIE, cookie)],
+        Json(session.me),
+    )
+        .into_response())
+}
+
+/// Who is signed in with the session cookie.
+async fn current_session(auth: Option<axum::Extension<Authenticated>>) -> ApiResult<Json<Me>> {
+    auth.and_then(|axum::Extension(auth)| auth.me)
+        .map(Json)
+        .ok_or_else(|| ApiError(AppError::unauthenticated("nobody is signed in")))
+}
+
+/// Signs out: ends the session and clears the cookie (204 also when nobody was signed in).
+async fn sign_out(State(state): State<ApiState>, headers: HeaderMap) -> ApiResult<Response> {
+    let token = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(session_token);
+    if let Some(token) = token {
+        state.engine.logout(&token).await?;
+    }
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(
+            header::SET_COOKIE,
+            expired_session_cookie(crate::auth::is_https(&headers)),
+        )],
+    )
+        .into_response())
+}
+
+async fn create_api_key(
+    State(state): State<ApiState>,
+    Auth(caller): Auth,
+    ApiJson(request): ApiJson<ApiKeyRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.engine.create_api_key(&caller, &request).await?),
+    ))
+}
+
+async fn api_keys(
+    State(state): State<ApiState>,
+    Auth(caller): Auth,
+) -> ApiResult<Json<Vec<ApiKeyInfo>>> {
+    Ok(Json(state.engine.api_keys(&caller).await?))
+}
+
+async fn revoke_api_key(
+    State(state): State<ApiState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ApiKeyInfo>> {
+    let id = ApiKeyId::parse(&id).map_err(|m| AppError::validation("id", m))?;
+    Ok(Json(state.engine.revoke_api_key(&caller, id).await?))
+}
+
+async fn create_user(
+    State(state): State<ApiState>,
+    Auth(caller): Auth,
+    ApiJson(request): ApiJson<UserRequest>,
+) -> ApiResult<(StatusCode, Json<UserInfo>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.engine.create_user(&caller, &request).await?),
+    ))
+}
+
+async fn users(
+    State(state): State<ApiState>,
+    Auth(caller): Auth,
+) -> ApiResult<Json<Vec<UserInfo>>> {
+    Ok(Json(state.engine.users(&caller).await?))
+}
+
+#[derive(Deserialize)]
+struct ActivityQuery {
+    before: Option<i64>,
+    limit: Option<String>,
+}
+
+async fn activity(
+    State(state): State<ApiState>,
+    Auth(caller): Auth,
+    Query(query): Query<ActivityQuery>,
+) -> ApiResult<Json<Vec<ActivityEntry>>> {
+    let limit = RecordsQuery {
+        employee_id: None,
+        limit: query.limit,
+    }
+    .parse()?
+    .1;
+    Ok(Json(
+        state.engine.activity(&caller, query.before, limit).await?,
+    ))
 }

@@ -3,6 +3,7 @@
 //! shutdown. `main.rs` is only the command line around this.
 
 pub mod api;
+pub mod auth;
 
 use anyhow::Context as _;
 use app::engine::Engine;
@@ -59,10 +60,20 @@ pub fn app_router(engine: Engine, options: LeptosOptions, fault_injection: bool)
         )
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(options);
+    // Layers run bottom-up on the way in: trace, the cross-site check, authentication, then the
+    // sign-in redirect of pages.
     api::router(fault_injection)
-        .with_state(api::ApiState { engine })
+        .with_state(api::ApiState {
+            engine: engine.clone(),
+        })
         .merge(ui)
         .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(auth::require_sign_in_for_pages))
+        .layer(axum::middleware::from_fn_with_state(
+            engine,
+            auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn(auth::reject_cross_site))
         .layer(TraceLayer::new_for_http())
 }
 
@@ -144,9 +155,12 @@ pub async fn serve_router(
             tracing::warn!(%error, "cannot set TCP_NODELAY on a connection");
         }
     });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Registers the SIGTERM and Ctrl-C handlers now (so a signal that arrives right after start-up

@@ -1,7 +1,9 @@
-//! `payout-engine`: the one binary. `serve` (default), `migrate`, `seed-demo`, `finish`, `audit`.
+//! `payout-engine`: the one binary. `serve` (default), `migrate`, `seed-demo`, `finish`, `audit`,
+//! `api-key`, `user`.
 //! Configuration from flags or environment; every failure is a clear message and exit code 1.
 
 use anyhow::Context as _;
+use app::engine::access::Caller;
 use app::engine::notifications::{BotToken, TelegramSettings};
 use app::engine::{Engine, EngineSettings};
 use clap::{Parser, Subcommand};
@@ -88,6 +90,16 @@ enum Command {
         /// The payout id.
         payout_id: String,
     },
+    /// API keys for integrations (the key is printed once, at creation).
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+    /// People who sign in.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Check every invariant of the books and payouts; prints each finding and exits with 1 when
     /// anything is found (0 when clean). The run is stored and shown on the owner's audit page.
     Audit {
@@ -96,6 +108,94 @@ enum Command {
         #[arg(long)]
         days: Option<i64>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum ApiKeyCommand {
+    /// Create a key and print it once: `pe_<prefix>_<secret>`, sent as `Authorization: Bearer`.
+    Create {
+        /// What uses the key, e.g. "booking system".
+        #[arg(long)]
+        name: String,
+        /// owner or receptionist.
+        #[arg(long, value_parser = parse_role)]
+        role: app::domain::Role,
+        /// The studio id of a receptionist key.
+        #[arg(long)]
+        studio: Option<String>,
+        /// A scope (repeatable), e.g. `--scope payouts:read`; default every scope of the role.
+        #[arg(long = "scope", value_parser = parse_scope)]
+        scopes: Vec<app::domain::ApiScope>,
+    },
+    /// List the keys (never the keys themselves).
+    List,
+    /// Revoke a key by id.
+    Revoke {
+        /// The key's id.
+        id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create a user; the password is read from PAYOUT_ENGINE_NEW_PASSWORD or the first line of
+    /// standard input.
+    Create {
+        /// Sign-in email.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// owner, receptionist or employee.
+        #[arg(long, value_parser = parse_role)]
+        role: app::domain::Role,
+        /// A receptionist's studio id.
+        #[arg(long)]
+        studio: Option<String>,
+        /// An employee's employee id.
+        #[arg(long)]
+        employee: Option<String>,
+    },
+    /// Set a user's password (read like `create`'s); ends their sessions and clears the demo mark.
+    SetPassword {
+        /// Sign-in email.
+        #[arg(long)]
+        email: String,
+    },
+    /// List the users.
+    List,
+}
+
+fn parse_role(text: &str) -> Result<app::domain::Role, String> {
+    app::domain::Role::parse(text)
+}
+
+fn parse_scope(text: &str) -> Result<app::domain::ApiScope, String> {
+    app::domain::ApiScope::parse(text)
+}
+
+/// The new password: `PAYOUT_ENGINE_NEW_PASSWORD`, else the first line of standard input (never
+/// a command-line argument, which other users of the machine can read in the process list).
+fn read_new_password() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("PAYOUT_ENGINE_NEW_PASSWORD") {
+        return Ok(password);
+    }
+    eprintln!("password (one line on standard input):");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+fn parse_id<T>(
+    field: &str,
+    text: Option<&str>,
+    parse: fn(&str) -> Result<T, String>,
+) -> anyhow::Result<Option<T>> {
+    text.map(|t| parse(t).map_err(|m| anyhow::anyhow!("--{field}: {m}")))
+        .transpose()
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -177,6 +277,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         ..EngineSettings::default()
     };
     let engine = Engine::connect(&cli.database_url, settings).await?;
+    let operator = Caller::operator("cli");
     match cli.command.unwrap_or(Command::Serve(ServeArgs {
         addr: None,
         demo: false,
@@ -190,7 +291,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::SeedDemo => seed(&engine).await?,
         Command::Audit { days } => {
             let report = engine
-                .run_audit(app::domain::AuditTrigger::Cli, days, None)
+                .run_audit(&operator, app::domain::AuditTrigger::Cli, days, None)
                 .await
                 .map_err(|e| anyhow::anyhow!("the audit could not run: {e}"))?;
             for finding in &report.findings {
@@ -222,7 +323,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Finish { payout_id } => {
             let id = app::domain::PayoutId::parse(&payout_id).map_err(anyhow::Error::msg)?;
             let payout = engine
-                .resume(id)
+                .resume(&operator, id)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
@@ -230,6 +331,125 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 payout.id, payout.state, payout.record_count, payout.total
             );
         }
+        Command::ApiKey { command } => match command {
+            ApiKeyCommand::Create {
+                name,
+                role,
+                studio,
+                scopes,
+            } => {
+                let request = app::domain::ApiKeyRequest {
+                    name,
+                    role,
+                    studio_id: parse_id("studio", studio.as_deref(), app::domain::StudioId::parse)?,
+                    scopes: if scopes.is_empty() {
+                        None
+                    } else {
+                        Some(scopes)
+                    },
+                };
+                let created = engine
+                    .create_api_key(&operator, &request)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let scopes: Vec<&str> = created.info.scopes.iter().map(|s| s.as_str()).collect();
+                eprintln!(
+                    "API key '{}' ({}, id {}) with scopes {}; store it now, it is not shown again:",
+                    created.info.name,
+                    created.info.role,
+                    created.info.id,
+                    scopes.join(", ")
+                );
+                println!("{}", created.key);
+            }
+            ApiKeyCommand::List => {
+                for key in engine
+                    .api_keys(&operator)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                {
+                    println!(
+                        "{}  pe_{}_…  {:<12} {:<8} {}  {}",
+                        key.id,
+                        key.prefix,
+                        key.role,
+                        if key.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        },
+                        key.name,
+                        key.studio_id.map(|s| s.to_string()).unwrap_or_default()
+                    );
+                }
+            }
+            ApiKeyCommand::Revoke { id } => {
+                let id = app::domain::ApiKeyId::parse(&id).map_err(anyhow::Error::msg)?;
+                let key = engine
+                    .revoke_api_key(&operator, id)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!("API key '{}' (pe_{}_…) is revoked", key.name, key.prefix);
+            }
+        },
+        Command::User { command } => match command {
+            UserCommand::Create {
+                email,
+                name,
+                role,
+                studio,
+                employee,
+            } => {
+                let request = app::domain::UserRequest {
+                    email,
+                    name,
+                    role,
+                    studio_id: parse_id("studio", studio.as_deref(), app::domain::StudioId::parse)?,
+                    employee_id: parse_id(
+                        "employee",
+                        employee.as_deref(),
+                        app::domain::EmployeeId::parse,
+                    )?,
+                    password: read_new_password()?,
+                };
+                let user = engine
+                    .create_user(&operator, &request)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!("user {} ({}) created: {}", user.email, user.role, user.id);
+            }
+            UserCommand::SetPassword { email } => {
+                let password = read_new_password()?;
+                let user = engine
+                    .set_password(&operator, &email, &password)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!(
+                    "password of {} changed; their sessions are ended",
+                    user.email
+                );
+            }
+            UserCommand::List => {
+                for user in engine
+                    .users(&operator)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                {
+                    println!(
+                        "{:<32} {:<12} {:<8} {}{}",
+                        user.email,
+                        user.role,
+                        if user.active { "active" } else { "inactive" },
+                        user.name,
+                        if user.demo_credentials {
+                            "  (demo password)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+            }
+        },
         Command::Serve(args) => {
             // cargo-leptos passes the site address as LEPTOS_SITE_ADDR.
             let addr = match args.addr {
@@ -250,6 +470,17 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let demo = args.demo;
             if demo {
                 seed(&engine).await?;
+            } else {
+                let published = engine
+                    .demo_credentials_in_use()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                if !published.is_empty() {
+                    anyhow::bail!(
+                        "refusing to serve outside demo mode: {} still sign in with the demo passwords the README publishes. Set new ones (`payout-engine user set-password --email EMAIL`) or run with --demo",
+                        published.join(", ")
+                    );
+                }
             }
             payout_server::serve(
                 engine.clone(),

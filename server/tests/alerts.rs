@@ -72,7 +72,7 @@ impl Alerts {
     async fn states(&self) -> Vec<(String, DeliveryState)> {
         self.app
             .engine
-            .notifications(None, 100)
+            .notifications(&app::engine::access::Caller::operator("test"), None, 100)
             .await
             .unwrap()
             .into_iter()
@@ -120,7 +120,12 @@ async fn corrupt_a_payout(app: &TestApp) {
 
 async fn audit(app: &TestApp) -> AuditReport {
     app.engine
-        .run_audit(AuditTrigger::Manual, None, None)
+        .run_audit(
+            &app::engine::access::Caller::operator("test"),
+            AuditTrigger::Manual,
+            None,
+            None,
+        )
         .await
         .unwrap()
 }
@@ -152,9 +157,10 @@ async fn a_finding_sends_one_message_to_the_owner_once() {
         "{text}"
     );
     assert!(text.contains("committed payout to"), "{text}");
+    // The chat id is personal data: listed masked to its last four characters.
     assert_eq!(
         a.states().await,
-        vec![("owner-chat".to_string(), DeliveryState::Sent)]
+        vec![("••••••chat".to_string(), DeliveryState::Sent)]
     );
 }
 

@@ -18,7 +18,11 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let app = spawn_demo_app().await;
     let jonas = app.employee_named("Jonas Keller").await;
-    let services = app.engine.services().await.unwrap();
+    let services = app
+        .engine
+        .services(&app::engine::access::Caller::operator("test"))
+        .await
+        .unwrap();
     let seefeld = services
         .iter()
         .find(|s| s.studio_id.to_string() == jonas["studio_id"].as_str().unwrap())
@@ -191,7 +195,8 @@ async fn hold_payout_key(f: &Fixture, key: &str, request: &Value, lease: chrono:
         "INSERT INTO idempotency_keys (operation, key, fingerprint, state, locked_until, created_at)
          VALUES ('commit_payout', $1, $2, 'in_flight', $3, $4)",
     )
-    .bind(key)
+    // Keys live in their client's namespace.
+    .bind(format!("{} {key}", f.app.owner_actor))
     .bind(&fingerprint)
     .bind(chrono::Utc::now() + lease)
     .bind(chrono::Utc::now())

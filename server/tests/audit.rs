@@ -22,7 +22,12 @@ async fn exec(app: &TestApp, sql: &str) {
 
 async fn audit(app: &TestApp) -> AuditReport {
     app.engine
-        .run_audit(AuditTrigger::Manual, None, None)
+        .run_audit(
+            &app::engine::access::Caller::operator("test"),
+            AuditTrigger::Manual,
+            None,
+            None,
+        )
         .await
         .unwrap()
 }
@@ -299,7 +304,12 @@ async fn a_window_of_days_leaves_out_older_problems_but_not_balance_checks() {
     .await;
     let recent = app
         .engine
-        .run_audit(AuditTrigger::Cli, Some(1), None)
+        .run_audit(
+            &app::engine::access::Caller::operator("test"),
+            AuditTrigger::Cli,
+            Some(1),
+            None,
+        )
         .await
         .unwrap();
     assert!(
@@ -307,7 +317,15 @@ async fn a_window_of_days_leaves_out_older_problems_but_not_balance_checks() {
         "the September payout is outside the last day"
     );
     assert_eq!(of(&audit(&app).await, AuditCheck::PayoutLines).len(), 1);
-    let refused = app.engine.run_audit(AuditTrigger::Cli, Some(0), None).await;
+    let refused = app
+        .engine
+        .run_audit(
+            &app::engine::access::Caller::operator("test"),
+            AuditTrigger::Cli,
+            Some(0),
+            None,
+        )
+        .await;
     assert_eq!(refused.unwrap_err().field(), Some("days"));
 }
 
@@ -319,12 +337,22 @@ async fn a_schedule_slot_runs_once_across_processes() {
         .with_timezone(&chrono::Utc);
     let first = app
         .engine
-        .run_audit(AuditTrigger::Schedule, None, Some(slot))
+        .run_audit(
+            &app::engine::access::Caller::operator("test"),
+            AuditTrigger::Schedule,
+            None,
+            Some(slot),
+        )
         .await;
     assert!(first.is_ok());
     let second = app
         .engine
-        .run_audit(AuditTrigger::Schedule, None, Some(slot))
+        .run_audit(
+            &app::engine::access::Caller::operator("test"),
+            AuditTrigger::Schedule,
+            None,
+            Some(slot),
+        )
         .await;
     assert_eq!(second.unwrap_err().code(), "audit_slot_taken");
 }
@@ -374,7 +402,12 @@ async fn a_transfer_stripped_of_its_postings_is_found() {
     assert_eq!(empty[0].entity_type, "transfer");
     let windowed = app
         .engine
-        .run_audit(AuditTrigger::Cli, Some(400), None)
+        .run_audit(
+            &app::engine::access::Caller::operator("test"),
+            AuditTrigger::Cli,
+            Some(400),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -437,7 +470,12 @@ async fn a_ledger_large_enough_to_be_audited_in_key_ranges_reports_each_unbalanc
 
     let windowed = app
         .engine
-        .run_audit(AuditTrigger::Cli, Some(2), None)
+        .run_audit(
+            &app::engine::access::Caller::operator("test"),
+            AuditTrigger::Cli,
+            Some(2),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(

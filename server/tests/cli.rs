@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -131,6 +133,48 @@ fn audit_exits_0_on_clean_books_and_1_with_each_finding_printed() {
 }
 
 #[test]
+fn serve_refuses_to_start_outside_demo_mode_while_demo_passwords_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("p.db").display());
+    assert!(binary()
+        .args(["--database-url", &url, "seed-demo"])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let refused = binary()
+        .args(["--database-url", &url, "serve", "--addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("owner@demo.test"), "{stderr}");
+    assert!(stderr.contains("set-password"), "{stderr}");
+    for email in [
+        "owner@demo.test",
+        "reception@demo.test",
+        "reception.bern@demo.test",
+        "lara@demo.test",
+    ] {
+        let changed = binary()
+            .args([
+                "--database-url",
+                &url,
+                "user",
+                "set-password",
+                "--email",
+                email,
+            ])
+            .env("PAYOUT_ENGINE_NEW_PASSWORD", "a-long-private-passphrase")
+            .output()
+            .unwrap();
+        assert!(changed.status.success(), "{changed:?}");
+    }
+    let (mut child, _) = start_server(&url, &[]);
+    terminate(&mut child);
+}
+
+#[test]
 fn serve_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("p.db").display());
@@ -162,7 +206,14 @@ fn start_server(url: &str, extra: &[&str]) -> (std::process::Child, String) {
         .unwrap();
     let mut line = String::new();
     let mut output = BufReader::new(child.stdout.take().unwrap());
-    output.read_line(&mut line).unwrap();
+    // `--demo` may first say whether it seeded.
+    for _ in 0..5 {
+        line.clear();
+        output.read_line(&mut line).unwrap();
+        if line.contains("running at http://") {
+            break;
+        }
+    }
     assert!(line.contains("running at http://"), "start-up line: {line}");
     // Keep reading the server's log (tracing writes to stdout): a failing test then shows what
     // the server did, and the server never writes into a closed pipe.
@@ -210,9 +261,29 @@ async fn a_process_killed_between_phases_leaves_a_pending_payout_that_a_restarte
         .unwrap()
         .status
         .success());
-    let client = reqwest::Client::new();
+    let created = binary()
+        .args([
+            "--database-url",
+            &url,
+            "api-key",
+            "create",
+            "--name",
+            "restart test",
+            "--role",
+            "owner",
+        ])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let key = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(key.starts_with("pe_"), "the key is printed once: {key}");
+    let client = common::bearer_client(&key);
 
-    let (mut first, base) = start_server(&url, &["--enable-fault-injection"]);
+    // The demo logins' passwords are published: serving needs demo mode.
+    let (mut first, base) = start_server(&url, &["--demo", "--enable-fault-injection"]);
     let employees: Value = client
         .get(format!("{base}/api/v1/employees"))
         .send()
@@ -250,7 +321,7 @@ async fn a_process_killed_between_phases_leaves_a_pending_payout_that_a_restarte
 
     // A new process on the same database: the payout is pending at the last completed phase,
     // holding its records, and shown as needing attention.
-    let (mut second, base) = start_server(&url, &[]);
+    let (mut second, base) = start_server(&url, &["--demo"]);
     let pending: Value = client
         .get(format!("{base}/api/v1/payouts?state=pending"))
         .send()

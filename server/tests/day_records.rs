@@ -184,7 +184,12 @@ async fn a_recorded_deduction_is_posted_to_the_employees_payable_at_once() {
     assert_eq!(transfers[0]["kind"], "day_recorded");
     let report = app
         .engine
-        .run_audit(app::domain::AuditTrigger::Manual, None, None)
+        .run_audit(
+            &app::engine::access::Caller::operator("test"),
+            app::domain::AuditTrigger::Manual,
+            None,
+            None,
+        )
         .await
         .unwrap();
     assert!(report.findings.is_empty(), "{:#?}", report.findings);

@@ -49,7 +49,12 @@ async fn transfers_caused_by(app: &TestApp, cause: &Value) -> Vec<Value> {
 async fn assert_audit_clean(app: &TestApp) {
     let report = app
         .engine
-        .run_audit(AuditTrigger::Manual, None, None)
+        .run_audit(
+            &app::engine::access::Caller::operator("test"),
+            AuditTrigger::Manual,
+            None,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -90,7 +95,7 @@ async fn a_cash_service_posts_revenue_tip_and_commission_once_even_when_retried(
     let studio = jonas["studio_id"].clone();
     let service = app
         .engine
-        .services()
+        .services(&app::engine::access::Caller::operator("test"))
         .await
         .unwrap()
         .into_iter()

@@ -140,9 +140,23 @@ async fn apply(b: &Books, op: &Op) {
                 performed_on: date(*day),
             };
             let key = key();
-            b.engine.register_service(&key, &request).await.unwrap();
+            b.engine
+                .register_service(
+                    &app::engine::access::Caller::operator("test"),
+                    &key,
+                    &request,
+                )
+                .await
+                .unwrap();
             if *retry {
-                b.engine.register_service(&key, &request).await.unwrap();
+                b.engine
+                    .register_service(
+                        &app::engine::access::Caller::operator("test"),
+                        &key,
+                        &request,
+                    )
+                    .await
+                    .unwrap();
             }
         }
         Op::Day {
@@ -159,7 +173,14 @@ async fn apply(b: &Books, op: &Op) {
                 currency: None,
                 note: None,
             };
-            let outcome = b.engine.register_day(&key(), &request).await;
+            let outcome = b
+                .engine
+                .register_day(
+                    &app::engine::access::Caller::operator("test"),
+                    &key(),
+                    &request,
+                )
+                .await;
             if let Err(error) = outcome {
                 assert_eq!(error.code(), "day_already_recorded", "{error}");
             }
@@ -193,19 +214,47 @@ async fn apply(b: &Books, op: &Op) {
                     PayoutMethod::Bank
                 },
             };
-            let outcome = b.engine.commit_payout(&key(), &request).await;
+            let outcome = b
+                .engine
+                .commit_payout(
+                    &app::engine::access::Caller::operator("test"),
+                    &key(),
+                    &request,
+                )
+                .await;
             b.engine.faults().clear();
             match outcome {
                 Ok(payout) => assert_eq!(payout.state, PayoutState::Committed),
                 Err(AppError::PayoutFailed { payout, .. }) => {
                     if *cancel {
-                        b.engine.cancel_payout(&key(), payout.id).await.unwrap();
+                        b.engine
+                            .cancel_payout(
+                                &app::engine::access::Caller::operator("test"),
+                                &key(),
+                                payout.id,
+                            )
+                            .await
+                            .unwrap();
                     } else {
-                        let finished = b.engine.finish_payout(&key(), payout.id).await;
+                        let finished = b
+                            .engine
+                            .finish_payout(
+                                &app::engine::access::Caller::operator("test"),
+                                &key(),
+                                payout.id,
+                            )
+                            .await;
                         if let Err(error) = &finished {
                             // A cash payout whose till closed meanwhile stays failed: void it.
                             assert_eq!(error.code(), "payout_failed", "{error}");
-                            b.engine.cancel_payout(&key(), payout.id).await.unwrap();
+                            b.engine
+                                .cancel_payout(
+                                    &app::engine::access::Caller::operator("test"),
+                                    &key(),
+                                    payout.id,
+                                )
+                                .await
+                                .unwrap();
                         }
                     }
                 }
@@ -220,6 +269,7 @@ async fn apply(b: &Books, op: &Op) {
             let outcome = b
                 .engine
                 .open_till(
+                    &app::engine::access::Caller::operator("test"),
                     &key(),
                     &OpenTillRequest {
                         studio_id: b.studio,
@@ -239,6 +289,7 @@ async fn apply(b: &Books, op: &Op) {
             let outcome = b
                 .engine
                 .cash_movement(
+                    &app::engine::access::Caller::operator("test"),
                     &key(),
                     &CashMovementRequest {
                         studio_id: b.studio,
@@ -273,7 +324,15 @@ async fn apply(b: &Books, op: &Op) {
                 reason: "fuzz".into(),
             };
             let key = key();
-            let first = b.engine.refund_service_record(&key, id, &request).await;
+            let first = b
+                .engine
+                .refund_service_record(
+                    &app::engine::access::Caller::operator("test"),
+                    &key,
+                    id,
+                    &request,
+                )
+                .await;
             if let Err(error) = &first {
                 // Already refunded, in a payout, cash without an open till or one holding too little.
                 assert!(
@@ -283,7 +342,15 @@ async fn apply(b: &Books, op: &Op) {
                 );
             }
             if *retry {
-                let again = b.engine.refund_service_record(&key, id, &request).await;
+                let again = b
+                    .engine
+                    .refund_service_record(
+                        &app::engine::access::Caller::operator("test"),
+                        &key,
+                        id,
+                        &request,
+                    )
+                    .await;
                 match (&first, &again) {
                     (Ok(a), Ok(b)) => assert_eq!(a, b, "a retry replays the refund"),
                     (Err(_), _) | (_, Err(_)) => {}
@@ -305,7 +372,7 @@ proptest! {
                 apply(&b, op).await;
             }
             if close_at_end {
-                if let Some(till) = b.engine.current_till(b.studio).await.unwrap() {
+                if let Some(till) = b.engine.current_till(&app::engine::access::Caller::operator("test"), b.studio).await.unwrap() {
                     if till.state == TillState::Open {
                         let mut count = std::collections::BTreeMap::new();
                         let mut left = till.expected_cash.0;
@@ -317,7 +384,7 @@ proptest! {
                         }
                         // Whatever is below 5 Rappen cannot be counted: a variance with a reason.
                         b.engine
-                            .close_till(&key(), &CloseTillRequest {
+                            .close_till(&app::engine::access::Caller::operator("test"), &key(), &CloseTillRequest {
                                 studio_id: b.studio,
                                 denominations: count,
                                 variance_reason: Some("rounding to 5 Rappen".into()),
@@ -332,7 +399,7 @@ proptest! {
                 .await
                 .unwrap();
             assert_eq!(total, 0, "all postings sum to zero");
-            let report = b.engine.run_audit(AuditTrigger::Manual, None, None).await.unwrap();
+            let report = b.engine.run_audit(&app::engine::access::Caller::operator("test"), AuditTrigger::Manual, None, None).await.unwrap();
             assert!(report.findings.is_empty(), "{ops:#?}\n{:#?}", report.findings);
         });
     }

@@ -88,7 +88,7 @@ async fn assert_finish_completes(app: &TestApp, payout_id: &str) {
     );
     assert!(
         app.engine
-            .payouts_needing_attention()
+            .payouts_needing_attention(&app::engine::access::Caller::operator("test"))
             .await
             .unwrap()
             .is_empty(),
@@ -133,7 +133,11 @@ async fn a_failure_in_each_phase_leaves_a_visible_failed_payout_that_finish_comp
         // Visible: in the failed list and in the banner query.
         let listed = app.get_json("/api/v1/payouts?state=failed").await;
         assert_eq!(listed.as_array().unwrap().len(), 1, "phase {phase}");
-        let banner = app.engine.payouts_needing_attention().await.unwrap();
+        let banner = app
+            .engine
+            .payouts_needing_attention(&app::engine::access::Caller::operator("test"))
+            .await
+            .unwrap();
         assert_eq!(banner.len(), 1);
         assert_eq!(banner[0].expected_record_count, 212);
 
@@ -180,7 +184,11 @@ async fn a_crash_between_phases_leaves_a_pending_payout_in_the_banner_that_finis
         );
         // The test engine's grace period is zero, so the banner shows it at once.
         assert_eq!(
-            app.engine.payouts_needing_attention().await.unwrap().len(),
+            app.engine
+                .payouts_needing_attention(&app::engine::access::Caller::operator("test"))
+                .await
+                .unwrap()
+                .len(),
             1
         );
 

@@ -21,7 +21,7 @@ async fn posted(app: &TestApp, path: &str, key: &str, body: &Value, status: u16)
 async fn register(app: &TestApp, employee: &Value, method: &str, price: i64, tip: i64) -> Value {
     let service = app
         .engine
-        .services()
+        .services(&app::engine::access::Caller::operator("test"))
         .await
         .unwrap()
         .into_iter()
@@ -65,7 +65,12 @@ async fn balance(app: &TestApp, studio: &Value, code: &str) -> i64 {
 async fn assert_audit_clean(app: &TestApp) {
     let report = app
         .engine
-        .run_audit(app::domain::AuditTrigger::Manual, None, None)
+        .run_audit(
+            &app::engine::access::Caller::operator("test"),
+            app::domain::AuditTrigger::Manual,
+            None,
+            None,
+        )
         .await
         .unwrap();
     assert!(report.findings.is_empty(), "{:#?}", report.findings);
@@ -347,7 +352,12 @@ async fn the_audit_finds_a_refund_without_its_reversal() {
         .unwrap();
     let report = app
         .engine
-        .run_audit(app::domain::AuditTrigger::Manual, None, None)
+        .run_audit(
+            &app::engine::access::Caller::operator("test"),
+            app::domain::AuditTrigger::Manual,
+            None,
+            None,
+        )
         .await
         .unwrap();
     let finding = report

@@ -24,7 +24,7 @@ async fn a_day_at_the_till_from_opening_float_to_z_report() {
     let studio = jonas["studio_id"].clone();
     let service = app
         .engine
-        .services()
+        .services(&app::engine::access::Caller::operator("test"))
         .await
         .unwrap()
         .into_iter()
@@ -213,7 +213,12 @@ async fn a_day_at_the_till_from_opening_float_to_z_report() {
     assert_eq!(stored["z_report"], closed["z_report"]);
     let report = app
         .engine
-        .run_audit(app::domain::AuditTrigger::Manual, None, None)
+        .run_audit(
+            &app::engine::access::Caller::operator("test"),
+            app::domain::AuditTrigger::Manual,
+            None,
+            None,
+        )
         .await
         .unwrap();
     assert!(report.findings.is_empty(), "{:#?}", report.findings);

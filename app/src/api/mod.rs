@@ -18,6 +18,27 @@ fn engine() -> Result<crate::engine::Engine, AppError> {
     })
 }
 
+/// The signed-in caller of this server function, resolved by the server's authentication
+/// layer from the session cookie.
+///
+/// Errors: 401 `unauthenticated` when nobody is signed in (the UI then shows the sign-in form).
+#[cfg(feature = "ssr")]
+fn caller() -> Result<crate::engine::access::Caller, AppError> {
+    authenticated()
+        .map(|auth| auth.caller)
+        .ok_or_else(|| answer_error(AppError::unauthenticated("sign in first")))
+}
+
+#[cfg(feature = "ssr")]
+fn authenticated() -> Option<crate::engine::access::Authenticated> {
+    use_context::<http::request::Parts>().and_then(|parts| {
+        parts
+            .extensions
+            .get::<crate::engine::access::Authenticated>()
+            .cloned()
+    })
+}
+
 #[cfg(feature = "ssr")]
 fn key(raw: &str) -> Result<crate::engine::idempotency::IdempotencyKey, AppError> {
     crate::engine::idempotency::IdempotencyKey::parse(Some(raw))
@@ -43,16 +64,19 @@ fn parse_money(field: &str, text: &str, optional: bool) -> Result<i64, AppError>
 /// instead of the blanket 500, so logs and proxies tell a refused input from a fault.
 #[cfg(feature = "ssr")]
 fn answer<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(error) = &result {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(
-                http::StatusCode::from_u16(error.status())
-                    .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
-            );
-        }
-        tracing::info!(code = error.code(), status = error.status(), message = %error, "server function refused");
+    result.map_err(answer_error)
+}
+
+#[cfg(feature = "ssr")]
+fn answer_error(error: AppError) -> AppError {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(
+            http::StatusCode::from_u16(error.status())
+                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+        );
     }
-    result
+    tracing::info!(code = error.code(), status = error.status(), message = %error, "server function refused");
+    error
 }
 
 /// Retries a keyed UI action while its first submission is still in flight (a double click),
@@ -74,22 +98,104 @@ where
     attempt().await
 }
 
+/// Who is signed in (`None` when nobody is): the shell decides between the sign-in form and
+/// the pages, and which pages to offer.
+#[server(output = JsonText)]
+pub async fn whoami() -> Result<Option<Me>, AppError> {
+    Ok(authenticated().and_then(|auth| auth.me))
+}
+
+/// Signs in with email and password and sets the session cookie (HttpOnly, SameSite=Lax, Secure
+/// over HTTPS).
+///
+/// Errors: 401 `invalid_credentials`; 429 `too_many_login_attempts`.
+#[server(output = JsonText)]
+pub async fn sign_in(email: String, password: String) -> Result<Me, AppError> {
+    use crate::engine::access::ClientIp;
+    let parts = use_context::<http::request::Parts>();
+    let ip = parts
+        .as_ref()
+        .and_then(|p| p.extensions.get::<ClientIp>())
+        .map(|ClientIp(ip)| *ip);
+    let header = |name: &str| {
+        parts
+            .as_ref()
+            .and_then(|p| p.headers.get(name))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let https = header("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let session = answer(
+        engine()?
+            .login(&email, &password, ip, header("user-agent").as_deref())
+            .await,
+    )?;
+    set_cookie(&crate::engine::auth::session_cookie(
+        &session.token,
+        session.expires_at,
+        https,
+    ))?;
+    Ok(session.me)
+}
+
+/// Signs out: ends the session and removes the cookie.
+#[server(output = JsonText)]
+pub async fn sign_out() -> Result<(), AppError> {
+    let parts = use_context::<http::request::Parts>();
+    let token = parts.as_ref().and_then(|p| {
+        p.headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(crate::engine::auth::session_token)
+    });
+    let https = parts
+        .as_ref()
+        .and_then(|p| p.headers.get("x-forwarded-proto"))
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    if let Some(token) = token {
+        answer(engine()?.logout(&token).await)?;
+    }
+    set_cookie(&crate::engine::auth::expired_session_cookie(https))
+}
+
+#[cfg(feature = "ssr")]
+fn set_cookie(value: &str) -> Result<(), AppError> {
+    let response = use_context::<leptos_axum::ResponseOptions>().ok_or_else(|| {
+        tracing::error!("no response options in the server function context");
+        AppError::Internal {
+            message:
+                "server misconfiguration: cannot set the session cookie; it is logged on the server"
+                    .into(),
+        }
+    })?;
+    let value = http::HeaderValue::from_str(value).map_err(|error| {
+        tracing::error!(%error, "the session cookie is not a valid header value");
+        AppError::Internal {
+            message: "cannot set the session cookie; it is logged on the server".into(),
+        }
+    })?;
+    response.append_header(http::header::SET_COOKIE, value);
+    Ok(())
+}
+
 /// Studios.
 #[server(output = JsonText)]
 pub async fn list_studios() -> Result<Vec<Studio>, AppError> {
-    engine()?.studios().await
+    engine()?.studios(&caller()?).await
 }
 
 /// Employees with their unpaid totals.
 #[server(output = JsonText)]
 pub async fn list_employees() -> Result<Vec<EmployeeSummary>, AppError> {
-    engine()?.employees().await
+    engine()?.employees(&caller()?).await
 }
 
 /// The service catalogue of both studios.
 #[server(output = JsonText)]
 pub async fn list_services() -> Result<Vec<Service>, AppError> {
-    engine()?.services().await
+    engine()?.services(&caller()?).await
 }
 
 /// The latest registered services (newest first).
@@ -103,7 +209,9 @@ pub async fn recent_service_records(
         }
         None => None,
     };
-    engine()?.recent_service_records(employee, 15).await
+    engine()?
+        .recent_service_records(&caller()?, employee, 15)
+        .await
 }
 
 /// Registers a performed service from the reception form (amounts as CHF text).
@@ -131,8 +239,9 @@ pub async fn register_service(
         })
     })())?;
     let engine = engine()?;
+    let caller = caller()?;
     let key = key(&idempotency_key)?;
-    answer(wait_for_first(|| engine.register_service(&key, &request)).await)
+    answer(wait_for_first(|| engine.register_service(&caller, &key, &request)).await)
 }
 
 /// Refunds a registered service to the client (reason required; a cash refund needs the open till).
@@ -147,8 +256,9 @@ pub async fn refund_service(
     )?;
     let request = RefundRequest { reason };
     let engine = engine()?;
+    let caller = caller()?;
     let key = key(&idempotency_key)?;
-    answer(wait_for_first(|| engine.refund_service_record(&key, id, &request)).await)
+    answer(wait_for_first(|| engine.refund_service_record(&caller, &key, id, &request)).await)
 }
 
 /// Records an employee's working day from the reception form (amounts as CHF text).
@@ -173,14 +283,15 @@ pub async fn register_day(
         })
     })())?;
     let engine = engine()?;
+    let caller = caller()?;
     let key = key(&idempotency_key)?;
-    answer(wait_for_first(|| engine.register_day(&key, &request)).await)
+    answer(wait_for_first(|| engine.register_day(&caller, &key, &request)).await)
 }
 
 /// The latest recorded working days (newest first).
 #[server(output = JsonText)]
 pub async fn recent_day_records() -> Result<Vec<DayRecord>, AppError> {
-    engine()?.recent_day_records(None, 15).await
+    engine()?.recent_day_records(&caller()?, None, 15).await
 }
 
 #[cfg(feature = "ssr")]
@@ -213,7 +324,7 @@ pub async fn preview_payout(
         &period_end,
         None,
     ))?;
-    answer(engine()?.preview_payout(&request).await)
+    answer(engine()?.preview_payout(&caller()?, &request).await)
 }
 
 /// Creates and commits a payout.
@@ -232,8 +343,9 @@ pub async fn commit_payout(
         method.as_deref(),
     ))?;
     let engine = engine()?;
+    let caller = caller()?;
     let key = key(&idempotency_key)?;
-    answer(wait_for_first(|| engine.commit_payout(&key, &request)).await)
+    answer(wait_for_first(|| engine.commit_payout(&caller, &key, &request)).await)
 }
 
 /// Resumes a pending or failed payout (the banner's Finish payout button).
@@ -241,8 +353,9 @@ pub async fn commit_payout(
 pub async fn finish_payout(idempotency_key: String, payout_id: String) -> Result<Payout, AppError> {
     let id = PayoutId::parse(&payout_id).map_err(|m| AppError::validation("payout_id", m))?;
     let engine = engine()?;
+    let caller = caller()?;
     let key = key(&idempotency_key)?;
-    answer(wait_for_first(|| engine.finish_payout(&key, id)).await)
+    answer(wait_for_first(|| engine.finish_payout(&caller, &key, id)).await)
 }
 
 /// Voids a failed payout and releases its records.
@@ -250,14 +363,15 @@ pub async fn finish_payout(idempotency_key: String, payout_id: String) -> Result
 pub async fn cancel_payout(idempotency_key: String, payout_id: String) -> Result<Payout, AppError> {
     let id = PayoutId::parse(&payout_id).map_err(|m| AppError::validation("payout_id", m))?;
     let engine = engine()?;
+    let caller = caller()?;
     let key = key(&idempotency_key)?;
-    answer(wait_for_first(|| engine.cancel_payout(&key, id)).await)
+    answer(wait_for_first(|| engine.cancel_payout(&caller, &key, id)).await)
 }
 
 /// Failed payouts and interrupted pending ones (the red banner).
 #[server(output = JsonText)]
 pub async fn payouts_needing_attention() -> Result<Vec<Payout>, AppError> {
-    engine()?.payouts_needing_attention().await
+    engine()?.payouts_needing_attention(&caller()?).await
 }
 
 /// Payouts, newest first, optionally by state and/or employee.
@@ -278,21 +392,21 @@ pub async fn list_payouts(
         }
         None => None,
     };
-    engine()?.payouts(state, employee, 100).await
+    engine()?.payouts(&caller()?, state, employee, 100).await
 }
 
 /// One payout with its lines.
 #[server(output = JsonText)]
 pub async fn get_payout_detail(payout_id: String) -> Result<PayoutDetail, AppError> {
     let id = PayoutId::parse(&payout_id).map_err(|m| AppError::validation("payout_id", m))?;
-    engine()?.payout_detail(id).await
+    engine()?.payout_detail(&caller()?, id).await
 }
 
 /// One employee's summary.
 #[server(output = JsonText)]
 pub async fn get_employee_summary(employee_id: String) -> Result<EmployeeSummary, AppError> {
     let id = EmployeeId::parse(&employee_id).map_err(|m| AppError::validation("employee_id", m))?;
-    engine()?.employee(id).await
+    engine()?.employee(&caller()?, id).await
 }
 
 /// Today's date in Zurich (the default date of the register form), as YYYY-MM-DD.
@@ -305,7 +419,7 @@ pub async fn studio_today() -> Result<String, AppError> {
 #[server(output = JsonText)]
 pub async fn current_till(studio_id: String) -> Result<Option<TillSession>, AppError> {
     let studio = StudioId::parse(&studio_id).map_err(|m| AppError::validation("studio_id", m))?;
-    answer(engine()?.current_till(studio).await)
+    answer(engine()?.current_till(&caller()?, studio).await)
 }
 
 /// Opens today's till with the counted float (CHF text).
@@ -325,8 +439,9 @@ pub async fn open_till(
         })
     })())?;
     let engine = engine()?;
+    let caller = caller()?;
     let key = key(&idempotency_key)?;
-    answer(wait_for_first(|| engine.open_till(&key, &request)).await)
+    answer(wait_for_first(|| engine.open_till(&caller, &key, &request)).await)
 }
 
 /// Cash into or out of the open till (CHF text, reason required).
@@ -357,8 +472,9 @@ pub async fn move_cash(
         })
     })())?;
     let engine = engine()?;
+    let caller = caller()?;
     let key = key(&idempotency_key)?;
-    answer(wait_for_first(|| engine.cash_movement(&key, &request)).await)
+    answer(wait_for_first(|| engine.cash_movement(&caller, &key, &request)).await)
 }
 
 /// Counts and closes the till: one count per denomination (`denominations[20000]` = number of
@@ -393,39 +509,45 @@ pub async fn close_till(
         })
     })())?;
     let engine = engine()?;
+    let caller = caller()?;
     let key = key(&idempotency_key)?;
-    answer(wait_for_first(|| engine.close_till(&key, &request)).await)
+    answer(wait_for_first(|| engine.close_till(&caller, &key, &request)).await)
 }
 
 /// Runs the audit now (the owner's button).
 #[server(output = JsonText)]
 pub async fn run_audit_now() -> Result<AuditReport, AppError> {
-    answer(engine()?.run_audit(AuditTrigger::Manual, None, None).await)
+    answer(
+        engine()?
+            .run_audit(&caller()?, AuditTrigger::Manual, None, None)
+            .await,
+    )
 }
 
 /// The latest audit runs.
 #[server(output = JsonText)]
 pub async fn list_audit_runs() -> Result<Vec<AuditRun>, AppError> {
-    engine()?.audit_runs(20).await
+    engine()?.audit_runs(&caller()?, 20).await
 }
 
 /// One run with its findings.
 #[server(output = JsonText)]
 pub async fn get_audit_report(run_id: String) -> Result<AuditReport, AppError> {
     let id = AuditRunId::parse(&run_id).map_err(|m| AppError::validation("run_id", m))?;
-    answer(engine()?.audit_report(id).await)
+    answer(engine()?.audit_report(&caller()?, id).await)
 }
 
 /// Telegram messages that failed or whose delivery is unknown, newest first.
 #[server(output = JsonText)]
 pub async fn alert_problems() -> Result<Vec<AlertProblem>, AppError> {
     let engine = engine()?;
+    let caller = caller()?;
     let mut problems = Vec::new();
     for state in [
         crate::engine::notifications::DeliveryState::Failed,
         crate::engine::notifications::DeliveryState::Unknown,
     ] {
-        for n in engine.notifications(Some(state), 50).await? {
+        for n in engine.notifications(&caller, Some(state), 50).await? {
             problems.push(AlertProblem {
                 created_at: n.created_at,
                 audience: n.audience,
@@ -437,4 +559,71 @@ pub async fn alert_problems() -> Result<Vec<AlertProblem>, AppError> {
     }
     problems.sort_by_key(|p| std::cmp::Reverse(p.created_at));
     Ok(problems)
+}
+
+/// The API keys of the owner's business (never the keys themselves).
+#[server(output = JsonText)]
+pub async fn list_api_keys() -> Result<Vec<ApiKeyInfo>, AppError> {
+    answer(engine()?.api_keys(&caller()?).await)
+}
+
+/// Creates an API key from the settings form: `access` is `full` (every scope the role allows)
+/// or `read_only` (only its `…:read` scopes). The key is in the result, shown once.
+#[server(output = JsonText)]
+pub async fn create_api_key(
+    name: String,
+    role: String,
+    studio_id: Option<String>,
+    access: String,
+) -> Result<CreatedApiKey, AppError> {
+    let request = answer((|| -> Result<ApiKeyRequest, AppError> {
+        let role = Role::parse(&role).map_err(|m| AppError::validation("role", m))?;
+        let studio_id = match studio_id.filter(|s| !s.trim().is_empty()) {
+            Some(text) => {
+                Some(StudioId::parse(&text).map_err(|m| AppError::validation("studio_id", m))?)
+            }
+            None => None,
+        };
+        let scopes = match access.as_str() {
+            "full" => None,
+            "read_only" => Some(
+                ApiScope::granted_to(role)
+                    .into_iter()
+                    .filter(|scope| scope.as_str().ends_with(":read"))
+                    .collect(),
+            ),
+            other => {
+                return Err(AppError::validation(
+                    "access",
+                    format!("'{other}' is not full or read_only"),
+                ))
+            }
+        };
+        Ok(ApiKeyRequest {
+            name,
+            role,
+            studio_id,
+            scopes,
+        })
+    })())?;
+    answer(engine()?.create_api_key(&caller()?, &request).await)
+}
+
+/// Revokes an API key.
+#[server(output = JsonText)]
+pub async fn revoke_api_key(key_id: String) -> Result<ApiKeyInfo, AppError> {
+    let id = answer(ApiKeyId::parse(&key_id).map_err(|m| AppError::validation("key_id", m)))?;
+    answer(engine()?.revoke_api_key(&caller()?, id).await)
+}
+
+/// The users of the owner's business.
+#[server(output = JsonText)]
+pub async fn list_users() -> Result<Vec<UserInfo>, AppError> {
+    answer(engine()?.users(&caller()?).await)
+}
+
+/// The activity log, newest first, 50 entries before entry `before` (all newest when absent).
+#[server(output = JsonText)]
+pub async fn list_activity(before: Option<i64>) -> Result<Vec<ActivityEntry>, AppError> {
+    answer(engine()?.activity(&caller()?, before, 50).await)
 }

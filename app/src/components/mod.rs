@@ -63,6 +63,7 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
             <span class="icon" aria-hidden="true">"⚠ "</span>
             {field}
             {if let AppError::Validation { message, .. } = &error { message.clone() } else { error.to_string() }}
+            {(error.code() == "unauthenticated").then(|| view! { " " <a href="/login">"Sign in"</a> })}
         </p>
     }
 }
@@ -120,6 +121,8 @@ pub fn AttentionBanner() -> impl IntoView {
                             <FinishOutcome finish=finish/>
                         </section>
                     }.into_any(),
+                    // An employee's pages carry no banner: finishing payouts is not theirs to do.
+                    Err(AppError::Denied { status: 403, .. }) => ().into_any(),
                     Err(error) => view! {
                         <section class="attention-banner" role="alert">
                             <p>"Could not check for unfinished payouts:"</p>

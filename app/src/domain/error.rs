@@ -32,6 +32,18 @@ pub enum AppError {
         /// For people.
         message: String,
     },
+    /// The caller may not do this: not signed in (401 `unauthenticated`), signed in but not
+    /// allowed (403 `forbidden`), a cross-site request (403 `csrf_rejected`), or too many attempts
+    /// (429 `too_many_login_attempts`). Carries no data of what was asked for.
+    #[error("{message}")]
+    Denied {
+        /// HTTP status to answer with: 401, 403 or 429.
+        status: u16,
+        /// Stable machine code.
+        code: String,
+        /// For people: what is refused and what to do.
+        message: String,
+    },
     /// The addressed thing does not exist (404).
     #[error("{message}")]
     NotFound {
@@ -97,6 +109,24 @@ impl AppError {
         }
     }
 
+    /// A 401 `unauthenticated`: no valid session cookie or API key came with the request.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        AppError::Denied {
+            status: 401,
+            code: "unauthenticated".into(),
+            message: message.into(),
+        }
+    }
+
+    /// A 403 `forbidden`: the caller's role or API key scopes do not allow the action.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        AppError::Denied {
+            status: 403,
+            code: "forbidden".into(),
+            message: message.into(),
+        }
+    }
+
     /// A 404.
     pub fn not_found(message: impl Into<String>) -> Self {
         AppError::NotFound {
@@ -134,6 +164,7 @@ impl AppError {
         match self {
             AppError::Validation { .. } => 422,
             AppError::BadRequest { status, .. } => *status,
+            AppError::Denied { status, .. } => *status,
             AppError::NotFound { .. } => 404,
             AppError::Conflict { .. } => 409,
             AppError::Unprocessable { .. } => 422,
@@ -150,6 +181,7 @@ impl AppError {
         match self {
             AppError::Validation { .. } => "validation_failed",
             AppError::BadRequest { code, .. } => code,
+            AppError::Denied { code, .. } => code,
             AppError::NotFound { .. } => "not_found",
             AppError::Conflict { code, .. } => code,
             AppError::Unprocessable { code, .. } => code,
@@ -166,6 +198,7 @@ impl AppError {
         match self {
             AppError::Validation { field, .. } => Some(field),
             AppError::BadRequest { .. }
+            | AppError::Denied { .. }
             | AppError::NotFound { .. }
             | AppError::Conflict { .. }
             | AppError::Unprocessable { .. }
@@ -201,6 +234,7 @@ struct AppErrorWire {
 enum ErrorKind {
     Validation,
     BadRequest,
+    Denied,
     NotFound,
     Conflict,
     Unprocessable,
@@ -235,6 +269,11 @@ impl TryFrom<AppErrorWire> for AppError {
                 message: required(message, "message")?,
             },
             ErrorKind::BadRequest => AppError::BadRequest {
+                status: required(status, "status")?,
+                code: required(code, "code")?,
+                message: required(message, "message")?,
+            },
+            ErrorKind::Denied => AppError::Denied {
                 status: required(status, "status")?,
                 code: required(code, "code")?,
                 message: required(message, "message")?,
@@ -326,6 +365,8 @@ mod tests {
             AppError::validation("price", "enter an amount"),
             AppError::bad_request(415, "unsupported_media_type", "send JSON"),
             AppError::not_found("no payout"),
+            AppError::forbidden("owners only"),
+            AppError::unauthenticated("sign in"),
             AppError::conflict("idempotency_key_in_flight", "wait"),
             AppError::unprocessable("nothing_to_pay", "no records"),
             AppError::IllegalTransition(IllegalTransition {

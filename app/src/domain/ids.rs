@@ -75,3 +75,15 @@ typed_id!(
     /// One audit run.
     AuditRunId
 );
+typed_id!(
+    /// A business: the owner's studios together.
+    BusinessId
+);
+typed_id!(
+    /// A person who signs in (owner, receptionist, employee).
+    UserId
+);
+typed_id!(
+    /// An API key of an integration.
+    ApiKeyId
+);

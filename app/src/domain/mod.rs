@@ -2,6 +2,7 @@
 //! type. Compiled into both the server and the browser; it must never depend on sqlx, tokio or
 //! anything else server-only (derives for sqlx sit behind `cfg_attr(feature = "ssr")`).
 
+pub mod access;
 pub mod audit;
 pub mod error;
 pub mod ids;
@@ -12,6 +13,10 @@ pub mod records;
 pub mod till;
 pub mod wire;
 
+pub use access::{
+    mask_personal, ActivityEntry, ApiKeyInfo, ApiKeyRequest, ApiScope, CreatedApiKey, Me,
+    Permission, Role, UserInfo, UserRequest,
+};
 pub use audit::*;
 pub use error::AppError;
 pub use ids::*;

@@ -428,7 +428,12 @@ pub async fn run_scheduler(
             _ = &mut shutdown => return,
         }
         match engine
-            .run_audit(AuditTrigger::Schedule, schedule.days, Some(slot))
+            .run_audit(
+                &super::access::Caller::operator("audit-scheduler"),
+                AuditTrigger::Schedule,
+                schedule.days,
+                Some(slot),
+            )
             .await
         {
             Ok(report) => tracing::info!(
@@ -460,10 +465,12 @@ impl Engine {
     #[tracing::instrument(skip(self))]
     pub async fn run_audit(
         &self,
+        caller: &super::access::Caller,
         trigger: AuditTrigger,
         days: Option<i64>,
         scheduled_for: Option<DateTime<Utc>>,
     ) -> Result<AuditReport, AppError> {
+        caller.require(crate::domain::Permission::RunAudit)?;
         if days.is_some_and(|d| d <= 0) {
             return Err(AppError::validation("days", "days must be at least 1"));
         }
@@ -705,7 +712,14 @@ impl Engine {
     }
 
     /// The latest audit runs, newest first (at most `limit`, clamped to 1..=200).
-    pub async fn audit_runs(&self, limit: i64) -> Result<Vec<AuditRun>, AppError> {
+    ///
+    /// Errors: 403 unless the caller may read audits.
+    pub async fn audit_runs(
+        &self,
+        caller: &super::access::Caller,
+        limit: i64,
+    ) -> Result<Vec<AuditRun>, AppError> {
+        caller.require(crate::domain::Permission::ReadAudits)?;
         sqlx::query_as::<_, AuditRun>(&format!("{RUN_SELECT} ORDER BY started_at DESC LIMIT $1"))
             .bind(limit.clamp(1, 200))
             .fetch_all(self.pool())
@@ -713,8 +727,15 @@ impl Engine {
             .map_err(db_error("listing audit runs"))
     }
 
-    /// One run with its findings (largest amount first). Errors: 404 unknown run.
-    pub async fn audit_report(&self, id: AuditRunId) -> Result<AuditReport, AppError> {
+    /// One run with its findings (largest amount first).
+    ///
+    /// Errors: 403 unless the caller may read audits; 404 unknown run.
+    pub async fn audit_report(
+        &self,
+        caller: &super::access::Caller,
+        id: AuditRunId,
+    ) -> Result<AuditReport, AppError> {
+        caller.require(crate::domain::Permission::ReadAudits)?;
         let run = sqlx::query_as::<_, AuditRun>(&format!("{RUN_SELECT} WHERE id = $1"))
             .bind(id)
             .fetch_optional(self.pool())

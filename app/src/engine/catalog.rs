@@ -2,6 +2,7 @@
 //! the registration of a performed service (one transaction with its idempotency key). It never
 //! touches payouts.
 
+use super::access::{self, studio_condition, Activity, Caller, NOTHING};
 use super::idempotency::{self, Claim, IdempotencyKey};
 use super::{db_error, now, today, Engine};
 use crate::domain::*;
@@ -122,17 +123,29 @@ pub(crate) const SERVICE_RECORD_SELECT: &str = "
 
 impl Engine {
     /// Both studios, by name.
-    pub async fn studios(&self) -> Result<Vec<Studio>, AppError> {
-        sqlx::query_as::<_, Studio>("SELECT id, name FROM studios ORDER BY name")
+    ///
+    /// Errors: 403 unless the caller may read the catalogue.
+    pub async fn studios(&self, caller: &Caller) -> Result<Vec<Studio>, AppError> {
+        caller.require(Permission::ReadCatalog)?;
+        let studios = sqlx::query_as::<_, Studio>("SELECT id, name FROM studios ORDER BY name")
             .fetch_all(self.pool())
             .await
-            .map_err(db_error("listing studios"))
+            .map_err(db_error("listing studios"))?;
+        Ok(studios
+            .into_iter()
+            .filter(|s| caller.sees_studio(s.id))
+            .collect())
     }
 
     /// Every active employee with their unpaid record count and total (set-based: one query for
     /// all employees), ordered by studio and name.
-    pub async fn employees(&self) -> Result<Vec<EmployeeSummary>, AppError> {
-        sqlx::query_as::<_, EmployeeSummary>(
+    ///
+    /// Only the caller's studios; an employee sees only themselves.
+    ///
+    /// Errors: 403 unless the caller may read the catalogue.
+    pub async fn employees(&self, caller: &Caller) -> Result<Vec<EmployeeSummary>, AppError> {
+        caller.require(Permission::ReadCatalog)?;
+        let all = sqlx::query_as::<_, EmployeeSummary>(
             "WITH earned AS (
                  SELECT employee_id, performed_on, SUM(commission) AS earned
                  FROM service_records WHERE refunded_at IS NULL GROUP BY employee_id, performed_on
@@ -172,12 +185,20 @@ impl Engine {
         )
         .fetch_all(self.pool())
         .await
-        .map_err(db_error("listing employees"))
+        .map_err(db_error("listing employees"))?;
+        Ok(all
+            .into_iter()
+            .filter(|e| caller.sees(e.studio_id, e.id))
+            .collect())
     }
 
-    /// One employee's summary. Errors: 404 when unknown.
-    pub async fn employee(&self, id: EmployeeId) -> Result<EmployeeSummary, AppError> {
-        self.employees()
+    /// One employee's summary. Errors: 404 when unknown or not the caller's to see.
+    pub async fn employee(
+        &self,
+        caller: &Caller,
+        id: EmployeeId,
+    ) -> Result<EmployeeSummary, AppError> {
+        self.employees(caller)
             .await?
             .into_iter()
             .find(|e| e.id == id)
@@ -185,28 +206,44 @@ impl Engine {
     }
 
     /// The active catalogue of both studios, by studio and name.
-    pub async fn services(&self) -> Result<Vec<Service>, AppError> {
-        sqlx::query_as::<_, Service>(
+    ///
+    /// Errors: 403 unless the caller may read the catalogue.
+    pub async fn services(&self, caller: &Caller) -> Result<Vec<Service>, AppError> {
+        caller.require(Permission::ReadCatalog)?;
+        let services = sqlx::query_as::<_, Service>(
             "SELECT id, studio_id, name, category, list_price FROM services WHERE active = 1 ORDER BY studio_id, category, name",
         )
         .fetch_all(self.pool())
         .await
-        .map_err(db_error("listing services"))
+        .map_err(db_error("listing services"))?;
+        Ok(services
+            .into_iter()
+            .filter(|s| caller.sees_studio(s.studio_id))
+            .collect())
     }
 
     /// The most recently registered service records (newest first), optionally of one employee.
+    /// Only the caller's studios (an employee: their own records).
+    ///
+    /// Errors: 403 unless the caller may read records.
     pub async fn recent_service_records(
         &self,
+        caller: &Caller,
         employee: Option<EmployeeId>,
         limit: i64,
     ) -> Result<Vec<ServiceRecord>, AppError> {
+        caller.require(Permission::ReadRecords)?;
         let sql = format!(
             "{SERVICE_RECORD_SELECT} WHERE ($1 IS NULL OR sr.employee_id = $1)
-             ORDER BY sr.created_at DESC, sr.performed_on DESC LIMIT $2"
+               AND ($3 IS NULL OR sr.employee_id = $3) AND {}
+             ORDER BY sr.created_at DESC, sr.performed_on DESC LIMIT $2",
+            studio_condition("sr.studio_id", 4)
         );
         sqlx::query_as::<_, ServiceRecord>(&sql)
             .bind(employee)
             .bind(limit.clamp(1, 500))
+            .bind(caller.employee)
+            .bind(caller.studio_filter())
             .fetch_all(self.pool())
             .await
             .map_err(db_error("listing service records"))
@@ -218,14 +255,19 @@ impl Engine {
     /// commission rate (category override, else the employee's rate), inserts the record and stores
     /// the response. A replay returns the first response; see [`idempotency`] for the refusals.
     ///
-    /// Errors: 422 for an unknown or inactive employee, an unknown service or one of another studio
+    /// Errors: 403 unless the caller may register services; 422 for an unknown or inactive
+    /// employee (or one outside the caller's studios), an unknown service or one of another studio
     /// (naming `employee_id` / `service_id`), plus those of [`NewServiceRecord::parse`].
     #[tracing::instrument(skip_all, fields(employee_id = %request.employee_id))]
     pub async fn register_service(
         &self,
+        caller: &Caller,
         key: &IdempotencyKey,
         request: &ServiceRecordRequest,
     ) -> Result<ServiceRecord, AppError> {
+        caller.require(Permission::RegisterService)?;
+        let client_key = key;
+        let key = &key.for_caller(caller);
         let record = NewServiceRecord::parse(request)?;
         let fingerprint = idempotency::fingerprint(REGISTER_SERVICE, &record)?;
         let mut tx = self.begin_write().await?;
@@ -248,7 +290,9 @@ impl Engine {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error("looking up the employee"))?;
-        let Some((studio_id, default_bps, active)) = employee else {
+        let Some((studio_id, default_bps, active)) =
+            employee.filter(|(studio, _, _)| caller.sees(*studio, record.employee_id))
+        else {
             return Err(AppError::validation(
                 "employee_id",
                 format!("no employee with id {}", record.employee_id),
@@ -324,6 +368,20 @@ impl Engine {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_error("reading the saved service record"))?;
+        access::record(
+            &mut tx,
+            caller,
+            Activity {
+                action: "service_record.register",
+                entity_type: "service_record",
+                entity_id: Some(id.to_string()),
+                studio_id: Some(studio_id),
+                idempotency_key: Some(client_key.as_str()),
+            },
+            NOTHING,
+            Some(&saved),
+        )
+        .await?;
         idempotency::complete(
             &mut tx,
             REGISTER_SERVICE,

@@ -1,6 +1,7 @@
 //! Day records: one per employee and working day, carrying the daily deduction (chair rent) and
 //! the guaranteed daily minimum that the next payout covering the date settles.
 
+use super::access::{self, studio_condition, Activity, Caller, NOTHING};
 use super::catalog::{check_currency, check_optional_amount, check_record_date};
 use super::idempotency::{self, Claim, IdempotencyKey};
 use super::{db_error, is_unique_violation, now, Engine};
@@ -61,18 +62,28 @@ const DAY_RECORD_SELECT: &str = "
 impl Engine {
     /// The most recently worked days (newest first), optionally of one employee; `limit` is
     /// clamped to 1..=500.
+    ///
+    /// Only the caller's studios (an employee: their own days).
+    ///
+    /// Errors: 403 unless the caller may read records.
     pub async fn recent_day_records(
         &self,
+        caller: &Caller,
         employee: Option<EmployeeId>,
         limit: i64,
     ) -> Result<Vec<DayRecord>, AppError> {
+        caller.require(Permission::ReadRecords)?;
         let sql = format!(
             "{DAY_RECORD_SELECT} WHERE ($1 IS NULL OR dr.employee_id = $1)
-             ORDER BY dr.worked_on DESC, e.name LIMIT $2"
+               AND ($3 IS NULL OR dr.employee_id = $3) AND {}
+             ORDER BY dr.worked_on DESC, e.name LIMIT $2",
+            studio_condition("dr.studio_id", 4)
         );
         sqlx::query_as::<_, DayRecord>(&sql)
             .bind(employee)
             .bind(limit.clamp(1, 500))
+            .bind(caller.employee)
+            .bind(caller.studio_filter())
             .fetch_all(self.pool())
             .await
             .map_err(db_error("listing day records"))
@@ -87,9 +98,13 @@ impl Engine {
     #[tracing::instrument(skip_all, fields(employee_id = %request.employee_id, worked_on = %request.worked_on))]
     pub async fn register_day(
         &self,
+        caller: &Caller,
         key: &IdempotencyKey,
         request: &DayRecordRequest,
     ) -> Result<DayRecord, AppError> {
+        caller.require(Permission::RegisterDay)?;
+        let client_key = key;
+        let key = &key.for_caller(caller);
         let day = NewDayRecord::parse(request)?;
         let fingerprint = idempotency::fingerprint(REGISTER_DAY, &day)?;
         let mut tx = self.begin_write().await?;
@@ -111,7 +126,9 @@ impl Engine {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db_error("looking up the employee"))?;
-        let Some((studio_id, active)) = employee else {
+        let Some((studio_id, active)) =
+            employee.filter(|(studio, _)| caller.sees(*studio, day.employee_id))
+        else {
             return Err(AppError::validation(
                 "employee_id",
                 format!("no employee with id {}", day.employee_id),
@@ -163,6 +180,20 @@ impl Engine {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db_error("reading the saved day record"))?;
+        access::record(
+            &mut tx,
+            caller,
+            Activity {
+                action: "day_record.register",
+                entity_type: "day_record",
+                entity_id: Some(id.to_string()),
+                studio_id: Some(studio_id),
+                idempotency_key: Some(client_key.as_str()),
+            },
+            NOTHING,
+            Some(&saved),
+        )
+        .await?;
         idempotency::complete(
             &mut tx,
             REGISTER_DAY,

@@ -7,6 +7,7 @@
 //! The same seed always yields the same ids, records and amounts (ChaCha8, a stream that is
 //! stable across `rand` versions). Seeding a database that already has studios does nothing.
 
+use super::access::Caller;
 use super::idempotency::IdempotencyKey;
 use super::{db_error, now, Engine};
 use crate::domain::*;
@@ -99,6 +100,59 @@ struct DemoEmployee {
     guaranteed_minimum: i64,
     day_off: Weekday,
 }
+
+/// A demo login (README "Demo logins"). Their passwords are published, so `serve` refuses to
+/// start outside demo mode while any of them is active.
+pub struct DemoLogin {
+    /// Sign-in email (`.test` is reserved for testing, RFC 2606).
+    pub email: &'static str,
+    /// Published password.
+    pub password: &'static str,
+    /// Display name.
+    pub name: &'static str,
+    /// Role.
+    pub role: Role,
+    /// A receptionist's studio (index into the demo studios).
+    pub studio: Option<usize>,
+    /// An employee's name.
+    pub employee: Option<&'static str>,
+}
+
+/// One user per role (and a receptionist per studio).
+pub const DEMO_LOGINS: [DemoLogin; 4] = [
+    DemoLogin {
+        email: "owner@demo.test",
+        password: "owner-demo",
+        name: "Claudia Steiner",
+        role: Role::Owner,
+        studio: None,
+        employee: None,
+    },
+    DemoLogin {
+        email: "reception@demo.test",
+        password: "reception-demo",
+        name: "Reception Zürich",
+        role: Role::Receptionist,
+        studio: Some(0),
+        employee: None,
+    },
+    DemoLogin {
+        email: "reception.bern@demo.test",
+        password: "reception-demo",
+        name: "Reception Bern",
+        role: Role::Receptionist,
+        studio: Some(1),
+        employee: None,
+    },
+    DemoLogin {
+        email: "lara@demo.test",
+        password: "employee-demo",
+        name: "Lara Meier",
+        role: Role::Employee,
+        studio: None,
+        employee: Some(FEATURED_EMPLOYEE),
+    },
+];
 
 const STUDIOS: [&str; 2] = ["Salon Seefeld, Zürich", "Studio Marktgasse, Bern"];
 
@@ -476,6 +530,29 @@ impl Engine {
             .await
             .map_err(db_error("committing the demo data"))?;
 
+        let seeder = Caller::operator("demo-seed");
+        for login in DEMO_LOGINS {
+            let employee_id = login.employee.and_then(|name| {
+                EMPLOYEES
+                    .iter()
+                    .position(|e| e.name == name)
+                    .map(|i| EmployeeId(employee_ids[i]))
+            });
+            self.insert_user(
+                &seeder,
+                &UserRequest {
+                    email: login.email.into(),
+                    name: login.name.into(),
+                    role: login.role,
+                    studio_id: login.studio.map(|i| StudioId(studio_ids[i])),
+                    employee_id,
+                    password: login.password.into(),
+                },
+                true,
+            )
+            .await?;
+        }
+
         // September is paid for everyone but the featured employee, through the real engine.
         let september_end = NaiveDate::from_ymd_opt(2026, 9, 30).unwrap_or(window_end());
         let mut payouts = 0;
@@ -491,7 +568,7 @@ impl Engine {
                 period_end: september_end,
                 method: PayoutMethod::Bank,
             };
-            self.commit_payout(&key, &request).await?;
+            self.commit_payout(&seeder, &key, &request).await?;
             payouts += 1;
         }
         tracing::info!(

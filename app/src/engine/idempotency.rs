@@ -52,6 +52,12 @@ impl IdempotencyKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The key in the caller's namespace (`<actor> <key>`): keys are per client (as the draft
+    /// recommends), so one caller's key can never replay another caller's stored response.
+    pub fn for_caller(&self, caller: &super::access::Caller) -> IdempotencyKey {
+        IdempotencyKey(format!("{} {}", caller.actor(), self.0))
+    }
 }
 
 /// SHA-256 (hex) of the canonical JSON of a validated request: two requests are "the same" when

@@ -15,6 +15,7 @@
 //! transfer. Every posting statement is followed by a balance check of what it wrote; an
 //! unbalanced transfer (e.g. a missing account) fails the whole transaction.
 
+use super::access::Caller;
 use super::{db_error, now, Engine};
 use crate::domain::*;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -298,12 +299,15 @@ impl Engine {
     /// Every account of a studio with its balance at the end of business day `as_of` (every
     /// transfer effective on or before it), or now when `None`; in chart order, payables by name.
     ///
-    /// Errors: 404 when the studio is unknown.
+    /// Errors: 403 unless the caller may read this studio's ledger; 404 when the studio is
+    /// unknown.
     pub async fn balances(
         &self,
+        caller: &Caller,
         studio: StudioId,
         as_of: Option<NaiveDate>,
     ) -> Result<Vec<AccountBalance>, AppError> {
+        caller.require_studio(Permission::ReadLedger, studio)?;
         let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM studios WHERE id = $1")
             .bind(studio)
             .fetch_optional(self.pool())
@@ -359,13 +363,18 @@ impl Engine {
     }
 
     /// The transfers of a studio, newest first (at most `limit`, clamped to 1..=500), each with
-    /// its postings.
+    /// its postings. Only the caller's studios.
+    ///
+    /// Errors: 403 unless the caller may read the ledger.
     pub async fn transfers(
         &self,
+        caller: &Caller,
         studio: Option<StudioId>,
         cause: Option<uuid::Uuid>,
         limit: i64,
     ) -> Result<Vec<Transfer>, AppError> {
+        caller.require(Permission::ReadLedger)?;
+        let scope = caller.studio_filter();
         #[derive(sqlx::FromRow)]
         struct Row {
             id: TransferId,
@@ -378,16 +387,21 @@ impl Engine {
             created_at: DateTime<Utc>,
             reverses: Option<TransferId>,
         }
-        const FILTER: &str = "FROM ledger_transfers
+        let filter = format!(
+            "FROM ledger_transfers
              WHERE ($1 IS NULL OR studio_id = $1) AND ($2 IS NULL OR cause_id = $2 OR reverses = $2)
-             ORDER BY created_at DESC, id DESC LIMIT $3";
+               AND {}
+             ORDER BY created_at DESC, id DESC LIMIT $3",
+            super::access::studio_condition("studio_id", 4)
+        );
         let limit = limit.clamp(1, 500);
         let rows = sqlx::query_as::<_, Row>(&format!(
-            "SELECT id, studio_id, kind, reason, cause_type, cause_id, effective_on, created_at, reverses {FILTER}"
+            "SELECT id, studio_id, kind, reason, cause_type, cause_id, effective_on, created_at, reverses {filter}"
         ))
         .bind(studio)
         .bind(cause)
         .bind(limit)
+        .bind(&scope)
         .fetch_all(self.pool())
         .await
         .map_err(db_error("listing transfers"))?;
@@ -400,12 +414,13 @@ impl Engine {
         let postings = sqlx::query_as::<_, PostingRow>(&format!(
             "SELECT p.transfer_id, a.code AS account, a.employee_id, p.amount
              FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
-             WHERE p.transfer_id IN (SELECT id {FILTER})
+             WHERE p.transfer_id IN (SELECT id {filter})
              ORDER BY p.amount DESC, a.code"
         ))
         .bind(studio)
         .bind(cause)
         .bind(limit)
+        .bind(&scope)
         .fetch_all(self.pool())
         .await
         .map_err(db_error("reading postings"))?;

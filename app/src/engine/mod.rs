@@ -3,7 +3,9 @@
 //! check. It owns the SQL; it must never be bypassed with ad-hoc writes, and it must never discard
 //! an error: each failure is logged with `tracing` and returned as an [`AppError`].
 
+pub mod access;
 pub mod audit;
+pub mod auth;
 pub mod catalog;
 pub mod day_records;
 pub mod demo;
@@ -43,6 +45,10 @@ pub struct EngineSettings {
     pub stuck_payout_age: Duration,
     /// Telegram alerts; `None` writes no messages.
     pub telegram: Option<notifications::TelegramSettings>,
+    /// How long a sign-in lasts (absolute, not sliding): a receptionist's working day.
+    pub session_ttl: Duration,
+    /// Sign-in attempt limits per account and per IP.
+    pub login_limits: auth::LoginLimits,
 }
 
 impl Default for EngineSettings {
@@ -53,6 +59,8 @@ impl Default for EngineSettings {
             max_connections: 8,
             stuck_payout_age: Duration::from_secs(3600),
             telegram: None,
+            session_ttl: Duration::from_secs(12 * 3600),
+            login_limits: auth::LoginLimits::default(),
         }
     }
 }
@@ -62,6 +70,7 @@ impl Default for EngineSettings {
 pub struct Engine {
     pool: SqlitePool,
     faults: Arc<FaultInjector>,
+    login_limiter: Arc<auth::LoginLimiter>,
     settings: EngineSettings,
 }
 
@@ -113,6 +122,7 @@ impl Engine {
         let engine = Engine {
             pool,
             faults: Arc::new(FaultInjector::default()),
+            login_limiter: Arc::new(auth::LoginLimiter::new(&settings.login_limits)),
             settings,
         };
         engine.migrate().await?;
@@ -134,6 +144,16 @@ impl Engine {
         ledger::ensure_accounts(&mut conn)
             .await
             .context("opening the ledger accounts")?;
+        // One deployment is one business until studios are created for another explicitly.
+        sqlx::query(
+            "INSERT INTO businesses (id, name, created_at)
+             SELECT $1, 'Studios', $2 WHERE NOT EXISTS (SELECT 1 FROM businesses)",
+        )
+        .bind(crate::domain::BusinessId::generate())
+        .bind(now())
+        .execute(&mut *conn)
+        .await
+        .context("creating the deployment's business")?;
         drop(conn);
         self.run_maintenance()
             .await

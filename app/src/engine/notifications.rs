@@ -449,12 +449,18 @@ async fn attempt(
 impl Engine {
     /// The latest messages (newest first, at most `limit`, clamped to 1..=500), optionally in
     /// one state: the owner page shows failed and unknown ones.
+    ///
+    /// Recipients (Telegram chat ids, personal data) are masked to their last 4 characters.
+    ///
+    /// Errors: 403 unless the caller may read the alert messages.
     pub async fn notifications(
         &self,
+        caller: &super::access::Caller,
         state: Option<DeliveryState>,
         limit: i64,
     ) -> Result<Vec<Notification>, AppError> {
-        sqlx::query_as::<_, Notification>(
+        caller.require(crate::domain::Permission::ReadNotifications)?;
+        let messages = sqlx::query_as::<_, Notification>(
             "SELECT id, event_id, audience, recipient, text, state, attempts, next_attempt_at, last_error,
                     created_at, sent_at
              FROM notifications WHERE ($1 IS NULL OR state = $1) ORDER BY id DESC LIMIT $2",
@@ -463,6 +469,13 @@ impl Engine {
         .bind(limit.clamp(1, 500))
         .fetch_all(self.pool())
         .await
-        .map_err(db_error("listing Telegram messages"))
+        .map_err(db_error("listing Telegram messages"))?;
+        Ok(messages
+            .into_iter()
+            .map(|message| Notification {
+                recipient: crate::domain::mask_personal(&message.recipient),
+                ..message
+            })
+            .collect())
     }
 }

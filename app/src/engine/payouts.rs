@@ -5,6 +5,7 @@
 //! advance it: the second finds the phase already moved and simply reloads. All multi-record
 //! work is set-based SQL: claiming 10,000 records is one `INSERT .. SELECT`, never a loop.
 
+use super::access::{self, studio_condition, Activity, Caller};
 use super::faults::FaultKind;
 use super::idempotency::{self, Claim, IdempotencyKey};
 use super::{db_error, is_unique_violation, now, Engine};
@@ -132,10 +133,16 @@ enum PhaseOutcome {
 impl Engine {
     /// Every line a payout of `request` would pay, with totals; writes nothing.
     ///
-    /// Errors: 422 for an invalid period or unknown employee (naming the field).
-    pub async fn preview_payout(&self, request: &PayoutRequest) -> Result<PayoutPreview, AppError> {
+    /// Errors: 403 unless the caller may preview payouts; 422 for an invalid period or unknown
+    /// employee (or one outside the caller's studios), naming the field.
+    pub async fn preview_payout(
+        &self,
+        caller: &Caller,
+        request: &PayoutRequest,
+    ) -> Result<PayoutPreview, AppError> {
+        caller.require(Permission::PreviewPayout)?;
         let period = PayoutPeriod::parse(request)?;
-        let employee = self.employee_for_payout(period.employee_id).await?;
+        let employee = self.employee_for_payout(caller, period.employee_id).await?;
         let lines = sqlx::query_as::<_, PayoutLine>(&LINE_VIEW.replace("{lines}", PAYABLE_LINES))
             .bind(period.employee_id)
             .bind(period.start)
@@ -166,48 +173,72 @@ impl Engine {
     #[tracing::instrument(skip_all, fields(employee_id = %request.employee_id))]
     pub async fn commit_payout(
         &self,
+        caller: &Caller,
         key: &IdempotencyKey,
         request: &PayoutRequest,
     ) -> Result<Payout, AppError> {
+        caller.require(Permission::CommitPayout)?;
+        let client_key = key;
+        let key = &key.for_caller(caller);
         let period = PayoutPeriod::parse(request)?;
+        // Refuse an employee outside the caller's studios before anything is claimed.
+        self.employee_for_payout(caller, period.employee_id).await?;
         if let Some(replay) = self.claim_key_alone(COMMIT_PAYOUT, key, &period).await? {
             return replay;
         }
         let outcome = match self.payout_by_idempotency_key(key).await? {
             // A retry after the first request died: resume the payout it created.
             Some(existing) => self.run_phases(existing).await,
-            None => match self.create_payout(key, period).await {
+            None => match self.create_payout(caller, key, period).await {
                 Ok(id) => self.run_phases(id).await,
                 Err(error) => Err(error),
             },
         };
-        self.settle_key(COMMIT_PAYOUT, key, &outcome).await;
+        self.settle_key(caller, COMMIT_PAYOUT, key, client_key, None, &outcome)
+            .await;
         outcome
     }
 
     /// Resumes a pending or failed payout from its stored phase and commits it. Finishing a
     /// payout that is already committed returns it unchanged (two clicks complete once).
     ///
-    /// Errors: 404 unknown payout; 409 `illegal_transition` for a cancelled payout; 500
-    /// `payout_failed` when a phase fails again (the payout stays failed with the new error).
+    /// Errors: 403 unless the caller may finish payouts; 404 unknown payout (or one outside the
+    /// caller's studios); 409 `illegal_transition` for a cancelled payout; 500 `payout_failed`
+    /// when a phase fails again (the payout stays failed with the new error).
     #[tracing::instrument(skip_all, fields(payout_id = %id))]
     pub async fn finish_payout(
         &self,
+        caller: &Caller,
         key: &IdempotencyKey,
         id: PayoutId,
     ) -> Result<Payout, AppError> {
+        caller.require(Permission::FinishPayout)?;
+        let client_key = key;
+        let key = &key.for_caller(caller);
+        let before = self.payout(caller, id).await?;
         if let Some(replay) = self.claim_key_alone(FINISH_PAYOUT, key, &id).await? {
             return replay;
         }
-        let outcome = self.resume(id).await;
-        self.settle_key(FINISH_PAYOUT, key, &outcome).await;
+        let outcome = self.resume(caller, id).await;
+        self.settle_key(
+            caller,
+            FINISH_PAYOUT,
+            key,
+            client_key,
+            Some(&before),
+            &outcome,
+        )
+        .await;
         outcome
     }
 
     /// Finish without an idempotency key, for the operator CLI and the stale-payout completer:
     /// safe to repeat because every phase is a conditional update.
-    pub async fn resume(&self, id: PayoutId) -> Result<Payout, AppError> {
-        let payout = self.payout(id).await?;
+    ///
+    /// Errors: those of [`Engine::finish_payout`].
+    pub async fn resume(&self, caller: &Caller, id: PayoutId) -> Result<Payout, AppError> {
+        caller.require(Permission::FinishPayout)?;
+        let payout = self.payout(caller, id).await?;
         match payout.state {
             PayoutState::Committed => return Ok(payout),
             PayoutState::Pending | PayoutState::Failed | PayoutState::Cancelled => {
@@ -220,13 +251,19 @@ impl Engine {
 
     /// Voids a failed payout and releases its records, so they can be paid by a new payout.
     ///
-    /// Errors: 404 unknown payout; 409 `illegal_transition` unless the payout is failed.
+    /// Errors: 403 unless the caller may cancel payouts; 404 unknown payout (or one outside the
+    /// caller's studios); 409 `illegal_transition` unless the payout is failed.
     #[tracing::instrument(skip_all, fields(payout_id = %id))]
     pub async fn cancel_payout(
         &self,
+        caller: &Caller,
         key: &IdempotencyKey,
         id: PayoutId,
     ) -> Result<Payout, AppError> {
+        caller.require(Permission::CancelPayout)?;
+        let client_key = key;
+        let key = &key.for_caller(caller);
+        self.payout(caller, id).await?;
         let fingerprint = idempotency::fingerprint(CANCEL_PAYOUT, &id)?;
         let mut tx = self.begin_write().await?;
         match idempotency::claim(
@@ -265,6 +302,20 @@ impl Engine {
             .map_err(db_error("releasing the payout's records"))?;
         record_event(self.settings(), &mut tx, "payout.cancelled", &payout).await?;
         let cancelled = self.payout_in(&mut tx, id).await?;
+        access::record(
+            &mut tx,
+            caller,
+            Activity {
+                action: "payout.cancel",
+                entity_type: "payout",
+                entity_id: Some(id.to_string()),
+                studio_id: Some(cancelled.studio_id),
+                idempotency_key: Some(client_key.as_str()),
+            },
+            Some(&payout),
+            Some(&cancelled),
+        )
+        .await?;
         idempotency::complete(
             &mut tx,
             CANCEL_PAYOUT,
@@ -280,19 +331,34 @@ impl Engine {
         Ok(cancelled)
     }
 
-    /// One payout. Errors: 404 when unknown.
-    pub async fn payout(&self, id: PayoutId) -> Result<Payout, AppError> {
+    /// One payout.
+    ///
+    /// Errors: 403 unless the caller may read payouts; 404 when unknown or not the caller's to
+    /// see (an employee guessing another employee's payout id learns nothing).
+    pub async fn payout(&self, caller: &Caller, id: PayoutId) -> Result<Payout, AppError> {
+        caller.require(Permission::ReadPayouts)?;
+        self.load_payout(id)
+            .await?
+            .filter(|payout| caller.sees(payout.studio_id, payout.employee_id))
+            .ok_or_else(|| AppError::not_found(format!("no payout with id {id}")))
+    }
+
+    /// One payout, whoever asks (the phases, once the caller was checked).
+    async fn load_payout(&self, id: PayoutId) -> Result<Option<Payout>, AppError> {
         sqlx::query_as::<_, Payout>(&format!("{PAYOUT_SELECT} WHERE p.id = $1"))
             .bind(id)
             .fetch_optional(self.pool())
             .await
-            .map_err(db_error("reading the payout"))?
-            .ok_or_else(|| AppError::not_found(format!("no payout with id {id}")))
+            .map_err(db_error("reading the payout"))
     }
 
-    /// One payout with its lines. Errors: 404 when unknown.
-    pub async fn payout_detail(&self, id: PayoutId) -> Result<PayoutDetail, AppError> {
-        let payout = self.payout(id).await?;
+    /// One payout with its lines. Errors: those of [`Engine::payout`].
+    pub async fn payout_detail(
+        &self,
+        caller: &Caller,
+        id: PayoutId,
+    ) -> Result<PayoutDetail, AppError> {
+        let payout = self.payout(caller, id).await?;
         let lines = sqlx::query_as::<_, PayoutLine>(&LINE_VIEW.replace(
             "{lines}",
             "SELECT * FROM payout_lines WHERE payout_id = $1 AND released = 0",
@@ -305,27 +371,42 @@ impl Engine {
     }
 
     /// Payouts, newest first, optionally only in `state` and/or of one employee; at most `limit`.
+    /// Only the caller's studios (an employee: their own payouts).
+    ///
+    /// Errors: 403 unless the caller may read payouts.
     pub async fn payouts(
         &self,
+        caller: &Caller,
         state: Option<PayoutState>,
         employee: Option<EmployeeId>,
         limit: i64,
     ) -> Result<Vec<Payout>, AppError> {
+        caller.require(Permission::ReadPayouts)?;
         sqlx::query_as::<_, Payout>(&format!(
             "{PAYOUT_SELECT} WHERE ($1 IS NULL OR p.state = $1) AND ($2 IS NULL OR p.employee_id = $2)
-             ORDER BY p.created_at DESC LIMIT $3"
+               AND ($4 IS NULL OR p.employee_id = $4) AND {}
+             ORDER BY p.created_at DESC LIMIT $3",
+            studio_condition("p.studio_id", 5)
         ))
         .bind(state)
         .bind(employee)
         .bind(limit.clamp(1, 1000))
+        .bind(caller.employee)
+        .bind(caller.studio_filter())
         .fetch_all(self.pool())
         .await
         .map_err(db_error("listing payouts"))
     }
 
     /// Payouts that need a person: every failed payout, and pending ones not updated for longer
-    /// than the grace period (interrupted). Oldest first.
-    pub async fn payouts_needing_attention(&self) -> Result<Vec<Payout>, AppError> {
+    /// than the grace period (interrupted). Oldest first. Only the caller's studios.
+    ///
+    /// Errors: 403 unless the caller may see the banner.
+    pub async fn payouts_needing_attention(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<Payout>, AppError> {
+        caller.require(Permission::ReadAttention)?;
         let grace = chrono::Duration::from_std(self.settings().pending_grace)
             .unwrap_or(chrono::Duration::seconds(30));
         sqlx::query_as::<_, Payout>(&format!(
@@ -336,10 +417,19 @@ impl Engine {
         .fetch_all(self.pool())
         .await
         .map_err(db_error("listing payouts needing attention"))
+        .map(|payouts| {
+            payouts
+                .into_iter()
+                .filter(|p| caller.sees(p.studio_id, p.employee_id))
+                .collect()
+        })
     }
 
+    /// The employee a payout is for. Errors: 422 naming `employee_id` when unknown or outside
+    /// the caller's studios.
     async fn employee_for_payout(
         &self,
+        caller: &Caller,
         id: EmployeeId,
     ) -> Result<(EmployeeId, String, StudioId), AppError> {
         let row: Option<(String, StudioId)> =
@@ -348,7 +438,8 @@ impl Engine {
                 .fetch_optional(self.pool())
                 .await
                 .map_err(db_error("looking up the employee"))?;
-        row.map(|(name, studio)| (id, name, studio))
+        row.filter(|(_, studio)| caller.sees(*studio, id))
+            .map(|(name, studio)| (id, name, studio))
             .ok_or_else(|| AppError::validation("employee_id", format!("no employee with id {id}")))
     }
 
@@ -379,10 +470,12 @@ impl Engine {
     /// Phase `created`: one transaction inserts the pending payout with the preview's totals.
     async fn create_payout(
         &self,
+        caller: &Caller,
         key: &IdempotencyKey,
         period: PayoutPeriod,
     ) -> Result<PayoutId, AppError> {
-        let (_, employee_name, studio_id) = self.employee_for_payout(period.employee_id).await?;
+        let (_, employee_name, studio_id) =
+            self.employee_for_payout(caller, period.employee_id).await?;
         let mut tx = self.begin_write().await?;
         let (count, total): (i64, i64) = sqlx::query_as(&format!(
             "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM ({PAYABLE_LINES})"
@@ -485,7 +578,10 @@ impl Engine {
     /// Runs the remaining phases of a payout until it is committed, failed, or interrupted.
     async fn run_phases(&self, id: PayoutId) -> Result<Payout, AppError> {
         loop {
-            let payout = self.payout(id).await?;
+            let payout = self
+                .load_payout(id)
+                .await?
+                .ok_or_else(|| AppError::not_found(format!("no payout with id {id}")))?;
             let action = match payout.state {
                 PayoutState::Committed => return Ok(payout),
                 PayoutState::Cancelled => {
@@ -771,14 +867,47 @@ impl Engine {
     /// Stores the outcome of a keyed payout request for replay, or releases the key when nothing
     /// was created (so a corrected retry may reuse it). A failure to store is logged; the key then
     /// stays in flight until its lease ends, after which a retry resumes the same payout.
+    ///
+    /// The activity log entry (the payout before, and after or the failure) is written in the
+    /// same transaction as the stored response: a crash before it leaves the key in flight, and
+    /// the retry that resumes the payout writes it.
     async fn settle_key(
         &self,
+        caller: &Caller,
         operation: &str,
         key: &IdempotencyKey,
+        client_key: &IdempotencyKey,
+        before: Option<&Payout>,
         outcome: &Result<Payout, AppError>,
     ) {
         let result: Result<(), AppError> = async {
             let mut tx = self.begin_write().await?;
+            let action = if operation == FINISH_PAYOUT {
+                "payout.finish"
+            } else {
+                "payout.commit"
+            };
+            let after = match outcome {
+                Ok(payout) => Some(payout),
+                Err(AppError::PayoutFailed { payout, .. }) => Some(payout.as_ref()),
+                Err(_) => None,
+            };
+            if let Some(after) = after {
+                access::record(
+                    &mut tx,
+                    caller,
+                    Activity {
+                        action,
+                        entity_type: "payout",
+                        entity_id: Some(after.id.to_string()),
+                        studio_id: Some(after.studio_id),
+                        idempotency_key: Some(client_key.as_str()),
+                    },
+                    before,
+                    Some(after),
+                )
+                .await?;
+            }
             match outcome {
                 Ok(payout) => {
                     idempotency::complete(

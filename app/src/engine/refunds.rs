@@ -4,6 +4,7 @@
 //! books show both the sale and its refund and nothing is ever edited. A cash refund leaves the
 //! studio's open till and appears in its Z report.
 
+use super::access::{self, Activity, Caller};
 use super::catalog::SERVICE_RECORD_SELECT;
 use super::idempotency::{self, Claim, IdempotencyKey};
 use super::{business_date, db_error, now, Engine};
@@ -19,17 +20,22 @@ impl Engine {
     /// today, Europe/Zurich) and records a `service_record.refunded` event. A cash refund is paid
     /// from the studio's open till and is tagged with it.
     ///
-    /// Errors: 404 unknown record; 422 `reason` empty or too long; 409 `refund_refused` with
+    /// Errors: 403 unless the caller may refund; 404 unknown record (or one outside the caller's
+    /// studios); 422 `reason` empty or too long; 409 `refund_refused` with
     /// [`ServiceRecord::refund_refusal`]'s explanation (already refunded, held by a payout);
     /// 409 `till_not_open` for a cash refund without an open till; 422 `amount` when the till
     /// holds less than the refund.
     #[tracing::instrument(skip_all, fields(record_id = %id))]
     pub async fn refund_service_record(
         &self,
+        caller: &Caller,
         key: &IdempotencyKey,
         id: ServiceRecordId,
         request: &RefundRequest,
     ) -> Result<ServiceRecord, AppError> {
+        caller.require(Permission::RefundService)?;
+        let client_key = key;
+        let key = &key.for_caller(caller);
         let reason = super::till::reason_of("reason", Some(&request.reason), true)?;
         let fingerprint = idempotency::fingerprint(REFUND_SERVICE, &(id, &reason))?;
         let mut tx = self.begin_write().await?;
@@ -50,6 +56,7 @@ impl Engine {
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_error("looking up the service record"))?
+            .filter(|record| caller.sees(record.studio_id, record.employee_id))
             .ok_or_else(|| AppError::not_found(format!("no service record with id {id}")))?;
         if let Some(refusal) = record.refund_refusal() {
             return Err(AppError::conflict("refund_refused", refusal));
@@ -112,6 +119,20 @@ impl Engine {
             Some(saved.studio_id),
             Some(saved.id.0),
             &saved,
+        )
+        .await?;
+        access::record(
+            &mut tx,
+            caller,
+            Activity {
+                action: "service_record.refund",
+                entity_type: "service_record",
+                entity_id: Some(id.to_string()),
+                studio_id: Some(saved.studio_id),
+                idempotency_key: Some(client_key.as_str()),
+            },
+            Some(&record),
+            Some(&saved),
         )
         .await?;
         idempotency::complete(

@@ -3,6 +3,7 @@
 //! the ledger tagged with the session; closing counts notes and coins, posts the variance (reason
 //! required when non-zero) and stores the unalterable Z report.
 
+use super::access::{self, Activity, Caller, NOTHING};
 use super::idempotency::{self, Claim, IdempotencyKey};
 use super::ledger::{post_transfer, NewTransfer};
 use super::{business_date, db_error, now, Engine};
@@ -180,7 +181,14 @@ async fn load_session(
 
 impl Engine {
     /// The studio's current till: the open one, else today's (closed), else `None`.
-    pub async fn current_till(&self, studio: StudioId) -> Result<Option<TillSession>, AppError> {
+    ///
+    /// Errors: 403 unless the caller may see this studio's till.
+    pub async fn current_till(
+        &self,
+        caller: &Caller,
+        studio: StudioId,
+    ) -> Result<Option<TillSession>, AppError> {
+        caller.require_studio(Permission::ReadTill, studio)?;
         let mut conn = self
             .pool()
             .acquire()
@@ -201,28 +209,44 @@ impl Engine {
         }
     }
 
-    /// One till session with its movements and (once closed) Z report. Errors: 404 unknown.
-    pub async fn till_session(&self, id: TillSessionId) -> Result<TillSession, AppError> {
+    /// One till session with its movements and (once closed) Z report.
+    ///
+    /// Errors: 403 unless the caller may see tills; 404 unknown (or another studio's).
+    pub async fn till_session(
+        &self,
+        caller: &Caller,
+        id: TillSessionId,
+    ) -> Result<TillSession, AppError> {
+        caller.require(Permission::ReadTill)?;
         let mut conn = self
             .pool()
             .acquire()
             .await
             .map_err(db_error("reading the till"))?;
-        load_session(&mut conn, id).await
+        let session = load_session(&mut conn, id).await?;
+        if caller.sees_studio(session.studio_id) {
+            Ok(session)
+        } else {
+            Err(AppError::not_found(format!("no till session with id {id}")))
+        }
     }
 
     /// Opens today's till of a studio with the counted float. The drawer's book balance is set to
     /// the count (the difference moves to cash in/out, so the books hold what the drawer holds).
     ///
-    /// Errors: 422 `opening_float` negative or over CHF 100,000.00, `studio_id` unknown, `reason`
+    /// Errors: 403 unless the caller may operate this studio's till; 422 `opening_float` negative or over CHF 100,000.00, `studio_id` unknown, `reason`
     /// too long; 409 `till_already_open` (a till of this studio is open, perhaps yesterday's:
     /// close it first) or `till_already_closed` (today's was closed; it cannot reopen).
     #[tracing::instrument(skip_all, fields(studio_id = %request.studio_id))]
     pub async fn open_till(
         &self,
+        caller: &Caller,
         key: &IdempotencyKey,
         request: &OpenTillRequest,
     ) -> Result<TillSession, AppError> {
+        caller.require_studio(Permission::OperateTill, request.studio_id)?;
+        let client_key = key;
+        let key = &key.for_caller(caller);
         super::catalog::check_optional_amount("opening_float", request.opening_float)?;
         let reason = reason_of("reason", request.reason.as_deref(), false)?;
         let fingerprint = idempotency::fingerprint(OPEN_TILL, request)?;
@@ -343,6 +367,20 @@ impl Engine {
             &session,
         )
         .await?;
+        access::record(
+            &mut tx,
+            caller,
+            Activity {
+                action: "till.open",
+                entity_type: "till_session",
+                entity_id: Some(session.id.to_string()),
+                studio_id: Some(request.studio_id),
+                idempotency_key: Some(client_key.as_str()),
+            },
+            NOTHING,
+            Some(&session),
+        )
+        .await?;
         idempotency::complete(
             &mut tx,
             OPEN_TILL,
@@ -360,14 +398,18 @@ impl Engine {
 
     /// Puts cash into or takes cash out of the studio's open till (reason required).
     ///
-    /// Errors: 422 `amount` not 0.01 to 100,000.00 CHF or more than the till holds (out),
+    /// Errors: 403 unless the caller may operate this studio's till; 422 `amount` not 0.01 to 100,000.00 CHF or more than the till holds (out),
     /// `reason` empty or too long; 409 `till_not_open`.
     #[tracing::instrument(skip_all, fields(studio_id = %request.studio_id))]
     pub async fn cash_movement(
         &self,
+        caller: &Caller,
         key: &IdempotencyKey,
         request: &CashMovementRequest,
     ) -> Result<TillSession, AppError> {
+        caller.require_studio(Permission::OperateTill, request.studio_id)?;
+        let client_key = key;
+        let key = &key.for_caller(caller);
         if request.amount <= 0 {
             return Err(AppError::validation(
                 "amount",
@@ -423,6 +465,20 @@ impl Engine {
         )
         .await?;
         let updated = load_session(&mut tx, session.id).await?;
+        access::record(
+            &mut tx,
+            caller,
+            Activity {
+                action: "till.cash_movement",
+                entity_type: "till_session",
+                entity_id: Some(updated.id.to_string()),
+                studio_id: Some(request.studio_id),
+                idempotency_key: Some(client_key.as_str()),
+            },
+            Some(&session),
+            Some(&updated),
+        )
+        .await?;
         idempotency::complete(
             &mut tx,
             CASH_MOVEMENT,
@@ -441,14 +497,18 @@ impl Engine {
     /// Counts and closes the studio's open till: posts the variance (counted − expected) to cash
     /// over/short and stores the Z report; afterwards the session cannot change.
     ///
-    /// Errors: 422 `denominations` (see [`counted_total`]), `variance_reason` missing when the
+    /// Errors: 403 unless the caller may operate this studio's till; 422 `denominations` (see [`counted_total`]), `variance_reason` missing when the
     /// count differs from expected; 409 `till_not_open`.
     #[tracing::instrument(skip_all, fields(studio_id = %request.studio_id))]
     pub async fn close_till(
         &self,
+        caller: &Caller,
         key: &IdempotencyKey,
         request: &CloseTillRequest,
     ) -> Result<TillSession, AppError> {
+        caller.require_studio(Permission::OperateTill, request.studio_id)?;
+        let client_key = key;
+        let key = &key.for_caller(caller);
         let counted = counted_total(&request.denominations)?;
         let reason = reason_of("variance_reason", request.variance_reason.as_deref(), false)?;
         let fingerprint = idempotency::fingerprint(CLOSE_TILL, request)?;
@@ -542,6 +602,20 @@ impl Engine {
             Some(request.studio_id),
             Some(session.id.0),
             &report,
+        )
+        .await?;
+        access::record(
+            &mut tx,
+            caller,
+            Activity {
+                action: "till.close",
+                entity_type: "till_session",
+                entity_id: Some(closed.id.to_string()),
+                studio_id: Some(request.studio_id),
+                idempotency_key: Some(client_key.as_str()),
+            },
+            Some(&session),
+            Some(&closed),
         )
         .await?;
         idempotency::complete(

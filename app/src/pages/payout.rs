@@ -24,12 +24,14 @@ pub fn PayoutPage() -> impl IntoView {
         },
         |(id, _, _)| get_payout_detail(id),
     );
+    let crate::pages::Session(session) = expect_context::<crate::pages::Session>();
     view! {
         <AttentionBanner/>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let me = session.await.ok().flatten();
                 match detail.await {
-                    Ok(detail) => view! { <PayoutView detail finish cancel/> }.into_any(),
+                    Ok(detail) => view! { <PayoutView detail me finish cancel/> }.into_any(),
                     Err(error) => view! { <ErrorMessage error/> }.into_any(),
                 }
             })}
@@ -42,6 +44,7 @@ pub fn PayoutPage() -> impl IntoView {
 #[component]
 fn PayoutView(
     detail: PayoutDetail,
+    me: Option<Me>,
     finish: ServerAction<FinishPayout>,
     cancel: ServerAction<CancelPayout>,
 ) -> impl IntoView {
@@ -50,8 +53,11 @@ fn PayoutView(
     let cancel_key = idempotency_key_for(cancel.version().read_only());
     let id = p.id.to_string();
     let cancel_id = id.clone();
-    let finish_allowed = p.state.apply(PayoutAction::Finish);
-    let cancel_allowed = p.state.apply(PayoutAction::Cancel);
+    // The state machine says what the payout allows; the role says who may ask (an employee
+    // reads their payout; only the owner cancels). The engine checks both again.
+    let may = |action| me.as_ref().is_some_and(|me| me.may(action));
+    let finish_allowed = may(Permission::FinishPayout).then(|| p.state.apply(PayoutAction::Finish));
+    let cancel_allowed = may(Permission::CancelPayout).then(|| p.state.apply(PayoutAction::Cancel));
     view! {
         <h1>{format!("Payout to {}", p.employee_name)}</h1>
         <dl class="facts" data-state=p.state.as_str()>
@@ -66,7 +72,7 @@ fn PayoutView(
             {p.committed_at.map(|at| view! { <dt>"Committed"</dt><dd>{utc_minute(at)}</dd> })}
         </dl>
         <div class="actions">
-            {match finish_allowed {
+            {finish_allowed.map(|allowed| match allowed {
                 Ok(_) => view! {
                     <ActionForm action=finish>
                         <input type="hidden" name="idempotency_key" prop:value=move || finish_key.get()/>
@@ -75,8 +81,8 @@ fn PayoutView(
                     </ActionForm>
                 }.into_any(),
                 Err(refusal) => view! { <p class="refused">{format!("Finish: {}", refusal.explanation)}</p> }.into_any(),
-            }}
-            {match cancel_allowed {
+            })}
+            {cancel_allowed.map(|allowed| match allowed {
                 Ok(_) => view! {
                     <ActionForm action=cancel>
                         <input type="hidden" name="idempotency_key" prop:value=move || cancel_key.get()/>
@@ -85,7 +91,7 @@ fn PayoutView(
                     </ActionForm>
                 }.into_any(),
                 Err(refusal) => view! { <p class="refused">{format!("Cancel: {}", refusal.explanation)}</p> }.into_any(),
-            }}
+            })}
         </div>
         <h2>"Lines"</h2>
         {if detail.lines.is_empty() {

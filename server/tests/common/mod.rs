@@ -12,8 +12,26 @@ use std::time::Duration;
 pub struct TestApp {
     pub address: String,
     pub engine: Engine,
+    /// Sends every request with an owner API key (all scopes).
     pub client: reqwest::Client,
+    /// The owner API key `client` sends.
+    pub owner_key: String,
+    /// That key as an actor (`api_key:<id>`), the namespace of its idempotency keys.
+    pub owner_actor: String,
     _dir: tempfile::TempDir,
+}
+
+/// An HTTP client that sends `Authorization: Bearer <key>` with every request.
+pub fn bearer_client(key: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {key}")).expect("header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
 }
 
 /// Starts the app on an empty, migrated database.
@@ -48,10 +66,26 @@ pub async fn spawn_app_with(settings: EngineSettings) -> TestApp {
             .await
             .expect("server");
     });
+    let created = engine
+        .create_api_key(
+            &app::engine::access::Caller::operator("test"),
+            &ApiKeyRequest {
+                name: "test harness".into(),
+                role: Role::Owner,
+                studio_id: None,
+                scopes: None,
+            },
+        )
+        .await
+        .expect("owner API key");
+    let owner_key = created.key;
+    let owner_actor = format!("api_key:{}", created.info.id);
     TestApp {
         address: format!("http://{addr}"),
         engine,
-        client: reqwest::Client::new(),
+        client: bearer_client(&owner_key),
+        owner_key,
+        owner_actor,
         _dir: dir,
     }
 }
@@ -155,6 +189,32 @@ impl TestApp {
             .as_array()
             .expect("array")
             .clone()
+    }
+}
+
+impl TestApp {
+    /// A client signed in as `email` (a cookie session, like a browser), or the refusal.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<reqwest::Client, reqwest::Response> {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("client");
+        let response = client
+            .post(self.url("/api/v1/session"))
+            .header("Origin", &self.address)
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("sign-in request");
+        if response.status().is_success() {
+            Ok(client)
+        } else {
+            Err(response)
+        }
     }
 }
 

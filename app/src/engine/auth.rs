@@ -1,0 +1,998 @@
+//! Sign-in and credentials: users with Argon2id password hashes, session tokens (only their
+//! SHA-256 stored), API keys (`pe_<prefix>_<secret>`, shown once, stored as SHA-256, revocable),
+//! login rate limits per account and per IP, and the activity log as the owner browses it. Turns
+//! a session token or an API key into the [`Caller`] every other use case takes. It must never log
+//! a password, a session token or an API key.
+
+use super::access::{self, Activity, Caller, Principal, StudioScope, NOTHING};
+use super::{db_error, now, Engine};
+use crate::domain::{
+    ActivityEntry, ApiKeyId, ApiKeyInfo, ApiKeyRequest, ApiScope, AppError, BusinessId,
+    CreatedApiKey, EmployeeId, Me, Permission, Role, StudioId, UserId, UserInfo, UserRequest,
+};
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use chrono::{DateTime, Utc};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+/// Shortest accepted password (NIST SP 800-63B asks for at least 8; 12 for accounts that move
+/// money).
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Login attempt limits (per instance, in memory).
+#[derive(Clone, Debug)]
+pub struct LoginLimits {
+    /// Attempts one account may make at once before waiting.
+    pub per_account_burst: u32,
+    /// One more attempt for the account per this period.
+    pub per_account_period: Duration,
+    /// Attempts one IP address may make at once (a desk PC signs in several people).
+    pub per_ip_burst: u32,
+    /// One more attempt for the IP per this period.
+    pub per_ip_period: Duration,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        LoginLimits {
+            per_account_burst: 5,
+            per_account_period: Duration::from_secs(60),
+            per_ip_burst: 20,
+            per_ip_period: Duration::from_secs(6),
+        }
+    }
+}
+
+/// The keyed rate limiters of sign-in (governor's GCRA).
+pub struct LoginLimiter {
+    accounts: DefaultKeyedRateLimiter<String>,
+    ips: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+fn quota(burst: u32, period: Duration) -> Quota {
+    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(period.max(Duration::from_millis(1)))
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(burst)
+}
+
+impl LoginLimiter {
+    /// Limiters with `limits`.
+    pub fn new(limits: &LoginLimits) -> LoginLimiter {
+        LoginLimiter {
+            accounts: RateLimiter::keyed(quota(
+                limits.per_account_burst,
+                limits.per_account_period,
+            )),
+            ips: RateLimiter::keyed(quota(limits.per_ip_burst, limits.per_ip_period)),
+        }
+    }
+
+    /// Counts one attempt for `email` from `ip`.
+    ///
+    /// Errors: 429 `too_many_login_attempts` saying which limit and how many seconds to wait.
+    fn check(&self, email: &str, ip: Option<IpAddr>) -> Result<(), AppError> {
+        let clock = DefaultClock::default();
+        let refuse = |wait: Duration, whom: &str| {
+            let seconds = wait.as_secs() + 1;
+            tracing::warn!(whom, seconds, "login rate limit reached");
+            AppError::Denied {
+                status: 429,
+                code: "too_many_login_attempts".into(),
+                message: format!(
+                    "too many sign-in attempts {whom}; try again in {seconds} seconds"
+                ),
+            }
+        };
+        if let Some(ip) = ip {
+            self.ips.check_key(&ip).map_err(|not_until| {
+                refuse(not_until.wait_time_from(clock.now()), "from this computer")
+            })?;
+        }
+        self.accounts
+            .check_key(&email.to_lowercase())
+            .map_err(|not_until| {
+                refuse(not_until.wait_time_from(clock.now()), "for this account")
+            })?;
+        Ok(())
+    }
+}
+
+/// A fresh random token: 32 bytes from the operating system's CSPRNG, as 64 hex digits.
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn sha256(text: &str) -> Vec<u8> {
+    Sha256::digest(text.as_bytes()).to_vec()
+}
+
+/// Hashes a password as an Argon2id PHC string (the crate's defaults: m = 19 MiB, t = 2, p = 1,
+/// OWASP's minimum recommendation), off the async executor.
+///
+/// Errors: 500 when hashing fails.
+pub async fn hash_password(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+    })
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, "the password hashing task failed");
+        AppError::Internal {
+            message: "cannot hash the password; it is logged on the server".into(),
+        }
+    })?
+    .map_err(|error| {
+        tracing::error!(%error, "password hashing failed");
+        AppError::Internal {
+            message: "cannot hash the password; it is logged on the server".into(),
+        }
+    })
+}
+
+/// Whether `password` matches the stored PHC `hash`, off the async executor. A malformed stored
+/// hash is logged and counts as no match.
+async fn verify_password(password: String, hash: String) -> Result<bool, AppError> {
+    tokio::task::spawn_blocking(move || match PasswordHash::new(&hash) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(error) => {
+            tracing::error!(%error, "a stored password hash is malformed");
+            false
+        }
+    })
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, "the password verification task failed");
+        AppError::Internal {
+            message: "cannot check the password; it is logged on the server".into(),
+        }
+    })
+}
+
+/// A hash of a password nobody has, verified when the email is unknown so that an unknown
+/// account takes as long to refuse as a wrong password (no account enumeration by timing).
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Jm9V0oSxWcXwQ4JqU0bW0w0q0Qm7QeM0xU0m6l2m0bE";
+
+/// A new session: the cookie value (shown to nobody but the browser) and who signed in.
+pub struct NewSession {
+    /// The token for the session cookie.
+    pub token: String,
+    /// When the session ends (UTC).
+    pub expires_at: DateTime<Utc>,
+    /// The signed-in person.
+    pub me: Me,
+}
+
+#[derive(sqlx::FromRow)]
+struct Account {
+    id: UserId,
+    business_id: BusinessId,
+    email: String,
+    name: String,
+    role: Role,
+    studio_id: Option<StudioId>,
+    employee_id: Option<EmployeeId>,
+}
+
+impl Engine {
+    /// The studios of `business`.
+    async fn studios_of(&self, business: BusinessId) -> Result<Vec<StudioId>, AppError> {
+        sqlx::query_scalar("SELECT id FROM studios WHERE business_id = $1 ORDER BY name")
+            .bind(business)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_error("reading the business's studios"))
+    }
+
+    /// The caller a user acts as: an owner sees their business's studios; a receptionist their
+    /// studio; an employee their own data in their studio.
+    async fn caller_of(&self, account: &Account) -> Result<(Caller, Me), AppError> {
+        let role = account.role;
+        let (studios, employee) = match role {
+            Role::Owner => (self.studios_of(account.business_id).await?, None),
+            Role::Receptionist => (account.studio_id.into_iter().collect(), None),
+            Role::Employee => {
+                let studio: Option<StudioId> =
+                    sqlx::query_scalar("SELECT studio_id FROM employees WHERE id = $1")
+                        .bind(account.employee_id)
+                        .fetch_optional(self.pool())
+                        .await
+                        .map_err(db_error("reading the employee's studio"))?;
+                (studio.into_iter().collect(), account.employee_id)
+            }
+        };
+        let caller = Caller {
+            principal: Principal::User {
+                id: account.id,
+                email: account.email.clone(),
+            },
+            role,
+            business_id: Some(account.business_id),
+            studios: StudioScope::Only(studios),
+            employee,
+            scopes: None,
+        };
+        let me = Me {
+            email: account.email.clone(),
+            name: account.name.clone(),
+            role,
+            studio_id: account.studio_id,
+            employee_id: account.employee_id,
+        };
+        Ok((caller, me))
+    }
+
+    /// Signs a person in: checks the rate limits, the password (Argon2id), and opens a session.
+    ///
+    /// Errors: 429 `too_many_login_attempts` (per account and per IP); 401 `invalid_credentials`
+    /// for an unknown email, a wrong password or a deactivated user (the same message for all,
+    /// so an attacker learns nothing about which accounts exist).
+    #[tracing::instrument(skip_all)]
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        ip: Option<IpAddr>,
+        user_agent: Option<&str>,
+    ) -> Result<NewSession, AppError> {
+        let email = email.trim();
+        self.login_limiter.check(email, ip)?;
+        let stored: Option<(String, i64)> = sqlx::query_as(
+            "SELECT password_hash, active FROM users WHERE email = $1 COLLATE NOCASE",
+        )
+        .bind(email)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_error("looking up the account"))?;
+        let (hash, active) = stored.unwrap_or_else(|| (DUMMY_HASH.to_string(), 0));
+        let matches = verify_password(password.to_string(), hash).await?;
+        if !matches || active != 1 {
+            tracing::info!(?ip, "sign-in refused: wrong email or password");
+            return Err(AppError::Denied {
+                status: 401,
+                code: "invalid_credentials".into(),
+                message: "wrong email or password".into(),
+            });
+        }
+        let account = sqlx::query_as::<_, Account>(
+            "SELECT id, business_id, email, name, role, studio_id, employee_id
+             FROM users WHERE email = $1 COLLATE NOCASE",
+        )
+        .bind(email)
+        .fetch_one(self.pool())
+        .await
+        .map_err(db_error("reading the account"))?;
+        let (caller, me) = self.caller_of(&account).await?;
+        let token = random_token();
+        let expires_at = now()
+            + chrono::Duration::from_std(self.settings().session_ttl)
+                .unwrap_or(chrono::Duration::hours(12));
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, ip, user_agent)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(sha256(&token))
+        .bind(account.id)
+        .bind(now())
+        .bind(expires_at)
+        .bind(ip.map(|ip| ip.to_string()))
+        .bind(user_agent.map(|agent| agent.chars().take(200).collect::<String>()))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("opening the session"))?;
+        access::record(
+            &mut tx,
+            &caller,
+            Activity {
+                action: "session.login",
+                entity_type: "user",
+                entity_id: Some(account.id.to_string()),
+                studio_id: account.studio_id,
+                idempotency_key: None,
+            },
+            NOTHING,
+            Some(
+                &serde_json::json!({ "ip": ip.map(|ip| ip.to_string()), "expires_at": expires_at }),
+            ),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(db_error("committing the session"))?;
+        tracing::info!(user_id = %account.id, role = %me.role, "signed in");
+        Ok(NewSession {
+            token,
+            expires_at,
+            me,
+        })
+    }
+
+    /// Ends the session of `token` (idempotent: an unknown or ended session is a no-op).
+    ///
+    /// Errors: a database error.
+    pub async fn logout(&self, token: &str) -> Result<(), AppError> {
+        let Some((caller, _)) = self.session_caller(token).await? else {
+            return Ok(());
+        };
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(sha256(token))
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("ending the session"))?;
+        access::record(
+            &mut tx,
+            &caller,
+            Activity {
+                action: "session.logout",
+                entity_type: "user",
+                entity_id: None,
+                studio_id: None,
+                idempotency_key: None,
+            },
+            NOTHING,
+            NOTHING,
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(db_error("committing the sign-out"))?;
+        Ok(())
+    }
+
+    /// The caller of a live session (not expired, not revoked, user active), or `None`.
+    ///
+    /// Errors: a database error.
+    pub async fn session_caller(&self, token: &str) -> Result<Option<(Caller, Me)>, AppError> {
+        let account = sqlx::query_as::<_, Account>(
+            "SELECT u.id, u.business_id, u.email, u.name, u.role, u.studio_id, u.employee_id
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.active = 1",
+        )
+        .bind(sha256(token))
+        .bind(now())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_error("reading the session"))?;
+        match account {
+            Some(account) => Ok(Some(self.caller_of(&account).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The caller of an API key (`pe_<prefix>_<secret>`), or `None` when unknown or revoked.
+    ///
+    /// Errors: a database error.
+    pub async fn api_key_caller(&self, key: &str) -> Result<Option<Caller>, AppError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: ApiKeyId,
+            business_id: BusinessId,
+            name: String,
+            role: Role,
+            studio_id: Option<StudioId>,
+            scopes: String,
+            last_used_at: Option<DateTime<Utc>>,
+        }
+        let row = sqlx::query_as::<_, Row>(
+            "SELECT id, business_id, name, role, studio_id, scopes, last_used_at
+             FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(sha256(key.trim()))
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_error("reading the API key"))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let scopes: Vec<ApiScope> = serde_json::from_str(&row.scopes).map_err(|error| {
+            tracing::error!(%error, key_id = %row.id, "an API key's stored scopes are unreadable");
+            AppError::Internal {
+                message: "this API key's scopes are unreadable; it is logged on the server".into(),
+            }
+        })?;
+        // Write the last use at most once a minute: a write per request would contend for
+        // SQLite's write lock with the payouts.
+        let stale = row
+            .last_used_at
+            .is_none_or(|at| now() - at > chrono::Duration::minutes(1));
+        if stale {
+            sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
+                .bind(row.id)
+                .bind(now())
+                .execute(self.pool())
+                .await
+                .map_err(db_error("recording the API key's use"))?;
+        }
+        let studios = match row.role {
+            Role::Receptionist => row.studio_id.into_iter().collect(),
+            Role::Owner | Role::Employee => self.studios_of(row.business_id).await?,
+        };
+        Ok(Some(Caller {
+            principal: Principal::ApiKey {
+                id: row.id,
+                name: row.name,
+            },
+            role: row.role,
+            business_id: Some(row.business_id),
+            studios: StudioScope::Only(studios),
+            employee: None,
+            scopes: Some(scopes),
+        }))
+    }
+
+    /// The business a new credential belongs to: the caller's, else (the operator) the studio's,
+    /// else the only business there is.
+    async fn business_for(
+        &self,
+        caller: &Caller,
+        studio: Option<StudioId>,
+    ) -> Result<BusinessId, AppError> {
+        if let Some(business) = caller.business_id {
+            return Ok(business);
+        }
+        let found: Option<BusinessId> = match studio {
+            Some(studio) => sqlx::query_scalar("SELECT business_id FROM studios WHERE id = $1")
+                .bind(studio)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(db_error("reading the studio's business"))?
+                .flatten(),
+            None => {
+                let all: Vec<BusinessId> = sqlx::query_scalar("SELECT id FROM businesses LIMIT 2")
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(db_error("reading the businesses"))?;
+                match all.as_slice() {
+                    [only] => Some(*only),
+                    _ => None,
+                }
+            }
+        };
+        found.ok_or_else(|| {
+            AppError::validation(
+                "studio_id",
+                "cannot tell which business this is for: create the studios first (seed-demo), or name a studio",
+            )
+        })
+    }
+
+    /// Creates an API key; the key is in the result and is never shown again.
+    ///
+    /// Errors: 403 unless the caller may manage API keys; 422 for an empty name, a receptionist
+    /// key without a studio (or an owner key with one), a studio outside the caller's business,
+    /// a scope the role does not allow.
+    pub async fn create_api_key(
+        &self,
+        caller: &Caller,
+        request: &ApiKeyRequest,
+    ) -> Result<CreatedApiKey, AppError> {
+        caller.require(Permission::ManageApiKeys)?;
+        let name = request.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AppError::validation(
+                "name",
+                "give the key a name of 1 to 100 characters saying what uses it",
+            ));
+        }
+        match (request.role, request.studio_id) {
+            (Role::Receptionist, None) => {
+                return Err(AppError::validation(
+                    "studio_id",
+                    "a receptionist key works for one studio: name it",
+                ))
+            }
+            (Role::Owner, Some(_)) => {
+                return Err(AppError::validation(
+                    "studio_id",
+                    "an owner key covers every studio of the business: leave the studio out",
+                ))
+            }
+            (Role::Employee, _) => {
+                return Err(AppError::validation(
+                    "role",
+                    "API keys are for integrations: owner or receptionist",
+                ))
+            }
+            (Role::Owner, None) | (Role::Receptionist, Some(_)) => {}
+        }
+        if let Some(studio) = request.studio_id {
+            if !caller.sees_studio(studio) {
+                return Err(AppError::validation(
+                    "studio_id",
+                    format!("no studio with id {studio}"),
+                ));
+            }
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM studios WHERE id = $1")
+                .bind(studio)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(db_error("looking up the studio"))?;
+            if exists.is_none() {
+                return Err(AppError::validation(
+                    "studio_id",
+                    format!("no studio with id {studio}"),
+                ));
+            }
+        }
+        let allowed = ApiScope::granted_to(request.role);
+        let mut scopes = request.scopes.clone().unwrap_or_else(|| allowed.clone());
+        scopes.sort();
+        scopes.dedup();
+        if let Some(beyond) = scopes.iter().find(|scope| !allowed.contains(scope)) {
+            return Err(AppError::validation(
+                "scopes",
+                format!("a {} key cannot have the scope '{beyond}'", request.role),
+            ));
+        }
+        let business = self.business_for(caller, request.studio_id).await?;
+        let prefix = random_token()[..8].to_string();
+        let key = format!("pe_{prefix}_{}", random_token());
+        let id = ApiKeyId::generate();
+        let scopes_json = serde_json::to_string(&scopes).map_err(|error| {
+            tracing::error!(%error, "cannot encode scopes");
+            AppError::Internal {
+                message: "cannot store the scopes; it is logged on the server".into(),
+            }
+        })?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, business_id, name, prefix, key_hash, role, studio_id, scopes,
+                                   created_at, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(id)
+        .bind(business)
+        .bind(name)
+        .bind(&prefix)
+        .bind(sha256(&key))
+        .bind(request.role.as_str())
+        .bind(request.studio_id)
+        .bind(&scopes_json)
+        .bind(now())
+        .bind(caller.actor_label())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("saving the API key"))?;
+        let info = sqlx::query_as::<_, ApiKeyInfo>(&format!("{API_KEY_SELECT} WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error("reading the API key"))?;
+        access::record(
+            &mut tx,
+            caller,
+            Activity {
+                action: "api_key.create",
+                entity_type: "api_key",
+                entity_id: Some(id.to_string()),
+                studio_id: request.studio_id,
+                idempotency_key: None,
+            },
+            NOTHING,
+            Some(&serde_json::json!({ "name": name, "prefix": prefix, "role": request.role, "scopes": scopes })),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(db_error("committing the API key"))?;
+        tracing::info!(key_id = %id, %prefix, role = %request.role, "API key created");
+        Ok(CreatedApiKey { info, key })
+    }
+
+    /// The API keys of the caller's business, newest first.
+    ///
+    /// Errors: 403 unless the caller may manage API keys.
+    pub async fn api_keys(&self, caller: &Caller) -> Result<Vec<ApiKeyInfo>, AppError> {
+        caller.require(Permission::ManageApiKeys)?;
+        sqlx::query_as::<_, ApiKeyInfo>(&format!(
+            "{API_KEY_SELECT} WHERE ($1 IS NULL OR business_id = $1) ORDER BY created_at DESC"
+        ))
+        .bind(caller.business_id)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("listing API keys"))
+    }
+
+    /// Revokes an API key (idempotent: revoking a revoked key returns it unchanged).
+    ///
+    /// Errors: 403 unless the caller may manage API keys; 404 for a key of another business.
+    pub async fn revoke_api_key(
+        &self,
+        caller: &Caller,
+        id: ApiKeyId,
+    ) -> Result<ApiKeyInfo, AppError> {
+        caller.require(Permission::ManageApiKeys)?;
+        let mut tx = self.begin_write().await?;
+        let before = sqlx::query_as::<_, ApiKeyInfo>(&format!(
+            "{API_KEY_SELECT} WHERE id = $1 AND ($2 IS NULL OR business_id = $2)"
+        ))
+        .bind(id)
+        .bind(caller.business_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error("reading the API key"))?
+        .ok_or_else(|| AppError::not_found(format!("no API key with id {id}")))?;
+        if before.revoked_at.is_some() {
+            return Ok(before);
+        }
+        sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("revoking the API key"))?;
+        let after = sqlx::query_as::<_, ApiKeyInfo>(&format!("{API_KEY_SELECT} WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error("reading the API key"))?;
+        access::record(
+            &mut tx,
+            caller,
+            Activity {
+                action: "api_key.revoke",
+                entity_type: "api_key",
+                entity_id: Some(id.to_string()),
+                studio_id: after.studio_id,
+                idempotency_key: None,
+            },
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(db_error("committing the revocation"))?;
+        tracing::info!(key_id = %id, "API key revoked");
+        Ok(after)
+    }
+
+    /// Creates a user who can sign in.
+    ///
+    /// Errors: 403 unless the caller may manage users; 422 for a malformed email, an email in
+    /// use, an empty name, a short password, a receptionist without a studio or an employee
+    /// without an employee id (or one of another business).
+    pub async fn create_user(
+        &self,
+        caller: &Caller,
+        request: &UserRequest,
+    ) -> Result<UserInfo, AppError> {
+        self.insert_user(caller, request, false).await
+    }
+
+    pub(crate) async fn insert_user(
+        &self,
+        caller: &Caller,
+        request: &UserRequest,
+        demo_credentials: bool,
+    ) -> Result<UserInfo, AppError> {
+        caller.require(Permission::ManageUsers)?;
+        let email = request.email.trim();
+        if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
+            return Err(AppError::validation(
+                "email",
+                format!("'{email}' is not an email address"),
+            ));
+        }
+        if request.name.trim().is_empty() {
+            return Err(AppError::validation("name", "enter the person's name"));
+        }
+        if !demo_credentials && request.password.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(AppError::validation(
+                "password",
+                format!("use at least {MIN_PASSWORD_CHARS} characters"),
+            ));
+        }
+        let (studio, employee) = match request.role {
+            Role::Owner => (None, None),
+            Role::Receptionist => (
+                Some(request.studio_id.ok_or_else(|| {
+                    AppError::validation("studio_id", "a receptionist works at one studio: name it")
+                })?),
+                None,
+            ),
+            Role::Employee => (
+                None,
+                Some(request.employee_id.ok_or_else(|| {
+                    AppError::validation(
+                        "employee_id",
+                        "an employee account belongs to one employee: name them",
+                    )
+                })?),
+            ),
+        };
+        let scope_studio = match (studio, employee) {
+            (Some(studio), _) => Some(studio),
+            (None, Some(employee)) => {
+                let found: Option<StudioId> =
+                    sqlx::query_scalar("SELECT studio_id FROM employees WHERE id = $1")
+                        .bind(employee)
+                        .fetch_optional(self.pool())
+                        .await
+                        .map_err(db_error("looking up the employee"))?;
+                Some(found.filter(|s| caller.sees_studio(*s)).ok_or_else(|| {
+                    AppError::validation("employee_id", format!("no employee with id {employee}"))
+                })?)
+            }
+            (None, None) => None,
+        };
+        if let Some(studio) = studio {
+            if !caller.sees_studio(studio) {
+                return Err(AppError::validation(
+                    "studio_id",
+                    format!("no studio with id {studio}"),
+                ));
+            }
+        }
+        let business = self.business_for(caller, scope_studio).await?;
+        let hash = hash_password(request.password.clone()).await?;
+        let id = UserId::generate();
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, business_id, email, name, role, studio_id, employee_id,
+                                password_hash, demo_credentials, created_at, password_changed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+        )
+        .bind(id)
+        .bind(business)
+        .bind(email)
+        .bind(request.name.trim())
+        .bind(request.role.as_str())
+        .bind(studio)
+        .bind(employee)
+        .bind(&hash)
+        .bind(demo_credentials)
+        .bind(now())
+        .execute(&mut *tx)
+        .await;
+        if let Err(error) = inserted {
+            if super::is_unique_violation(&error, "users.email") {
+                return Err(AppError::validation(
+                    "email",
+                    format!("{email} already has an account"),
+                ));
+            }
+            return Err(db_error("saving the user")(error));
+        }
+        let user = sqlx::query_as::<_, UserInfo>(&format!("{USER_SELECT} WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error("reading the user"))?;
+        access::record(
+            &mut tx,
+            caller,
+            Activity {
+                action: "user.create",
+                entity_type: "user",
+                entity_id: Some(id.to_string()),
+                studio_id: scope_studio,
+                idempotency_key: None,
+            },
+            NOTHING,
+            Some(&user),
+        )
+        .await?;
+        tx.commit().await.map_err(db_error("committing the user"))?;
+        tracing::info!(user_id = %id, role = %request.role, "user created");
+        Ok(user)
+    }
+
+    /// Sets a user's password (clearing the demo-credentials mark) and ends their sessions.
+    ///
+    /// Errors: 403 unless the caller may manage users; 404 for an unknown email (or one of
+    /// another business); 422 for a short password.
+    pub async fn set_password(
+        &self,
+        caller: &Caller,
+        email: &str,
+        password: &str,
+    ) -> Result<UserInfo, AppError> {
+        caller.require(Permission::ManageUsers)?;
+        if password.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(AppError::validation(
+                "password",
+                format!("use at least {MIN_PASSWORD_CHARS} characters"),
+            ));
+        }
+        let hash = hash_password(password.to_string()).await?;
+        let mut tx = self.begin_write().await?;
+        let user = sqlx::query_as::<_, UserInfo>(&format!(
+            "{USER_SELECT} WHERE email = $1 COLLATE NOCASE AND ($2 IS NULL OR business_id = $2)"
+        ))
+        .bind(email.trim())
+        .bind(caller.business_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error("looking up the user"))?
+        .ok_or_else(|| AppError::not_found(format!("no user with email {}", email.trim())))?;
+        sqlx::query(
+            "UPDATE users SET password_hash = $2, demo_credentials = 0, password_changed_at = $3
+             WHERE id = $1",
+        )
+        .bind(user.id)
+        .bind(&hash)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("saving the password"))?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user.id)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("ending the user's sessions"))?;
+        access::record(
+            &mut tx,
+            caller,
+            Activity {
+                action: "user.set_password",
+                entity_type: "user",
+                entity_id: Some(user.id.to_string()),
+                studio_id: user.studio_id,
+                idempotency_key: None,
+            },
+            NOTHING,
+            NOTHING,
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(db_error("committing the password"))?;
+        tracing::info!(user_id = %user.id, "password changed; sessions ended");
+        Ok(UserInfo {
+            demo_credentials: false,
+            ..user
+        })
+    }
+
+    /// The users of the caller's business, by role and name.
+    ///
+    /// Errors: 403 unless the caller may manage users.
+    pub async fn users(&self, caller: &Caller) -> Result<Vec<UserInfo>, AppError> {
+        caller.require(Permission::ManageUsers)?;
+        sqlx::query_as::<_, UserInfo>(&format!(
+            "{USER_SELECT} WHERE ($1 IS NULL OR business_id = $1) ORDER BY role, name"
+        ))
+        .bind(caller.business_id)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("listing users"))
+    }
+
+    /// Active users whose password is a published demo one (`serve` refuses to start with them
+    /// outside demo mode).
+    ///
+    /// Errors: a database error.
+    pub async fn demo_credentials_in_use(&self) -> Result<Vec<String>, AppError> {
+        sqlx::query_scalar(
+            "SELECT email FROM users WHERE demo_credentials = 1 AND active = 1 ORDER BY email",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("checking for demo credentials"))
+    }
+
+    /// The activity log of the caller's business, newest first; `before` pages back (entries
+    /// with a smaller id).
+    ///
+    /// Errors: 403 unless the caller may read the activity log.
+    pub async fn activity(
+        &self,
+        caller: &Caller,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<ActivityEntry>, AppError> {
+        caller.require(Permission::ReadActivity)?;
+        sqlx::query_as::<_, ActivityEntry>(
+            "SELECT id, at, actor, actor_label, role, action, entity_type, entity_id, studio_id,
+                    idempotency_key, before_state, after_state
+             FROM activity_log
+             WHERE ($1 IS NULL OR business_id = $1) AND ($2 IS NULL OR id < $2)
+             ORDER BY id DESC LIMIT $3",
+        )
+        .bind(caller.business_id)
+        .bind(before)
+        .bind(limit.clamp(1, 500))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("reading the activity log"))
+    }
+}
+
+const API_KEY_SELECT: &str = "SELECT id, name, prefix, role, studio_id, scopes,
+        created_at, created_by, revoked_at, last_used_at FROM api_keys";
+
+const USER_SELECT: &str =
+    "SELECT id, email, name, role, studio_id, employee_id, active = 1 AS active,
+        demo_credentials = 1 AS demo_credentials FROM users";
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "pe_session";
+
+/// The `Set-Cookie` value that stores a session: HttpOnly (no script can read it), SameSite=Lax
+/// (not sent with cross-site POSTs), Path=/, expiring with the session, and Secure when the site
+/// is served over HTTPS (`secure`).
+pub fn session_cookie(token: &str, expires_at: DateTime<Utc>, secure: bool) -> String {
+    let max_age = (expires_at - now()).num_seconds().max(0);
+    cookie::Cookie::build((SESSION_COOKIE, token.to_string()))
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(secure)
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .build()
+        .to_string()
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub fn expired_session_cookie(secure: bool) -> String {
+    cookie::Cookie::build((SESSION_COOKIE, String::new()))
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(secure)
+        .path("/")
+        .max_age(cookie::time::Duration::ZERO)
+        .build()
+        .to_string()
+}
+
+/// The session token in a `Cookie` request header, if any.
+pub fn session_token(cookie_header: &str) -> Option<String> {
+    cookie::Cookie::split_parse(cookie_header)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == SESSION_COOKIE && !c.value().is_empty())
+        .map(|c| c.value().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_is_a_real_argon2id_hash_so_unknown_accounts_cost_a_full_verification() {
+        let parsed = PasswordHash::new(DUMMY_HASH);
+        assert!(parsed.is_ok(), "{parsed:?}");
+        assert_eq!(
+            parsed.map(|p| p.algorithm.as_str().to_string()).ok(),
+            Some("argon2id".to_string())
+        );
+    }
+
+    #[test]
+    fn the_session_cookie_is_http_only_lax_and_secure_only_over_https() {
+        let at = now() + chrono::Duration::hours(1);
+        let plain = session_cookie("abc", at, false);
+        assert!(plain.starts_with("pe_session=abc"), "{plain}");
+        assert!(plain.contains("HttpOnly"), "{plain}");
+        assert!(plain.contains("SameSite=Lax"), "{plain}");
+        assert!(!plain.contains("Secure"), "{plain}");
+        assert!(session_cookie("abc", at, true).contains("Secure"));
+        assert_eq!(
+            session_token("theme=dark; pe_session=tok123; other=1").as_deref(),
+            Some("tok123")
+        );
+        assert_eq!(session_token("theme=dark"), None);
+    }
+}
