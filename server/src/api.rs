@@ -227,6 +227,8 @@ pub fn router(fault_injection: bool) -> Router<ApiState> {
         .route("/api/v1/api-keys", post(create_api_key).get(api_keys))
         .route("/api/v1/api-keys/{id}/revoke", post(revoke_api_key))
         .route("/api/v1/users", post(create_user).get(users))
+        .route("/api/v1/users/{id}/deactivate", post(deactivate_user))
+        .route("/api/v1/users/{id}/reactivate", post(reactivate_user))
         .route("/api/v1/activity", get(activity));
     if fault_injection {
         router.route(
@@ -771,6 +773,26 @@ async fn users(
     Auth(caller): Auth,
 ) -> ApiResult<Json<Vec<UserInfo>>> {
     Ok(Json(state.engine.users(&caller).await?))
+}
+
+async fn deactivate_user(
+    State(state): State<ApiState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserInfo>> {
+    let id = UserId::parse(&id).map_err(|m| AppError::validation("id", m))?;
+    Ok(Json(
+        state.engine.set_user_active(&caller, id, false).await?,
+    ))
+}
+
+async fn reactivate_user(
+    State(state): State<ApiState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserInfo>> {
+    let id = UserId::parse(&id).map_err(|m| AppError::validation("id", m))?;
+    Ok(Json(state.engine.set_user_active(&caller, id, true).await?))
 }
 
 #[derive(Deserialize)]

@@ -49,6 +49,14 @@ struct Cli {
         global = true
     )]
     stuck_payout_secs: u64,
+    /// Hours a sign-in lasts (absolute, from sign-in).
+    #[arg(
+        long,
+        env = "PAYOUT_ENGINE_SESSION_HOURS",
+        default_value_t = 12,
+        global = true
+    )]
+    session_hours: u64,
     /// Telegram bot token for alerts (absent = no Telegram messages).
     #[arg(
         long,
@@ -274,6 +282,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         max_connections: cli.max_connections.max(1),
         stuck_payout_age: Duration::from_secs(cli.stuck_payout_secs),
         telegram,
+        session_ttl: Duration::from_secs(cli.session_hours.max(1) * 3600),
         ..EngineSettings::default()
     };
     let engine = Engine::connect(&cli.database_url, settings).await?;

@@ -317,6 +317,15 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
         .expect("spare key")
         .info
         .id;
+    let bern_receptionist = app
+        .engine
+        .users(&operator)
+        .await
+        .expect("users")
+        .into_iter()
+        .find(|u| u.email == RECEPTION_BERN.0)
+        .expect("the Bern receptionist")
+        .id;
     let studio_id: StudioId = serde_json::from_value(z.studio.clone()).expect("studio id");
     let narrow_key = app
         .engine
@@ -393,6 +402,11 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
                          "studio_id": studio, "password": "a long enough password" })),
                                                                                    [Who, Done, No, No, No]),
         row(get.clone(), "/api/v1/users", None,                                    [Who, Done, No, No, No]),
+        // Deactivated, then reactivated (the sign-in row below signs in as her).
+        row(post.clone(), format!("/api/v1/users/{bern_receptionist}/deactivate"), None,
+                                                                                   [Who, Done, No, No, No]),
+        row(post.clone(), format!("/api/v1/users/{bern_receptionist}/reactivate"), None,
+                                                                                   [Who, Done, No, No, No]),
         row(get.clone(), "/api/v1/activity", None,                                 [Who, Done, No, No, No]),
         // An API key is not a signed-in person.
         row(get.clone(), "/api/v1/session", None,                                  [Who, Done, Done, Done, Who]),
@@ -443,7 +457,7 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
     }
     assert_eq!(
         table.len(),
-        32,
+        34,
         "every route but /healthz and the test faults"
     );
     assert!(
@@ -1209,4 +1223,130 @@ async fn the_activity_log_records_who_registered_a_service_and_cannot_be_rewritt
             .await
             .expect("read");
     assert_eq!(actions, vec!["service_record.register".to_string()]);
+}
+
+/// Signs in with a client that keeps no cookies and returns the raw session token.
+async fn session_token_of(app: &TestApp, login: (&str, &str)) -> String {
+    let response = reqwest::Client::new()
+        .post(app.url("/api/v1/session"))
+        .header("Origin", &app.address)
+        .json(&json!({ "email": login.0, "password": login.1 }))
+        .send()
+        .await
+        .expect("sign-in request");
+    assert_eq!(response.status(), 201);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie")
+        .to_string();
+    cookie
+        .strip_prefix("pe_session=")
+        .and_then(|rest| rest.split(';').next())
+        .expect("pe_session=<token>")
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_session_past_its_lifetime_is_refused() {
+    // A lifetime of zero: the session has expired by the time it is used. The token is sent by
+    // hand (a browser would already have dropped a cookie with Max-Age=0), so the server's own
+    // expiry check is what refuses it.
+    let app = spawn_app_with(app::engine::EngineSettings {
+        session_ttl: std::time::Duration::ZERO,
+        pending_grace: std::time::Duration::ZERO,
+        ..Default::default()
+    })
+    .await;
+    app.engine.seed_demo().await.expect("demo seed");
+    let token = session_token_of(&app, OWNER).await;
+    let response = reqwest::Client::new()
+        .get(app.url("/api/v1/payouts"))
+        .header("Cookie", format!("pe_session={token}"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 401);
+
+    // The same request with a session of the normal lifetime is answered.
+    let fresh = spawn_demo_app().await;
+    let token = session_token_of(&fresh, OWNER).await;
+    let response = reqwest::Client::new()
+        .get(fresh.url("/api/v1/payouts"))
+        .header("Cookie", format!("pe_session={token}"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_deactivated_person_is_signed_out_at_once_and_cannot_sign_in_again() {
+    let app = spawn_demo_app().await;
+    let owner = signed_in(&app, OWNER).await;
+    let lara = signed_in(&app, LARA_LOGIN).await;
+    let (status, _) = send(&app, &lara, &Method::GET, "/api/v1/payouts", None).await;
+    assert_eq!(status, 200);
+    let (_, users) = send(&app, &owner, &Method::GET, "/api/v1/users", None).await;
+    let lara_user = users
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["email"] == LARA_LOGIN.0)
+        .expect("Lara's account")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let (status, body) = send(
+        &app,
+        &owner,
+        &Method::POST,
+        &format!("/api/v1/users/{lara_user}/deactivate"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["active"], false);
+    // Her open session ends with the deactivation, not at its expiry.
+    let (status, body) = send(&app, &lara, &Method::GET, "/api/v1/payouts", None).await;
+    assert_eq!(status, 401, "{body}");
+    let refused = app
+        .sign_in(LARA_LOGIN.0, LARA_LOGIN.1)
+        .await
+        .expect_err("a deactivated account cannot sign in");
+    assert_eq!(refused.status(), 401);
+
+    // The owner cannot lock themselves out.
+    let (_, me) = send(&app, &owner, &Method::GET, "/api/v1/session", None).await;
+    let owner_user = users
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["email"] == me["email"])
+        .expect("the owner's account")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let (status, body) = send(
+        &app,
+        &owner,
+        &Method::POST,
+        &format!("/api/v1/users/{owner_user}/deactivate"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+
+    // Reactivated, she signs in again.
+    let (status, _) = send(
+        &app,
+        &owner,
+        &Method::POST,
+        &format!("/api/v1/users/{lara_user}/reactivate"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(app.sign_in(LARA_LOGIN.0, LARA_LOGIN.1).await.is_ok());
 }

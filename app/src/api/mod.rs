@@ -627,3 +627,45 @@ pub async fn list_users() -> Result<Vec<UserInfo>, AppError> {
 pub async fn list_activity(before: Option<i64>) -> Result<Vec<ActivityEntry>, AppError> {
     answer(engine()?.activity(&caller()?, before, 50).await)
 }
+
+/// Adds a person who signs in (the owner's settings form). `studio_id` for a receptionist,
+/// `employee_id` for an employee; the initial password has at least 12 characters.
+#[server(output = JsonText)]
+pub async fn create_user(
+    email: String,
+    name: String,
+    role: String,
+    studio_id: Option<String>,
+    employee_id: Option<String>,
+    password: String,
+) -> Result<UserInfo, AppError> {
+    let request = answer((|| -> Result<UserRequest, AppError> {
+        let role = Role::parse(&role).map_err(|m| AppError::validation("role", m))?;
+        let keep =
+            |wanted: bool, text: Option<String>| text.filter(|t| wanted && !t.trim().is_empty());
+        Ok(UserRequest {
+            email,
+            name,
+            studio_id: keep(role == Role::Receptionist, studio_id)
+                .map(|t| StudioId::parse(&t).map_err(|m| AppError::validation("studio_id", m)))
+                .transpose()?,
+            employee_id: keep(role == Role::Employee, employee_id)
+                .map(|t| EmployeeId::parse(&t).map_err(|m| AppError::validation("employee_id", m)))
+                .transpose()?,
+            role,
+            password,
+        })
+    })())?;
+    answer(engine()?.create_user(&caller()?, &request).await)
+}
+
+/// Deactivates (`active` = "false") or reactivates a user; deactivating ends their sessions.
+#[server(output = JsonText)]
+pub async fn set_user_active(user_id: String, active: String) -> Result<UserInfo, AppError> {
+    let id = answer(UserId::parse(&user_id).map_err(|m| AppError::validation("user_id", m)))?;
+    answer(
+        engine()?
+            .set_user_active(&caller()?, id, active == "true")
+            .await,
+    )
+}

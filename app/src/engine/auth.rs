@@ -867,6 +867,83 @@ impl Engine {
         })
     }
 
+    /// Deactivates or reactivates a user. A deactivated user cannot sign in and their sessions
+    /// end at once (someone who left the studio). The caller cannot deactivate themselves, so a
+    /// business never locks out its last owner by accident.
+    ///
+    /// Errors: 403 unless the caller may manage users; 404 for a user of another business;
+    /// 422 `user_id` when it is the caller.
+    pub async fn set_user_active(
+        &self,
+        caller: &Caller,
+        id: UserId,
+        active: bool,
+    ) -> Result<UserInfo, AppError> {
+        caller.require(Permission::ManageUsers)?;
+        if matches!(&caller.principal, Principal::User { id: own, .. } if *own == id) {
+            return Err(AppError::validation(
+                "user_id",
+                "you cannot deactivate yourself; another owner can",
+            ));
+        }
+        let mut tx = self.begin_write().await?;
+        let before = sqlx::query_as::<_, UserInfo>(&format!(
+            "{USER_SELECT} WHERE id = $1 AND ($2 IS NULL OR business_id = $2)"
+        ))
+        .bind(id)
+        .bind(caller.business_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error("looking up the user"))?
+        .ok_or_else(|| AppError::not_found(format!("no user with id {id}")))?;
+        if before.active == active {
+            return Ok(before);
+        }
+        sqlx::query("UPDATE users SET active = $2 WHERE id = $1")
+            .bind(id)
+            .bind(active)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("changing the user"))?;
+        if !active {
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("ending the user's sessions"))?;
+        }
+        let after = UserInfo {
+            active,
+            ..before.clone()
+        };
+        access::record(
+            &mut tx,
+            caller,
+            Activity {
+                action: if active {
+                    "user.reactivate"
+                } else {
+                    "user.deactivate"
+                },
+                entity_type: "user",
+                entity_id: Some(id.to_string()),
+                studio_id: before.studio_id,
+                idempotency_key: None,
+            },
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(db_error("committing the user change"))?;
+        tracing::info!(user_id = %id, active, "user (de)activated");
+        Ok(after)
+    }
+
     /// The users of the caller's business, by role and name.
     ///
     /// Errors: 403 unless the caller may manage users.

@@ -2,7 +2,8 @@
 //! sign in, and the activity log of every change (who, when, what, before and after).
 
 use crate::api::{
-    list_activity, list_api_keys, list_studios, list_users, CreateApiKey, RevokeApiKey,
+    list_activity, list_api_keys, list_employees, list_studios, list_users, CreateApiKey,
+    CreateUser, RevokeApiKey, SetUserActive,
 };
 use crate::components::{utc_minute, ErrorMessage};
 use leptos::prelude::*;
@@ -17,8 +18,14 @@ pub fn SettingsPage() -> impl IntoView {
         move || (create.version().get(), revoke.version().get()),
         |_| list_api_keys(),
     );
-    let users = OnceResource::new(list_users());
+    let add_user = ServerAction::<CreateUser>::new();
+    let set_active = ServerAction::<SetUserActive>::new();
+    let users = Resource::new(
+        move || (add_user.version().get(), set_active.version().get()),
+        |_| list_users(),
+    );
     let studios = OnceResource::new(list_studios());
+    let employees = OnceResource::new(list_employees());
     view! {
         <h1>"Settings"</h1>
         <p><a href="/activity">"Activity log: every change, who made it and when"</a></p>
@@ -102,25 +109,79 @@ pub fn SettingsPage() -> impl IntoView {
             })}
         </Transition>
         <h2>"People who sign in"</h2>
-        <p class="hint">"Add people and set passwords with "<code>"payout-engine user create"</code>" and "<code>"user set-password"</code>"."</p>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <ActionForm action=add_user attr:class="user-form">
+            <label>"Name" <input type="text" name="name" required/></label>
+            <label>"Email" <input type="email" name="email" required autocomplete="off"/></label>
+            <label>"Role"
+                <select name="role">
+                    <option value="receptionist">"receptionist"</option>
+                    <option value="employee">"employee"</option>
+                    <option value="owner">"owner"</option>
+                </select>
+            </label>
+            <label>"Studio (receptionist)"
+                <select name="studio_id">
+                    <option value="">"—"</option>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            studios.await.unwrap_or_default().into_iter().map(|s| view! {
+                                <option value=s.id.to_string()>{s.name}</option>
+                            }).collect_view()
+                        })}
+                    </Suspense>
+                </select>
+            </label>
+            <label>"Employee (employee account)"
+                <select name="employee_id">
+                    <option value="">"—"</option>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            employees.await.unwrap_or_default().into_iter().map(|e| view! {
+                                <option value=e.id.to_string()>{format!("{} ({})", e.name, e.studio_name)}</option>
+                            }).collect_view()
+                        })}
+                    </Suspense>
+                </select>
+            </label>
+            <label>"Initial password (12+ characters)" <input type="password" name="password" required minlength="12" autocomplete="new-password"/></label>
+            <button type="submit" class="add-user" disabled=move || add_user.pending().get()>"Add person"</button>
+        </ActionForm>
+        {move || match add_user.value().get() {
+            Some(Ok(user)) => view! { <p class="notice success" role="status">{format!("{} can now sign in as {}.", user.name, user.email)}</p> }.into_any(),
+            Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
+            None => ().into_any(),
+        }}
+        {move || set_active.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error/> })}
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match users.await {
                     Ok(list) => view! {
                         <table class="users">
-                            <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"State"</th></tr></thead>
+                            <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"State"</th><th></th></tr></thead>
                             <tbody>
-                                {list.into_iter().map(|u| view! {
-                                    <tr>
-                                        <td>{u.name}</td>
-                                        <td>{u.email}</td>
-                                        <td>{u.role.as_str()}</td>
-                                        <td>{match (u.active, u.demo_credentials) {
-                                            (false, _) => "inactive",
-                                            (true, true) => "active · demo password",
-                                            (true, false) => "active",
-                                        }}</td>
-                                    </tr>
+                                {list.into_iter().map(|u| {
+                                    let id = u.id.to_string();
+                                    let (label, next) = if u.active { ("Deactivate", "false") } else { ("Reactivate", "true") };
+                                    let email = u.email.clone();
+                                    view! {
+                                        <tr data-user=email>
+                                            <td>{u.name}</td>
+                                            <td>{u.email}</td>
+                                            <td>{u.role.as_str()}</td>
+                                            <td>{match (u.active, u.demo_credentials) {
+                                                (false, _) => "inactive",
+                                                (true, true) => "active · demo password",
+                                                (true, false) => "active",
+                                            }}</td>
+                                            <td>
+                                                <ActionForm action=set_active>
+                                                    <input type="hidden" name="user_id" value=id/>
+                                                    <input type="hidden" name="active" value=next/>
+                                                    <button type="submit">{label}</button>
+                                                </ActionForm>
+                                            </td>
+                                        </tr>
+                                    }
                                 }).collect_view()}
                             </tbody>
                         </table>
@@ -128,7 +189,8 @@ pub fn SettingsPage() -> impl IntoView {
                     Err(error) => view! { <ErrorMessage error/> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
+        <p class="hint">"Set a new password with "<code>"payout-engine user set-password --email EMAIL"</code>"."</p>
     }
 }
 
