@@ -224,6 +224,7 @@ pub fn router(fault_injection: bool) -> Router<ApiState> {
             "/api/v1/session",
             post(sign_in).get(current_session).delete(sign_out),
         )
+        .route("/logout", post(log_out_form))
         .route("/api/v1/api-keys", post(create_api_key).get(api_keys))
         .route("/api/v1/api-keys/{id}/revoke", post(revoke_api_key))
         .route("/api/v1/users", post(create_user).get(users))
@@ -730,6 +731,30 @@ async fn sign_out(State(state): State<ApiState>, headers: HeaderMap) -> ApiResul
         .into_response())
 }
 
+/// The top bar's Sign out form: ends the session, clears the cookie and sends the browser to the
+/// sign-in page (303).
+async fn log_out_form(State(state): State<ApiState>, headers: HeaderMap) -> ApiResult<Response> {
+    let token = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(session_token);
+    if let Some(token) = token {
+        state.engine.logout(&token).await?;
+    }
+    Ok((
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                expired_session_cookie(crate::auth::is_https(&headers)),
+            ),
+            (header::LOCATION, "/login".to_string()),
+        ],
+    )
+        .into_response())
+}
+
 async fn create_api_key(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -780,10 +805,7 @@ async fn deactivate_user(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserInfo>> {
-    let id = UserId::parse(&id).map_err(|m| AppError::validation("id", m))?;
-    Ok(Json(
-        state.engine.set_user_active(&caller, id, false).await?,
-    ))
+    set_user_active(&state, &caller, &id, false).await
 }
 
 async fn reactivate_user(
@@ -791,8 +813,19 @@ async fn reactivate_user(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserInfo>> {
-    let id = UserId::parse(&id).map_err(|m| AppError::validation("id", m))?;
-    Ok(Json(state.engine.set_user_active(&caller, id, true).await?))
+    set_user_active(&state, &caller, &id, true).await
+}
+
+async fn set_user_active(
+    state: &ApiState,
+    caller: &Caller,
+    id: &str,
+    active: bool,
+) -> ApiResult<Json<UserInfo>> {
+    let id = UserId::parse(id).map_err(|m| AppError::validation("id", m))?;
+    Ok(Json(
+        state.engine.set_user_active(caller, id, active).await?,
+    ))
 }
 
 #[derive(Deserialize)]

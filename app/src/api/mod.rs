@@ -138,28 +138,6 @@ pub async fn sign_in(email: String, password: String) -> Result<Me, AppError> {
     Ok(session.me)
 }
 
-/// Signs out: ends the session and removes the cookie.
-#[server(output = JsonText)]
-pub async fn sign_out() -> Result<(), AppError> {
-    let parts = use_context::<http::request::Parts>();
-    let token = parts.as_ref().and_then(|p| {
-        p.headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(crate::engine::auth::session_token)
-    });
-    let https = parts
-        .as_ref()
-        .and_then(|p| p.headers.get("x-forwarded-proto"))
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
-    if let Some(token) = token {
-        answer(engine()?.logout(&token).await)?;
-    }
-    set_cookie(&crate::engine::auth::expired_session_cookie(https))
-}
-
 #[cfg(feature = "ssr")]
 fn set_cookie(value: &str) -> Result<(), AppError> {
     let response = use_context::<leptos_axum::ResponseOptions>().ok_or_else(|| {

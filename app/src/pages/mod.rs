@@ -4,19 +4,19 @@
 
 mod audits;
 mod employee;
+mod login;
 mod owner;
 mod payout;
 mod reception;
 mod settings;
 mod till;
 
-use crate::api::{whoami, SignIn, SignOut};
-use crate::components::{AttentionBanner, ErrorMessage};
+use crate::api::whoami;
+use crate::components::AttentionBanner;
 use crate::domain::{AppError, Me, Permission};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Redirect, Route, Router, Routes, A};
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, Lazy, StaticSegment};
 
 /// The HTML document around the app (server-rendered, then hydrated).
@@ -39,23 +39,24 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Who is signed in, as the shell read it (re-read after each sign-in and sign-out). Pages that
-/// adapt to the role await it inside their own `Suspense`.
+/// Who is signed in, as the shell read it. Pages that adapt to the role await `me` inside their
+/// own `Suspense`; the sign-in page bumps `changed` after a sign-in so the shell reads it again.
 #[derive(Clone, Copy)]
-pub struct Session(pub Resource<Result<Option<Me>, AppError>>);
+pub struct Session {
+    /// The signed-in person (`None`: nobody).
+    pub me: Resource<Result<Option<Me>, AppError>>,
+    /// Bumped when who is signed in changes.
+    pub changed: RwSignal<u32>,
+}
 
 /// The application: the navigation the signed-in person's role may use, and the routes. The
 /// server sends a browser that is not signed in to `/login?next=…` before any page renders.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let sign_in = ServerAction::<SignIn>::new();
-    let sign_out = ServerAction::<SignOut>::new();
-    let me = Resource::new(
-        move || (sign_in.version().get(), sign_out.version().get()),
-        |_| whoami(),
-    );
-    provide_context(Session(me));
+    let changed = RwSignal::new(0_u32);
+    let me = Resource::new(move || changed.get(), |_| whoami());
+    provide_context(Session { me, changed });
     view! {
         <Stylesheet id="leptos" href="/pkg/payout-engine.css"/>
         <Title text="Payout Engine"/>
@@ -63,7 +64,7 @@ pub fn App() -> impl IntoView {
             <Transition fallback=|| view! { <header class="top"><span class="brand">"Payout Engine"</span></header> }>
                 {move || Suspend::new(async move {
                     match me.await {
-                        Ok(Some(me)) => view! { <TopBar me sign_out/> }.into_any(),
+                        Ok(Some(me)) => view! { <TopBar me/> }.into_any(),
                         Ok(None) | Err(_) => view! {
                             <header class="top"><a class="brand" href="/">"Payout Engine"</a></header>
                         }
@@ -74,7 +75,7 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=|| view! { <p>"Page not found."</p> }>
                     <Route path=StaticSegment("") view=Home/>
-                    <Route path=path!("/login") view=move || view! { <LoginPage sign_in/> }/>
+                    <Route path=path!("/login") view={Lazy::<login::LoginRoute>::new()}/>
                     <Route path=path!("/reception") view={Lazy::<reception::ReceptionRoute>::new()}/>
                     <Route path=path!("/owner") view={Lazy::<owner::OwnerRoute>::new()}/>
                     <Route path=path!("/till") view={Lazy::<till::TillRoute>::new()}/>
@@ -90,16 +91,11 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The navigation of the signed-in person: only the pages their role may use. Signing out goes
-/// to the sign-in page.
+/// The navigation of the signed-in person: only the pages their role may use. Signing out is a
+/// plain form post to `/logout` (the server ends the session and sends the browser to the sign-in
+/// page with a full page load, so nothing of the session stays in the page).
 #[component]
-fn TopBar(me: Me, sign_out: ServerAction<SignOut>) -> impl IntoView {
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = sign_out.value().get() {
-            navigate("/login", Default::default());
-        }
-    });
+fn TopBar(me: Me) -> impl IntoView {
     let may = |action| me.may(action);
     let own_page = me.employee_id.map(|id| format!("/employees/{id}"));
     view! {
@@ -118,58 +114,17 @@ fn TopBar(me: Me, sign_out: ServerAction<SignOut>) -> impl IntoView {
             </nav>
             <div class="who">
                 <span class="signed-in" data-role=me.role.as_str()>{format!("{} · {}", me.name, me.role)}</span>
-                <ActionForm action=sign_out>
+                <form method="post" action="/logout">
                     <button type="submit" class="sign-out">"Sign out"</button>
-                </ActionForm>
+                </form>
             </div>
         </header>
     }
 }
 
-/// `/login?next=/owner`: the sign-in form; once signed in (now or already), on to `next` (only a
-/// path of this site, never another site: no open redirect).
-#[component]
-fn LoginPage(sign_in: ServerAction<SignIn>) -> impl IntoView {
-    let Session(me) = expect_context::<Session>();
-    let query = use_query_map();
-    let next = move || {
-        query
-            .with(|q| q.get("next"))
-            .filter(|path| path.starts_with('/') && !path.starts_with("//"))
-            .unwrap_or_else(|| "/".to_string())
-    };
-    view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match me.await {
-                    Ok(Some(_)) => view! { <Redirect path=next()/> }.into_any(),
-                    Ok(None) | Err(_) => view! { <SignInForm sign_in/> }.into_any(),
-                }
-            })}
-        </Transition>
-    }
-}
-
-/// Email and password; a refusal (wrong password, too many attempts) is shown as it came.
-#[component]
-fn SignInForm(sign_in: ServerAction<SignIn>) -> impl IntoView {
-    let refused = move || sign_in.value().get().and_then(Result::err);
-    view! {
-        <section class="sign-in">
-            <h1>"Sign in"</h1>
-            <ActionForm action=sign_in>
-                <label>"Email" <input type="email" name="email" autocomplete="username" required/></label>
-                <label>"Password" <input type="password" name="password" autocomplete="current-password" required/></label>
-                <button type="submit">"Sign in"</button>
-            </ActionForm>
-            {move || refused().map(|error| view! { <ErrorMessage error/> })}
-        </section>
-    }
-}
-
 #[component]
 fn Home() -> impl IntoView {
-    let Session(me) = expect_context::<Session>();
+    let Session { me, .. } = expect_context::<Session>();
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {

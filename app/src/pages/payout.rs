@@ -24,7 +24,7 @@ pub fn PayoutPage() -> impl IntoView {
         },
         |(id, _, _)| get_payout_detail(id),
     );
-    let crate::pages::Session(session) = expect_context::<crate::pages::Session>();
+    let session = expect_context::<crate::pages::Session>().me;
     view! {
         <AttentionBanner/>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>

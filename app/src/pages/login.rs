@@ -1,0 +1,72 @@
+//! `/login`: the sign-in form, a lazy route of its own (nobody needs its code once signed in).
+
+use super::Session;
+use crate::api::SignIn;
+use crate::components::ErrorMessage;
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::use_query_map;
+use leptos_router::{lazy_route, LazyRoute};
+
+/// `/login?next=/owner`: the sign-in form; once signed in (now or already), on to `next` (only a
+/// path of this site, never another site: no open redirect).
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let Session { me, changed } = expect_context::<Session>();
+    let sign_in = ServerAction::<SignIn>::new();
+    // A successful sign-in makes the shell read who is signed in again; this page then redirects.
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = sign_in.value().get() {
+            changed.update(|n| *n += 1);
+        }
+    });
+    let query = use_query_map();
+    let next = move || {
+        query
+            .with(|q| q.get("next"))
+            .filter(|path| path.starts_with('/') && !path.starts_with("//"))
+            .unwrap_or_else(|| "/".to_string())
+    };
+    view! {
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(Some(_)) => view! { <Redirect path=next()/> }.into_any(),
+                    Ok(None) | Err(_) => view! { <SignInForm sign_in/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Email and password; a refusal (wrong password, too many attempts) is shown as it came.
+#[component]
+fn SignInForm(sign_in: ServerAction<SignIn>) -> impl IntoView {
+    let refused = move || sign_in.value().get().and_then(Result::err);
+    view! {
+        <section class="sign-in">
+            <h1>"Sign in"</h1>
+            <ActionForm action=sign_in>
+                <label>"Email" <input type="email" name="email" autocomplete="username" required/></label>
+                <label>"Password" <input type="password" name="password" autocomplete="current-password" required/></label>
+                <button type="submit">"Sign in"</button>
+            </ActionForm>
+            {move || refused().map(|error| view! { <ErrorMessage error/> })}
+        </section>
+    }
+}
+
+/// The sign-in page as a lazy route: its code is a separate WASM chunk (`cargo leptos --split`),
+/// loaded when the page is first shown.
+pub struct LoginRoute;
+
+#[lazy_route]
+impl LazyRoute for LoginRoute {
+    fn data() -> Self {
+        LoginRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <LoginPage/> }.into_any()
+    }
+}
