@@ -5,7 +5,9 @@
 
 use app::domain::*;
 use app::engine::access::{Authenticated, Caller, ClientIp};
-use app::engine::auth::{expired_session_cookie, session_cookie, session_token};
+use app::engine::auth::{
+    expired_session_cookie, served_over_https, session_cookie, session_token_in,
+};
 use app::engine::faults::Fault;
 use app::engine::idempotency::IdempotencyKey;
 use app::engine::{Engine, BACKEND_NAME};
@@ -694,7 +696,7 @@ async fn sign_in(
     let cookie = session_cookie(
         &session.token,
         session.expires_at,
-        crate::auth::is_https(&headers),
+        served_over_https(&headers),
     );
     Ok((
         StatusCode::CREATED,
@@ -711,44 +713,29 @@ async fn current_session(auth: Option<axum::Extension<Authenticated>>) -> ApiRes
         .ok_or_else(|| ApiError(AppError::unauthenticated("nobody is signed in")))
 }
 
-/// Signs out: ends the session and clears the cookie (204 also when nobody was signed in).
-async fn sign_out(State(state): State<ApiState>, headers: HeaderMap) -> ApiResult<Response> {
-    let token = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(session_token);
-    if let Some(token) = token {
+/// Ends the session of the request's cookie, if any, and returns the `Set-Cookie` value that
+/// clears it.
+async fn end_session(state: &ApiState, headers: &HeaderMap) -> ApiResult<String> {
+    if let Some(token) = session_token_in(headers) {
         state.engine.logout(&token).await?;
     }
-    Ok((
-        StatusCode::NO_CONTENT,
-        [(
-            header::SET_COOKIE,
-            expired_session_cookie(crate::auth::is_https(&headers)),
-        )],
-    )
-        .into_response())
+    Ok(expired_session_cookie(served_over_https(headers)))
+}
+
+/// Signs out: ends the session and clears the cookie (204 also when nobody was signed in).
+async fn sign_out(State(state): State<ApiState>, headers: HeaderMap) -> ApiResult<Response> {
+    let cleared = end_session(&state, &headers).await?;
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cleared)]).into_response())
 }
 
 /// The top bar's Sign out form: ends the session, clears the cookie and sends the browser to the
 /// sign-in page (303).
 async fn log_out_form(State(state): State<ApiState>, headers: HeaderMap) -> ApiResult<Response> {
-    let token = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(session_token);
-    if let Some(token) = token {
-        state.engine.logout(&token).await?;
-    }
+    let cleared = end_session(&state, &headers).await?;
     Ok((
         StatusCode::SEE_OTHER,
         [
-            (
-                header::SET_COOKIE,
-                expired_session_cookie(crate::auth::is_https(&headers)),
-            ),
+            (header::SET_COOKIE, cleared),
             (header::LOCATION, "/login".to_string()),
         ],
     )

@@ -7,22 +7,13 @@
 use crate::api::ApiError;
 use app::domain::AppError;
 use app::engine::access::{Authenticated, ClientIp};
-use app::engine::auth::session_token;
+use app::engine::auth::session_token_in;
 use app::engine::Engine;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
-
-/// Whether the request came over HTTPS: directly, or through a proxy that says so
-/// (`X-Forwarded-Proto: https`). Decides the cookie's `Secure` flag.
-pub fn is_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
-}
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -69,11 +60,7 @@ pub async fn authenticate(
             }),
         }
     } else {
-        let token = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(session_token);
+        let token = session_token_in(headers);
         match token {
             Some(token) => engine.session_caller(&token).await.map(|found| {
                 found.map(|(caller, me)| Authenticated {
@@ -129,11 +116,7 @@ pub async fn reject_cross_site(request: Request, next: Next) -> Response {
             origin == format!("http://{host}") || origin == format!("https://{host}")
         }),
         (Some(_), None) => false,
-        (None, _) => !headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|cookie| session_token(cookie).is_some()),
+        (None, _) => session_token_in(headers).is_none(),
     };
     if same_site {
         return next.run(request).await;

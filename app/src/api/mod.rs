@@ -124,7 +124,9 @@ pub async fn sign_in(email: String, password: String) -> Result<Me, AppError> {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let https = header("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let https = parts
+        .as_ref()
+        .is_some_and(|p| crate::engine::auth::served_over_https(&p.headers));
     let session = answer(
         engine()?
             .login(&email, &password, ip, header("user-agent").as_deref())

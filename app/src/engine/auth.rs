@@ -119,6 +119,8 @@ fn sha256(text: &str) -> Vec<u8> {
 /// (Password Storage Cheat Sheet: "m=7168 (7 MiB), t=5, p=1"). The crate's default (19 MiB,
 /// t=2) is as strong but needs almost three times the memory per sign-in.
 fn argon2() -> Argon2<'static> {
+    // These constants are within Argon2's bounds, so `new` cannot fail; were they ever edited
+    // out of bounds, the crate's default (stronger: 19 MiB, t=2) would be used, not a weaker one.
     let params = argon2::Params::new(7 * 1024, 5, 1, None).unwrap_or_default();
     Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
 }
@@ -241,6 +243,8 @@ async fn verify_password(password: String, hash: String) -> Result<bool, AppErro
                 return Err(argon2::password_hash::Error::PhcStringField);
             };
             let params = argon2::Params::try_from(&stored)?;
+            // No version in the PHC string: 0x13, as the argon2 crate's own verification reads it
+            // (every hash this engine writes carries `v=19`).
             let version = stored
                 .version
                 .map(argon2::Version::try_from)
@@ -350,31 +354,37 @@ impl Engine {
     ) -> Result<NewSession, AppError> {
         let email = email.trim();
         self.login_limiter.check(email, ip)?;
-        let stored: Option<(String, i64)> = sqlx::query_as(
-            "SELECT password_hash, active FROM users WHERE email = $1 COLLATE NOCASE",
+        #[derive(sqlx::FromRow)]
+        struct Stored {
+            #[sqlx(flatten)]
+            account: Account,
+            password_hash: String,
+            active: bool,
+        }
+        let stored = sqlx::query_as::<_, Stored>(
+            "SELECT id, business_id, email, name, role, studio_id, employee_id, password_hash,
+                    active = 1 AS active
+             FROM users WHERE email = $1 COLLATE NOCASE",
         )
         .bind(email)
         .fetch_optional(self.pool())
         .await
         .map_err(db_error("looking up the account"))?;
-        let (hash, active) = stored.unwrap_or_else(|| (DUMMY_HASH.to_string(), 0));
-        let matches = verify_password(password.to_string(), hash).await?;
-        if !matches || active != 1 {
-            tracing::info!(?ip, "sign-in refused: wrong email or password");
-            return Err(AppError::Denied {
-                status: 401,
-                code: "invalid_credentials".into(),
-                message: "wrong email or password".into(),
-            });
-        }
-        let account = sqlx::query_as::<_, Account>(
-            "SELECT id, business_id, email, name, role, studio_id, employee_id
-             FROM users WHERE email = $1 COLLATE NOCASE",
-        )
-        .bind(email)
-        .fetch_one(self.pool())
-        .await
-        .map_err(db_error("reading the account"))?;
+        let hash = stored
+            .as_ref()
+            .map_or(DUMMY_HASH, |stored| stored.password_hash.as_str());
+        let matches = verify_password(password.to_string(), hash.to_string()).await?;
+        let account = match stored {
+            Some(stored) if matches && stored.active => stored.account,
+            Some(_) | None => {
+                tracing::info!(?ip, "sign-in refused: wrong email or password");
+                return Err(AppError::Denied {
+                    status: 401,
+                    code: "invalid_credentials".into(),
+                    message: "wrong email or password".into(),
+                });
+            }
+        };
         let (caller, me) = self.caller_of(&account).await?;
         let token = random_token();
         let expires_at = now()
@@ -671,11 +681,7 @@ impl Engine {
         .execute(&mut *tx)
         .await
         .map_err(db_error("saving the API key"))?;
-        let info = sqlx::query_as::<_, ApiKeyInfo>(&format!("{API_KEY_SELECT} WHERE id = $1"))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error("reading the API key"))?;
+        let info = api_key_in(&mut tx, id).await?;
         access::record(
             &mut tx,
             caller,
@@ -739,11 +745,7 @@ impl Engine {
             .execute(&mut *tx)
             .await
             .map_err(db_error("revoking the API key"))?;
-        let after = sqlx::query_as::<_, ApiKeyInfo>(&format!("{API_KEY_SELECT} WHERE id = $1"))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error("reading the API key"))?;
+        let after = api_key_in(&mut tx, id).await?;
         access::record(
             &mut tx,
             caller,
@@ -1097,6 +1099,18 @@ impl Engine {
     }
 }
 
+/// API key `id` as listed, read inside `tx` (after writing it).
+async fn api_key_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    id: ApiKeyId,
+) -> Result<ApiKeyInfo, AppError> {
+    sqlx::query_as::<_, ApiKeyInfo>(&format!("{API_KEY_SELECT} WHERE id = $1"))
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_error("reading the API key"))
+}
+
 const API_KEY_SELECT: &str = "SELECT id, name, prefix, role, studio_id, scopes,
         created_at, created_by, revoked_at, last_used_at FROM api_keys";
 
@@ -1140,6 +1154,24 @@ pub fn session_token(cookie_header: &str) -> Option<String> {
         .filter_map(Result::ok)
         .find(|c| c.name() == SESSION_COOKIE && !c.value().is_empty())
         .map(|c| c.value().to_string())
+}
+
+/// The session token among a request's `Cookie` headers, if any.
+pub fn session_token_in(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(session_token)
+}
+
+/// Whether the request came over HTTPS: through a proxy that says so (`X-Forwarded-Proto:
+/// https`). Decides the session cookie's `Secure` flag.
+pub fn served_over_https(headers: &http::HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
 }
 
 #[cfg(test)]
