@@ -11,6 +11,7 @@ export const OWNER_STATE = ".auth/owner.json";
 export default async function globalSetup(config: FullConfig): Promise<void> {
   const baseURL = config.projects[0].use.baseURL ?? "http://127.0.0.1:3000";
   const context = await request.newContext({ baseURL, extraHTTPHeaders: { Origin: baseURL } });
+  await serverReady(context);
   const response = await context.post("/api/v1/session", {
     data: { email: "owner@demo.test", password: "owner-demo" },
   });
@@ -19,4 +20,24 @@ export default async function globalSetup(config: FullConfig): Promise<void> {
   }
   await context.storageState({ path: OWNER_STATE });
   await context.dispose();
+}
+
+/**
+ * Waits (up to 60 s) until the server answers `/healthz`: cargo-leptos starts Playwright as soon as
+ * it has started the server, which first migrates and seeds the demo data.
+ */
+async function serverReady(context: import("@playwright/test").APIRequestContext): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let last = "no answer yet";
+  while (Date.now() < deadline) {
+    try {
+      const health = await context.get("/healthz");
+      if (health.ok()) return;
+      last = `${health.status()} ${await health.text()}`;
+    } catch (error) {
+      last = String(error);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`the server did not become ready within 60 s: ${last}`);
 }

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Release-mode benchmark: payouts of 210 and 10,000 records (engine vs naive vs bare-SQL floor, and
-# over HTTP), peak RSS, then the release WASM bundle size (raw and gzipped).
+# over HTTP), peak RSS, SQLite and PostgreSQL side by side (payouts, and service registration
+# throughput at 64 concurrent HTTP clients), then the release WASM bundle size (raw and gzipped).
 set -euo pipefail
 export BOOTSTRAP_E2E=1
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(uname -sr)"
 cargo bench -p payout-engine --bench payout
+eval "$(bash "$ROOT/scripts/postgres.sh")"
+cargo bench -p payout-engine --bench backends
 cargo leptos build --release --split >/dev/null
 # The main bundle (loaded by every page) and the lazy chunks of the pages (--split), each gzipped.
 wasm=target/site/pkg/payout-engine.wasm

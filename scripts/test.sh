@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Runs every test: unit and integration (cargo test; a fresh SQLite database per test), then
-# end-to-end (Playwright driving Debian's Chromium against the hydrated app, on a fresh demo
-# database with fault injection enabled).
+# Runs every test: unit and integration tests on SQLite (a fresh database file per test), the
+# integration tests again on PostgreSQL (a fresh database per test on a local server that
+# scripts/postgres.sh installs and starts, or on the server PAYOUT_ENGINE_TEST_POSTGRES_URL names),
+# then end-to-end (Playwright driving Debian's Chromium against the hydrated app, on a fresh demo
+# database with fault injection enabled). A PostgreSQL that cannot be reached fails the run.
 set -euo pipefail
 export BOOTSTRAP_E2E=1
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
-echo "== unit and integration tests"
+echo "== unit and integration tests (SQLite)"
 cargo test -p app -p payout-engine
+
+echo "== integration tests (PostgreSQL)"
+eval "$(bash "$ROOT/scripts/postgres.sh")"
+bash "$ROOT/scripts/postgres.sh" drop-test-databases
+PAYOUT_ENGINE_TEST_DATABASE=postgres cargo test -p payout-engine
+bash "$ROOT/scripts/postgres.sh" drop-test-databases
 
 echo "== end-to-end tests"
 "$ROOT/scripts/e2e.sh"

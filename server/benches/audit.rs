@@ -43,7 +43,7 @@ fn ms(d: Duration) -> String {
 
 async fn exec(engine: &Engine, sql: &str) {
     sqlx::query(sql)
-        .execute(engine.pool())
+        .execute(engine.pool().as_sqlite().expect("SQLite"))
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
@@ -80,12 +80,12 @@ fn main() {
             let started = Instant::now();
             let (postings, sum): (i64, i64) =
                 sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM ledger_postings")
-                    .fetch_one(engine.pool())
+                    .fetch_one(engine.pool().as_sqlite().expect("SQLite"))
                     .await
                     .unwrap();
             let (records, commission): (i64, i64) =
                 sqlx::query_as("SELECT COUNT(*), SUM(commission) FROM service_records")
-                    .fetch_one(engine.pool())
+                    .fetch_one(engine.pool().as_sqlite().expect("SQLite"))
                     .await
                     .unwrap();
             floor_runs.push(started.elapsed());
@@ -95,7 +95,7 @@ fn main() {
 
         // Naive: one round trip per record, over a 10,000-record sample, scaled to 1,000,000.
         let sample: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM service_records LIMIT 10000")
-            .fetch_all(engine.pool())
+            .fetch_all(engine.pool().as_sqlite().expect("SQLite"))
             .await
             .unwrap();
         let started = Instant::now();
@@ -104,7 +104,7 @@ fn main() {
                 "SELECT 1 FROM ledger_transfers WHERE id = $1 AND kind = 'service_registered'",
             )
             .bind(id)
-            .fetch_optional(engine.pool())
+            .fetch_optional(engine.pool().as_sqlite().expect("SQLite"))
             .await
             .unwrap();
             assert!(found.is_some());
@@ -157,7 +157,7 @@ async fn build_books(engine: &Engine) {
         sqlx::query("INSERT INTO bench_people (idx, id) VALUES ($1, $2)")
             .bind(idx)
             .bind(id)
-            .execute(engine.pool())
+            .execute(engine.pool().as_sqlite().expect("SQLite"))
             .await
             .unwrap();
     }
@@ -175,7 +175,7 @@ async fn build_books(engine: &Engine) {
     .bind(studio)
     .bind(service)
     .bind(chrono::Utc::now())
-    .execute(engine.pool())
+    .execute(engine.pool().as_sqlite().expect("SQLite"))
     .await
     .unwrap();
     sqlx::query(&format!(
@@ -188,7 +188,7 @@ async fn build_books(engine: &Engine) {
     ))
     .bind(studio)
     .bind(chrono::Utc::now())
-    .execute(engine.pool())
+    .execute(engine.pool().as_sqlite().expect("SQLite"))
     .await
     .unwrap();
     let posting = Instant::now();
@@ -228,7 +228,7 @@ async fn build_books(engine: &Engine) {
     if let Ok(path) = std::env::var("AUDIT_BENCH_KEEP") {
         sqlx::query("VACUUM INTO $1")
             .bind(&path)
-            .execute(engine.pool())
+            .execute(engine.pool().as_sqlite().expect("SQLite"))
             .await
             .unwrap();
         println!("kept a copy of the books in {path}");

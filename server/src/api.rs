@@ -10,7 +10,7 @@ use app::engine::auth::{
 };
 use app::engine::faults::Fault;
 use app::engine::idempotency::IdempotencyKey;
-use app::engine::{Engine, BACKEND_NAME};
+use app::engine::Engine;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
@@ -244,11 +244,18 @@ pub fn router(fault_injection: bool) -> Router<ApiState> {
 }
 
 async fn healthz(State(state): State<ApiState>) -> Response {
+    let backend = state.engine.backend().name();
     match state.engine.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": BACKEND_NAME }))).into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ok", "database": backend })),
+        )
+            .into_response(),
         Err(error) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "database": BACKEND_NAME, "error": error.to_string() })),
+            Json(
+                json!({ "status": "unavailable", "database": backend, "error": error.to_string() }),
+            ),
         )
             .into_response(),
     }

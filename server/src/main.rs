@@ -17,7 +17,8 @@ use std::time::Duration;
     about = "Payout Engine: service records, commissions and payouts that never fail silently"
 )]
 struct Cli {
-    /// Database URL (sqlite://PATH).
+    /// Database URL: sqlite://PATH (embedded, the default) or
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE (shared by several server processes).
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -41,6 +42,22 @@ struct Cli {
         global = true
     )]
     max_connections: u32,
+    /// Seconds a request waits for a free database connection before it is answered 503.
+    #[arg(
+        long,
+        env = "PAYOUT_ENGINE_ACQUIRE_TIMEOUT_SECS",
+        default_value_t = 15,
+        global = true
+    )]
+    acquire_timeout_secs: u64,
+    /// Seconds a change waits for the database's write lock before it is answered 503.
+    #[arg(
+        long,
+        env = "PAYOUT_ENGINE_LOCK_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    lock_timeout_secs: u64,
     /// Seconds a payout may stay pending before the audit reports it as stuck.
     #[arg(
         long,
@@ -280,6 +297,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let settings = EngineSettings {
         pending_grace: Duration::from_secs(cli.pending_grace_secs),
         max_connections: cli.max_connections.max(1),
+        acquire_timeout: Duration::from_secs(cli.acquire_timeout_secs.max(1)),
+        lock_timeout: Duration::from_secs(cli.lock_timeout_secs.max(1)),
         stuck_payout_age: Duration::from_secs(cli.stuck_payout_secs),
         telegram,
         session_ttl: Duration::from_secs(cli.session_hours.max(1) * 3600),

@@ -7,6 +7,7 @@
 mod common;
 
 use app::domain::*;
+use app::engine::db;
 use app::engine::faults::{Fault, FaultKind};
 use app::engine::notifications::{
     deliver_due, run_worker, BotToken, DeliveryState, TelegramSettings,
@@ -109,7 +110,7 @@ async fn alerts() -> Alerts {
 }
 
 async fn corrupt_a_payout(app: &TestApp) {
-    sqlx::query(
+    db::query(
         "UPDATE payouts SET total = total + 500
          WHERE id = (SELECT id FROM payouts WHERE state = 'committed' ORDER BY id LIMIT 1)",
     )
@@ -216,7 +217,7 @@ async fn a_server_error_is_retried_with_backoff_and_a_refusal_is_visible_as_fail
 async fn an_employee_hears_of_a_payout_only_after_it_is_committed() {
     let a = alerts().await;
     let lara = a.app.employee_named("Lara Meier").await;
-    sqlx::query("UPDATE employees SET telegram_chat_id = 'lara-chat' WHERE name = 'Lara Meier'")
+    db::query("UPDATE employees SET telegram_chat_id = 'lara-chat' WHERE name = 'Lara Meier'")
         .execute(a.app.engine.pool())
         .await
         .unwrap();
@@ -269,7 +270,7 @@ async fn a_message_interrupted_while_sending_is_marked_unknown_and_never_resent(
     corrupt_a_payout(&a.app).await;
     audit(&a.app).await;
     // As if the process died after claiming the message, before recording Telegram's answer.
-    sqlx::query("UPDATE notifications SET state = 'sending', attempts = 1")
+    db::query("UPDATE notifications SET state = 'sending', attempts = 1")
         .execute(a.app.engine.pool())
         .await
         .unwrap();

@@ -5,6 +5,7 @@
 
 mod common;
 
+use app::engine::db;
 use common::*;
 use serde_json::{json, Value};
 
@@ -191,7 +192,7 @@ async fn hold_payout_key(f: &Fixture, key: &str, request: &Value, lease: chrono:
     let fingerprint =
         app::engine::idempotency::fingerprint(app::engine::payouts::COMMIT_PAYOUT, &validated)
             .unwrap();
-    sqlx::query(
+    db::query(
         "INSERT INTO idempotency_keys (operation, key, fingerprint, state, locked_until, created_at)
          VALUES ('commit_payout', $1, $2, 'in_flight', $3, $4)",
     )
@@ -515,5 +516,6 @@ async fn bad_payout_requests_are_refused_naming_the_field_and_nothing_is_written
 async fn health_reports_the_backend() {
     let app = spawn_app().await;
     let health = app.get_json("/healthz").await;
-    assert_eq!(health, json!({"status": "ok", "database": "sqlite"}));
+    let backend = if on_postgres() { "postgres" } else { "sqlite" };
+    assert_eq!(health, json!({"status": "ok", "database": backend}));
 }

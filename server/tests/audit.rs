@@ -7,6 +7,7 @@
 mod common;
 
 use app::domain::*;
+use app::engine::db;
 use app::engine::faults::{Fault, FaultKind};
 use app::engine::EngineSettings;
 use common::*;
@@ -14,7 +15,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 async fn exec(app: &TestApp, sql: &str) {
-    sqlx::query(sql)
+    db::query(sql)
         .execute(app.engine.pool())
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
@@ -42,13 +43,39 @@ fn of(report: &AuditReport, check: AuditCheck) -> Vec<&AuditFinding> {
 
 /// Lets the test rewrite the books, as only a rogue SQL session could.
 async fn unlock_the_books(app: &TestApp) {
-    for trigger in [
-        "ledger_transfers_immutable_update",
-        "ledger_transfers_immutable_delete",
-        "ledger_postings_immutable_update",
-        "ledger_postings_immutable_delete",
+    for (table, trigger) in [
+        ("ledger_transfers", "ledger_transfers_immutable_update"),
+        ("ledger_transfers", "ledger_transfers_immutable_delete"),
+        ("ledger_postings", "ledger_postings_immutable_update"),
+        ("ledger_postings", "ledger_postings_immutable_delete"),
     ] {
-        exec(app, &format!("DROP TRIGGER {trigger}")).await;
+        // SQLite has no way to switch a trigger off: drop it. PostgreSQL: disable it (the
+        // database's owner may), which leaves it in place but silent.
+        let unlock = if on_postgres() {
+            format!("ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+        } else {
+            format!("DROP TRIGGER {trigger}")
+        };
+        exec(app, &unlock).await;
+    }
+}
+
+/// SQL expression: a new random id (a 16-byte BLOB on SQLite, a UUID on PostgreSQL).
+fn random_id() -> &'static str {
+    if on_postgres() {
+        "gen_random_uuid()"
+    } else {
+        "randomblob(16)"
+    }
+}
+
+/// SQL expressions for today's UTC date and the current instant, as the columns store them
+/// (SQLite: text; PostgreSQL: DATE and TIMESTAMPTZ).
+fn today_and_now() -> (&'static str, &'static str) {
+    if on_postgres() {
+        ("(now() AT TIME ZONE 'UTC')::date", "now()")
+    } else {
+        ("date('now')", "datetime('now')")
     }
 }
 
@@ -94,11 +121,10 @@ async fn a_payout_whose_total_was_altered_is_found_with_the_difference_at_stake(
     assert_eq!(lines[0].amount_at_stake, Rappen(12_345));
     assert_eq!(lines[0].entity_type, "payout");
     assert_eq!(report.run.status, AuditStatus::Findings);
-    let events: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'audit.findings'")
-            .fetch_one(app.engine.pool())
-            .await
-            .unwrap();
+    let events: i64 = db::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'audit.findings'")
+        .fetch_one(app.engine.pool())
+        .await
+        .unwrap();
     assert_eq!(events, 1, "findings raise one alert event");
     let stored = app
         .get_json(&format!("/api/v1/audits/{}", report.run.id))
@@ -159,7 +185,7 @@ async fn eleven_day_records_pointing_at_another_employees_payout_are_each_found(
              SELECT p.id FROM payouts p JOIN payouts mine ON mine.id = payout_lines.payout_id
              WHERE p.state = 'committed' AND p.employee_id <> mine.employee_id ORDER BY p.id LIMIT 1)
          WHERE day_record_id IN (SELECT day_record_id FROM payout_lines WHERE day_record_id IS NOT NULL
-                                 AND released = 0 ORDER BY day_record_id LIMIT 11)",
+                                 AND NOT released ORDER BY day_record_id LIMIT 11)",
     )
     .await;
     let report = audit(&app).await;
@@ -191,14 +217,16 @@ async fn a_transfer_that_does_not_balance_is_found() {
 #[tokio::test]
 async fn a_service_written_behind_the_engines_back_has_no_transfer_and_skews_the_payable() {
     let app = spawn_demo_app().await;
-    exec(
-        &app,
+    db::query(
         "INSERT INTO service_records (id, studio_id, employee_id, service_id, performed_on, price, tip,
                                       payment_method, commission_bps, commission, created_at)
-         SELECT randomblob(16), studio_id, employee_id, service_id, performed_on, 9900, 0, 'card', 4000, 3960, created_at
+         SELECT $1, studio_id, employee_id, service_id, performed_on, 9900, 0, 'card', 4000, 3960, created_at
          FROM service_records ORDER BY id LIMIT 1",
     )
-    .await;
+    .bind(uuid::Uuid::new_v4())
+    .execute(app.engine.pool())
+    .await
+    .unwrap();
     let report = audit(&app).await;
     let missing = of(&report, AuditCheck::RecordWithoutTransfer);
     assert_eq!(missing.len(), 1, "{:#?}", report.findings);
@@ -213,24 +241,31 @@ async fn a_balanced_but_wrong_transfer_is_found_by_the_payable_and_tips_checks()
     let app = spawn_demo_app().await;
     // Balanced, so no unbalanced-transfer finding: it moves CHF 50.00 off an employee's payable
     // and CHF 20.00 off tips payable into revenue, as a buggy posting rule would.
-    exec(
-        &app,
+    // Transfer 00...01, caused by a made-up 00...01 (both bound: a BLOB or a UUID).
+    let rogue = uuid::Uuid::from_u128(1);
+    db::query(
         "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, created_at)
-         SELECT x'00000000000000000000000000000001', studio_id, 'cash_in', 'rogue', 'test', x'01', '2026-10-01', '2026-10-01T00:00:00Z'
+         SELECT $1, studio_id, 'cash_in', 'rogue', 'test', $2, '2026-10-01', '2026-10-01T00:00:00Z'
          FROM employees ORDER BY id LIMIT 1",
     )
-    .await;
-    exec(
-        &app,
+    .bind(rogue)
+    .bind(rogue)
+    .execute(app.engine.pool())
+    .await
+    .unwrap();
+    db::query(
         "INSERT INTO ledger_postings (transfer_id, account_id, amount)
-         SELECT x'00000000000000000000000000000001', a.id, 5000 FROM ledger_accounts a
+         SELECT $1, a.id, 5000 FROM ledger_accounts a
              WHERE a.employee_id = (SELECT id FROM employees ORDER BY id LIMIT 1)
-         UNION ALL SELECT x'00000000000000000000000000000001', a.id, 2000 FROM ledger_accounts a
+         UNION ALL SELECT $1, a.id, 2000 FROM ledger_accounts a
              WHERE a.code = 'tips_payable' AND a.studio_id = (SELECT studio_id FROM employees ORDER BY id LIMIT 1)
-         UNION ALL SELECT x'00000000000000000000000000000001', a.id, -7000 FROM ledger_accounts a
+         UNION ALL SELECT $1, a.id, -7000 FROM ledger_accounts a
              WHERE a.code = 'service_revenue' AND a.studio_id = (SELECT studio_id FROM employees ORDER BY id LIMIT 1)",
     )
-    .await;
+    .bind(rogue)
+    .execute(app.engine.pool())
+    .await
+    .unwrap();
     let report = audit(&app).await;
     assert!(of(&report, AuditCheck::TransferUnbalanced).is_empty());
     let payable = of(&report, AuditCheck::PayableMismatch);
@@ -244,15 +279,17 @@ async fn a_balanced_but_wrong_transfer_is_found_by_the_payable_and_tips_checks()
 #[tokio::test]
 async fn a_closed_till_that_does_not_match_its_postings_is_found() {
     let app = spawn_demo_app().await;
-    exec(
-        &app,
+    db::query(
         "INSERT INTO till_sessions (id, studio_id, business_date, state, opening_float, opened_at, closed_at,
                                     expected_cash, counted_cash, variance, variance_reason, denominations, z_report)
-         SELECT randomblob(16), id, '2026-10-01', 'closed', 20000, '2026-10-01T07:00:00Z', '2026-10-01T18:00:00Z',
+         SELECT $1, id, '2026-10-01', 'closed', 20000, '2026-10-01T07:00:00Z', '2026-10-01T18:00:00Z',
                 25000, 25000, 0, NULL, '{}', '{}'
          FROM studios ORDER BY id LIMIT 1",
     )
-    .await;
+    .bind(uuid::Uuid::new_v4())
+    .execute(app.engine.pool())
+    .await
+    .unwrap();
     let report = audit(&app).await;
     let tills = of(&report, AuditCheck::TillMismatch);
     assert_eq!(tills.len(), 1, "{:#?}", report.findings);
@@ -374,7 +411,7 @@ async fn two_schedulers_on_one_database_run_each_slot_once() {
     ));
     first.await.unwrap();
     second.await.unwrap();
-    let (runs, slots): (i64, i64) = sqlx::query_as(
+    let (runs, slots): (i64, i64) = db::query_as(
         "SELECT COUNT(*), COUNT(DISTINCT scheduled_for) FROM audit_runs WHERE trigger = 'schedule'",
     )
     .fetch_one(app.engine.pool())
@@ -422,13 +459,17 @@ async fn a_ledger_large_enough_to_be_audited_in_key_ranges_reports_each_unbalanc
     let app = spawn_demo_app().await;
     // 60,000 balanced cash movements make the ledger big enough for the transfer check to run
     // as several key ranges concurrently.
+    let (today, now) = today_and_now();
+    let id = random_id();
     exec(
         &app,
-        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 59999)
-         INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, created_at)
-         SELECT randomblob(16), (SELECT id FROM studios ORDER BY id LIMIT 1), 'cash_in', 'bulk cash in',
-                'test', randomblob(16), date('now'), datetime('now')
-         FROM n",
+        &format!(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 59999)
+             INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, created_at)
+             SELECT {id}, (SELECT id FROM studios ORDER BY id LIMIT 1), 'cash_in', 'bulk cash in',
+                    'test', {id}, {today}, {now}
+             FROM n"
+        ),
     )
     .await;
     exec(

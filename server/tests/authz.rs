@@ -9,6 +9,7 @@ mod common;
 
 use app::domain::{ApiKeyRequest, ApiScope, PayoutPhase, Role, StudioId};
 use app::engine::access::Caller;
+use app::engine::db;
 use app::engine::faults::{Fault, FaultKind};
 use common::*;
 use reqwest::Method;
@@ -1207,17 +1208,17 @@ async fn the_activity_log_records_who_registered_a_service_and_cannot_be_rewritt
     assert_eq!(error_code(&body), "forbidden");
 
     let entries = app.count("activity_log").await;
-    let rewritten = sqlx::query("UPDATE activity_log SET action = 'x'")
+    let rewritten = db::query("UPDATE activity_log SET action = 'x'")
         .execute(app.engine.pool())
         .await;
     assert!(rewritten.is_err(), "the log cannot be rewritten");
-    let erased = sqlx::query("DELETE FROM activity_log")
+    let erased = db::query("DELETE FROM activity_log")
         .execute(app.engine.pool())
         .await;
     assert!(erased.is_err(), "the log cannot be erased");
     assert_eq!(app.count("activity_log").await, entries);
     let actions: Vec<String> =
-        sqlx::query_scalar("SELECT action FROM activity_log WHERE entity_id = $1")
+        db::query_scalar("SELECT action FROM activity_log WHERE entity_id = $1")
             .bind(&record_id)
             .fetch_all(app.engine.pool())
             .await

@@ -16,6 +16,15 @@ fn binary() -> Command {
     command
 }
 
+/// A new, empty database on the harness's backend (SQLite in a temporary directory, or
+/// PostgreSQL with `PAYOUT_ENGINE_TEST_DATABASE=postgres`); keep it alive while the binary uses
+/// its `url`.
+fn database() -> common::TestDatabase {
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(common::test_database())
+}
+
 fn assert_clear_failure(args: &[&str], expected: &str) {
     let output = binary().args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -49,20 +58,27 @@ fn an_unwritable_database_path_is_a_clear_error() {
 
 #[test]
 fn a_port_in_use_is_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
+    let database = database();
+    let url = &database.url;
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let url = format!("sqlite://{}", dir.path().join("p.db").display());
     assert_clear_failure(
-        &["--database-url", &url, "serve", "--addr", &addr],
+        &["--database-url", url, "serve", "--addr", &addr],
         "cannot listen on",
     );
 }
 
 #[test]
 fn migrate_and_seed_demo_work_on_a_fresh_path_and_seeding_twice_is_harmless() {
+    // SQLite: a file in directories that do not exist yet. PostgreSQL: a new, empty database
+    // (a server's databases have no path to create).
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("new/sub/dir/p.db").display());
+    let database = database();
+    let url = if common::on_postgres() {
+        database.url.clone()
+    } else {
+        format!("sqlite://{}", dir.path().join("new/sub/dir/p.db").display())
+    };
     let migrate = binary()
         .args(["--database-url", &url, "migrate"])
         .output()
@@ -88,9 +104,8 @@ fn migrate_and_seed_demo_work_on_a_fresh_path_and_seeding_twice_is_harmless() {
 
 #[test]
 fn audit_exits_0_on_clean_books_and_1_with_each_finding_printed() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("p.db");
-    let url = format!("sqlite://{}", path.display());
+    let database = database();
+    let url = database.url.clone();
     let seed = binary()
         .args(["--database-url", &url, "seed-demo"])
         .output()
@@ -109,15 +124,18 @@ fn audit_exits_0_on_clean_books_and_1_with_each_finding_printed() {
     assert!(String::from_utf8_lossy(&clean.stdout).contains(": clean"));
 
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        sqlx::query(
+        // Behind the binary's back, through a pool of this test's own.
+        let engine = app::engine::Engine::connect(&url, app::engine::EngineSettings::default())
+            .await
+            .unwrap();
+        app::engine::db::query(
             "UPDATE payouts SET total = total + 100
              WHERE id = (SELECT id FROM payouts WHERE state = 'committed' LIMIT 1)",
         )
-        .execute(&pool)
+        .execute(engine.pool())
         .await
         .unwrap();
-        pool.close().await;
+        engine.pool().close().await;
     });
     let found = binary()
         .args(["--database-url", &url, "audit"])
@@ -134,8 +152,8 @@ fn audit_exits_0_on_clean_books_and_1_with_each_finding_printed() {
 
 #[test]
 fn serve_refuses_to_start_outside_demo_mode_while_demo_passwords_sign_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("p.db").display());
+    let database = database();
+    let url = database.url.clone();
     assert!(binary()
         .args(["--database-url", &url, "seed-demo"])
         .output()
@@ -176,8 +194,8 @@ fn serve_refuses_to_start_outside_demo_mode_while_demo_passwords_sign_in() {
 
 #[test]
 fn serve_stops_cleanly_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("p.db").display());
+    let database = database();
+    let url = database.url.clone();
     let (mut child, base) = start_server(&url, &[]);
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     terminate(&mut child);
@@ -253,8 +271,8 @@ fn wait_for_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
 async fn a_process_killed_between_phases_leaves_a_pending_payout_that_a_restarted_server_finishes()
 {
     use serde_json::{json, Value};
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("p.db").display());
+    let database = common::test_database().await;
+    let url = database.url.clone();
     assert!(binary()
         .args(["--database-url", &url, "seed-demo"])
         .output()

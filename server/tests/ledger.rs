@@ -7,6 +7,7 @@
 mod common;
 
 use app::domain::*;
+use app::engine::db;
 use app::engine::demo::{window_end, window_start, FEATURED_EMPLOYEE, FEATURED_TOTAL};
 use app::engine::faults::{Fault, FaultKind};
 use common::*;
@@ -70,17 +71,16 @@ async fn the_demo_books_balance_and_every_record_has_its_transfer() {
     let app = spawn_demo_app().await;
     let transfers = app.count("ledger_transfers").await;
     let services = app.count("service_records").await;
-    let deducted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM day_records WHERE deduction > 0")
+    let deducted: i64 = db::query_scalar("SELECT COUNT(*) FROM day_records WHERE deduction > 0")
         .fetch_one(app.engine.pool())
         .await
         .unwrap();
-    let committed: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM payouts WHERE state = 'committed'")
-            .fetch_one(app.engine.pool())
-            .await
-            .unwrap();
+    let committed: i64 = db::query_scalar("SELECT COUNT(*) FROM payouts WHERE state = 'committed'")
+        .fetch_one(app.engine.pool())
+        .await
+        .unwrap();
     assert_eq!(transfers, services + deducted + committed);
-    let total: i64 = sqlx::query_scalar("SELECT SUM(amount) FROM ledger_postings")
+    let total: i64 = db::query_scalar("SELECT CAST(SUM(amount) AS BIGINT) FROM ledger_postings")
         .fetch_one(app.engine.pool())
         .await
         .unwrap();
@@ -257,7 +257,7 @@ async fn the_database_refuses_to_edit_or_delete_the_books() {
         "UPDATE ledger_postings SET amount = amount + 1",
         "DELETE FROM ledger_postings",
     ] {
-        let error = sqlx::query(statement)
+        let error = db::query(statement)
             .execute(app.engine.pool())
             .await
             .expect_err(statement);
@@ -290,8 +290,8 @@ async fn balances_as_of_a_past_day_exclude_what_came_later() {
     assert!(balance_of(&at_end, "service_revenue", None) > 0);
     // Lara's unpaid commission minus deductions, as the ledger and the employee list see it.
     let payable = balance_of(&now, "employee_payable", Some(&lara["id"]));
-    let tips: i64 = sqlx::query_scalar(
-        "SELECT SUM(tip) FROM service_records sr JOIN employees e ON e.id = sr.employee_id WHERE e.name = $1",
+    let tips: i64 = db::query_scalar(
+        "SELECT CAST(SUM(tip) AS BIGINT) FROM service_records sr JOIN employees e ON e.id = sr.employee_id WHERE e.name = $1",
     )
     .bind(FEATURED_EMPLOYEE)
     .fetch_one(app.engine.pool())

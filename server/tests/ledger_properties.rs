@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use app::domain::*;
+use app::engine::db;
 use app::engine::faults::{Fault, FaultKind};
 use app::engine::idempotency::IdempotencyKey;
 use app::engine::{Engine, EngineSettings};
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 #[path = "common/books.rs"]
 mod books;
+mod common;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -80,14 +82,15 @@ struct Books {
     studio: StudioId,
     employees: Vec<EmployeeId>,
     service: ServiceId,
-    _dir: tempfile::TempDir,
+    _database: common::TestDatabase,
 }
 
 async fn books() -> Books {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("p.db").display());
+    // A new database on the harness's backend (SQLite, or PostgreSQL with
+    // PAYOUT_ENGINE_TEST_DATABASE=postgres).
+    let database = common::test_database().await;
     let engine = Engine::connect(
-        &url,
+        &database.url,
         EngineSettings {
             pending_grace: Duration::ZERO,
             ..EngineSettings::default()
@@ -100,17 +103,15 @@ async fn books() -> Books {
     for (index, bps) in [3_000, 4_000, 5_500].into_iter().enumerate() {
         employees.push(books::employee(&engine, studio, &format!("Employee {index}"), bps).await);
     }
-    let mut conn = engine.pool().acquire().await.unwrap();
-    app::engine::ledger::ensure_accounts(&mut conn)
-        .await
-        .unwrap();
-    drop(conn);
+    let mut tx = engine.pool().begin().await.unwrap();
+    app::engine::ledger::ensure_accounts(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
     Books {
         engine,
         studio,
         employees,
         service,
-        _dir: dir,
+        _database: database,
     }
 }
 
@@ -312,7 +313,7 @@ async fn apply(b: &Books, op: &Op) {
         }
         Op::Refund { nth, retry } => {
             let ids: Vec<ServiceRecordId> =
-                sqlx::query_scalar("SELECT id FROM service_records ORDER BY created_at, id")
+                db::query_scalar("SELECT id FROM service_records ORDER BY created_at, id")
                     .fetch_all(b.engine.pool())
                     .await
                     .unwrap();
@@ -394,7 +395,7 @@ proptest! {
                     }
                 }
             }
-            let total: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(amount), 0) FROM ledger_postings")
+            let total: i64 = db::query_scalar("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_postings")
                 .fetch_one(b.engine.pool())
                 .await
                 .unwrap();

@@ -6,6 +6,7 @@
 mod common;
 
 use app::domain::{PayoutPhase, PayoutState};
+use app::engine::db;
 use app::engine::faults::{Fault, FaultKind};
 use common::*;
 use serde_json::{json, Value};
@@ -238,7 +239,7 @@ async fn finishing_twice_or_concurrently_completes_once() {
         .await;
     assert_eq!(committed.len(), 1);
     assert_eq!(committed[0]["total"], 1_808_000);
-    let events: i64 = sqlx::query_scalar(
+    let events: i64 = db::query_scalar(
         "SELECT COUNT(*) FROM events WHERE kind IN ('payout.committed', 'payout.finished') AND entity_id = $1",
     )
     .bind(app::domain::PayoutId::parse(&id).unwrap())

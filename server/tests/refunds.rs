@@ -6,6 +6,7 @@
 
 mod common;
 
+use app::engine::db;
 use common::*;
 use serde_json::{json, Value};
 
@@ -158,7 +159,7 @@ async fn a_card_refund_reverses_the_sale_and_the_commission_once() {
         balance(&app, &studio, "card_clearing").await,
         card_before - 13_000
     );
-    let reversals: i64 = sqlx::query_scalar(
+    let reversals: i64 = db::query_scalar(
         "SELECT COUNT(*) FROM ledger_transfers WHERE kind = 'reversal' AND reverses = $1",
     )
     .bind(uuid::Uuid::parse_str(record["id"].as_str().unwrap()).unwrap())
@@ -301,12 +302,11 @@ async fn a_service_in_a_payout_cannot_be_refunded_and_a_refunded_one_cannot_be_p
 
     // The database refuses the same, whatever code tries it.
     let id = uuid::Uuid::parse_str(record["id"].as_str().unwrap()).unwrap();
-    let direct = sqlx::query(
-        "UPDATE service_records SET refunded_at = '2026-11-24T10:00:00Z' WHERE id = $1",
-    )
-    .bind(id)
-    .execute(app.engine.pool())
-    .await;
+    let direct =
+        db::query("UPDATE service_records SET refunded_at = '2026-11-24T10:00:00Z' WHERE id = $1")
+            .bind(id)
+            .execute(app.engine.pool())
+            .await;
     assert!(direct
         .unwrap_err()
         .to_string()
@@ -321,11 +321,11 @@ async fn a_service_in_a_payout_cannot_be_refunded_and_a_refunded_one_cannot_be_p
         200,
     )
     .await;
-    let payout_id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM payouts LIMIT 1")
+    let payout_id: uuid::Uuid = db::query_scalar("SELECT id FROM payouts LIMIT 1")
         .fetch_one(app.engine.pool())
         .await
         .unwrap();
-    let claim = sqlx::query(
+    let claim = db::query(
         "INSERT INTO payout_lines (payout_id, service_record_id, on_date, amount) VALUES ($1, $2, '2026-11-24', 1)",
     )
     .bind(payout_id)
@@ -345,7 +345,7 @@ async fn the_audit_finds_a_refund_without_its_reversal() {
     let jonas = app.employee_named("Jonas Keller").await;
     let record = register(&app, &jonas, "card", 7_000, 0).await;
     let id = uuid::Uuid::parse_str(record["id"].as_str().unwrap()).unwrap();
-    sqlx::query("UPDATE service_records SET refunded_at = '2026-11-24T10:00:00Z', refund_reason = 'by hand' WHERE id = $1")
+    db::query("UPDATE service_records SET refunded_at = '2026-11-24T10:00:00Z', refund_reason = 'by hand' WHERE id = $1")
         .bind(id)
         .execute(app.engine.pool())
         .await

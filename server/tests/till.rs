@@ -6,6 +6,7 @@
 
 mod common;
 
+use app::engine::db;
 use common::*;
 use serde_json::{json, Value};
 
@@ -199,7 +200,7 @@ async fn a_day_at_the_till_from_opening_float_to_z_report() {
     )
     .await;
     assert_eq!(late["error"]["code"], "till_not_open");
-    let edit = sqlx::query("UPDATE till_sessions SET counted_cash = 0")
+    let edit = db::query("UPDATE till_sessions SET counted_cash = 0")
         .execute(app.engine.pool())
         .await;
     assert!(edit.unwrap_err().to_string().contains("unalterable"));

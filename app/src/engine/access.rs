@@ -5,12 +5,12 @@
 //! reported as not found, so its existence does not leak. This module also writes the
 //! append-only activity log, inside the transaction of the change it describes.
 
+use super::db::{self, Backend, DbTransaction};
 use super::{db_error, now};
 use crate::domain::{
     ApiKeyId, ApiScope, AppError, BusinessId, EmployeeId, Permission, Role, StudioId, UserId,
 };
 use serde::Serialize;
-use sqlx::{Sqlite, Transaction};
 
 /// Who is asking.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,8 +165,7 @@ impl Caller {
     }
 
     /// The studio filter for SQL: `NULL` for every studio, else a JSON array of the studio ids
-    /// as 32 hex digits, to use as
-    /// `($n IS NULL OR studio_id IN (SELECT unhex(value) FROM json_each($n)))`.
+    /// as 32 hex digits, to use with [`studio_condition`].
     pub fn studio_filter(&self) -> Option<String> {
         match &self.studios {
             StudioScope::All => None,
@@ -200,10 +199,8 @@ pub struct ClientIp(pub std::net::IpAddr);
 
 /// SQL condition scoping rows to the caller's studios; `$n` is bound to
 /// [`Caller::studio_filter`].
-pub fn studio_condition(column: &str, parameter: usize) -> String {
-    format!(
-        "(${parameter} IS NULL OR {column} IN (SELECT unhex(value) FROM json_each(${parameter})))"
-    )
+pub fn studio_condition(backend: Backend, column: &str, parameter: usize) -> String {
+    backend.id_in_json_array(column, parameter)
 }
 
 /// One line of the activity log, written with [`record`].
@@ -227,7 +224,7 @@ pub struct Activity<'a> {
 /// Errors: 500 when a state cannot be encoded or the row cannot be written; the change then
 /// fails as a whole.
 pub async fn record<B: Serialize, A: Serialize>(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut DbTransaction,
     caller: &Caller,
     activity: Activity<'_>,
     before: Option<&B>,
@@ -245,7 +242,7 @@ pub async fn record<B: Serialize, A: Serialize>(
             })
             .transpose()
     }
-    sqlx::query(
+    db::query(
         "INSERT INTO activity_log
              (at, actor, actor_label, role, action, entity_type, entity_id, studio_id,
               idempotency_key, before_state, after_state, business_id)
@@ -264,7 +261,7 @@ pub async fn record<B: Serialize, A: Serialize>(
     .bind(encode(before, activity.action)?)
     .bind(encode(after, activity.action)?)
     .bind(caller.business_id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(db_error("writing the activity log"))?;
     Ok(())

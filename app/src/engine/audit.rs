@@ -6,9 +6,11 @@
 //! writes an `audit.findings` event in the same transaction as its result; the alert outbox
 //! turns that into the owner's Telegram message. A clean run writes nothing but its own row.
 
+use super::db::{self, Backend};
 use super::{business_date, db_error, now, Engine};
 use crate::domain::*;
 use chrono::{DateTime, NaiveDate, Utc};
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -33,10 +35,15 @@ struct Check {
     check: AuditCheck,
     entity_type: &'static str,
     sql: &'static str,
+    /// The PostgreSQL spelling, where `sql` is tuned with SQLite-only syntax (`NOT INDEXED`,
+    /// `LIMIT -1`, a `CROSS JOIN ... ON` that fixes the join order); `None`: `sql` runs on both.
+    postgres_sql: Option<&'static str>,
+    /// Whether the SQL returns an `entity_type` column (one check covering two kinds).
+    reports_entity_type: bool,
     describe: fn(&CheckRow) -> String,
     /// For a check that is one pass over a big table: how to split it into key ranges that run
     /// concurrently, each on its own connection (one pass over 4.7 million postings is most of
-    /// an audit).
+    /// an audit). SQLite only: PostgreSQL splits a big scan over parallel workers itself.
     partitioning: Option<Partitioning>,
 }
 
@@ -62,13 +69,15 @@ const CHECKS: &[Check] = &[
     Check {
         check: AuditCheck::PayoutLines,
         entity_type: "payout",
+        postgres_sql: None,
+        reports_entity_type: false,
         sql: "SELECT p.id AS entity_id, e.name AS label, p.total AS expected,
                      COALESCE(l.total, 0) AS actual, ABS(p.total - COALESCE(l.total, 0)) +
                      CASE WHEN COALESCE(l.n, 0) <> p.record_count AND p.total = COALESCE(l.total, 0)
                           THEN p.total ELSE 0 END AS amount
               FROM payouts p JOIN employees e ON e.id = p.employee_id
               LEFT JOIN (SELECT payout_id, COUNT(*) AS n, SUM(amount) AS total FROM payout_lines
-                         WHERE released = 0 GROUP BY payout_id) l ON l.payout_id = p.id
+                         WHERE NOT released GROUP BY payout_id) l ON l.payout_id = p.id
               WHERE p.state = 'committed' AND ($1 IS NULL OR p.period_end >= $1)
                 AND (COALESCE(l.n, 0) <> p.record_count OR COALESCE(l.total, 0) <> p.total)",
         describe: |r| {
@@ -84,13 +93,15 @@ const CHECKS: &[Check] = &[
     Check {
         check: AuditCheck::PayoutTransfer,
         entity_type: "payout",
+        postgres_sql: None,
+        reports_entity_type: false,
         sql: "SELECT entity_id, label, expected, actual, ABS(expected - actual) AS amount
               FROM (SELECT p.id AS entity_id, e.name AS label, p.total AS expected,
                            COALESCE((SELECT -SUM(pp.amount) FROM ledger_postings pp
                                      JOIN ledger_accounts a ON a.id = pp.account_id
                                      WHERE pp.transfer_id = p.id AND a.code IN ('bank', 'cash_drawer')), 0) AS actual
                     FROM payouts p JOIN employees e ON e.id = p.employee_id
-                    WHERE p.state = 'committed' AND ($1 IS NULL OR p.period_end >= $1))
+                    WHERE p.state = 'committed' AND ($1 IS NULL OR p.period_end >= $1)) AS committed
               WHERE actual <> expected
               UNION ALL
               SELECT t.cause_id, COALESCE(e.name, 'an unknown payout'), 0, COUNT(*), 0
@@ -98,7 +109,7 @@ const CHECKS: &[Check] = &[
               LEFT JOIN employees e ON e.id = p.employee_id
               WHERE t.kind = 'payout_committed' AND ($1 IS NULL OR t.effective_on >= $1)
                 AND (p.id IS NULL OR p.state <> 'committed')
-              GROUP BY t.cause_id",
+              GROUP BY t.cause_id, e.name",
         describe: |r| {
             if r.expected == 0 {
                 format!(
@@ -119,18 +130,20 @@ const CHECKS: &[Check] = &[
     Check {
         check: AuditCheck::RecordClaimedTwice,
         entity_type: "service_record",
+        postgres_sql: None,
+        reports_entity_type: true,
         // Duplicates are found by counting in the order of the one-live-line-per-record index;
         // only duplicated records are read back for the amount at stake.
         sql: "SELECT 'service_record' AS entity_type, d.service_record_id AS entity_id, 'service record' AS label,
                      1 AS expected, COUNT(*) AS actual, SUM(pl.amount) - MIN(pl.amount) AS amount
               FROM (SELECT service_record_id FROM payout_lines
-                    WHERE released = 0 AND service_record_id IS NOT NULL
+                    WHERE NOT released AND service_record_id IS NOT NULL
                     GROUP BY service_record_id HAVING COUNT(*) > 1) d
-              JOIN payout_lines pl ON pl.service_record_id = d.service_record_id AND pl.released = 0
+              JOIN payout_lines pl ON pl.service_record_id = d.service_record_id AND NOT pl.released
               GROUP BY d.service_record_id
               UNION ALL
               SELECT 'day_record', day_record_id, 'day record', 1, COUNT(*), ABS(SUM(amount) - MIN(amount))
-              FROM payout_lines WHERE released = 0 AND day_record_id IS NOT NULL
+              FROM payout_lines WHERE NOT released AND day_record_id IS NOT NULL
               GROUP BY day_record_id HAVING COUNT(*) > 1",
         describe: |r| {
             format!(
@@ -143,12 +156,42 @@ const CHECKS: &[Check] = &[
     Check {
         check: AuditCheck::LineMisplaced,
         entity_type: "payout",
+        postgres_sql: Some(
+            "SELECT m.payout_id AS entity_id,
+                     m.kind || replace(CAST(m.record_id AS TEXT), '-', '') || ' of ' || COALESCE(re.name, 'nobody')
+                       || ' on ' || COALESCE(CAST(m.on_date AS TEXT), '?')
+                       || ' is in the payout to ' || pe.name || ' for ' || m.period_start || ' to ' || m.period_end AS label,
+                     0 AS expected, 0 AS actual, ABS(m.amount) AS amount
+              FROM (SELECT pl.payout_id, 'service record ' AS kind, pl.service_record_id AS record_id,
+                           sr.employee_id AS record_employee_id, sr.performed_on AS on_date,
+                           p.employee_id, p.period_start, p.period_end, pl.amount
+                    FROM payout_lines pl
+                    LEFT JOIN service_records sr ON sr.id = pl.service_record_id
+                    JOIN payouts p ON p.id = pl.payout_id
+                    WHERE NOT pl.released AND pl.service_record_id IS NOT NULL
+                      AND ($1 IS NULL OR pl.on_date >= $1)
+                      AND (sr.employee_id IS DISTINCT FROM p.employee_id OR sr.performed_on IS NULL
+                           OR sr.performed_on NOT BETWEEN p.period_start AND p.period_end)
+                    UNION ALL
+                    SELECT pl.payout_id, 'day record ', pl.day_record_id, dr.employee_id, dr.worked_on,
+                           p.employee_id, p.period_start, p.period_end, pl.amount
+                    FROM payout_lines pl
+                    LEFT JOIN day_records dr ON dr.id = pl.day_record_id
+                    JOIN payouts p ON p.id = pl.payout_id
+                    WHERE NOT pl.released AND pl.day_record_id IS NOT NULL
+                      AND ($1 IS NULL OR pl.on_date >= $1)
+                      AND (dr.employee_id IS DISTINCT FROM p.employee_id OR dr.worked_on IS NULL
+                           OR dr.worked_on NOT BETWEEN p.period_start AND p.period_end)) m
+              JOIN employees pe ON pe.id = m.employee_id
+              LEFT JOIN employees re ON re.id = m.record_employee_id",
+        ),
+        reports_entity_type: false,
         // Lines are read in record-id order (the one-live-line-per-record index), so the record
         // lookups walk the records' B-tree forwards instead of jumping across it once per payout
         // (1,000,000 records: 1.9 s -> 0.4 s). Names are looked up only for misplaced lines.
         sql: "SELECT m.payout_id AS entity_id,
                      m.kind || lower(hex(m.record_id)) || ' of ' || COALESCE(re.name, 'nobody')
-                       || ' on ' || COALESCE(m.on_date, '?')
+                       || ' on ' || COALESCE(CAST(m.on_date AS TEXT), '?')
                        || ' is in the payout to ' || pe.name || ' for ' || m.period_start || ' to ' || m.period_end AS label,
                      0 AS expected, 0 AS actual, ABS(m.amount) AS amount
               FROM (SELECT pl.payout_id, 'service record ' AS kind, pl.service_record_id AS record_id,
@@ -157,7 +200,7 @@ const CHECKS: &[Check] = &[
                     FROM payout_lines pl
                     LEFT JOIN service_records sr ON sr.id = pl.service_record_id
                     CROSS JOIN payouts p ON p.id = pl.payout_id
-                    WHERE pl.released = 0 AND pl.service_record_id IS NOT NULL
+                    WHERE NOT pl.released AND pl.service_record_id IS NOT NULL
                       AND ($1 IS NULL OR pl.on_date >= $1)
                       AND (sr.employee_id IS NOT p.employee_id OR sr.performed_on IS NULL
                            OR sr.performed_on NOT BETWEEN p.period_start AND p.period_end)
@@ -167,7 +210,7 @@ const CHECKS: &[Check] = &[
                     FROM payout_lines pl
                     LEFT JOIN day_records dr ON dr.id = pl.day_record_id
                     CROSS JOIN payouts p ON p.id = pl.payout_id
-                    WHERE pl.released = 0 AND pl.day_record_id IS NOT NULL
+                    WHERE NOT pl.released AND pl.day_record_id IS NOT NULL
                       AND ($1 IS NULL OR pl.on_date >= $1)
                       AND (dr.employee_id IS NOT p.employee_id OR dr.worked_on IS NULL
                            OR dr.worked_on NOT BETWEEN p.period_start AND p.period_end)) m
@@ -179,6 +222,15 @@ const CHECKS: &[Check] = &[
     Check {
         check: AuditCheck::TransferUnbalanced,
         entity_type: "transfer",
+        postgres_sql: Some(
+            "SELECT t.id AS entity_id, t.reason AS label, 0 AS expected, COALESCE(SUM(p.amount), 0) AS actual,
+                    GREATEST(ABS(COALESCE(SUM(p.amount), 0)), CASE WHEN COUNT(p.account_id) < 2 THEN 1 ELSE 0 END) AS amount
+             FROM ledger_transfers t LEFT JOIN ledger_postings p ON p.transfer_id = t.id
+             WHERE $1 IS NULL OR t.effective_on >= $1
+             GROUP BY t.id, t.reason
+             HAVING COUNT(p.account_id) < 2 OR COALESCE(SUM(p.amount), 0) <> 0",
+        ),
+        reports_entity_type: false,
         // Everything: one ordered pass over the postings (clustered by transfer) counts the
         // transfers with postings and the unbalanced ones; only when that pass finds a problem,
         // or fewer transfers with postings than transfers, does the per-transfer listing run.
@@ -220,6 +272,36 @@ const CHECKS: &[Check] = &[
     Check {
         check: AuditCheck::RecordWithoutTransfer,
         entity_type: "service_record",
+        postgres_sql: Some(
+            "WITH missing AS MATERIALIZED (
+                  SELECT id FROM service_records WHERE $1 IS NULL
+                  EXCEPT SELECT id FROM ledger_transfers WHERE $1 IS NULL)
+              SELECT 'service_record' AS entity_type, sr.id AS entity_id,
+                     'service of ' || e.name || ' on ' || sr.performed_on AS label,
+                     sr.price + sr.tip AS expected, 0 AS actual, sr.price + sr.tip AS amount
+              FROM missing JOIN service_records sr ON sr.id = missing.id
+              JOIN employees e ON e.id = sr.employee_id
+              UNION ALL
+              SELECT 'service_record', m.id, 'service of ' || e.name || ' on ' || m.performed_on,
+                     m.amount, 0, m.amount
+              FROM (SELECT sr.id, sr.employee_id, sr.performed_on, sr.price + sr.tip AS amount
+                    FROM service_records sr
+                    WHERE $1 IS NOT NULL AND sr.performed_on >= $1
+                      AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = sr.id)) m
+              JOIN employees e ON e.id = m.employee_id
+              UNION ALL
+              SELECT 'day_record', dr.id, 'deduction of ' || e.name || ' on ' || dr.worked_on, dr.deduction, 0, dr.deduction
+              FROM day_records dr JOIN employees e ON e.id = dr.employee_id
+              WHERE ($1 IS NULL OR dr.worked_on >= $1) AND dr.deduction > 0
+                AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = dr.id)
+              UNION ALL
+              SELECT 'service_record', sr.id, 'refund of the service of ' || e.name || ' on ' || sr.performed_on,
+                     sr.price + sr.tip, 0, sr.price + sr.tip
+              FROM service_records sr JOIN employees e ON e.id = sr.employee_id
+              WHERE sr.refunded_at IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.reverses = sr.id)",
+        ),
+        reports_entity_type: true,
         // A record's transfer has the record's id. Everything: a merge of the two primary-key
         // indexes in id order (`EXCEPT ... ORDER BY` with `LIMIT -1`, which keeps SQLite from
         // dropping the ORDER BY that makes it a merge instead of a temporary B-tree); a window:
@@ -258,6 +340,30 @@ const CHECKS: &[Check] = &[
     Check {
         check: AuditCheck::PayableMismatch,
         entity_type: "employee",
+        postgres_sql: Some(
+            "WITH earned AS (SELECT employee_id, SUM(commission) AS v
+                              FROM service_records
+                              WHERE refunded_at IS NULL GROUP BY employee_id),
+                   charged AS (SELECT employee_id, SUM(deduction) AS v FROM day_records GROUP BY employee_id),
+                   paid AS (SELECT p.employee_id,
+                                   SUM((SELECT SUM(pl.commission) - SUM(pl.deduction) FROM payout_lines pl
+                                        WHERE pl.payout_id = p.id AND NOT pl.released)) AS v
+                            FROM payouts p WHERE p.state = 'committed' GROUP BY p.employee_id),
+                   ledger AS MATERIALIZED (SELECT a.employee_id,
+                                     -(SELECT SUM(lp.amount) FROM ledger_postings lp WHERE lp.account_id = a.id) AS v
+                              FROM ledger_accounts a WHERE a.code = 'employee_payable')
+              SELECT e.id AS entity_id, e.name AS label,
+                     COALESCE(earned.v, 0) - COALESCE(charged.v, 0) - COALESCE(paid.v, 0) AS expected,
+                     COALESCE(ledger.v, 0) AS actual,
+                     ABS(COALESCE(earned.v, 0) - COALESCE(charged.v, 0) - COALESCE(paid.v, 0) - COALESCE(ledger.v, 0)) AS amount
+              FROM employees e
+              LEFT JOIN earned ON earned.employee_id = e.id
+              LEFT JOIN charged ON charged.employee_id = e.id
+              LEFT JOIN paid ON paid.employee_id = e.id
+              LEFT JOIN ledger ON ledger.employee_id = e.id
+              WHERE COALESCE(earned.v, 0) - COALESCE(charged.v, 0) - COALESCE(paid.v, 0) <> COALESCE(ledger.v, 0)",
+        ),
+        reports_entity_type: false,
         // Unpaid = not in a committed payout, computed as (everything) − (paid). Every sum reads
         // a covering index in key order: records by employee (service_records_employee_sums),
         // each committed payout's live lines (payout_lines_payout_live), each payable account's
@@ -268,7 +374,7 @@ const CHECKS: &[Check] = &[
                    charged AS (SELECT employee_id, SUM(deduction) AS v FROM day_records NOT INDEXED GROUP BY employee_id),
                    paid AS (SELECT p.employee_id,
                                    SUM((SELECT SUM(pl.commission) - SUM(pl.deduction) FROM payout_lines pl
-                                        WHERE pl.payout_id = p.id AND pl.released = 0)) AS v
+                                        WHERE pl.payout_id = p.id AND NOT pl.released)) AS v
                             FROM payouts p WHERE p.state = 'committed' GROUP BY p.employee_id),
                    ledger AS MATERIALIZED (SELECT a.employee_id,
                                      -(SELECT SUM(lp.amount) FROM ledger_postings lp WHERE lp.account_id = a.id) AS v
@@ -296,15 +402,17 @@ const CHECKS: &[Check] = &[
     Check {
         check: AuditCheck::TipsPayableMismatch,
         entity_type: "studio",
+        postgres_sql: None,
+        reports_entity_type: false,
         // As the payable check: covering indexes in key order, then a roll-up of a hundred rows.
         sql: "WITH received AS (SELECT studio_id, SUM(v) AS v
                                 FROM (SELECT studio_id, SUM(tip) AS v
                                       FROM service_records
-                                      WHERE refunded_at IS NULL GROUP BY employee_id, studio_id)
+                                      WHERE refunded_at IS NULL GROUP BY employee_id, studio_id) AS per_employee
                                 GROUP BY studio_id),
                    paid AS (SELECT p.studio_id,
                                    SUM((SELECT SUM(pl.tip) FROM payout_lines pl
-                                        WHERE pl.payout_id = p.id AND pl.released = 0)) AS v
+                                        WHERE pl.payout_id = p.id AND NOT pl.released)) AS v
                             FROM payouts p WHERE p.state = 'committed' GROUP BY p.studio_id),
                    ledger AS (SELECT a.studio_id, -SUM((SELECT SUM(lp.amount) FROM ledger_postings lp
                                                        WHERE lp.account_id = a.id)) AS v
@@ -330,6 +438,8 @@ const CHECKS: &[Check] = &[
     Check {
         check: AuditCheck::TillMismatch,
         entity_type: "till_session",
+        postgres_sql: None,
+        reports_entity_type: false,
         sql: "WITH moved AS (
                   SELECT t.till_session_id, SUM(lp.amount) AS v
                   FROM ledger_transfers t JOIN ledger_postings lp ON lp.transfer_id = t.id
@@ -358,6 +468,8 @@ const CHECKS: &[Check] = &[
     Check {
         check: AuditCheck::PayoutStuck,
         entity_type: "payout",
+        postgres_sql: None,
+        reports_entity_type: false,
         sql: "SELECT p.id AS entity_id, e.name || ' (' || p.phase || ')' AS label, 0 AS expected, 0 AS actual,
                      p.expected_total AS amount
               FROM payouts p JOIN employees e ON e.id = p.employee_id
@@ -476,7 +588,7 @@ impl Engine {
         }
         let id = AuditRunId::generate();
         let started = now();
-        let inserted = sqlx::query(
+        let inserted = db::query(
             "INSERT INTO audit_runs (id, trigger, scheduled_for, days, status, started_at)
              VALUES ($1, $2, $3, $4, 'running', $5)",
         )
@@ -488,7 +600,11 @@ impl Engine {
         .execute(self.pool())
         .await;
         if let Err(error) = inserted {
-            if super::is_unique_violation(&error, "audit_runs.scheduled_for") {
+            if super::is_unique_violation(
+                &error,
+                "audit_runs.scheduled_for",
+                "audit_runs_schedule_slot",
+            ) {
                 return Err(AppError::conflict(
                     "audit_slot_taken",
                     "this scheduled audit already ran (another server process took it)",
@@ -505,7 +621,7 @@ impl Engine {
             Ok(findings) => self.finish_audit(id, findings).await,
             Err(error) => {
                 tracing::error!(run_id = %id, %error, "audit run failed");
-                let stored = sqlx::query(
+                let stored = db::query(
                     "UPDATE audit_runs SET status = 'error', finished_at = $2, error = $3 WHERE id = $1",
                 )
                 .bind(id)
@@ -550,10 +666,14 @@ impl Engine {
     /// check or a small table, else [`PARTITIONS`] ranges of about equal row counts.
     async fn key_ranges(&self, check: &Check) -> Result<Vec<(Vec<u8>, Vec<u8>)>, AppError> {
         let whole = vec![(KEY_RANGE_START.to_vec(), KEY_RANGE_END.to_vec())];
-        let Some(partitioning) = &check.partitioning else {
+        let Some(partitioning) = check
+            .partitioning
+            .as_ref()
+            .filter(|_| self.backend() == Backend::Sqlite)
+        else {
             return Ok(whole);
         };
-        let rows: i64 = sqlx::query_scalar(partitioning.rows)
+        let rows: i64 = db::query_scalar(partitioning.rows)
             .fetch_one(self.pool())
             .await
             .map_err(db_error("sizing an audit check's partitions"))?;
@@ -562,7 +682,7 @@ impl Engine {
         }
         let mut bounds = vec![KEY_RANGE_START.to_vec()];
         for part in 1..PARTITIONS {
-            let key: Option<Vec<u8>> = sqlx::query_scalar(partitioning.key_at)
+            let key: Option<Vec<u8>> = db::query_scalar(partitioning.key_at)
                 .bind(rows * part / PARTITIONS)
                 .fetch_optional(self.pool())
                 .await
@@ -587,7 +707,22 @@ impl Engine {
         since: Option<NaiveDate>,
         stuck_before: DateTime<Utc>,
     ) -> Result<Vec<AuditFinding>, AppError> {
-        let rows = sqlx::query_as::<_, CheckRow>(check.sql)
+        let sql = match self.backend() {
+            Backend::Sqlite => Cow::Borrowed(check.sql),
+            // PostgreSQL sums BIGINT into NUMERIC: the wrapper brings each number back to BIGINT.
+            Backend::Postgres => Cow::Owned(format!(
+                "SELECT {entity_type} entity_id, label, CAST(expected AS BIGINT) AS expected,
+                        CAST(actual AS BIGINT) AS actual, CAST(amount AS BIGINT) AS amount
+                 FROM ({sql}) AS check_rows",
+                entity_type = if check.reports_entity_type {
+                    "entity_type,"
+                } else {
+                    ""
+                },
+                sql = check.postgres_sql.unwrap_or(check.sql),
+            )),
+        };
+        let rows = db::query_as::<CheckRow>(sql)
             .bind(since)
             .bind(stuck_before)
             .bind(start)
@@ -622,20 +757,20 @@ impl Engine {
     ) -> Result<AuditReport, AppError> {
         let mut tx = self.begin_write().await?;
         for chunk in findings.chunks(1_000) {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO audit_findings (run_id, check_name, entity_type, entity_id, message, amount_at_stake) ",
-            );
-            insert.push_values(chunk, |mut row, f| {
-                row.push_bind(id)
-                    .push_bind(f.check)
-                    .push_bind(&f.entity_type)
-                    .push_bind(f.entity_id)
-                    .push_bind(&f.message)
-                    .push_bind(f.amount_at_stake);
-            });
-            insert
-                .build()
-                .execute(&mut *tx)
+            db::insert_values(
+                "INSERT INTO audit_findings (run_id, check_name, entity_type, entity_id, message, amount_at_stake)",
+                chunk,
+                6,
+                |row, f| {
+                    row.bind(id)
+                        .bind(f.check)
+                        .bind(f.entity_type.as_str())
+                        .bind(f.entity_id)
+                        .bind(f.message.as_str())
+                        .bind(f.amount_at_stake)
+                },
+            )
+            .execute(&mut tx)
                 .await
                 .map_err(db_error("storing audit findings"))?;
         }
@@ -645,7 +780,7 @@ impl Engine {
         } else {
             AuditStatus::Findings
         };
-        sqlx::query(
+        db::query(
             "UPDATE audit_runs SET status = $2, finished_at = $3, finding_count = $4, amount_at_stake = $5
              WHERE id = $1",
         )
@@ -654,12 +789,12 @@ impl Engine {
         .bind(now())
         .bind(findings.len() as i64)
         .bind(at_stake)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_error("recording the audit result"))?;
-        let run = sqlx::query_as::<_, AuditRun>(&format!("{RUN_SELECT} WHERE id = $1"))
+        let run = db::query_as::<AuditRun>(&format!("{RUN_SELECT} WHERE id = $1"))
             .bind(id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await
             .map_err(db_error("reading the audit run"))?;
         let report = AuditReport { run, findings };
@@ -720,7 +855,7 @@ impl Engine {
         limit: i64,
     ) -> Result<Vec<AuditRun>, AppError> {
         caller.require(crate::domain::Permission::ReadAudits)?;
-        sqlx::query_as::<_, AuditRun>(&format!("{RUN_SELECT} ORDER BY started_at DESC LIMIT $1"))
+        db::query_as::<AuditRun>(&format!("{RUN_SELECT} ORDER BY started_at DESC LIMIT $1"))
             .bind(limit.clamp(1, 200))
             .fetch_all(self.pool())
             .await
@@ -736,13 +871,13 @@ impl Engine {
         id: AuditRunId,
     ) -> Result<AuditReport, AppError> {
         caller.require(crate::domain::Permission::ReadAudits)?;
-        let run = sqlx::query_as::<_, AuditRun>(&format!("{RUN_SELECT} WHERE id = $1"))
+        let run = db::query_as::<AuditRun>(&format!("{RUN_SELECT} WHERE id = $1"))
             .bind(id)
             .fetch_optional(self.pool())
             .await
             .map_err(db_error("reading the audit run"))?
             .ok_or_else(|| AppError::not_found(format!("no audit run with id {id}")))?;
-        let findings = sqlx::query_as::<_, AuditFinding>(
+        let findings = db::query_as::<AuditFinding>(
             "SELECT check_name, entity_type, entity_id, message, amount_at_stake
              FROM audit_findings WHERE run_id = $1 ORDER BY amount_at_stake DESC, rowid",
         )

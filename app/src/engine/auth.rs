@@ -5,6 +5,7 @@
 //! a password, a session token or an API key.
 
 use super::access::{self, Activity, Caller, Principal, StudioScope, NOTHING};
+use super::db::{self, DbTransaction};
 use super::{db_error, now, Engine};
 use crate::domain::{
     ActivityEntry, ApiKeyId, ApiKeyInfo, ApiKeyRequest, ApiScope, AppError, BusinessId,
@@ -294,7 +295,7 @@ struct Account {
 impl Engine {
     /// The studios of `business`.
     async fn studios_of(&self, business: BusinessId) -> Result<Vec<StudioId>, AppError> {
-        sqlx::query_scalar("SELECT id FROM studios WHERE business_id = $1 ORDER BY name")
+        db::query_scalar("SELECT id FROM studios WHERE business_id = $1 ORDER BY name")
             .bind(business)
             .fetch_all(self.pool())
             .await
@@ -310,7 +311,7 @@ impl Engine {
             Role::Receptionist => (account.studio_id.into_iter().collect(), None),
             Role::Employee => {
                 let studio: Option<StudioId> =
-                    sqlx::query_scalar("SELECT studio_id FROM employees WHERE id = $1")
+                    db::query_scalar("SELECT studio_id FROM employees WHERE id = $1")
                         .bind(account.employee_id)
                         .fetch_optional(self.pool())
                         .await
@@ -361,10 +362,10 @@ impl Engine {
             password_hash: String,
             active: bool,
         }
-        let stored = sqlx::query_as::<_, Stored>(
+        let stored = db::query_as::<Stored>(
             "SELECT id, business_id, email, name, role, studio_id, employee_id, password_hash,
-                    active = 1 AS active
-             FROM users WHERE email = $1 COLLATE NOCASE",
+                    active
+             FROM users WHERE lower(email) = lower($1)",
         )
         .bind(email)
         .fetch_optional(self.pool())
@@ -391,7 +392,7 @@ impl Engine {
             + chrono::Duration::from_std(self.settings().session_ttl)
                 .unwrap_or(chrono::Duration::hours(12));
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        db::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, ip, user_agent)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -401,7 +402,7 @@ impl Engine {
         .bind(expires_at)
         .bind(ip.map(|ip| ip.to_string()))
         .bind(user_agent.map(|agent| agent.chars().take(200).collect::<String>()))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_error("opening the session"))?;
         access::record(
@@ -439,12 +440,12 @@ impl Engine {
             return Ok(());
         };
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        db::query(
             "UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
         )
         .bind(sha256(token))
         .bind(now())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_error("ending the session"))?;
         access::record(
@@ -471,10 +472,10 @@ impl Engine {
     ///
     /// Errors: a database error.
     pub async fn session_caller(&self, token: &str) -> Result<Option<(Caller, Me)>, AppError> {
-        let account = sqlx::query_as::<_, Account>(
+        let account = db::query_as::<Account>(
             "SELECT u.id, u.business_id, u.email, u.name, u.role, u.studio_id, u.employee_id
              FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.active = 1",
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.active",
         )
         .bind(sha256(token))
         .bind(now())
@@ -498,10 +499,10 @@ impl Engine {
             name: String,
             role: Role,
             studio_id: Option<StudioId>,
-            scopes: String,
+            scopes: sqlx::types::Json<serde_json::Value>,
             last_used_at: Option<DateTime<Utc>>,
         }
-        let row = sqlx::query_as::<_, Row>(
+        let row = db::query_as::<Row>(
             "SELECT id, business_id, name, role, studio_id, scopes, last_used_at
              FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
         )
@@ -512,7 +513,7 @@ impl Engine {
         let Some(row) = row else {
             return Ok(None);
         };
-        let scopes: Vec<ApiScope> = serde_json::from_str(&row.scopes).map_err(|error| {
+        let scopes: Vec<ApiScope> = serde_json::from_value(row.scopes.0).map_err(|error| {
             tracing::error!(%error, key_id = %row.id, "an API key's stored scopes are unreadable");
             AppError::Internal {
                 message: "this API key's scopes are unreadable; it is logged on the server".into(),
@@ -524,7 +525,7 @@ impl Engine {
             .last_used_at
             .is_none_or(|at| now() - at > chrono::Duration::minutes(1));
         if stale {
-            sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
+            db::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
                 .bind(row.id)
                 .bind(now())
                 .execute(self.pool())
@@ -559,14 +560,14 @@ impl Engine {
             return Ok(business);
         }
         let found: Option<BusinessId> = match studio {
-            Some(studio) => sqlx::query_scalar("SELECT business_id FROM studios WHERE id = $1")
+            Some(studio) => db::query_scalar("SELECT business_id FROM studios WHERE id = $1")
                 .bind(studio)
                 .fetch_optional(self.pool())
                 .await
                 .map_err(db_error("reading the studio's business"))?
                 .flatten(),
             None => {
-                let all: Vec<BusinessId> = sqlx::query_scalar("SELECT id FROM businesses LIMIT 2")
+                let all: Vec<BusinessId> = db::query_scalar("SELECT id FROM businesses LIMIT 2")
                     .fetch_all(self.pool())
                     .await
                     .map_err(db_error("reading the businesses"))?;
@@ -630,7 +631,7 @@ impl Engine {
                     format!("no studio with id {studio}"),
                 ));
             }
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM studios WHERE id = $1")
+            let exists: Option<bool> = db::query_scalar("SELECT TRUE FROM studios WHERE id = $1")
                 .bind(studio)
                 .fetch_optional(self.pool())
                 .await
@@ -656,14 +657,8 @@ impl Engine {
         let prefix = random_token()[..8].to_string();
         let key = format!("pe_{prefix}_{}", random_token());
         let id = ApiKeyId::generate();
-        let scopes_json = serde_json::to_string(&scopes).map_err(|error| {
-            tracing::error!(%error, "cannot encode scopes");
-            AppError::Internal {
-                message: "cannot store the scopes; it is logged on the server".into(),
-            }
-        })?;
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        db::query(
             "INSERT INTO api_keys (id, business_id, name, prefix, key_hash, role, studio_id, scopes,
                                    created_at, created_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -675,10 +670,10 @@ impl Engine {
         .bind(sha256(&key))
         .bind(request.role.as_str())
         .bind(request.studio_id)
-        .bind(&scopes_json)
+        .bind(sqlx::types::Json(&scopes))
         .bind(now())
         .bind(caller.actor_label())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_error("saving the API key"))?;
         let info = api_key_in(&mut tx, id).await?;
@@ -708,7 +703,7 @@ impl Engine {
     /// Errors: 403 unless the caller may manage API keys.
     pub async fn api_keys(&self, caller: &Caller) -> Result<Vec<ApiKeyInfo>, AppError> {
         caller.require(Permission::ManageApiKeys)?;
-        sqlx::query_as::<_, ApiKeyInfo>(&format!(
+        db::query_as::<ApiKeyInfo>(&format!(
             "{API_KEY_SELECT} WHERE ($1 IS NULL OR business_id = $1) ORDER BY created_at DESC"
         ))
         .bind(caller.business_id)
@@ -727,22 +722,22 @@ impl Engine {
     ) -> Result<ApiKeyInfo, AppError> {
         caller.require(Permission::ManageApiKeys)?;
         let mut tx = self.begin_write().await?;
-        let before = sqlx::query_as::<_, ApiKeyInfo>(&format!(
+        let before = db::query_as::<ApiKeyInfo>(&format!(
             "{API_KEY_SELECT} WHERE id = $1 AND ($2 IS NULL OR business_id = $2)"
         ))
         .bind(id)
         .bind(caller.business_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await
         .map_err(db_error("reading the API key"))?
         .ok_or_else(|| AppError::not_found(format!("no API key with id {id}")))?;
         if before.revoked_at.is_some() {
             return Ok(before);
         }
-        sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+        db::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
             .bind(id)
             .bind(now())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_error("revoking the API key"))?;
         let after = api_key_in(&mut tx, id).await?;
@@ -825,7 +820,7 @@ impl Engine {
             (Some(studio), _) => Some(studio),
             (None, Some(employee)) => {
                 let found: Option<StudioId> =
-                    sqlx::query_scalar("SELECT studio_id FROM employees WHERE id = $1")
+                    db::query_scalar("SELECT studio_id FROM employees WHERE id = $1")
                         .bind(employee)
                         .fetch_optional(self.pool())
                         .await
@@ -848,7 +843,7 @@ impl Engine {
         let hash = hash_password(request.password.clone()).await?;
         let id = UserId::generate();
         let mut tx = self.begin_write().await?;
-        let inserted = sqlx::query(
+        let inserted = db::query(
             "INSERT INTO users (id, business_id, email, name, role, studio_id, employee_id,
                                 password_hash, demo_credentials, created_at, password_changed_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
@@ -863,10 +858,10 @@ impl Engine {
         .bind(&hash)
         .bind(demo_credentials)
         .bind(now())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await;
         if let Err(error) = inserted {
-            if super::is_unique_violation(&error, "users.email") {
+            if super::is_unique_violation(&error, "users.email", "users_email_key") {
                 return Err(AppError::validation(
                     "email",
                     format!("{email} already has an account"),
@@ -874,9 +869,9 @@ impl Engine {
             }
             return Err(db_error("saving the user")(error));
         }
-        let user = sqlx::query_as::<_, UserInfo>(&format!("{USER_SELECT} WHERE id = $1"))
+        let user = db::query_as::<UserInfo>(&format!("{USER_SELECT} WHERE id = $1"))
             .bind(id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await
             .map_err(db_error("reading the user"))?;
         access::record(
@@ -917,33 +912,31 @@ impl Engine {
         }
         let hash = hash_password(password.to_string()).await?;
         let mut tx = self.begin_write().await?;
-        let user = sqlx::query_as::<_, UserInfo>(&format!(
-            "{USER_SELECT} WHERE email = $1 COLLATE NOCASE AND ($2 IS NULL OR business_id = $2)"
+        let user = db::query_as::<UserInfo>(&format!(
+            "{USER_SELECT} WHERE lower(email) = lower($1) AND ($2 IS NULL OR business_id = $2)"
         ))
         .bind(email.trim())
         .bind(caller.business_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await
         .map_err(db_error("looking up the user"))?
         .ok_or_else(|| AppError::not_found(format!("no user with email {}", email.trim())))?;
-        sqlx::query(
-            "UPDATE users SET password_hash = $2, demo_credentials = 0, password_changed_at = $3
+        db::query(
+            "UPDATE users SET password_hash = $2, demo_credentials = FALSE, password_changed_at = $3
              WHERE id = $1",
         )
         .bind(user.id)
         .bind(&hash)
         .bind(now())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_error("saving the password"))?;
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(user.id)
-        .bind(now())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error("ending the user's sessions"))?;
+        db::query("UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+            .bind(user.id)
+            .bind(now())
+            .execute(&mut tx)
+            .await
+            .map_err(db_error("ending the user's sessions"))?;
         access::record(
             &mut tx,
             caller,
@@ -988,31 +981,31 @@ impl Engine {
             ));
         }
         let mut tx = self.begin_write().await?;
-        let before = sqlx::query_as::<_, UserInfo>(&format!(
+        let before = db::query_as::<UserInfo>(&format!(
             "{USER_SELECT} WHERE id = $1 AND ($2 IS NULL OR business_id = $2)"
         ))
         .bind(id)
         .bind(caller.business_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await
         .map_err(db_error("looking up the user"))?
         .ok_or_else(|| AppError::not_found(format!("no user with id {id}")))?;
         if before.active == active {
             return Ok(before);
         }
-        sqlx::query("UPDATE users SET active = $2 WHERE id = $1")
+        db::query("UPDATE users SET active = $2 WHERE id = $1")
             .bind(id)
             .bind(active)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_error("changing the user"))?;
         if !active {
-            sqlx::query(
+            db::query(
                 "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
             )
             .bind(id)
             .bind(now())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_error("ending the user's sessions"))?;
         }
@@ -1050,7 +1043,7 @@ impl Engine {
     /// Errors: 403 unless the caller may manage users.
     pub async fn users(&self, caller: &Caller) -> Result<Vec<UserInfo>, AppError> {
         caller.require(Permission::ManageUsers)?;
-        sqlx::query_as::<_, UserInfo>(&format!(
+        db::query_as::<UserInfo>(&format!(
             "{USER_SELECT} WHERE ($1 IS NULL OR business_id = $1) ORDER BY role, name"
         ))
         .bind(caller.business_id)
@@ -1064,12 +1057,10 @@ impl Engine {
     ///
     /// Errors: a database error.
     pub async fn demo_credentials_in_use(&self) -> Result<Vec<String>, AppError> {
-        sqlx::query_scalar(
-            "SELECT email FROM users WHERE demo_credentials = 1 AND active = 1 ORDER BY email",
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_error("checking for demo credentials"))
+        db::query_scalar("SELECT email FROM users WHERE demo_credentials AND active ORDER BY email")
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_error("checking for demo credentials"))
     }
 
     /// The activity log of the caller's business, newest first; `before` pages back (entries
@@ -1083,7 +1074,7 @@ impl Engine {
         limit: i64,
     ) -> Result<Vec<ActivityEntry>, AppError> {
         caller.require(Permission::ReadActivity)?;
-        sqlx::query_as::<_, ActivityEntry>(
+        db::query_as::<ActivityEntry>(
             "SELECT id, at, actor, actor_label, role, action, entity_type, entity_id, studio_id,
                     idempotency_key, before_state, after_state
              FROM activity_log
@@ -1100,13 +1091,10 @@ impl Engine {
 }
 
 /// API key `id` as listed, read inside `tx` (after writing it).
-async fn api_key_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    id: ApiKeyId,
-) -> Result<ApiKeyInfo, AppError> {
-    sqlx::query_as::<_, ApiKeyInfo>(&format!("{API_KEY_SELECT} WHERE id = $1"))
+async fn api_key_in(tx: &mut DbTransaction, id: ApiKeyId) -> Result<ApiKeyInfo, AppError> {
+    db::query_as::<ApiKeyInfo>(&format!("{API_KEY_SELECT} WHERE id = $1"))
         .bind(id)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db_error("reading the API key"))
 }
@@ -1114,9 +1102,8 @@ async fn api_key_in(
 const API_KEY_SELECT: &str = "SELECT id, name, prefix, role, studio_id, scopes,
         created_at, created_by, revoked_at, last_used_at FROM api_keys";
 
-const USER_SELECT: &str =
-    "SELECT id, email, name, role, studio_id, employee_id, active = 1 AS active,
-        demo_credentials = 1 AS demo_credentials FROM users";
+const USER_SELECT: &str = "SELECT id, email, name, role, studio_id, employee_id, active,
+        demo_credentials FROM users";
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "pe_session";

@@ -3,6 +3,7 @@
 //! touches payouts.
 
 use super::access::{self, studio_condition, Activity, Caller, NOTHING};
+use super::db;
 use super::idempotency::{self, Claim, IdempotencyKey};
 use super::{db_error, now, today, Engine};
 use crate::domain::*;
@@ -116,7 +117,7 @@ pub(crate) const SERVICE_RECORD_SELECT: &str = "
     SELECT sr.id, sr.studio_id, sr.employee_id, e.name AS employee_name, sr.service_id, s.name AS service_name,
            sr.price, sr.tip, 'CHF' AS currency, sr.payment_method, sr.commission_bps, sr.commission,
            sr.performed_on, sr.created_at, sr.refunded_at, sr.refund_reason,
-           (SELECT pl.payout_id FROM payout_lines pl WHERE pl.service_record_id = sr.id AND pl.released = 0) AS payout_id
+           (SELECT pl.payout_id FROM payout_lines pl WHERE pl.service_record_id = sr.id AND NOT pl.released) AS payout_id
     FROM service_records sr
     JOIN employees e ON e.id = sr.employee_id
     JOIN services s ON s.id = sr.service_id";
@@ -127,7 +128,7 @@ impl Engine {
     /// Errors: 403 unless the caller may read the catalogue.
     pub async fn studios(&self, caller: &Caller) -> Result<Vec<Studio>, AppError> {
         caller.require(Permission::ReadCatalog)?;
-        let studios = sqlx::query_as::<_, Studio>("SELECT id, name FROM studios ORDER BY name")
+        let studios = db::query_as::<Studio>("SELECT id, name FROM studios ORDER BY name")
             .fetch_all(self.pool())
             .await
             .map_err(db_error("listing studios"))?;
@@ -145,27 +146,27 @@ impl Engine {
     /// Errors: 403 unless the caller may read the catalogue.
     pub async fn employees(&self, caller: &Caller) -> Result<Vec<EmployeeSummary>, AppError> {
         caller.require(Permission::ReadCatalog)?;
-        let all = sqlx::query_as::<_, EmployeeSummary>(
+        let all = db::query_as::<EmployeeSummary>(
             "WITH earned AS (
-                 SELECT employee_id, performed_on, SUM(commission) AS earned
+                 SELECT employee_id, performed_on, CAST(SUM(commission) AS BIGINT) AS earned
                  FROM service_records WHERE refunded_at IS NULL GROUP BY employee_id, performed_on
              ),
              unpaid_services AS (
-                 SELECT sr.employee_id, COUNT(*) AS n, SUM(sr.commission + sr.tip) AS amount,
+                 SELECT sr.employee_id, COUNT(*) AS n, CAST(SUM(sr.commission + sr.tip) AS BIGINT) AS amount,
                         MIN(sr.performed_on) AS oldest, MAX(sr.performed_on) AS newest
                  FROM service_records sr
                  WHERE sr.refunded_at IS NULL
-                   AND NOT EXISTS (SELECT 1 FROM payout_lines pl WHERE pl.service_record_id = sr.id AND pl.released = 0)
+                   AND NOT EXISTS (SELECT 1 FROM payout_lines pl WHERE pl.service_record_id = sr.id AND NOT pl.released)
                  GROUP BY sr.employee_id
              ),
              unpaid_days AS (
                  SELECT dr.employee_id, COUNT(*) AS n,
-                        SUM(CASE WHEN dr.guaranteed_minimum > COALESCE(e.earned, 0)
-                                 THEN dr.guaranteed_minimum - COALESCE(e.earned, 0) ELSE 0 END - dr.deduction) AS amount,
+                        CAST(SUM(CASE WHEN dr.guaranteed_minimum > COALESCE(e.earned, 0)
+                                 THEN dr.guaranteed_minimum - COALESCE(e.earned, 0) ELSE 0 END - dr.deduction) AS BIGINT) AS amount,
                         MIN(dr.worked_on) AS oldest, MAX(dr.worked_on) AS newest
                  FROM day_records dr
                  LEFT JOIN earned e ON e.employee_id = dr.employee_id AND e.performed_on = dr.worked_on
-                 WHERE NOT EXISTS (SELECT 1 FROM payout_lines pl WHERE pl.day_record_id = dr.id AND pl.released = 0)
+                 WHERE NOT EXISTS (SELECT 1 FROM payout_lines pl WHERE pl.day_record_id = dr.id AND NOT pl.released)
                  GROUP BY dr.employee_id
              )
              SELECT e.id, e.name, e.studio_id, s.name AS studio_name, e.commission_bps,
@@ -180,7 +181,7 @@ impl Engine {
              JOIN studios s ON s.id = e.studio_id
              LEFT JOIN unpaid_services us ON us.employee_id = e.id
              LEFT JOIN unpaid_days ud ON ud.employee_id = e.id
-             WHERE e.active = 1
+             WHERE e.active
              ORDER BY s.name, e.name",
         )
         .fetch_all(self.pool())
@@ -210,8 +211,8 @@ impl Engine {
     /// Errors: 403 unless the caller may read the catalogue.
     pub async fn services(&self, caller: &Caller) -> Result<Vec<Service>, AppError> {
         caller.require(Permission::ReadCatalog)?;
-        let services = sqlx::query_as::<_, Service>(
-            "SELECT id, studio_id, name, category, list_price FROM services WHERE active = 1 ORDER BY studio_id, category, name",
+        let services = db::query_as::<Service>(
+            "SELECT id, studio_id, name, category, list_price FROM services WHERE active ORDER BY studio_id, category, name",
         )
         .fetch_all(self.pool())
         .await
@@ -237,9 +238,9 @@ impl Engine {
             "{SERVICE_RECORD_SELECT} WHERE ($1 IS NULL OR sr.employee_id = $1)
                AND ($3 IS NULL OR sr.employee_id = $3) AND {}
              ORDER BY sr.created_at DESC, sr.performed_on DESC LIMIT $2",
-            studio_condition("sr.studio_id", 4)
+            studio_condition(self.backend(), "sr.studio_id", 4)
         );
-        sqlx::query_as::<_, ServiceRecord>(&sql)
+        db::query_as::<ServiceRecord>(&sql)
             .bind(employee)
             .bind(limit.clamp(1, 500))
             .bind(caller.employee)
@@ -283,13 +284,12 @@ impl Engine {
             Claim::Replay { status, body } => return idempotency::decode(status, &body),
             Claim::New | Claim::TakenOver => {}
         }
-        let employee: Option<(StudioId, BasisPoints, bool)> = sqlx::query_as(
-            "SELECT studio_id, commission_bps, active = 1 FROM employees WHERE id = $1",
-        )
-        .bind(record.employee_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error("looking up the employee"))?;
+        let employee: Option<(StudioId, BasisPoints, bool)> =
+            db::query_as("SELECT studio_id, commission_bps, active FROM employees WHERE id = $1")
+                .bind(record.employee_id)
+                .fetch_optional(&mut tx)
+                .await
+                .map_err(db_error("looking up the employee"))?;
         let Some((studio_id, default_bps, active)) =
             employee.filter(|(studio, _, _)| caller.sees(*studio, record.employee_id))
         else {
@@ -304,11 +304,11 @@ impl Engine {
                 "this employee no longer works here",
             ));
         }
-        let service: Option<(StudioId, String, bool, BasisPoints)> = sqlx::query_as(
-            "SELECT studio_id, category, active = 1, vat_rate_bps FROM services WHERE id = $1",
+        let service: Option<(StudioId, String, bool, BasisPoints)> = db::query_as(
+            "SELECT studio_id, category, active, vat_rate_bps FROM services WHERE id = $1",
         )
         .bind(record.service_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await
         .map_err(db_error("looking up the service"))?;
         let Some((service_studio, category, service_active, vat_rate)) = service else {
@@ -329,17 +329,17 @@ impl Engine {
                 "this service is no longer offered",
             ));
         }
-        let override_bps: Option<BasisPoints> = sqlx::query_scalar(
+        let override_bps: Option<BasisPoints> = db::query_scalar(
             "SELECT commission_bps FROM commission_overrides WHERE employee_id = $1 AND category = $2",
         )
         .bind(record.employee_id)
         .bind(&category)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await
         .map_err(db_error("looking up the commission rate"))?;
         let bps = override_bps.unwrap_or(default_bps);
         let id = ServiceRecordId::generate();
-        sqlx::query(
+        db::query(
             "INSERT INTO service_records
                  (id, studio_id, employee_id, service_id, performed_on, price, tip, payment_method,
                   commission_bps, commission, vat_rate_bps, created_at)
@@ -357,17 +357,16 @@ impl Engine {
         .bind(bps.commission_on(record.price))
         .bind(vat_rate)
         .bind(now())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_error("saving the service record"))?;
         super::ledger::post_service_transfers(&mut tx, Some(id), now()).await?;
-        let saved = sqlx::query_as::<_, ServiceRecord>(&format!(
-            "{SERVICE_RECORD_SELECT} WHERE sr.id = $1"
-        ))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error("reading the saved service record"))?;
+        let saved =
+            db::query_as::<ServiceRecord>(&format!("{SERVICE_RECORD_SELECT} WHERE sr.id = $1"))
+                .bind(id)
+                .fetch_one(&mut tx)
+                .await
+                .map_err(db_error("reading the saved service record"))?;
         access::record(
             &mut tx,
             caller,

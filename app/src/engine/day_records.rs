@@ -3,6 +3,7 @@
 
 use super::access::{self, studio_condition, Activity, Caller, NOTHING};
 use super::catalog::{check_currency, check_optional_amount, check_record_date};
+use super::db;
 use super::idempotency::{self, Claim, IdempotencyKey};
 use super::{db_error, is_unique_violation, now, Engine};
 use crate::domain::*;
@@ -55,7 +56,7 @@ impl NewDayRecord {
 const DAY_RECORD_SELECT: &str = "
     SELECT dr.id, dr.studio_id, dr.employee_id, e.name AS employee_name, dr.worked_on, dr.deduction,
            dr.guaranteed_minimum, 'CHF' AS currency, dr.note, dr.created_at,
-           (SELECT pl.payout_id FROM payout_lines pl WHERE pl.day_record_id = dr.id AND pl.released = 0) AS payout_id
+           (SELECT pl.payout_id FROM payout_lines pl WHERE pl.day_record_id = dr.id AND NOT pl.released) AS payout_id
     FROM day_records dr
     JOIN employees e ON e.id = dr.employee_id";
 
@@ -77,9 +78,9 @@ impl Engine {
             "{DAY_RECORD_SELECT} WHERE ($1 IS NULL OR dr.employee_id = $1)
                AND ($3 IS NULL OR dr.employee_id = $3) AND {}
              ORDER BY dr.worked_on DESC, e.name LIMIT $2",
-            studio_condition("dr.studio_id", 4)
+            studio_condition(self.backend(), "dr.studio_id", 4)
         );
-        sqlx::query_as::<_, DayRecord>(&sql)
+        db::query_as::<DayRecord>(&sql)
             .bind(employee)
             .bind(limit.clamp(1, 500))
             .bind(caller.employee)
@@ -121,9 +122,9 @@ impl Engine {
             Claim::New | Claim::TakenOver => {}
         }
         let employee: Option<(StudioId, bool)> =
-            sqlx::query_as("SELECT studio_id, active = 1 FROM employees WHERE id = $1")
+            db::query_as("SELECT studio_id, active FROM employees WHERE id = $1")
                 .bind(day.employee_id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await
                 .map_err(db_error("looking up the employee"))?;
         let Some((studio_id, active)) =
@@ -150,7 +151,7 @@ impl Engine {
             )
         };
         let id = DayRecordId::generate();
-        sqlx::query(
+        db::query(
             "INSERT INTO day_records
                  (id, studio_id, employee_id, worked_on, deduction, guaranteed_minimum, note, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -163,10 +164,10 @@ impl Engine {
         .bind(day.guaranteed_minimum)
         .bind(&day.note)
         .bind(now())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(|error| {
-            if is_unique_violation(&error, "day_records.employee_id") {
+            if is_unique_violation(&error, "day_records.employee_id", "day_records_employee_id_worked_on_key") {
                 already_recorded()
             } else {
                 db_error("saving the day record")(error)
@@ -174,12 +175,11 @@ impl Engine {
         })?;
         // Same transaction: the deduction is charged to the employee's payable as it is recorded.
         super::ledger::post_day_transfers(&mut tx, Some(id), now()).await?;
-        let saved =
-            sqlx::query_as::<_, DayRecord>(&format!("{DAY_RECORD_SELECT} WHERE dr.id = $1"))
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_error("reading the saved day record"))?;
+        let saved = db::query_as::<DayRecord>(&format!("{DAY_RECORD_SELECT} WHERE dr.id = $1"))
+            .bind(id)
+            .fetch_one(&mut tx)
+            .await
+            .map_err(db_error("reading the saved day record"))?;
         access::record(
             &mut tx,
             caller,

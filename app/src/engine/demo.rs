@@ -8,13 +8,13 @@
 //! stable across `rand` versions). Seeding a database that already has studios does nothing.
 
 use super::access::Caller;
+use super::db;
 use super::idempotency::IdempotencyKey;
 use super::{db_error, now, Engine};
 use crate::domain::*;
 use chrono::{Datelike, NaiveDate, Weekday};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 /// First day of the demo window.
@@ -336,7 +336,7 @@ impl Engine {
     /// Errors: any database error (nothing is half-written: the records go in one transaction;
     /// the September payouts then run through the normal engine).
     pub async fn seed_demo(&self) -> Result<SeedReport, AppError> {
-        let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM studios")
+        let existing: i64 = db::query_scalar("SELECT COUNT(*) FROM studios")
             .fetch_one(self.pool())
             .await
             .map_err(db_error("checking for existing data"))?;
@@ -436,89 +436,89 @@ impl Engine {
 
         let mut tx = self.begin_write().await?;
         for (i, name) in STUDIOS.iter().enumerate() {
-            sqlx::query("INSERT INTO studios (id, name, created_at) VALUES ($1, $2, $3)")
+            db::query("INSERT INTO studios (id, name, created_at) VALUES ($1, $2, $3)")
                 .bind(studio_ids[i])
                 .bind(*name)
                 .bind(created)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await
                 .map_err(db_error("seeding studios"))?;
-            let mut services = QueryBuilder::new(
-                "INSERT INTO services (id, studio_id, name, category, list_price) ",
-            );
-            services.push_values(CATALOGUE.iter().enumerate(), |mut row, (j, entry)| {
-                row.push_bind(service_ids[i][j])
-                    .push_bind(studio_ids[i])
-                    .push_bind(entry.name)
-                    .push_bind(entry.category)
-                    .push_bind(entry.price);
-            });
-            services
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error("seeding services"))?;
+            db::insert_values(
+                "INSERT INTO services (id, studio_id, name, category, list_price)",
+                CATALOGUE.iter().enumerate(),
+                5,
+                |row, (j, entry)| {
+                    row.bind(service_ids[i][j])
+                        .bind(studio_ids[i])
+                        .bind(entry.name)
+                        .bind(entry.category)
+                        .bind(entry.price)
+                },
+            )
+            .execute(&mut tx)
+            .await
+            .map_err(db_error("seeding services"))?;
         }
         for (index, employee) in EMPLOYEES.iter().enumerate() {
-            sqlx::query("INSERT INTO employees (id, studio_id, name, commission_bps, created_at) VALUES ($1, $2, $3, $4, $5)")
+            db::query("INSERT INTO employees (id, studio_id, name, commission_bps, created_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(employee_ids[index])
                 .bind(studio_ids[employee.studio])
                 .bind(employee.name)
                 .bind(employee.bps)
                 .bind(created)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await
                 .map_err(db_error("seeding employees"))?;
             if let Some(colour) = employee.colour_bps {
-                sqlx::query("INSERT INTO commission_overrides (employee_id, category, commission_bps) VALUES ($1, 'colour', $2)")
+                db::query("INSERT INTO commission_overrides (employee_id, category, commission_bps) VALUES ($1, 'colour', $2)")
                     .bind(employee_ids[index])
                     .bind(colour)
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await
                     .map_err(db_error("seeding commission overrides"))?;
             }
         }
         // SQLite allows 32,766 bound parameters per statement: 11 per record, so chunks of 2,000.
         for chunk in records.chunks(2_000) {
-            let mut insert = QueryBuilder::new(
+            db::insert_values(
                 "INSERT INTO service_records (id, studio_id, employee_id, service_id, performed_on, price, tip,
-                 payment_method, commission_bps, commission, created_at) ",
-            );
-            insert.push_values(chunk, |mut row, r| {
-                row.push_bind(r.id)
-                    .push_bind(r.studio)
-                    .push_bind(r.employee)
-                    .push_bind(r.service)
-                    .push_bind(r.on)
-                    .push_bind(r.price)
-                    .push_bind(r.tip)
-                    .push_bind(r.method)
-                    .push_bind(r.bps)
-                    .push_bind(r.commission)
-                    .push_bind(created);
-            });
-            insert
-                .build()
-                .execute(&mut *tx)
+                 payment_method, commission_bps, commission, created_at)",
+                chunk,
+                11,
+                |row, r| {
+                    row.bind(r.id)
+                        .bind(r.studio)
+                        .bind(r.employee)
+                        .bind(r.service)
+                        .bind(r.on)
+                        .bind(r.price)
+                        .bind(r.tip)
+                        .bind(r.method)
+                        .bind(r.bps)
+                        .bind(r.commission)
+                        .bind(created)
+                },
+            )
+            .execute(&mut tx)
                 .await
                 .map_err(db_error("seeding service records"))?;
         }
         for chunk in days.chunks(4_000) {
-            let mut insert = QueryBuilder::new(
-                "INSERT INTO day_records (id, studio_id, employee_id, worked_on, deduction, guaranteed_minimum, created_at) ",
-            );
-            insert.push_values(chunk, |mut row, d| {
-                row.push_bind(d.id)
-                    .push_bind(d.studio)
-                    .push_bind(d.employee)
-                    .push_bind(d.on)
-                    .push_bind(d.deduction)
-                    .push_bind(d.minimum)
-                    .push_bind(created);
-            });
-            insert
-                .build()
-                .execute(&mut *tx)
+            db::insert_values(
+                "INSERT INTO day_records (id, studio_id, employee_id, worked_on, deduction, guaranteed_minimum, created_at)",
+                chunk,
+                7,
+                |row, d| {
+                    row.bind(d.id)
+                        .bind(d.studio)
+                        .bind(d.employee)
+                        .bind(d.on)
+                        .bind(d.deduction)
+                        .bind(d.minimum)
+                        .bind(created)
+                },
+            )
+            .execute(&mut tx)
                 .await
                 .map_err(db_error("seeding day records"))?;
         }

@@ -2,9 +2,9 @@
 //! an event is written in the same transaction as the change it describes, so a consumer (alerts,
 //! webhooks, the live feed) sees it exactly when the change is committed, and never otherwise.
 
+use super::db::{self, DbTransaction};
 use super::{db_error, now, EngineSettings};
 use crate::domain::*;
-use sqlx::{Sqlite, Transaction};
 
 /// Appends an event of `kind` (e.g. "payout.committed", "audit.findings") with `payload` as JSON,
 /// and the Telegram messages it causes ([`super::notifications::enqueue`]), in `tx`.
@@ -13,7 +13,7 @@ use sqlx::{Sqlite, Transaction};
 /// transaction then fails as a whole.
 pub async fn record<T: serde::Serialize>(
     settings: &EngineSettings,
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut DbTransaction,
     kind: &str,
     studio_id: Option<StudioId>,
     entity_id: Option<uuid::Uuid>,
@@ -25,7 +25,7 @@ pub async fn record<T: serde::Serialize>(
             message: format!("cannot record the {kind} event; it is logged on the server"),
         }
     })?;
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = db::query_scalar(
         "INSERT INTO events (occurred_at, kind, studio_id, entity_id, payload)
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -34,7 +34,7 @@ pub async fn record<T: serde::Serialize>(
     .bind(studio_id)
     .bind(entity_id)
     .bind(payload.to_string())
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await
     .map_err(db_error("recording the event"))?;
     super::notifications::enqueue(tx, settings.telegram.as_ref(), id, kind, &payload).await?;

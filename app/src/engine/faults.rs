@@ -20,6 +20,10 @@ pub enum FaultKind {
     /// The process really aborts (`std::process::abort`) before the phase's transaction: for
     /// tests that restart the server on the same database and finish the payout.
     Abort,
+    /// The phase's transaction stays open, holding the write lock, until the process is killed:
+    /// for tests that kill a server (SIGKILL) in the middle of a payout and let another server
+    /// process finish it.
+    Hang,
 }
 
 /// One armed fault.

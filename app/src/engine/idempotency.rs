@@ -7,12 +7,12 @@
 //! A key whose request died mid-way stays `in_flight` only for a lease; after it, a retry takes the
 //! key over (and, for payouts, resumes the payout the first request created).
 
+use super::db::{self, DbTransaction};
 use super::{db_error, now};
 use crate::domain::AppError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{Sqlite, Transaction};
 use std::time::Duration;
 
 /// Longest accepted key (the draft recommends UUIDs; we accept any printable ASCII up to this).
@@ -98,7 +98,7 @@ pub enum Claim {
 /// Errors: 422 `idempotency_key_reused` when the key was used for a different request;
 /// 409 `idempotency_key_in_flight` while the first request still holds it.
 pub async fn claim(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut DbTransaction,
     operation: &str,
     key: &IdempotencyKey,
     fingerprint: &str,
@@ -107,7 +107,7 @@ pub async fn claim(
     let now = now();
     let lease_end =
         now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-    let inserted = sqlx::query(
+    let inserted = db::query(
         "INSERT INTO idempotency_keys (operation, key, fingerprint, state, locked_until, created_at)
          VALUES ($1, $2, $3, 'in_flight', $4, $5)
          ON CONFLICT (operation, key) DO NOTHING",
@@ -117,7 +117,7 @@ pub async fn claim(
     .bind(fingerprint)
     .bind(lease_end)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(db_error("claiming the idempotency key"))?;
     if inserted.rows_affected() == 1 {
@@ -129,13 +129,13 @@ pub async fn claim(
         Option<i64>,
         Option<String>,
         chrono::DateTime<chrono::Utc>,
-    ) = sqlx::query_as(
+    ) = db::query_as(
         "SELECT fingerprint, state, response_status, response_body, locked_until
          FROM idempotency_keys WHERE operation = $1 AND key = $2",
     )
     .bind(operation)
     .bind(key.as_str())
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await
     .map_err(db_error("reading the idempotency key"))?;
     if stored_fingerprint != fingerprint {
@@ -154,7 +154,7 @@ pub async fn claim(
             "a request with this Idempotency-Key is still being processed; retry in a moment",
         )),
         _ => {
-            let taken = sqlx::query(
+            let taken = db::query(
                 "UPDATE idempotency_keys SET locked_until = $3
                  WHERE operation = $1 AND key = $2 AND state = 'in_flight' AND locked_until = $4",
             )
@@ -162,7 +162,7 @@ pub async fn claim(
             .bind(key.as_str())
             .bind(lease_end)
             .bind(locked_until)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(db_error("taking over the idempotency key"))?;
             if taken.rows_affected() == 1 {
@@ -184,13 +184,13 @@ pub async fn claim(
 
 /// Stores the response of the request holding `key`.
 pub async fn complete(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut DbTransaction,
     operation: &str,
     key: &IdempotencyKey,
     status: u16,
     body: &str,
 ) -> Result<(), AppError> {
-    sqlx::query(
+    db::query(
         "UPDATE idempotency_keys SET state = 'completed', response_status = $3, response_body = $4
          WHERE operation = $1 AND key = $2",
     )
@@ -198,7 +198,7 @@ pub async fn complete(
     .bind(key.as_str())
     .bind(i64::from(status))
     .bind(body)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(db_error("storing the idempotent response"))?;
     Ok(())
@@ -207,16 +207,16 @@ pub async fn complete(
 /// Forgets an in-flight key whose request failed without changing anything, so the client may
 /// correct the request and retry with the same key.
 pub async fn release(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut DbTransaction,
     operation: &str,
     key: &IdempotencyKey,
 ) -> Result<(), AppError> {
-    sqlx::query(
+    db::query(
         "DELETE FROM idempotency_keys WHERE operation = $1 AND key = $2 AND state = 'in_flight'",
     )
     .bind(operation)
     .bind(key.as_str())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(db_error("releasing the idempotency key"))?;
     Ok(())

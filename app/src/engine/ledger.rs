@@ -16,21 +16,21 @@
 //! unbalanced transfer (e.g. a missing account) fails the whole transaction.
 
 use super::access::Caller;
+use super::db::{self, DbTransaction};
 use super::{db_error, now, Engine};
 use crate::domain::*;
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 /// Creates every missing account: the studio accounts of each studio and the payable account of
 /// each employee. Idempotent; run at start-up and after the demo seed creates people.
-pub async fn ensure_accounts(conn: &mut SqliteConnection) -> Result<(), AppError> {
+pub async fn ensure_accounts(conn: &mut DbTransaction) -> Result<(), AppError> {
     let studio_codes = AccountCode::ALL
         .into_iter()
         .filter(|c| *c != AccountCode::EmployeePayable)
         .map(|c| format!("SELECT '{}' AS code", c.as_str()))
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
-    sqlx::query(&format!(
+    db::query(format!(
         "INSERT INTO ledger_accounts (studio_id, code)
          SELECT s.id, c.code FROM studios s CROSS JOIN ({studio_codes}) c
          WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a
@@ -39,7 +39,7 @@ pub async fn ensure_accounts(conn: &mut SqliteConnection) -> Result<(), AppError
     .execute(&mut *conn)
     .await
     .map_err(db_error("opening the studio accounts"))?;
-    sqlx::query(
+    db::query(
         "INSERT INTO ledger_accounts (studio_id, code, employee_id)
          SELECT e.studio_id, 'employee_payable', e.id FROM employees e
          WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.employee_id = e.id)",
@@ -71,16 +71,16 @@ fn studio_account(alias: &str, code: &str) -> String {
 /// every record without one). `till_session` tags cash sales with the open till. Returns the
 /// number of transfers written.
 pub async fn post_service_transfers(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut DbTransaction,
     record: Option<ServiceRecordId>,
     at: DateTime<Utc>,
 ) -> Result<u64, AppError> {
-    let written = sqlx::query(&format!(
+    let written = db::query(format!(
         "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, till_session_id, created_at)
          SELECT sr.id, sr.studio_id, 'service_registered',
                 s.name || ' by ' || e.name || ', ' || sr.payment_method,
                 'service_record', sr.id, sr.performed_on,
-                CASE WHEN sr.payment_method = 'cash' AND $2 = 1
+                CASE WHEN sr.payment_method = 'cash' AND $2
                      THEN (SELECT t.id FROM till_sessions t WHERE t.studio_id = sr.studio_id AND t.state = 'open')
                 END,
                 $3
@@ -93,7 +93,7 @@ pub async fn post_service_transfers(
     .bind(record)
     .bind(record.is_some())
     .bind(at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(db_error("posting the service's transfer"))?
     .rows_affected();
@@ -107,7 +107,7 @@ pub async fn post_service_transfers(
     let revenue = studio_account("a", "'service_revenue'");
     let tips = studio_account("a", "'tips_payable'");
     let expense = studio_account("a", "'commission_expense'");
-    sqlx::query(&format!(
+    db::query(format!(
         "WITH n AS (
              SELECT sr.* FROM service_records sr JOIN ledger_transfers t ON t.id = sr.id
              WHERE t.kind = 'service_registered' AND t.created_at = $2 AND {only}
@@ -124,7 +124,7 @@ pub async fn post_service_transfers(
     ))
     .bind(record)
     .bind(at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(db_error("posting the service's postings"))?;
     verify_written(tx, TransferKind::ServiceRegistered, at, record.map(|r| r.0)).await?;
@@ -135,11 +135,11 @@ pub async fn post_service_transfers(
 /// = every day record with a deduction and no transfer). Days without a deduction move no money
 /// and get no transfer. Returns the number written.
 pub async fn post_day_transfers(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut DbTransaction,
     record: Option<DayRecordId>,
     at: DateTime<Utc>,
 ) -> Result<u64, AppError> {
-    let written = sqlx::query(&format!(
+    let written = db::query(format!(
         "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, created_at)
          SELECT dr.id, dr.studio_id, 'day_recorded', 'Daily deduction of ' || e.name || ' for ' || dr.worked_on,
                 'day_record', dr.id, dr.worked_on, $2
@@ -150,7 +150,7 @@ pub async fn post_day_transfers(
     ))
     .bind(record)
     .bind(at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(db_error("posting the day's transfer"))?
     .rows_affected();
@@ -158,7 +158,7 @@ pub async fn post_day_transfers(
         return Ok(0);
     }
     let income = studio_account("a", "'deduction_income'");
-    sqlx::query(&format!(
+    db::query(format!(
         "WITH n AS (
              SELECT dr.* FROM day_records dr JOIN ledger_transfers t ON t.id = dr.id
              WHERE t.kind = 'day_recorded' AND t.created_at = $2 AND {only}
@@ -171,7 +171,7 @@ pub async fn post_day_transfers(
     ))
     .bind(record)
     .bind(at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(db_error("posting the day's postings"))?;
     verify_written(tx, TransferKind::DayRecorded, at, record.map(|r| r.0)).await?;
@@ -183,17 +183,17 @@ pub async fn post_day_transfers(
 /// transaction that marks the payout committed, so a committed payout always has exactly one.
 /// Returns the number written.
 pub async fn post_payout_transfers(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut DbTransaction,
     payout: Option<PayoutId>,
     at: DateTime<Utc>,
 ) -> Result<u64, AppError> {
-    let written = sqlx::query(&format!(
+    let written = db::query(format!(
         "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, till_session_id, created_at)
          SELECT p.id, p.studio_id, 'payout_committed',
                 'Payout to ' || e.name || ' for ' || p.period_start || ' to ' || p.period_end || ' (' || p.method || ')',
                 'payout', p.id,
                 -- Backfilled payouts (no id given) take the UTC date of their commit.
-                CASE WHEN $1 IS NULL THEN substr(p.committed_at, 1, 10) ELSE $3 END,
+                CASE WHEN $1 IS NULL THEN {commit_date} ELSE $3 END,
                 CASE WHEN p.method = 'cash'
                      THEN (SELECT t.id FROM till_sessions t WHERE t.studio_id = p.studio_id AND t.state = 'open')
                 END,
@@ -202,11 +202,12 @@ pub async fn post_payout_transfers(
          WHERE {only} AND p.state = 'committed'
            AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = p.id)",
         only = only("p", payout.is_some()),
+        commit_date = tx.backend().utc_date_of("p.committed_at"),
     ))
     .bind(payout)
     .bind(at)
     .bind(super::business_date(at))
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(db_error("posting the payout's transfer"))?
     .rows_affected();
@@ -219,13 +220,13 @@ pub async fn post_payout_transfers(
     );
     let tips = studio_account("a", "'tips_payable'");
     let expense = studio_account("a", "'commission_expense'");
-    sqlx::query(&format!(
+    db::query(format!(
         "WITH n AS (
              SELECT p.id, p.studio_id, p.employee_id, p.method,
                     SUM(pl.commission) - SUM(pl.deduction) AS payable, SUM(pl.tip) AS tips,
                     SUM(pl.top_up) AS top_ups, SUM(pl.amount) AS total
              FROM payouts p JOIN ledger_transfers t ON t.id = p.id
-             JOIN payout_lines pl ON pl.payout_id = p.id AND pl.released = 0
+             JOIN payout_lines pl ON pl.payout_id = p.id AND NOT pl.released
              WHERE t.kind = 'payout_committed' AND t.created_at = $2 AND {only}
                AND NOT EXISTS (SELECT 1 FROM ledger_postings x WHERE x.transfer_id = t.id)
              GROUP BY p.id, p.studio_id, p.employee_id, p.method
@@ -239,7 +240,7 @@ pub async fn post_payout_transfers(
     ))
     .bind(payout)
     .bind(at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(db_error("posting the payout's postings"))?;
     verify_written(tx, TransferKind::PayoutCommitted, at, payout.map(|p| p.0)).await?;
@@ -250,7 +251,7 @@ pub async fn post_payout_transfers(
 /// `kind` posted at `at`) each have at least two postings summing to zero. Errors (500): any
 /// does not; the caller's transaction is then rolled back, so nothing unbalanced is ever stored.
 async fn verify_written(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut DbTransaction,
     kind: TransferKind,
     at: DateTime<Utc>,
     only: Option<uuid::Uuid>,
@@ -260,8 +261,8 @@ async fn verify_written(
     } else {
         "t.kind = $1 AND t.created_at = $2"
     };
-    let unbalanced: Vec<(TransferId, i64, i64)> = sqlx::query_as(&format!(
-        "SELECT t.id, COUNT(p.account_id), COALESCE(SUM(p.amount), 0)
+    let unbalanced: Vec<(TransferId, i64, i64)> = db::query_as(format!(
+        "SELECT t.id, COUNT(p.account_id), CAST(COALESCE(SUM(p.amount), 0) AS BIGINT)
          FROM ledger_transfers t LEFT JOIN ledger_postings p ON p.transfer_id = t.id
          WHERE {filter}
          GROUP BY t.id
@@ -271,7 +272,7 @@ async fn verify_written(
     .bind(kind)
     .bind(at)
     .bind(only)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await
     .map_err(db_error("verifying the new transfers"))?;
     if let Some((id, postings, sum)) = unbalanced.first() {
@@ -308,7 +309,7 @@ impl Engine {
         as_of: Option<NaiveDate>,
     ) -> Result<Vec<AccountBalance>, AppError> {
         caller.require_studio(Permission::ReadLedger, studio)?;
-        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM studios WHERE id = $1")
+        let known: Option<bool> = db::query_scalar("SELECT TRUE FROM studios WHERE id = $1")
             .bind(studio)
             .fetch_optional(self.pool())
             .await
@@ -316,11 +317,11 @@ impl Engine {
         if known.is_none() {
             return Err(AppError::not_found(format!("no studio with id {studio}")));
         }
-        let rows = sqlx::query_as::<_, BalanceRow>(
+        let rows = db::query_as::<BalanceRow>(
             "SELECT a.code, a.employee_id, e.name AS employee_name,
-                    COALESCE((SELECT SUM(p.amount) FROM ledger_postings p
+                    CAST(COALESCE((SELECT SUM(p.amount) FROM ledger_postings p
                               JOIN ledger_transfers t ON t.id = p.transfer_id
-                              WHERE p.account_id = a.id AND ($2 IS NULL OR t.effective_on <= $2)), 0) AS debit_balance
+                              WHERE p.account_id = a.id AND ($2 IS NULL OR t.effective_on <= $2)), 0) AS BIGINT) AS debit_balance
              FROM ledger_accounts a LEFT JOIN employees e ON e.id = a.employee_id
              WHERE a.studio_id = $1",
         )
@@ -392,10 +393,10 @@ impl Engine {
              WHERE ($1 IS NULL OR studio_id = $1) AND ($2 IS NULL OR cause_id = $2 OR reverses = $2)
                AND {}
              ORDER BY created_at DESC, id DESC LIMIT $3",
-            super::access::studio_condition("studio_id", 4)
+            super::access::studio_condition(self.backend(), "studio_id", 4)
         );
         let limit = limit.clamp(1, 500);
-        let rows = sqlx::query_as::<_, Row>(&format!(
+        let rows = db::query_as::<Row>(&format!(
             "SELECT id, studio_id, kind, reason, cause_type, cause_id, effective_on, created_at, reverses {filter}"
         ))
         .bind(studio)
@@ -411,7 +412,7 @@ impl Engine {
             #[sqlx(flatten)]
             posting: Posting,
         }
-        let postings = sqlx::query_as::<_, PostingRow>(&format!(
+        let postings = db::query_as::<PostingRow>(&format!(
             "SELECT p.transfer_id, a.code AS account, a.employee_id, p.amount
              FROM ledger_postings p JOIN ledger_accounts a ON a.id = p.account_id
              WHERE p.transfer_id IN (SELECT id {filter})
@@ -498,7 +499,7 @@ pub struct NewTransfer {
 /// 409 `transfer_conflict` when a transfer with this id exists with other postings (a retry
 /// with different content); 500 when an account is missing.
 pub async fn post_transfer(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut DbTransaction,
     transfer: &NewTransfer,
 ) -> Result<TransferId, AppError> {
     let sum: i64 = transfer.postings.iter().map(|p| p.2).sum();
@@ -515,12 +516,12 @@ pub async fn post_transfer(
     }
     let mut wanted: Vec<(AccountCode, Option<EmployeeId>, i64)> = transfer.postings.clone();
     wanted.sort();
-    let existing: Vec<(AccountCode, Option<EmployeeId>, i64)> = sqlx::query_as(
+    let existing: Vec<(AccountCode, Option<EmployeeId>, i64)> = db::query_as(
         "SELECT a.code, a.employee_id, p.amount FROM ledger_postings p
          JOIN ledger_accounts a ON a.id = p.account_id WHERE p.transfer_id = $1",
     )
     .bind(transfer.id)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await
     .map_err(db_error("looking up the transfer"))?;
     if !existing.is_empty() {
@@ -538,7 +539,7 @@ pub async fn post_transfer(
         ));
     }
     let at = now();
-    sqlx::query(
+    db::query(
         "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, till_session_id, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
@@ -551,21 +552,21 @@ pub async fn post_transfer(
     .bind(transfer.effective_on)
     .bind(transfer.till_session_id)
     .bind(at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(db_error("posting a transfer"))?;
     for (account, employee, amount) in &transfer.postings {
-        let written = sqlx::query(
+        let written = db::query(
             "INSERT INTO ledger_postings (transfer_id, account_id, amount)
              SELECT $1, a.id, $2 FROM ledger_accounts a
-             WHERE a.studio_id = $3 AND a.code = $4 AND a.employee_id IS $5",
+             WHERE a.studio_id = $3 AND a.code = $4 AND a.employee_id IS NOT DISTINCT FROM $5",
         )
         .bind(transfer.id)
         .bind(amount)
         .bind(transfer.studio_id)
         .bind(account)
         .bind(employee)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(db_error("posting a transfer's posting"))?;
         if written.rows_affected() != 1 {
@@ -585,14 +586,14 @@ pub async fn post_transfer(
 /// Errors: 409 `already_reversed` when `original` has a reversal; 500 when `original` does not
 /// exist or the reversal does not balance (nothing is written: the caller's transaction fails).
 pub async fn post_reversal(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut DbTransaction,
     original: uuid::Uuid,
     reason: &str,
     effective_on: NaiveDate,
     till_session: Option<TillSessionId>,
 ) -> Result<TransferId, AppError> {
     let reversal = TransferId::generate();
-    let written = sqlx::query(
+    let written = db::query(
         "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, reverses, effective_on, till_session_id, created_at)
          SELECT $1, t.studio_id, 'reversal', $2, t.cause_type, t.cause_id, t.id, $3, $4, $5
          FROM ledger_transfers t WHERE t.id = $6",
@@ -603,10 +604,10 @@ pub async fn post_reversal(
     .bind(till_session)
     .bind(now())
     .bind(original)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(|error| {
-        if super::is_unique_violation(&error, "ledger_transfers.reverses") {
+        if super::is_unique_violation(&error, "ledger_transfers.reverses", "ledger_transfers_reverses_key") {
             AppError::conflict(
                 "already_reversed",
                 "this transfer has already been reversed",
@@ -621,13 +622,13 @@ pub async fn post_reversal(
             message: format!("the ledger has no transfer {original} to reverse; nothing was saved"),
         });
     }
-    sqlx::query(
+    db::query(
         "INSERT INTO ledger_postings (transfer_id, account_id, amount)
          SELECT $1, account_id, -amount FROM ledger_postings WHERE transfer_id = $2",
     )
     .bind(reversal)
     .bind(original)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(db_error("posting the reversal's postings"))?;
     verify_written(tx, TransferKind::Reversal, now(), Some(reversal.0)).await?;

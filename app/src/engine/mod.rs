@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod day_records;
+pub mod db;
 pub mod demo;
 pub mod events;
 pub mod faults;
@@ -20,9 +21,10 @@ pub mod till;
 
 use crate::domain::AppError;
 use chrono::{DateTime, NaiveDate, Utc};
+use db::{Backend, DbPool, DbTransaction};
 use faults::FaultInjector;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,8 +41,14 @@ pub struct EngineSettings {
     /// How long an in-flight idempotency key blocks a retry (409) before a retry may take over
     /// (the first request's process is presumed dead).
     pub idempotency_lease: Duration,
-    /// Connection pool size.
+    /// Connection pool size (per server process).
     pub max_connections: u32,
+    /// How long a request waits for a free pooled connection (or for a new one to open) before
+    /// it is answered 503.
+    pub acquire_timeout: Duration,
+    /// How long a write transaction waits for the write lock (SQLite's busy timeout; on
+    /// PostgreSQL the `lock_timeout` of the advisory write lock) before it fails with 503.
+    pub lock_timeout: Duration,
     /// A payout pending longer than this is an audit finding (`payout_stuck`).
     pub stuck_payout_age: Duration,
     /// Telegram alerts; `None` writes no messages.
@@ -57,6 +65,8 @@ impl Default for EngineSettings {
             pending_grace: Duration::from_secs(30),
             idempotency_lease: Duration::from_secs(60),
             max_connections: 8,
+            acquire_timeout: Duration::from_secs(15),
+            lock_timeout: Duration::from_secs(10),
             stuck_payout_age: Duration::from_secs(3600),
             telegram: None,
             session_ttl: Duration::from_secs(12 * 3600),
@@ -68,57 +78,39 @@ impl Default for EngineSettings {
 /// Handle to the engine; cheap to clone (the pool and fault injector are shared).
 #[derive(Clone)]
 pub struct Engine {
-    pool: SqlitePool,
+    pool: DbPool,
     faults: Arc<FaultInjector>,
     login_limiter: Arc<auth::LoginLimiter>,
     settings: EngineSettings,
 }
 
-/// Which database backend the engine runs on (reported by `/healthz`).
-pub const BACKEND_NAME: &str = "sqlite";
+/// The key of the transaction-scoped PostgreSQL advisory lock every write transaction takes
+/// (see [`Engine::begin_write`]): "PAYOUT" in ASCII.
+const WRITE_LOCK_KEY: i64 = 0x5041_594f_5554;
 
 impl Engine {
-    /// Opens (creating if needed) the SQLite database at `database_url` (`sqlite://path`,
-    /// `sqlite::memory:`), runs the embedded migrations and returns the engine.
+    /// Connects to the database `database_url` names, runs the embedded migrations and returns
+    /// the engine:
+    /// - `sqlite://PATH` (created if missing, with its directory) or `sqlite::memory:`;
+    /// - `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (or `postgresql://`); the database must
+    ///   exist.
     ///
-    /// Errors: a URL that is not `sqlite:`, a directory that cannot be created, a file that cannot
-    /// be opened or written, a failed migration — each with the path in the message.
+    /// Errors: any other scheme, a directory that cannot be created, a database that cannot be
+    /// opened or reached, a failed migration — each with the database in the message (never the
+    /// password).
     pub async fn connect(database_url: &str, settings: EngineSettings) -> anyhow::Result<Engine> {
-        use anyhow::Context as _;
-        if !database_url.starts_with("sqlite:") {
+        let pool = if database_url.starts_with("sqlite:") {
+            connect_sqlite(database_url, &settings).await?
+        } else if database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://")
+        {
+            connect_postgres(database_url, &settings).await?
+        } else {
             anyhow::bail!(
-                "unsupported DATABASE_URL '{database_url}': expected sqlite://PATH (PostgreSQL support is tracked separately)"
+                "unsupported DATABASE_URL '{}': expected sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE",
+                redact_password(database_url)
             );
-        }
-        let options = SqliteConnectOptions::from_str(database_url)
-            .with_context(|| format!("invalid DATABASE_URL '{database_url}'"))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let filename = options.get_filename().to_path_buf();
-        let in_memory = database_url.contains(":memory:") || filename.as_os_str().is_empty();
-        if !in_memory {
-            if let Some(parent) = filename.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).with_context(|| {
-                    format!(
-                        "cannot create the database directory '{}'",
-                        parent.display()
-                    )
-                })?;
-            }
-        }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(if in_memory {
-                1
-            } else {
-                settings.max_connections
-            })
-            .acquire_timeout(Duration::from_secs(15))
-            .connect_with(options)
-            .await
-            .with_context(|| format!("cannot open the database '{}'", filename.display()))?;
+        };
         let engine = Engine {
             pool,
             faults: Arc::new(FaultInjector::default()),
@@ -132,29 +124,32 @@ impl Engine {
     /// Applies the embedded migrations (idempotent).
     pub async fn migrate(&self) -> anyhow::Result<()> {
         use anyhow::Context as _;
-        sqlx::migrate!("../migrations/sqlite")
-            .run(&self.pool)
-            .await
-            .context("database migration failed")?;
-        let mut conn = self
-            .pool
-            .acquire()
+        match &self.pool {
+            DbPool::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await,
+            DbPool::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await,
+        }
+        .context("database migration failed")?;
+        // Under the write lock: several instances starting at once create one business.
+        let mut tx = self
+            .begin_write()
             .await
             .context("no database connection for the start-up maintenance")?;
-        ledger::ensure_accounts(&mut conn)
+        ledger::ensure_accounts(&mut tx)
             .await
             .context("opening the ledger accounts")?;
         // One deployment is one business until studios are created for another explicitly.
-        sqlx::query(
+        db::query(
             "INSERT INTO businesses (id, name, created_at)
              SELECT $1, 'Studios', $2 WHERE NOT EXISTS (SELECT 1 FROM businesses)",
         )
         .bind(crate::domain::BusinessId::generate())
         .bind(now())
-        .execute(&mut *conn)
+        .execute(&mut tx)
         .await
         .context("creating the deployment's business")?;
-        drop(conn);
+        tx.commit()
+            .await
+            .context("committing the start-up maintenance")?;
         self.run_maintenance()
             .await
             .context("start-up maintenance")?;
@@ -164,7 +159,7 @@ impl Engine {
     /// Runs the one-off maintenance tasks the migrations queued (`maintenance_tasks`) and marks
     /// each done. Tasks are idempotent, so a crash before the mark simply runs one again.
     async fn run_maintenance(&self) -> Result<(), AppError> {
-        let pending: Vec<String> = sqlx::query_scalar(
+        let pending: Vec<String> = db::query_scalar(
             "SELECT task FROM maintenance_tasks WHERE done_at IS NULL ORDER BY task",
         )
         .fetch_all(&self.pool)
@@ -187,7 +182,7 @@ impl Engine {
                     })
                 }
             }
-            sqlx::query("UPDATE maintenance_tasks SET done_at = $2 WHERE task = $1")
+            db::query("UPDATE maintenance_tasks SET done_at = $2 WHERE task = $1")
                 .bind(&task)
                 .bind(now())
                 .execute(&self.pool)
@@ -198,8 +193,13 @@ impl Engine {
     }
 
     /// The connection pool, for tests, benchmarks and the audit.
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &DbPool {
         &self.pool
+    }
+
+    /// Which database the engine runs on.
+    pub fn backend(&self) -> Backend {
+        self.pool.backend()
     }
 
     /// The engine's fault injector (inert unless a test arms it).
@@ -214,25 +214,126 @@ impl Engine {
 
     /// Checks the database answers (for `/healthz`).
     pub async fn ping(&self) -> Result<(), AppError> {
-        sqlx::query("SELECT 1")
+        db::query("SELECT 1")
             .execute(&self.pool)
             .await
             .map_err(db_error("health check"))?;
         Ok(())
     }
 
-    /// Starts a write transaction that takes SQLite's write lock up front (`BEGIN IMMEDIATE`), so
-    /// read-then-write phases never fail to upgrade their lock under concurrency.
-    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, AppError> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error("begin transaction"))
+    /// Starts a write transaction. Writers are serialised, so read-then-write phases (claim the
+    /// records, verify the totals, check a balance) see no concurrent change between the read
+    /// and the write, on every server instance:
+    /// - SQLite takes its database write lock up front (`BEGIN IMMEDIATE`), so the lock never
+    ///   has to be upgraded mid-transaction (which fails under concurrency);
+    /// - PostgreSQL takes one transaction-scoped advisory lock ([`WRITE_LOCK_KEY`]), the same
+    ///   discipline across any number of processes; it is released at commit or rollback, also
+    ///   when a process dies. Readers never wait for it.
+    ///
+    /// Waiting longer than [`EngineSettings::lock_timeout`] for the lock is a 503 (retry later).
+    pub(crate) async fn begin_write(&self) -> Result<DbTransaction, AppError> {
+        match &self.pool {
+            DbPool::Sqlite(pool) => pool
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map(DbTransaction::Sqlite)
+                .map_err(db_error("begin transaction")),
+            DbPool::Postgres(pool) => {
+                let mut tx = pool
+                    .begin()
+                    .await
+                    .map(DbTransaction::Postgres)
+                    .map_err(db_error("begin transaction"))?;
+                db::query(
+                    "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)::text",
+                )
+                .bind(format!("{}ms", self.settings.lock_timeout.as_millis()))
+                .bind(WRITE_LOCK_KEY)
+                .execute(&mut tx)
+                .await
+                .map_err(db_error("taking the write lock"))?;
+                Ok(tx)
+            }
+        }
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Opens (creating if needed) the SQLite database at `database_url`.
+async fn connect_sqlite(database_url: &str, settings: &EngineSettings) -> anyhow::Result<DbPool> {
+    use anyhow::Context as _;
+    let options = SqliteConnectOptions::from_str(database_url)
+        .with_context(|| format!("invalid DATABASE_URL '{database_url}'"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(settings.lock_timeout)
+        .foreign_keys(true);
+    let filename = options.get_filename().to_path_buf();
+    let in_memory = database_url.contains(":memory:") || filename.as_os_str().is_empty();
+    if !in_memory {
+        if let Some(parent) = filename.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).with_context(|| {
+                format!(
+                    "cannot create the database directory '{}'",
+                    parent.display()
+                )
+            })?;
+        }
+    }
+    let pool = SqlitePoolOptions::new()
+        // An in-memory database exists once per connection: one connection, one database.
+        .max_connections(if in_memory {
+            1
+        } else {
+            settings.max_connections
+        })
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot open the database '{}'", filename.display()))?;
+    Ok(DbPool::Sqlite(pool))
+}
+
+/// Connects to the PostgreSQL database at `database_url`.
+async fn connect_postgres(database_url: &str, settings: &EngineSettings) -> anyhow::Result<DbPool> {
+    use anyhow::Context as _;
+    let shown = redact_password(database_url);
+    let options = PgConnectOptions::from_str(database_url)
+        .with_context(|| format!("invalid DATABASE_URL '{shown}'"))?
+        .application_name("payout-engine");
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        // A connection that saw the server go away is tested before reuse, so requests after a
+        // database restart do not fail on a dead connection.
+        .test_before_acquire(true)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot connect to the database '{shown}'"))?;
+    Ok(DbPool::Postgres(pool))
+}
+
+/// `database_url` with its password replaced by `***`, for messages and logs.
+pub fn redact_password(database_url: &str) -> String {
+    match (database_url.find("://"), database_url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &database_url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &database_url[..scheme_end + 3],
+                    &credentials[..colon],
+                    &database_url[at..]
+                ),
+                None => database_url.to_string(),
+            }
+        }
+        _ => database_url.to_string(),
     }
 }
 
@@ -260,7 +361,10 @@ pub(crate) fn db_error(context: &'static str) -> impl Fn(sqlx::Error) -> AppErro
         let transient = matches!(
             error,
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-        );
+        ) || error
+            .as_database_error()
+            .and_then(|db| db.code())
+            .is_some_and(|code| is_transient_code(&code));
         if transient {
             AppError::Unavailable {
                 message: format!(
@@ -275,11 +379,66 @@ pub(crate) fn db_error(context: &'static str) -> impl Fn(sqlx::Error) -> AppErro
     }
 }
 
-/// Whether a database error is a unique-constraint violation on the named index or table.
-pub(crate) fn is_unique_violation(error: &sqlx::Error, index_or_column: &str) -> bool {
+/// Whether a database error code means "try again later" rather than a bug:
+/// - PostgreSQL SQLSTATEs: class 08 (connection lost), 53 (insufficient resources, e.g. too many
+///   connections), 57 (operator intervention: the server is shutting down or restarting),
+///   `55P03` (a lock timeout ran out), `40001`/`40P01` (serialization failure, deadlock);
+/// - SQLite (numeric) result codes whose primary code is 5 (`SQLITE_BUSY`: the write lock was
+///   not free within the busy timeout) or 6 (`SQLITE_LOCKED`), extended codes included.
+fn is_transient_code(code: &str) -> bool {
+    // SQLSTATEs are five characters (some all digits); SQLite's codes are shorter numbers.
+    if code.len() != 5 {
+        return code
+            .parse::<i32>()
+            .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6));
+    }
+    code.starts_with("08")
+        || code.starts_with("53")
+        || code.starts_with("57")
+        || matches!(code, "55P03" | "40001" | "40P01")
+}
+
+/// Whether a database error is a unique-constraint violation of one constraint, named as each
+/// backend reports it: SQLite by its columns (`"payouts.employee_id"`), PostgreSQL by the
+/// constraint or unique index name (`"payouts_one_open_per_employee"`).
+pub(crate) fn is_unique_violation(
+    error: &sqlx::Error,
+    sqlite_columns: &str,
+    postgres_constraint: &str,
+) -> bool {
     error.as_database_error().is_some_and(|db| {
         db.is_unique_violation()
-            && (db.message().contains(index_or_column)
-                || db.constraint().is_some_and(|c| c == index_or_column))
+            && (db.constraint() == Some(postgres_constraint)
+                || db.message().contains(sqlite_columns))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_url_is_shown_without_its_password() {
+        assert_eq!(
+            redact_password("postgres://payouts:s3cr%40t@db.internal:5432/payouts"),
+            "postgres://payouts:***@db.internal:5432/payouts"
+        );
+        assert_eq!(
+            redact_password("postgres://payouts@db.internal/payouts"),
+            "postgres://payouts@db.internal/payouts"
+        );
+        assert_eq!(redact_password("sqlite://data/p.db"), "sqlite://data/p.db");
+    }
+
+    #[test]
+    fn lost_connections_lock_timeouts_and_busy_databases_are_retry_later_not_bugs() {
+        for transient in [
+            "08006", "57P01", "53300", "55P03", "40001", "40P01", "5", "517", "6",
+        ] {
+            assert!(is_transient_code(transient), "{transient}");
+        }
+        for bug in ["23505", "42601", "22P02", "19", "2067", "1"] {
+            assert!(!is_transient_code(bug), "{bug}");
+        }
+    }
 }

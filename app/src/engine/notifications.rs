@@ -15,12 +15,12 @@
 //! The bot token is a [`BotToken`]: its `Debug` and `Display` print `***`, and transport errors
 //! are logged without their URL (which contains the token).
 
+use super::db::{self, DbTransaction};
 use super::{db_error, now, Engine};
 use crate::domain::*;
 use backon::BackoffBuilder;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{Sqlite, Transaction};
 use std::fmt;
 use std::time::Duration;
 
@@ -141,7 +141,7 @@ pub struct Notification {
 /// Writes the messages an event causes (by the rules above), inside the event's transaction.
 /// Does nothing when Telegram is not configured.
 pub async fn enqueue(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut DbTransaction,
     settings: Option<&TelegramSettings>,
     event_id: i64,
     kind: &str,
@@ -189,9 +189,9 @@ pub async fn enqueue(
         "payout.committed" | "payout.finished" => {
             let payout: Payout = typed(kind, payload)?;
             let chat: Option<Option<String>> =
-                sqlx::query_scalar("SELECT telegram_chat_id FROM employees WHERE id = $1")
+                db::query_scalar("SELECT telegram_chat_id FROM employees WHERE id = $1")
                     .bind(payout.employee_id)
-                    .fetch_optional(&mut **tx)
+                    .fetch_optional(&mut *tx)
                     .await
                     .map_err(db_error("looking up the employee's chat"))?;
             if let Some(Some(chat)) = chat.filter(|c| c.as_deref().is_some_and(|c| !c.is_empty())) {
@@ -209,7 +209,7 @@ pub async fn enqueue(
     }
     let at = now();
     for (audience, recipient, text) in messages {
-        sqlx::query(
+        db::query(
             "INSERT INTO notifications (dedupe_key, event_id, channel, audience, recipient, text, state,
                                         next_attempt_at, created_at)
              VALUES ($1, $2, 'telegram', $3, $4, $5, 'pending', $6, $6)
@@ -221,7 +221,7 @@ pub async fn enqueue(
         .bind(&recipient)
         .bind(&text)
         .bind(at)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(db_error("queueing a Telegram message"))?;
     }
@@ -274,26 +274,13 @@ enum Outcome {
     Unknown(String),
 }
 
-/// Delivers due messages until `shutdown` resolves. First marks messages left `sending` by a
-/// crashed process as `unknown` (they may have arrived; at most once beats twice).
+/// Delivers due messages until `shutdown` resolves; a message claimed when it resolves is
+/// attempted and recorded first (never abandoned mid-send). Safe to run in several server
+/// processes at once: see [`deliver_due`].
 pub async fn run_worker(engine: Engine, shutdown: impl std::future::Future<Output = ()>) {
     let Some(settings) = engine.settings().telegram.clone() else {
         return;
     };
-    match sqlx::query(
-        "UPDATE notifications SET state = 'unknown',
-             last_error = 'the server stopped while sending it; Telegram may or may not have delivered it'
-         WHERE state = 'sending'",
-    )
-    .execute(engine.pool())
-    .await
-    {
-        Ok(done) if done.rows_affected() > 0 => {
-            tracing::warn!(messages = done.rows_affected(), "Telegram messages interrupted by a restart are marked unknown, not re-sent");
-        }
-        Ok(_) => {}
-        Err(error) => tracing::error!(%error, "cannot recover interrupted Telegram messages"),
-    }
     let client = match reqwest::Client::builder()
         .timeout(settings.request_timeout)
         .build()
@@ -318,19 +305,52 @@ pub async fn run_worker(engine: Engine, shutdown: impl std::future::Future<Outpu
     tracing::info!("Telegram alert worker stopped");
 }
 
-/// Claims every due message (at most 50) and attempts each once.
+/// Messages one delivery round claims (and so the most a crashed process leaves `unknown`).
+const CLAIM_BATCH: i64 = 10;
+
+/// Claims due messages (at most [`CLAIM_BATCH`]) and attempts each once.
+///
+/// Several processes may run this at once: a claim is a lease (`claimed_until`, long enough to
+/// attempt the whole batch), taken with `FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite has one
+/// writer), so each message is claimed by one process. First, messages whose lease ran out while
+/// `sending` (their process died mid-send) are marked `unknown`: they may have arrived, and at
+/// most once beats twice.
 pub async fn deliver_due(
     engine: &Engine,
     settings: &TelegramSettings,
     client: &reqwest::Client,
 ) -> Result<usize, AppError> {
-    let claimed: Vec<(i64, String, String, i64)> = sqlx::query_as(
-        "UPDATE notifications SET state = 'sending', attempts = attempts + 1
-         WHERE id IN (SELECT id FROM notifications WHERE state = 'pending' AND next_attempt_at <= $1
-                      ORDER BY id LIMIT 50)
-         RETURNING id, recipient, text, attempts",
+    let at = now();
+    let abandoned = db::query(
+        "UPDATE notifications SET state = 'unknown', claimed_until = NULL,
+             last_error = 'the server stopped while sending it; Telegram may or may not have delivered it'
+         WHERE state = 'sending' AND (claimed_until IS NULL OR claimed_until < $1)",
     )
-    .bind(now())
+    .bind(at)
+    .execute(engine.pool())
+    .await
+    .map_err(db_error("recovering interrupted Telegram messages"))?;
+    if abandoned.rows_affected() > 0 {
+        tracing::warn!(
+            messages = abandoned.rows_affected(),
+            "Telegram messages interrupted by a stopped server are marked unknown, not re-sent"
+        );
+    }
+    let lease = settings.request_timeout * u32::try_from(CLAIM_BATCH).unwrap_or(10)
+        + std::time::Duration::from_secs(60);
+    let claimed_until =
+        at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::hours(1));
+    let claimed: Vec<(i64, String, String, i64)> = db::query_as(format!(
+        "UPDATE notifications SET state = 'sending', attempts = attempts + 1, claimed_until = $2
+         WHERE state = 'pending'
+           AND id IN (SELECT id FROM notifications WHERE state = 'pending' AND next_attempt_at <= $1
+                      ORDER BY id LIMIT $3 {skip_locked})
+         RETURNING id, recipient, text, attempts",
+        skip_locked = engine.backend().for_update_skip_locked(),
+    ))
+    .bind(at)
+    .bind(claimed_until)
+    .bind(CLAIM_BATCH)
     .fetch_all(engine.pool())
     .await
     .map_err(db_error("claiming due Telegram messages"))?;
@@ -351,8 +371,10 @@ pub async fn deliver_due(
                 tracing::error!(notification = id, attempts, state = ?state, error = ?error, "Telegram message not delivered")
             }
         }
-        sqlx::query(
-            "UPDATE notifications SET state = $2, next_attempt_at = $3, last_error = $4, sent_at = $5 WHERE id = $1",
+        db::query(
+            "UPDATE notifications SET state = $2, next_attempt_at = $3, last_error = $4, sent_at = $5,
+                 claimed_until = NULL
+             WHERE id = $1",
         )
         .bind(id)
         .bind(state)
@@ -460,7 +482,7 @@ impl Engine {
         limit: i64,
     ) -> Result<Vec<Notification>, AppError> {
         caller.require(crate::domain::Permission::ReadNotifications)?;
-        let messages = sqlx::query_as::<_, Notification>(
+        let messages = db::query_as::<Notification>(
             "SELECT id, event_id, audience, recipient, text, state, attempts, next_attempt_at, last_error,
                     created_at, sent_at
              FROM notifications WHERE ($1 IS NULL OR state = $1) ORDER BY id DESC LIMIT $2",

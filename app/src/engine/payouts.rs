@@ -6,12 +6,12 @@
 //! work is set-based SQL: claiming 10,000 records is one `INSERT .. SELECT`, never a loop.
 
 use super::access::{self, studio_condition, Activity, Caller};
+use super::db::{self, DbTransaction};
 use super::faults::FaultKind;
 use super::idempotency::{self, Claim, IdempotencyKey};
 use super::{db_error, is_unique_violation, now, Engine};
 use crate::domain::*;
 use chrono::NaiveDate;
-use sqlx::{Sqlite, Transaction};
 
 /// Idempotency operation name of payout creation.
 pub const COMMIT_PAYOUT: &str = "commit_payout";
@@ -32,7 +32,7 @@ pub const MAX_PERIOD_DAYS: i64 = 366;
 ///   − the daily deduction.
 const PAYABLE_LINES: &str = "
     WITH earned AS (
-        SELECT performed_on AS on_date, SUM(commission) AS earned
+        SELECT performed_on AS on_date, CAST(SUM(commission) AS BIGINT) AS earned
         FROM service_records
         WHERE employee_id = $1 AND performed_on BETWEEN $2 AND $3 AND refunded_at IS NULL
         GROUP BY performed_on
@@ -43,7 +43,7 @@ const PAYABLE_LINES: &str = "
            sr.commission + sr.tip AS amount
     FROM service_records sr
     WHERE sr.employee_id = $1 AND sr.performed_on BETWEEN $2 AND $3 AND sr.refunded_at IS NULL
-      AND NOT EXISTS (SELECT 1 FROM payout_lines pl WHERE pl.service_record_id = sr.id AND pl.released = 0)
+      AND NOT EXISTS (SELECT 1 FROM payout_lines pl WHERE pl.service_record_id = sr.id AND NOT pl.released)
     UNION ALL
     SELECT NULL, dr.id, dr.worked_on, 0, 0, 0, 0, dr.deduction, dr.guaranteed_minimum, COALESCE(e.earned, 0),
            CASE WHEN dr.guaranteed_minimum > COALESCE(e.earned, 0)
@@ -53,7 +53,7 @@ const PAYABLE_LINES: &str = "
     FROM day_records dr
     LEFT JOIN earned e ON e.on_date = dr.worked_on
     WHERE dr.employee_id = $1 AND dr.worked_on BETWEEN $2 AND $3
-      AND NOT EXISTS (SELECT 1 FROM payout_lines pl WHERE pl.day_record_id = dr.id AND pl.released = 0)";
+      AND NOT EXISTS (SELECT 1 FROM payout_lines pl WHERE pl.day_record_id = dr.id AND NOT pl.released)";
 
 /// Decorates line rows (from `PAYABLE_LINES` or `payout_lines`, aliased `l`) with names for people.
 const LINE_VIEW: &str = "
@@ -143,7 +143,7 @@ impl Engine {
         caller.require(Permission::PreviewPayout)?;
         let period = PayoutPeriod::parse(request)?;
         let employee = self.employee_for_payout(caller, period.employee_id).await?;
-        let lines = sqlx::query_as::<_, PayoutLine>(&LINE_VIEW.replace("{lines}", PAYABLE_LINES))
+        let lines = db::query_as::<PayoutLine>(&LINE_VIEW.replace("{lines}", PAYABLE_LINES))
             .bind(period.employee_id)
             .bind(period.start)
             .bind(period.end)
@@ -281,12 +281,12 @@ impl Engine {
         let payout = self.payout_in(&mut tx, id).await?;
         payout.state.apply(PayoutAction::Cancel)?;
         let at = now();
-        let updated = sqlx::query(
+        let updated = db::query(
             "UPDATE payouts SET state = 'cancelled', cancelled_at = $2, updated_at = $2 WHERE id = $1 AND state = 'failed'",
         )
         .bind(id)
         .bind(at)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_error("cancelling the payout"))?;
         if updated.rows_affected() != 1 {
@@ -295,9 +295,9 @@ impl Engine {
                 "the payout changed while cancelling it; reload and try again",
             ));
         }
-        sqlx::query("UPDATE payout_lines SET released = 1 WHERE payout_id = $1")
+        db::query("UPDATE payout_lines SET released = TRUE WHERE payout_id = $1")
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_error("releasing the payout's records"))?;
         record_event(self.settings(), &mut tx, "payout.cancelled", &payout).await?;
@@ -345,7 +345,7 @@ impl Engine {
 
     /// One payout, whoever asks (the phases, once the caller was checked).
     async fn load_payout(&self, id: PayoutId) -> Result<Option<Payout>, AppError> {
-        sqlx::query_as::<_, Payout>(&format!("{PAYOUT_SELECT} WHERE p.id = $1"))
+        db::query_as::<Payout>(&format!("{PAYOUT_SELECT} WHERE p.id = $1"))
             .bind(id)
             .fetch_optional(self.pool())
             .await
@@ -359,9 +359,9 @@ impl Engine {
         id: PayoutId,
     ) -> Result<PayoutDetail, AppError> {
         let payout = self.payout(caller, id).await?;
-        let lines = sqlx::query_as::<_, PayoutLine>(&LINE_VIEW.replace(
+        let lines = db::query_as::<PayoutLine>(&LINE_VIEW.replace(
             "{lines}",
-            "SELECT * FROM payout_lines WHERE payout_id = $1 AND released = 0",
+            "SELECT * FROM payout_lines WHERE payout_id = $1 AND NOT released",
         ))
         .bind(id)
         .fetch_all(self.pool())
@@ -382,11 +382,11 @@ impl Engine {
         limit: i64,
     ) -> Result<Vec<Payout>, AppError> {
         caller.require(Permission::ReadPayouts)?;
-        sqlx::query_as::<_, Payout>(&format!(
+        db::query_as::<Payout>(&format!(
             "{PAYOUT_SELECT} WHERE ($1 IS NULL OR p.state = $1) AND ($2 IS NULL OR p.employee_id = $2)
                AND ($4 IS NULL OR p.employee_id = $4) AND {}
              ORDER BY p.created_at DESC LIMIT $3",
-            studio_condition("p.studio_id", 5)
+            studio_condition(self.backend(), "p.studio_id", 5)
         ))
         .bind(state)
         .bind(employee)
@@ -409,7 +409,7 @@ impl Engine {
         caller.require(Permission::ReadAttention)?;
         let grace = chrono::Duration::from_std(self.settings().pending_grace)
             .unwrap_or(chrono::Duration::seconds(30));
-        sqlx::query_as::<_, Payout>(&format!(
+        db::query_as::<Payout>(&format!(
             "{PAYOUT_SELECT} WHERE p.state = 'failed' OR (p.state = 'pending' AND p.updated_at < $1)
              ORDER BY p.created_at"
         ))
@@ -433,7 +433,7 @@ impl Engine {
         id: EmployeeId,
     ) -> Result<(EmployeeId, String, StudioId), AppError> {
         let row: Option<(String, StudioId)> =
-            sqlx::query_as("SELECT name, studio_id FROM employees WHERE id = $1")
+            db::query_as("SELECT name, studio_id FROM employees WHERE id = $1")
                 .bind(id)
                 .fetch_optional(self.pool())
                 .await
@@ -447,21 +447,17 @@ impl Engine {
         &self,
         key: &IdempotencyKey,
     ) -> Result<Option<PayoutId>, AppError> {
-        sqlx::query_scalar("SELECT id FROM payouts WHERE idempotency_key = $1")
+        db::query_scalar("SELECT id FROM payouts WHERE idempotency_key = $1")
             .bind(key.as_str())
             .fetch_optional(self.pool())
             .await
             .map_err(db_error("looking up the payout of this idempotency key"))
     }
 
-    async fn payout_in(
-        &self,
-        tx: &mut Transaction<'static, Sqlite>,
-        id: PayoutId,
-    ) -> Result<Payout, AppError> {
-        sqlx::query_as::<_, Payout>(&format!("{PAYOUT_SELECT} WHERE p.id = $1"))
+    async fn payout_in(&self, tx: &mut DbTransaction, id: PayoutId) -> Result<Payout, AppError> {
+        db::query_as::<Payout>(&format!("{PAYOUT_SELECT} WHERE p.id = $1"))
             .bind(id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(db_error("reading the payout"))?
             .ok_or_else(|| AppError::not_found(format!("no payout with id {id}")))
@@ -477,13 +473,13 @@ impl Engine {
         let (_, employee_name, studio_id) =
             self.employee_for_payout(caller, period.employee_id).await?;
         let mut tx = self.begin_write().await?;
-        let (count, total): (i64, i64) = sqlx::query_as(&format!(
-            "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM ({PAYABLE_LINES})"
+        let (count, total): (i64, i64) = db::query_as(format!(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ({PAYABLE_LINES}) AS payable"
         ))
         .bind(period.employee_id)
         .bind(period.start)
         .bind(period.end)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .map_err(db_error("computing the payout totals"))?;
         if count == 0 {
@@ -528,7 +524,7 @@ impl Engine {
         }
         let id = PayoutId::generate();
         let at = now();
-        let inserted = sqlx::query(
+        let inserted = db::query(
             "INSERT INTO payouts (id, studio_id, employee_id, period_start, period_end, state, phase,
                                   record_count, total, expected_record_count, expected_total,
                                   idempotency_key, created_at, updated_at, method)
@@ -544,15 +540,24 @@ impl Engine {
         .bind(key.as_str())
         .bind(at)
         .bind(period.method)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await;
         if let Err(error) = inserted {
-            if is_unique_violation(&error, "payouts.employee_id") {
-                let open: Option<(PayoutId, String)> = sqlx::query_as(
+            if is_unique_violation(
+                &error,
+                "payouts.employee_id",
+                "payouts_one_open_per_employee",
+            ) {
+                // PostgreSQL refuses every further statement of a transaction after an error, so
+                // the open payout is looked up outside it.
+                tx.rollback()
+                    .await
+                    .map_err(db_error("rolling back the refused payout"))?;
+                let open: Option<(PayoutId, String)> = db::query_as(
                     "SELECT id, state FROM payouts WHERE employee_id = $1 AND state IN ('pending', 'failed')",
                 )
                 .bind(period.employee_id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(self.pool())
                 .await
                 .map_err(db_error("looking up the open payout"))?;
                 let detail = open
@@ -632,13 +637,13 @@ impl Engine {
             .await
             .map_err(PhaseError::Infrastructure)?;
         // Guard: only the runner that sees the stored phase unchanged may do this phase.
-        let guard = sqlx::query(
+        let guard = db::query(
             "UPDATE payouts SET updated_at = $3 WHERE id = $1 AND phase = $2 AND state IN ('pending', 'failed')",
         )
         .bind(payout.id)
         .bind(payout.phase)
         .bind(now())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(failed("locking the payout"))?;
         if guard.rows_affected() == 0 {
@@ -649,6 +654,10 @@ impl Engine {
             Some(FaultKind::Abort) => {
                 tracing::error!(payout_id = %payout.id, phase = %phase, "injected fault: aborting the process");
                 std::process::abort();
+            }
+            Some(FaultKind::Hang) => {
+                tracing::error!(payout_id = %payout.id, phase = %phase, "injected fault: hanging inside the phase until killed");
+                std::future::pending::<()>().await;
             }
             Some(FaultKind::Error) => {
                 return Err(PhaseError::Failed(format!(
@@ -665,7 +674,7 @@ impl Engine {
                 ));
             }
             PayoutPhase::LinesClaimed => {
-                let claimed = sqlx::query(&format!(
+                let claimed = db::query(format!(
                     "INSERT INTO payout_lines (payout_id, service_record_id, day_record_id, on_date, price,
                          commission_bps, commission, tip, deduction, guaranteed_minimum, day_earned, top_up, amount)
                      SELECT $4, l.* FROM ({PAYABLE_LINES}) l"
@@ -674,7 +683,7 @@ impl Engine {
                 .bind(payout.period_start)
                 .bind(payout.period_end)
                 .bind(payout.id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await
                 .map_err(failed("claiming the records"))?;
                 if claimed.rows_affected() == 0 {
@@ -683,41 +692,41 @@ impl Engine {
                             .into(),
                     ));
                 }
-                sqlx::query(
+                db::query(
                     "UPDATE payouts SET phase = 'lines_claimed',
-                         record_count = (SELECT COUNT(*) FROM payout_lines WHERE payout_id = $1 AND released = 0),
-                         total = (SELECT COALESCE(SUM(amount), 0) FROM payout_lines WHERE payout_id = $1 AND released = 0)
+                         record_count = (SELECT COUNT(*) FROM payout_lines WHERE payout_id = $1 AND NOT released),
+                         total = (SELECT COALESCE(SUM(amount), 0) FROM payout_lines WHERE payout_id = $1 AND NOT released)
                      WHERE id = $1",
                 )
                 .bind(payout.id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await
                 .map_err(failed("recording the claimed lines"))?;
             }
             PayoutPhase::TotalsVerified => {
-                let (lines, sum, misplaced, altered): (i64, i64, i64, i64) = sqlx::query_as(
-                    "SELECT COUNT(*), COALESCE(SUM(pl.amount), 0),
-                            COALESCE(SUM(CASE WHEN COALESCE(sr.employee_id, dr.employee_id) <> $2
+                let (lines, sum, misplaced, altered): (i64, i64, i64, i64) = db::query_as(
+                    "SELECT COUNT(*), CAST(COALESCE(SUM(pl.amount), 0) AS BIGINT),
+                            CAST(COALESCE(SUM(CASE WHEN COALESCE(sr.employee_id, dr.employee_id) <> $2
                                           OR COALESCE(sr.performed_on, dr.worked_on) NOT BETWEEN $3 AND $4
-                                          THEN 1 ELSE 0 END), 0),
-                            COALESCE(SUM(CASE WHEN sr.id IS NOT NULL AND pl.amount <> sr.commission + sr.tip
-                                          THEN 1 ELSE 0 END), 0)
+                                          THEN 1 ELSE 0 END), 0) AS BIGINT),
+                            CAST(COALESCE(SUM(CASE WHEN sr.id IS NOT NULL AND pl.amount <> sr.commission + sr.tip
+                                          THEN 1 ELSE 0 END), 0) AS BIGINT)
                      FROM payout_lines pl
                      LEFT JOIN service_records sr ON sr.id = pl.service_record_id
                      LEFT JOIN day_records dr ON dr.id = pl.day_record_id
-                     WHERE pl.payout_id = $1 AND pl.released = 0",
+                     WHERE pl.payout_id = $1 AND NOT pl.released",
                 )
                 .bind(payout.id)
                 .bind(payout.employee_id)
                 .bind(payout.period_start)
                 .bind(payout.period_end)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut tx)
                 .await
                 .map_err(failed("verifying the totals"))?;
                 let stored: (i64, i64) =
-                    sqlx::query_as("SELECT record_count, total FROM payouts WHERE id = $1")
+                    db::query_as("SELECT record_count, total FROM payouts WHERE id = $1")
                         .bind(payout.id)
-                        .fetch_one(&mut *tx)
+                        .fetch_one(&mut tx)
                         .await
                         .map_err(failed("verifying the totals"))?;
                 if (lines, sum) != stored || misplaced != 0 || altered != 0 {
@@ -729,9 +738,9 @@ impl Engine {
                         Rappen(stored.1)
                     )));
                 }
-                sqlx::query("UPDATE payouts SET phase = 'totals_verified' WHERE id = $1")
+                db::query("UPDATE payouts SET phase = 'totals_verified' WHERE id = $1")
                     .bind(payout.id)
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await
                     .map_err(failed("recording the verification"))?;
             }
@@ -741,14 +750,14 @@ impl Engine {
                     .apply(action)
                     .map_err(|refusal| PhaseError::Failed(refusal.explanation))?;
                 let at = now();
-                sqlx::query(
+                db::query(
                     "UPDATE payouts SET state = $2, phase = 'committed', committed_at = $3, updated_at = $3
                      WHERE id = $1 AND phase = 'totals_verified'",
                 )
                 .bind(payout.id)
                 .bind(to)
                 .bind(at)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await
                 .map_err(failed("committing the payout"))?;
                 if payout.method == PayoutMethod::Cash
@@ -797,7 +806,7 @@ impl Engine {
         let result: Result<Payout, AppError> = async {
             payout.state.apply(PayoutAction::Fail)?;
             let mut tx = self.begin_write().await?;
-            sqlx::query(
+            db::query(
                 "UPDATE payouts SET state = 'failed', failed_phase = $2, error = $3, updated_at = $4
                  WHERE id = $1 AND state IN ('pending', 'failed')",
             )
@@ -805,7 +814,7 @@ impl Engine {
             .bind(phase)
             .bind(&message)
             .bind(now())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(db_error("recording the payout failure"))?;
             let failed = self.payout_in(&mut tx, payout.id).await?;
@@ -945,7 +954,7 @@ impl Engine {
 /// Appends a payout's domain event to the durable event log, inside the caller's transaction.
 async fn record_event(
     settings: &super::EngineSettings,
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut DbTransaction,
     kind: &str,
     payout: &Payout,
 ) -> Result<(), AppError> {

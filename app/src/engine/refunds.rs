@@ -6,6 +6,7 @@
 
 use super::access::{self, Activity, Caller};
 use super::catalog::SERVICE_RECORD_SELECT;
+use super::db;
 use super::idempotency::{self, Claim, IdempotencyKey};
 use super::{business_date, db_error, now, Engine};
 use crate::domain::*;
@@ -51,9 +52,9 @@ impl Engine {
             return idempotency::decode(status, &body);
         }
         let load = format!("{SERVICE_RECORD_SELECT} WHERE sr.id = $1");
-        let record = sqlx::query_as::<_, ServiceRecord>(&load)
+        let record = db::query_as::<ServiceRecord>(&load)
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await
             .map_err(db_error("looking up the service record"))?
             .filter(|record| caller.sees(record.studio_id, record.employee_id))
@@ -87,15 +88,13 @@ impl Engine {
             PaymentMethod::Card | PaymentMethod::Twint => None,
         };
         let at = now();
-        sqlx::query(
-            "UPDATE service_records SET refunded_at = $1, refund_reason = $2 WHERE id = $3",
-        )
-        .bind(at)
-        .bind(&reason)
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error("marking the service refunded"))?;
+        db::query("UPDATE service_records SET refunded_at = $1, refund_reason = $2 WHERE id = $3")
+            .bind(at)
+            .bind(&reason)
+            .bind(id)
+            .execute(&mut tx)
+            .await
+            .map_err(db_error("marking the service refunded"))?;
         super::ledger::post_reversal(
             &mut tx,
             id.0,
@@ -107,9 +106,9 @@ impl Engine {
             till_session,
         )
         .await?;
-        let saved = sqlx::query_as::<_, ServiceRecord>(&load)
+        let saved = db::query_as::<ServiceRecord>(&load)
             .bind(id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await
             .map_err(db_error("reading the refunded service record"))?;
         super::events::record(

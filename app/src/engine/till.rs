@@ -4,12 +4,12 @@
 //! required when non-zero) and stores the unalterable Z report.
 
 use super::access::{self, Activity, Caller, NOTHING};
+use super::db::{self, DbTransaction};
 use super::idempotency::{self, Claim, IdempotencyKey};
 use super::ledger::{post_transfer, NewTransfer};
 use super::{business_date, db_error, now, Engine};
 use crate::domain::*;
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{Sqlite, SqliteConnection, Transaction};
 use std::collections::BTreeMap;
 
 /// Idempotency operation names.
@@ -23,10 +23,10 @@ const MAX_REASON_CHARS: usize = 500;
 
 /// The open session of a studio, if any.
 pub(crate) async fn open_session_of(
-    conn: &mut SqliteConnection,
+    conn: &mut DbTransaction,
     studio: StudioId,
 ) -> Result<Option<TillSessionId>, AppError> {
-    sqlx::query_scalar("SELECT id FROM till_sessions WHERE studio_id = $1 AND state = 'open'")
+    db::query_scalar("SELECT id FROM till_sessions WHERE studio_id = $1 AND state = 'open'")
         .bind(studio)
         .fetch_optional(conn)
         .await
@@ -35,7 +35,7 @@ pub(crate) async fn open_session_of(
 
 /// What the drawer of an open session should hold now, Rappen.
 pub(crate) async fn expected_cash(
-    conn: &mut SqliteConnection,
+    conn: &mut DbTransaction,
     session: TillSessionId,
 ) -> Result<Rappen, AppError> {
     Ok(load_session(conn, session).await?.expected_cash)
@@ -122,10 +122,10 @@ const SESSION_SELECT: &str = "
     FROM till_sessions t JOIN studios s ON s.id = t.studio_id";
 
 async fn movements(
-    conn: &mut SqliteConnection,
+    conn: &mut DbTransaction,
     session: TillSessionId,
 ) -> Result<Vec<TillMovement>, AppError> {
-    sqlx::query_as::<_, TillMovement>(
+    db::query_as::<TillMovement>(
         "SELECT t.id AS transfer_id, t.kind, t.reason, p.amount, t.created_at AS at
          FROM ledger_transfers t
          JOIN ledger_postings p ON p.transfer_id = t.id
@@ -140,10 +140,10 @@ async fn movements(
 }
 
 async fn load_session(
-    conn: &mut SqliteConnection,
+    conn: &mut DbTransaction,
     id: TillSessionId,
 ) -> Result<TillSession, AppError> {
-    let row = sqlx::query_as::<_, SessionRow>(&format!("{SESSION_SELECT} WHERE t.id = $1"))
+    let row = db::query_as::<SessionRow>(&format!("{SESSION_SELECT} WHERE t.id = $1"))
         .bind(id)
         .fetch_optional(&mut *conn)
         .await
@@ -191,16 +191,16 @@ impl Engine {
         caller.require_studio(Permission::ReadTill, studio)?;
         let mut conn = self
             .pool()
-            .acquire()
+            .begin()
             .await
             .map_err(db_error("reading the till"))?;
-        let id: Option<TillSessionId> = sqlx::query_scalar(
+        let id: Option<TillSessionId> = db::query_scalar(
             "SELECT id FROM till_sessions WHERE studio_id = $1 AND (state = 'open' OR business_date = $2)
              ORDER BY state = 'open' DESC, business_date DESC LIMIT 1",
         )
         .bind(studio)
         .bind(super::today())
-        .fetch_optional(&mut *conn)
+        .fetch_optional(&mut conn)
         .await
         .map_err(db_error("reading the till"))?;
         match id {
@@ -220,7 +220,7 @@ impl Engine {
         caller.require(Permission::ReadTill)?;
         let mut conn = self
             .pool()
-            .acquire()
+            .begin()
             .await
             .map_err(db_error("reading the till"))?;
         let session = load_session(&mut conn, id).await?;
@@ -263,9 +263,9 @@ impl Engine {
             return idempotency::decode(status, &body);
         }
         let studio_name: Option<String> =
-            sqlx::query_scalar("SELECT name FROM studios WHERE id = $1")
+            db::query_scalar("SELECT name FROM studios WHERE id = $1")
                 .bind(request.studio_id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await
                 .map_err(db_error("looking up the studio"))?;
         let Some(studio_name) = studio_name else {
@@ -276,13 +276,13 @@ impl Engine {
         };
         let at = now();
         let today = business_date(at);
-        let existing: Option<(NaiveDate, TillState)> = sqlx::query_as(
+        let existing: Option<(NaiveDate, TillState)> = db::query_as(
             "SELECT business_date, state FROM till_sessions WHERE studio_id = $1 AND (state = 'open' OR business_date = $2)
              ORDER BY state = 'open' DESC LIMIT 1",
         )
         .bind(request.studio_id)
         .bind(today)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await
         .map_err(db_error("looking up today's till"))?;
         match existing {
@@ -301,7 +301,7 @@ impl Engine {
             None => {}
         }
         let id = TillSessionId::generate();
-        sqlx::query(
+        db::query(
             "INSERT INTO till_sessions (id, studio_id, business_date, state, opening_float, opened_at)
              VALUES ($1, $2, $3, 'open', $4, $5)",
         )
@@ -310,16 +310,16 @@ impl Engine {
         .bind(today)
         .bind(request.opening_float)
         .bind(at)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_error("opening the till"))?;
-        let drawer: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(p.amount), 0) FROM ledger_postings p
+        let drawer: i64 = db::query_scalar(
+            "SELECT CAST(COALESCE(SUM(p.amount), 0) AS BIGINT) FROM ledger_postings p
              JOIN ledger_accounts a ON a.id = p.account_id
              WHERE a.studio_id = $1 AND a.code = 'cash_drawer'",
         )
         .bind(request.studio_id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .map_err(db_error("reading the drawer's balance"))?;
         let difference = request.opening_float - drawer;
@@ -578,7 +578,7 @@ impl Engine {
             .await?;
         let report_json = idempotency::encode(&report)?;
         let denominations_json = idempotency::encode(&request.denominations)?;
-        sqlx::query(
+        db::query(
             "UPDATE till_sessions SET state = 'closed', closed_at = $2, expected_cash = $3, counted_cash = $4,
                  variance = $5, variance_reason = $6, denominations = $7, z_report = $8
              WHERE id = $1 AND state = 'open'",
@@ -591,7 +591,7 @@ impl Engine {
         .bind(if reason.is_empty() { None } else { Some(&reason) })
         .bind(denominations_json)
         .bind(report_json)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(db_error("closing the till"))?;
         let closed = load_session(&mut tx, session.id).await?;
@@ -635,7 +635,7 @@ impl Engine {
 
     async fn open_session_in(
         &self,
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut DbTransaction,
         studio: StudioId,
     ) -> Result<TillSession, AppError> {
         let id = open_session_of(tx, studio).await?.ok_or_else(|| {
@@ -650,7 +650,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     async fn z_report(
         &self,
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut DbTransaction,
         session: &TillSession,
         closed_at: DateTime<Utc>,
         counted: Rappen,
@@ -658,22 +658,22 @@ impl Engine {
         reason: &str,
         denominations: &BTreeMap<String, i64>,
     ) -> Result<ZReport, AppError> {
-        let by_method: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-            "SELECT payment_method, COUNT(*), SUM(price), SUM(tip) FROM service_records
+        let by_method: Vec<(String, i64, i64, i64)> = db::query_as(
+            "SELECT payment_method, COUNT(*), CAST(SUM(price) AS BIGINT), CAST(SUM(tip) AS BIGINT) FROM service_records
              WHERE studio_id = $1 AND performed_on = $2 GROUP BY payment_method ORDER BY payment_method",
         )
         .bind(session.studio_id)
         .bind(session.business_date)
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db_error("summing the day's sales"))?;
-        let by_rate: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT vat_rate_bps, SUM(price) FROM service_records
+        let by_rate: Vec<(i64, i64)> = db::query_as(
+            "SELECT vat_rate_bps, CAST(SUM(price) AS BIGINT) FROM service_records
              WHERE studio_id = $1 AND performed_on = $2 GROUP BY vat_rate_bps ORDER BY vat_rate_bps DESC",
         )
         .bind(session.studio_id)
         .bind(session.business_date)
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db_error("summing the day's VAT"))?;
         let sum_of = |kind: &str| -> i64 {

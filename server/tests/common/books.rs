@@ -6,20 +6,21 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use app::domain::{EmployeeId, ServiceId, StudioId};
+use app::engine::db;
 use app::engine::Engine;
 
 /// A studio named `name` with one service in its catalogue ("Cut", CHF 95.00).
 pub async fn studio_with_a_service(engine: &Engine, name: &str) -> (StudioId, ServiceId) {
     let studio = StudioId::generate();
     let service = ServiceId::generate();
-    sqlx::query("INSERT INTO studios (id, name, created_at) VALUES ($1, $2, $3)")
+    db::query("INSERT INTO studios (id, name, created_at) VALUES ($1, $2, $3)")
         .bind(studio)
         .bind(name)
         .bind(chrono::Utc::now())
         .execute(engine.pool())
         .await
         .unwrap();
-    sqlx::query("INSERT INTO services (id, studio_id, name, category, list_price) VALUES ($1, $2, 'Cut', 'hair', 9500)")
+    db::query("INSERT INTO services (id, studio_id, name, category, list_price) VALUES ($1, $2, 'Cut', 'hair', 9500)")
         .bind(service)
         .bind(studio)
         .execute(engine.pool())
@@ -36,7 +37,7 @@ pub async fn employee(
     commission_bps: i64,
 ) -> EmployeeId {
     let id = EmployeeId::generate();
-    sqlx::query("INSERT INTO employees (id, studio_id, name, commission_bps, created_at) VALUES ($1, $2, $3, $4, $5)")
+    db::query("INSERT INTO employees (id, studio_id, name, commission_bps, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(id)
         .bind(studio)
         .bind(name)

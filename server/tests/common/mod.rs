@@ -1,9 +1,15 @@
-//! Test harness: every test gets its own SQLite database in a temporary directory, the real
-//! application router on a random port, and the engine handle (to arm faults and count rows).
+//! Test harness: every test gets its own database, the real application router on a random
+//! port, and the engine handle (to arm faults and count rows).
+//!
+//! The database is SQLite in a temporary directory, or, with
+//! `PAYOUT_ENGINE_TEST_DATABASE=postgres`, a new database on the PostgreSQL server at
+//! `PAYOUT_ENGINE_TEST_POSTGRES_URL` (a role allowed to create databases; `scripts/postgres.sh`
+//! starts a local one). The same tests run on both.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use app::domain::*;
+use app::engine::db;
 use app::engine::{Engine, EngineSettings};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -18,7 +24,68 @@ pub struct TestApp {
     pub owner_key: String,
     /// That key as an actor (`api_key:<id>`), the namespace of its idempotency keys.
     pub owner_actor: String,
-    _dir: tempfile::TempDir,
+    _database: TestDatabase,
+}
+
+/// Keeps a test's database alive: the SQLite file's directory (deleted on drop), or the name of
+/// its PostgreSQL database (dropped by the test script after the run: dropping needs a
+/// connection, and `Drop` cannot wait for one).
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// With `RUST_LOG` set (e.g. `RUST_LOG=app=debug`), the engine's and server's logs are shown
+/// with each failing test's output.
+pub fn show_server_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let installed = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        // Err: an earlier test of this binary installed it already.
+        drop(installed);
+    }
+}
+
+/// Whether the tests run on PostgreSQL (`PAYOUT_ENGINE_TEST_DATABASE=postgres`).
+pub fn on_postgres() -> bool {
+    match std::env::var("PAYOUT_ENGINE_TEST_DATABASE").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("PAYOUT_ENGINE_TEST_DATABASE={other}: expected sqlite or postgres"),
+    }
+}
+
+/// A new, empty database for one test on the selected backend.
+pub async fn test_database() -> TestDatabase {
+    if !on_postgres() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        return TestDatabase {
+            url: format!("sqlite://{}", dir.path().join("test.db").display()),
+            _dir: Some(dir),
+        };
+    }
+    use sqlx::Connection as _;
+    let server = std::env::var("PAYOUT_ENGINE_TEST_POSTGRES_URL").expect(
+        "PAYOUT_ENGINE_TEST_DATABASE=postgres needs PAYOUT_ENGINE_TEST_POSTGRES_URL \
+         (e.g. eval \"$(bash scripts/postgres.sh)\")",
+    );
+    let name = format!("pe_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&server)
+        .await
+        .unwrap_or_else(|error| panic!("cannot reach the test PostgreSQL server: {error}"));
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create the test database");
+    admin.close().await.expect("close the admin connection");
+    let mut url = reqwest::Url::parse(&server).expect("PAYOUT_ENGINE_TEST_POSTGRES_URL");
+    url.set_path(&format!("/{name}"));
+    TestDatabase {
+        url: url.to_string(),
+        _dir: None,
+    }
 }
 
 /// An HTTP client that sends `Authorization: Bearer <key>` with every request.
@@ -52,9 +119,22 @@ pub async fn spawn_demo_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(settings: EngineSettings) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("test.db").display());
-    let engine = Engine::connect(&url, settings).await.expect("engine");
+    let database = test_database().await;
+    let url = database.url.clone();
+    spawn_app_at(database, &url, settings).await
+}
+
+/// Starts the app on `database`, connecting through `connect_url` (its own URL, or one that
+/// reaches it another way, e.g. through a proxy a test can cut).
+pub async fn spawn_app_at(
+    database: TestDatabase,
+    connect_url: &str,
+    settings: EngineSettings,
+) -> TestApp {
+    show_server_logs();
+    let engine = Engine::connect(connect_url, settings)
+        .await
+        .expect("engine");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -86,7 +166,7 @@ pub async fn spawn_app_with(settings: EngineSettings) -> TestApp {
         client: bearer_client(&owner_key),
         owner_key,
         owner_actor,
-        _dir: dir,
+        _database: database,
     }
 }
 
@@ -133,7 +213,7 @@ impl TestApp {
     }
 
     pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        db::query_scalar(format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(self.engine.pool())
             .await
             .expect("count")
@@ -157,10 +237,10 @@ impl TestApp {
 
     /// Live claims that point at the same record twice (must always be 0).
     pub async fn double_claims(&self) -> i64 {
-        sqlx::query_scalar(
+        db::query_scalar(
             "SELECT COUNT(*) FROM (
-                 SELECT COALESCE(service_record_id, day_record_id) AS record, COUNT(*) AS n
-                 FROM payout_lines WHERE released = 0 GROUP BY record HAVING n > 1)",
+                 SELECT COALESCE(service_record_id, day_record_id) AS record
+                 FROM payout_lines WHERE NOT released GROUP BY 1 HAVING COUNT(*) > 1) AS doubles",
         )
         .fetch_one(self.engine.pool())
         .await

@@ -1,0 +1,517 @@
+//! One engine, two databases: SQLite (the embedded default) and PostgreSQL (the scale-out
+//! backend). The engine writes each statement once, in SQL both understand, and runs it through
+//! this module, which binds the arguments for whichever backend the pool is on. The few places
+//! where the dialects differ ask [`Backend`] for the fragment.
+//!
+//! The API mirrors sqlx's (`query`, `query_as`, `query_scalar`, `bind`, `execute`, `fetch_*`) so
+//! the SQL reads as before; only the executor types are ours ([`DbPool`], [`DbConnection`],
+//! [`DbTransaction`]). A value can be bound when sqlx can encode it for both backends, and a row
+//! type decoded when it derives `sqlx::FromRow` over types both backends decode: `i64` Rappen,
+//! `bool`, `String`, `Uuid` ids (16-byte BLOB / `uuid`), `NaiveDate` (TEXT / `date`),
+//! `DateTime<Utc>` (TEXT RFC 3339 / `timestamptz`).
+
+use sqlx::error::BoxDynError;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
+use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::{Arguments as _, Encode, FromRow, Postgres, Sqlite, Transaction, Type};
+use std::borrow::Cow;
+
+/// Which database the engine runs on (reported by `/healthz`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, one file, one writer at a time (`BEGIN IMMEDIATE`).
+    Sqlite,
+    /// PostgreSQL, shared by any number of server instances.
+    Postgres,
+}
+
+impl Backend {
+    /// `sqlite` or `postgres`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// SQL condition: `column` (a UUID) is one of the ids in parameter `$n`, a JSON array of ids
+    /// as 32 hex digits (see [`super::access::Caller::studio_filter`]), or `$n` is NULL (no
+    /// restriction).
+    pub fn id_in_json_array(self, column: &str, parameter: usize) -> String {
+        match self {
+            Backend::Sqlite => format!(
+                "(${parameter} IS NULL OR {column} IN (SELECT unhex(value) FROM json_each(${parameter})))"
+            ),
+            Backend::Postgres => format!(
+                "(${parameter}::text IS NULL OR {column} IN \
+                 (SELECT value::uuid FROM json_array_elements_text(${parameter}::json)))"
+            ),
+        }
+    }
+
+    /// SQL expression: the UTC calendar date (`YYYY-MM-DD`, as a date value) of the timestamp
+    /// `column`.
+    pub fn utc_date_of(self, column: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("substr({column}, 1, 10)"),
+            Backend::Postgres => format!("(({column}) AT TIME ZONE 'UTC')::date"),
+        }
+    }
+
+    /// The locking clause of a `SELECT` that claims jobs: PostgreSQL locks the rows it picks and
+    /// skips rows another process has locked (`FOR UPDATE SKIP LOCKED`), so concurrent workers
+    /// claim disjoint jobs; SQLite needs nothing (one writer at a time).
+    pub fn for_update_skip_locked(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
+/// A connection pool on either backend; cheap to clone.
+#[derive(Clone, Debug)]
+pub enum DbPool {
+    /// SQLite.
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+/// A connection taken from a [`DbPool`] (returned to it on drop).
+pub enum DbConnection {
+    /// SQLite.
+    Sqlite(PoolConnection<Sqlite>),
+    /// PostgreSQL.
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// An open transaction; dropped without [`DbTransaction::commit`], it rolls back.
+pub enum DbTransaction {
+    /// SQLite.
+    Sqlite(Transaction<'static, Sqlite>),
+    /// PostgreSQL.
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl DbPool {
+    /// The backend this pool connects to.
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbPool::Sqlite(_) => Backend::Sqlite,
+            DbPool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Takes a connection (waits up to the pool's acquire timeout).
+    pub async fn acquire(&self) -> Result<DbConnection, sqlx::Error> {
+        Ok(match self {
+            DbPool::Sqlite(pool) => DbConnection::Sqlite(pool.acquire().await?),
+            DbPool::Postgres(pool) => DbConnection::Postgres(pool.acquire().await?),
+        })
+    }
+
+    /// Starts a plain transaction (`BEGIN`).
+    pub async fn begin(&self) -> Result<DbTransaction, sqlx::Error> {
+        Ok(match self {
+            DbPool::Sqlite(pool) => DbTransaction::Sqlite(pool.begin().await?),
+            DbPool::Postgres(pool) => DbTransaction::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        match self {
+            DbPool::Sqlite(pool) => pool.close().await,
+            DbPool::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// Connections open (in use or idle), for diagnostics.
+    pub fn size(&self) -> u32 {
+        match self {
+            DbPool::Sqlite(pool) => pool.size(),
+            DbPool::Postgres(pool) => pool.size(),
+        }
+    }
+
+    /// The SQLite pool, when on SQLite (benchmarks compare against bare sqlx).
+    pub fn as_sqlite(&self) -> Option<&SqlitePool> {
+        match self {
+            DbPool::Sqlite(pool) => Some(pool),
+            DbPool::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL pool, when on PostgreSQL.
+    pub fn as_postgres(&self) -> Option<&PgPool> {
+        match self {
+            DbPool::Sqlite(_) => None,
+            DbPool::Postgres(pool) => Some(pool),
+        }
+    }
+}
+
+impl DbConnection {
+    /// The backend of this connection.
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConnection::Sqlite(_) => Backend::Sqlite,
+            DbConnection::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+impl DbTransaction {
+    /// The backend of this transaction.
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbTransaction::Sqlite(_) => Backend::Sqlite,
+            DbTransaction::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            DbTransaction::Sqlite(tx) => tx.commit().await,
+            DbTransaction::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    /// Rolls back explicitly (dropping does too, but later, on the connection's next use).
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            DbTransaction::Sqlite(tx) => tx.rollback().await,
+            DbTransaction::Postgres(tx) => tx.rollback().await,
+        }
+    }
+}
+
+/// Where a statement runs: a pool, a connection or a transaction of either backend.
+pub enum Target<'a> {
+    /// Any connection of a SQLite pool.
+    SqlitePool(&'a SqlitePool),
+    /// One SQLite connection (possibly inside a transaction).
+    Sqlite(&'a mut SqliteConnection),
+    /// Any connection of a PostgreSQL pool.
+    PostgresPool(&'a PgPool),
+    /// One PostgreSQL connection (possibly inside a transaction).
+    Postgres(&'a mut PgConnection),
+}
+
+/// Something a statement can run on: `&DbPool`, `&mut DbConnection`, `&mut DbTransaction`.
+pub trait Executor<'a>: Send {
+    /// Where the statement runs.
+    fn target(self) -> Target<'a>;
+}
+
+impl<'a> Executor<'a> for &'a DbPool {
+    fn target(self) -> Target<'a> {
+        match self {
+            DbPool::Sqlite(pool) => Target::SqlitePool(pool),
+            DbPool::Postgres(pool) => Target::PostgresPool(pool),
+        }
+    }
+}
+
+impl<'a> Executor<'a> for &'a mut DbConnection {
+    fn target(self) -> Target<'a> {
+        match self {
+            DbConnection::Sqlite(conn) => Target::Sqlite(conn),
+            DbConnection::Postgres(conn) => Target::Postgres(conn),
+        }
+    }
+}
+
+impl<'a> Executor<'a> for &'a mut DbTransaction {
+    fn target(self) -> Target<'a> {
+        match self {
+            DbTransaction::Sqlite(tx) => Target::Sqlite(tx),
+            DbTransaction::Postgres(tx) => Target::Postgres(tx),
+        }
+    }
+}
+
+/// A value bindable on both backends (blanket-implemented for everything sqlx encodes for both).
+pub trait Argument<'q>: Send {
+    /// Appends the value to SQLite arguments.
+    fn add_to_sqlite(
+        self: Box<Self>,
+        arguments: &mut SqliteArguments<'q>,
+    ) -> Result<(), BoxDynError>;
+    /// Appends the value to PostgreSQL arguments.
+    fn add_to_postgres(self: Box<Self>, arguments: &mut PgArguments) -> Result<(), BoxDynError>;
+}
+
+impl<'q, T> Argument<'q> for T
+where
+    T: 'q + Send + Encode<'q, Sqlite> + Type<Sqlite> + Encode<'q, Postgres> + Type<Postgres>,
+{
+    fn add_to_sqlite(
+        self: Box<Self>,
+        arguments: &mut SqliteArguments<'q>,
+    ) -> Result<(), BoxDynError> {
+        arguments.add(*self)
+    }
+
+    fn add_to_postgres(self: Box<Self>, arguments: &mut PgArguments) -> Result<(), BoxDynError> {
+        arguments.add(*self)
+    }
+}
+
+/// A row type decodable on both backends (anything deriving `sqlx::FromRow` over such fields).
+pub trait Record:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+impl<T> Record for T where
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+/// The bound arguments of a statement, encoded when it runs (when the backend is known).
+struct Bound<'q>(Vec<Box<dyn Argument<'q> + 'q>>);
+
+impl<'q> Bound<'q> {
+    fn for_sqlite(self) -> Result<SqliteArguments<'q>, BoxDynError> {
+        let mut arguments = SqliteArguments::default();
+        for value in self.0 {
+            value.add_to_sqlite(&mut arguments)?;
+        }
+        Ok(arguments)
+    }
+
+    fn for_postgres(self) -> Result<PgArguments, BoxDynError> {
+        let mut arguments = PgArguments::default();
+        arguments.reserve(self.0.len(), self.0.len() * 8);
+        for value in self.0 {
+            value.add_to_postgres(&mut arguments)?;
+        }
+        Ok(arguments)
+    }
+}
+
+/// Runs `$run` (a closure-like expression using `$exec` and `$args`) on whichever executor the
+/// target is, with the arguments encoded for its backend.
+macro_rules! on_target {
+    ($target:expr, $bound:expr, |$exec:ident, $args:ident| $run:expr) => {
+        match $target {
+            Target::SqlitePool($exec) => {
+                let $args = $bound.for_sqlite().map_err(sqlx::Error::Encode)?;
+                $run
+            }
+            Target::Sqlite($exec) => {
+                let $args = $bound.for_sqlite().map_err(sqlx::Error::Encode)?;
+                $run
+            }
+            Target::PostgresPool($exec) => {
+                let $args = $bound.for_postgres().map_err(sqlx::Error::Encode)?;
+                $run
+            }
+            Target::Postgres($exec) => {
+                let $args = $bound.for_postgres().map_err(sqlx::Error::Encode)?;
+                $run
+            }
+        }
+    };
+}
+
+/// What a statement that returns no rows did.
+#[derive(Clone, Copy, Debug)]
+pub struct Done {
+    rows_affected: u64,
+}
+
+impl Done {
+    /// Rows inserted, updated or deleted.
+    pub fn rows_affected(&self) -> u64 {
+        self.rows_affected
+    }
+}
+
+/// A statement whose rows, if any, are not read.
+#[must_use = "a query does nothing until it is executed"]
+pub struct Query<'q> {
+    sql: Cow<'q, str>,
+    bound: Bound<'q>,
+}
+
+/// A statement whose rows decode into `T`.
+#[must_use = "a query does nothing until it is fetched"]
+pub struct QueryAs<'q, T> {
+    sql: Cow<'q, str>,
+    bound: Bound<'q>,
+    row: std::marker::PhantomData<fn() -> T>,
+}
+
+/// A statement whose first column decodes into `T`.
+#[must_use = "a query does nothing until it is fetched"]
+pub struct QueryScalar<'q, T> {
+    sql: Cow<'q, str>,
+    bound: Bound<'q>,
+    value: std::marker::PhantomData<fn() -> T>,
+}
+
+/// A statement, with `$1`, `$2`, ... placeholders (both backends read them).
+pub fn query<'q>(sql: impl Into<Cow<'q, str>>) -> Query<'q> {
+    Query {
+        sql: sql.into(),
+        bound: Bound(Vec::new()),
+    }
+}
+
+/// A statement whose rows decode into `T`.
+pub fn query_as<'q, T: Record>(sql: impl Into<Cow<'q, str>>) -> QueryAs<'q, T> {
+    QueryAs {
+        sql: sql.into(),
+        bound: Bound(Vec::new()),
+        row: std::marker::PhantomData,
+    }
+}
+
+/// A statement whose first column decodes into `T`.
+pub fn query_scalar<'q, T>(sql: impl Into<Cow<'q, str>>) -> QueryScalar<'q, T>
+where
+    T: Send + Unpin,
+    (T,): Record,
+{
+    QueryScalar {
+        sql: sql.into(),
+        bound: Bound(Vec::new()),
+        value: std::marker::PhantomData,
+    }
+}
+
+impl<'q> Query<'q> {
+    /// Binds the next `$n`.
+    pub fn bind<V: Argument<'q> + 'q>(mut self, value: V) -> Self {
+        self.bound.0.push(Box::new(value));
+        self
+    }
+
+    /// Runs the statement.
+    pub async fn execute<'a>(self, on: impl Executor<'a>) -> Result<Done, sqlx::Error> {
+        let Query { sql, bound } = self;
+        let rows_affected = on_target!(on.target(), bound, |exec, args| {
+            sqlx::query_with(&sql, args)
+                .execute(exec)
+                .await?
+                .rows_affected()
+        });
+        Ok(Done { rows_affected })
+    }
+}
+
+impl<'q, T: Record> QueryAs<'q, T> {
+    /// Binds the next `$n`.
+    pub fn bind<V: Argument<'q> + 'q>(mut self, value: V) -> Self {
+        self.bound.0.push(Box::new(value));
+        self
+    }
+
+    /// Every row.
+    pub async fn fetch_all<'a>(self, on: impl Executor<'a>) -> Result<Vec<T>, sqlx::Error> {
+        let QueryAs { sql, bound, .. } = self;
+        on_target!(on.target(), bound, |exec, args| {
+            sqlx::query_as_with::<_, T, _>(&sql, args)
+                .fetch_all(exec)
+                .await
+        })
+    }
+
+    /// Exactly one row (`RowNotFound` otherwise).
+    pub async fn fetch_one<'a>(self, on: impl Executor<'a>) -> Result<T, sqlx::Error> {
+        let QueryAs { sql, bound, .. } = self;
+        on_target!(on.target(), bound, |exec, args| {
+            sqlx::query_as_with::<_, T, _>(&sql, args)
+                .fetch_one(exec)
+                .await
+        })
+    }
+
+    /// The first row, if any.
+    pub async fn fetch_optional<'a>(self, on: impl Executor<'a>) -> Result<Option<T>, sqlx::Error> {
+        let QueryAs { sql, bound, .. } = self;
+        on_target!(on.target(), bound, |exec, args| {
+            sqlx::query_as_with::<_, T, _>(&sql, args)
+                .fetch_optional(exec)
+                .await
+        })
+    }
+}
+
+impl<'q, T> QueryScalar<'q, T>
+where
+    T: Send + Unpin,
+    (T,): Record,
+{
+    /// Binds the next `$n`.
+    pub fn bind<V: Argument<'q> + 'q>(mut self, value: V) -> Self {
+        self.bound.0.push(Box::new(value));
+        self
+    }
+
+    /// The first column of every row.
+    pub async fn fetch_all<'a>(self, on: impl Executor<'a>) -> Result<Vec<T>, sqlx::Error> {
+        let QueryScalar { sql, bound, .. } = self;
+        on_target!(on.target(), bound, |exec, args| {
+            sqlx::query_scalar_with::<_, T, _>(&sql, args)
+                .fetch_all(exec)
+                .await
+        })
+    }
+
+    /// The first column of exactly one row (`RowNotFound` otherwise).
+    pub async fn fetch_one<'a>(self, on: impl Executor<'a>) -> Result<T, sqlx::Error> {
+        let QueryScalar { sql, bound, .. } = self;
+        on_target!(on.target(), bound, |exec, args| {
+            sqlx::query_scalar_with::<_, T, _>(&sql, args)
+                .fetch_one(exec)
+                .await
+        })
+    }
+
+    /// The first column of the first row, if any.
+    pub async fn fetch_optional<'a>(self, on: impl Executor<'a>) -> Result<Option<T>, sqlx::Error> {
+        let QueryScalar { sql, bound, .. } = self;
+        on_target!(on.target(), bound, |exec, args| {
+            sqlx::query_scalar_with::<_, T, _>(&sql, args)
+                .fetch_optional(exec)
+                .await
+        })
+    }
+}
+
+/// One `INSERT` of many rows: `head` (`INSERT INTO t (a, b) `) followed by `VALUES ($1, $2),
+/// ($3, $4), ...` for each item of `rows`, whose `columns` values `bind_row` binds in order.
+/// Keep `rows × columns` under SQLite's 32,766 bound parameters (PostgreSQL allows 65,535).
+pub fn insert_values<'q, I, F>(head: &str, rows: I, columns: usize, mut bind_row: F) -> Query<'q>
+where
+    I: IntoIterator,
+    F: FnMut(Query<'q>, I::Item) -> Query<'q>,
+{
+    let rows: Vec<I::Item> = rows.into_iter().collect();
+    let mut sql = String::with_capacity(head.len() + rows.len() * columns * 6);
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    let mut parameter = 0;
+    for row in 0..rows.len() {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            parameter += 1;
+            sql.push('$');
+            sql.push_str(&parameter.to_string());
+        }
+        sql.push(')');
+    }
+    rows.into_iter().fold(query(sql), &mut bind_row)
+}
