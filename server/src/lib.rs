@@ -24,6 +24,9 @@ pub struct ServeConfig {
     pub fault_injection: bool,
     /// When to run the audit; `None` = no scheduled audits.
     pub audit_schedule: Option<app::engine::audit::AuditSchedule>,
+    /// How long a payout may stay pending before this server finishes it by itself; `None` =
+    /// never (the banner waits for a person).
+    pub stale_payout_after: Option<std::time::Duration>,
 }
 
 /// Leptos options: from cargo-leptos' environment when it launched us, else the workspace defaults
@@ -122,6 +125,22 @@ pub async fn serve(engine: Engine, config: ServeConfig) -> anyhow::Result<()> {
         ));
     } else {
         tracing::warn!("scheduled audits are off");
+    }
+    if let Some(older_than) = config.stale_payout_after {
+        workers.spawn(app::engine::payouts::run_stale_payout_completer(
+            engine.clone(),
+            // Sweep a few times per grace period, at most every 30 s.
+            (older_than / 4).clamp(
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(30),
+            ),
+            older_than,
+            when_stopped(stopped.clone()),
+        ));
+    } else {
+        tracing::warn!(
+            "the stale-payout completer is off: interrupted payouts wait for Finish payout"
+        );
     }
     let served = serve_router(listener, router, async move {
         shutdown.await;

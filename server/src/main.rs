@@ -237,6 +237,10 @@ struct ServeArgs {
     /// When the audit runs: cron `sec min hour day month weekday` in Europe/Zurich, or `off`.
     #[arg(long, env = "PAYOUT_ENGINE_AUDIT_SCHEDULE", default_value = app::engine::audit::AuditSchedule::DEFAULT_CRON)]
     audit_schedule: String,
+    /// Seconds a payout may stay pending (interrupted between phases) before this server finishes
+    /// it by itself, as Finish payout would; 0 = never (the banner waits for a person).
+    #[arg(long, env = "PAYOUT_ENGINE_STALE_PAYOUT_SECS", default_value_t = 120)]
+    stale_payout_secs: u64,
     /// Days back each scheduled audit checks (default: everything).
     #[arg(long, env = "PAYOUT_ENGINE_AUDIT_DAYS")]
     audit_days: Option<i64>,
@@ -312,9 +316,13 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         enable_fault_injection: false,
         audit_schedule: app::engine::audit::AuditSchedule::DEFAULT_CRON.into(),
         audit_days: None,
+        stale_payout_secs: 120,
     })) {
         Command::Migrate => {
-            println!("migrations applied to {}", cli.database_url);
+            println!(
+                "migrations applied to {}",
+                app::engine::redact_password(&cli.database_url)
+            );
         }
         Command::SeedDemo => seed(&engine).await?,
         Command::Audit { days } => {
@@ -516,6 +524,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     addr,
                     fault_injection: args.enable_fault_injection,
                     audit_schedule,
+                    stale_payout_after: (args.stale_payout_secs > 0)
+                        .then(|| Duration::from_secs(args.stale_payout_secs)),
                 },
             )
             .await?;

@@ -8,7 +8,6 @@ mod common;
 
 use app::domain::*;
 use app::engine::db;
-use app::engine::faults::{Fault, FaultKind};
 use app::engine::EngineSettings;
 use common::*;
 use serde_json::{json, Value};
@@ -309,20 +308,8 @@ async fn a_payout_pending_past_the_configured_age_is_found() {
     })
     .await;
     app.engine.seed_demo().await.unwrap();
-    let lara = app.employee_named("Lara Meier").await;
-    app.engine.faults().arm(Fault {
-        phase: PayoutPhase::TotalsVerified,
-        kind: FaultKind::Crash,
-        times: 1,
-    });
-    let interrupted = app
-        .post(
-            "/api/v1/payouts",
-            &new_key(),
-            &TestApp::window_request(&lara["id"]),
-        )
+    app.interrupt_payout_of("Lara Meier", PayoutPhase::TotalsVerified)
         .await;
-    assert_eq!(interrupted.status(), 503);
     tokio::time::sleep(Duration::from_millis(5)).await;
     let report = audit(&app).await;
     let stuck = of(&report, AuditCheck::PayoutStuck);

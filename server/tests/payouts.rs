@@ -5,11 +5,12 @@
 
 mod common;
 
-use app::domain::{PayoutPhase, PayoutState};
+use app::domain::{Payout, PayoutPhase, PayoutState};
 use app::engine::db;
 use app::engine::faults::{Fault, FaultKind};
 use common::*;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 const LARA: &str = "Lara Meier";
 
@@ -510,4 +511,62 @@ async fn the_pages_render_on_the_server_with_the_red_banner_when_a_payout_failed
             "{page} offers Finish payout"
         );
     }
+}
+
+#[tokio::test]
+async fn the_stale_payout_completer_finishes_an_interrupted_payout_once_even_when_two_sweep() {
+    let app = spawn_demo_app().await;
+    let lara = app
+        .interrupt_payout_of(LARA, PayoutPhase::TotalsVerified)
+        .await;
+    let pending = app
+        .payouts_of(&lara["id"], Some(PayoutState::Pending))
+        .await;
+    assert_eq!(pending.len(), 1);
+
+    // Not stale yet: a sweep with a long grace leaves it alone.
+    let early = app
+        .engine
+        .complete_stale_payouts(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert!(early.is_empty(), "{early:?}");
+    assert_eq!(
+        app.payouts_of(&lara["id"], Some(PayoutState::Pending))
+            .await
+            .len(),
+        1
+    );
+
+    // Two sweeps at once (as two server processes would): one commit, one transfer.
+    let (first, second) = tokio::join!(
+        app.engine.complete_stale_payouts(Duration::ZERO),
+        app.engine.complete_stale_payouts(Duration::ZERO)
+    );
+    let swept: Vec<Payout> = first.unwrap().into_iter().chain(second.unwrap()).collect();
+    assert!(!swept.is_empty());
+    assert!(
+        swept.iter().all(|p| p.state == PayoutState::Committed),
+        "{swept:?}"
+    );
+    let committed = app
+        .payouts_of(&lara["id"], Some(PayoutState::Committed))
+        .await;
+    assert_eq!(committed.len(), 1);
+    assert_eq!(committed[0]["record_count"], 212);
+    assert_eq!(committed[0]["total"], 1_808_000);
+    let transfers: i64 = db::query_scalar(
+        "SELECT COUNT(*) FROM ledger_transfers WHERE kind = 'payout_committed' AND cause_id = $1",
+    )
+    .bind(uuid::Uuid::parse_str(committed[0]["id"].as_str().unwrap()).unwrap())
+    .fetch_one(app.engine.pool())
+    .await
+    .unwrap();
+    assert_eq!(transfers, 1);
+    assert!(app
+        .engine
+        .complete_stale_payouts(Duration::ZERO)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -249,6 +249,48 @@ impl Engine {
         self.run_phases(id).await
     }
 
+    /// The stale-payout completer's sweep: finishes every payout still `pending` whose last phase
+    /// started more than `older_than` ago (its request or its server process died between
+    /// phases; a live payout moves to its next phase within milliseconds). Each is resumed from
+    /// its stored phase exactly as the owner's Finish payout would, so it commits once however
+    /// many processes sweep at the same time: every phase is a conditional update under the write
+    /// lock. A `failed` payout is left for a person (its failure may need a decision).
+    ///
+    /// Returns each swept payout as it ended (committed, or failed with its reason, which the
+    /// banner shows). Errors: only a failure to list the stale payouts; a payout that cannot be
+    /// finished is logged and returned as it stands.
+    pub async fn complete_stale_payouts(
+        &self,
+        older_than: std::time::Duration,
+    ) -> Result<Vec<Payout>, AppError> {
+        let cut_off =
+            now() - chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::minutes(2));
+        let stale: Vec<PayoutId> = db::query_scalar(
+            "SELECT id FROM payouts WHERE state = 'pending' AND updated_at < $1
+             ORDER BY updated_at LIMIT 50",
+        )
+        .bind(cut_off)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("listing stale payouts"))?;
+        let completer = Caller::operator("stale-payout completer");
+        let mut swept = Vec::with_capacity(stale.len());
+        for id in stale {
+            tracing::warn!(payout_id = %id, "payout pending past its grace: finishing it");
+            match self.resume(&completer, id).await {
+                Ok(payout) => {
+                    tracing::info!(payout_id = %id, state = %payout.state, "stale payout swept");
+                    swept.push(payout);
+                }
+                Err(error) => {
+                    tracing::error!(payout_id = %id, %error, "the stale-payout completer could not finish a payout; it stays in the banner");
+                    swept.push(self.payout(&completer, id).await?);
+                }
+            }
+        }
+        Ok(swept)
+    }
+
     /// Voids a failed payout and releases its records, so they can be paid by a new payout.
     ///
     /// Errors: 403 unless the caller may cancel payouts; 404 unknown payout (or one outside the
@@ -968,4 +1010,30 @@ async fn record_event(
     )
     .await?;
     Ok(())
+}
+
+/// Runs [`Engine::complete_stale_payouts`] every `every` until `shutdown` resolves (finishing a
+/// payout it has started first). Safe in several server processes at once.
+pub async fn run_stale_payout_completer(
+    engine: Engine,
+    every: std::time::Duration,
+    older_than: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tracing::info!(
+        every_secs = every.as_secs(),
+        older_than_secs = older_than.as_secs(),
+        "stale-payout completer started"
+    );
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = &mut shutdown => break,
+        }
+        if let Err(error) = engine.complete_stale_payouts(older_than).await {
+            tracing::error!(%error, "stale-payout sweep failed; retrying at the next sweep");
+        }
+    }
+    tracing::info!("stale-payout completer stopped");
 }

@@ -247,6 +247,35 @@ impl TestApp {
         .expect("double claims")
     }
 
+    /// Commits the demo window's payout of the employee named `employee` with the run stopped
+    /// before `phase`, as if the process had died there: the request is answered 503 and the
+    /// payout stays `pending`. Returns the employee.
+    pub async fn interrupt_payout_of(
+        &self,
+        employee: &str,
+        phase: app::domain::PayoutPhase,
+    ) -> Value {
+        let person = self.employee_named(employee).await;
+        self.engine.faults().arm(app::engine::faults::Fault {
+            phase,
+            kind: app::engine::faults::FaultKind::Crash,
+            times: 1,
+        });
+        let interrupted = self
+            .post(
+                "/api/v1/payouts",
+                &uuid::Uuid::new_v4().to_string(),
+                &TestApp::window_request(&person["id"]),
+            )
+            .await;
+        assert_eq!(
+            interrupted.status(),
+            503,
+            "an interrupted payout answers 503"
+        );
+        person
+    }
+
     /// The full 60-day demo window as a payout request for `employee_id`.
     pub fn window_request(employee_id: &Value) -> Value {
         serde_json::json!({
