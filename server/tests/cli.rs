@@ -6,15 +6,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use common::{binary, start_server};
+use std::process::Command;
 
-fn binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_payout-engine"));
-    command.env_remove("DATABASE_URL").env("RUST_LOG", "error");
-    command
-}
+use std::time::{Duration, Instant};
 
 /// A new, empty database on the harness's backend (SQLite in a temporary directory, or
 /// PostgreSQL with `PAYOUT_ENGINE_TEST_DATABASE=postgres`); keep it alive while the binary uses
@@ -188,7 +183,7 @@ fn serve_refuses_to_start_outside_demo_mode_while_demo_passwords_sign_in() {
             .unwrap();
         assert!(changed.status.success(), "{changed:?}");
     }
-    let (mut child, _) = start_server(&url, &[]);
+    let (mut child, _) = start_server(&url, &[], &[]);
     terminate(&mut child);
 }
 
@@ -196,7 +191,7 @@ fn serve_refuses_to_start_outside_demo_mode_while_demo_passwords_sign_in() {
 fn serve_stops_cleanly_on_sigterm() {
     let database = database();
     let url = database.url.clone();
-    let (mut child, base) = start_server(&url, &[]);
+    let (mut child, base) = start_server(&url, &[], &[]);
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     terminate(&mut child);
 }
@@ -210,47 +205,6 @@ fn terminate(child: &mut std::process::Child) {
     assert!(status.success());
     let exit = wait_for_exit(child);
     assert!(exit.success(), "exit after SIGTERM: {exit}");
-}
-
-/// Starts `serve` on a random port; returns the child and its base URL.
-fn start_server(url: &str, extra: &[&str]) -> (std::process::Child, String) {
-    let mut child = binary()
-        .args(["--database-url", url, "serve", "--addr", "127.0.0.1:0"])
-        .args(extra)
-        .env("PAYOUT_ENGINE_PENDING_GRACE_SECS", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    let mut output = BufReader::new(child.stdout.take().unwrap());
-    // `--demo` may first say whether it seeded.
-    for _ in 0..5 {
-        line.clear();
-        output.read_line(&mut line).unwrap();
-        if line.contains("running at http://") {
-            break;
-        }
-    }
-    assert!(line.contains("running at http://"), "start-up line: {line}");
-    // Keep reading the server's log (tracing writes to stdout): a failing test then shows what
-    // the server did, and the server never writes into a closed pipe.
-    std::thread::spawn(move || {
-        for log in output.lines() {
-            match log {
-                Ok(log) => eprintln!("[server] {log}"),
-                Err(_) => break,
-            }
-        }
-    });
-    let start = line.find("http://").expect("URL in the start-up line");
-    let base = line[start..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_string();
-    (child, base)
 }
 
 fn wait_for_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
@@ -301,7 +255,7 @@ async fn a_process_killed_between_phases_leaves_a_pending_payout_that_a_restarte
     let client = common::bearer_client(&key);
 
     // The demo logins' passwords are published: serving needs demo mode.
-    let (mut first, base) = start_server(&url, &["--demo", "--enable-fault-injection"]);
+    let (mut first, base) = start_server(&url, &["--demo", "--enable-fault-injection"], &[]);
     let employees: Value = client
         .get(format!("{base}/api/v1/employees"))
         .send()
@@ -339,7 +293,7 @@ async fn a_process_killed_between_phases_leaves_a_pending_payout_that_a_restarte
 
     // A new process on the same database: the payout is pending at the last completed phase,
     // holding its records, and shown as needing attention.
-    let (mut second, base) = start_server(&url, &["--demo"]);
+    let (mut second, base) = start_server(&url, &["--demo"], &[]);
     let pending: Value = client
         .get(format!("{base}/api/v1/payouts?state=pending"))
         .send()

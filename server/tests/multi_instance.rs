@@ -19,8 +19,7 @@ use axum::extract::State;
 use axum::Json;
 use common::*;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -48,12 +47,6 @@ impl Drop for Instance {
     }
 }
 
-fn binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_payout-engine"));
-    command.env_remove("DATABASE_URL").env("RUST_LOG", "warn");
-    command
-}
-
 /// Runs a CLI verb on `url`; returns its standard output.
 fn cli(url: &str, args: &[&str]) -> String {
     let output = binary()
@@ -71,50 +64,19 @@ fn cli(url: &str, args: &[&str]) -> String {
 
 /// Starts `serve` on a random port, with Telegram pointed at `telegram` and no scheduled audit.
 fn start(url: &str, telegram: &str, extra: &[&str]) -> Instance {
-    let mut child = binary()
-        .args([
-            "--database-url",
-            url,
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--demo",
-        ])
-        .args(["--audit-schedule", "off"])
-        .args(extra)
-        .env("PAYOUT_ENGINE_PENDING_GRACE_SECS", "0")
-        .env("PAYOUT_ENGINE_TELEGRAM_BOT_TOKEN", "123456:SECRET-token")
-        .env("PAYOUT_ENGINE_TELEGRAM_API_BASE", telegram)
-        .env("PAYOUT_ENGINE_TELEGRAM_CHAT_IDS", "owner-chat")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut output = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    for _ in 0..5 {
-        line.clear();
-        output.read_line(&mut line).unwrap();
-        if line.contains("running at http://") {
-            break;
-        }
-    }
-    assert!(line.contains("running at http://"), "start-up line: {line}");
-    std::thread::spawn(move || {
-        for log in output.lines() {
-            match log {
-                Ok(log) => eprintln!("[server] {log}"),
-                Err(_) => break,
-            }
-        }
-    });
-    let start = line.find("http://").unwrap();
-    let base = line[start..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_string();
+    let args: Vec<&str> = ["--demo", "--audit-schedule", "off"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    let (child, base) = start_server(
+        url,
+        &args,
+        &[
+            ("PAYOUT_ENGINE_TELEGRAM_BOT_TOKEN", "123456:SECRET-token"),
+            ("PAYOUT_ENGINE_TELEGRAM_API_BASE", telegram),
+            ("PAYOUT_ENGINE_TELEGRAM_CHAT_IDS", "owner-chat"),
+        ],
+    );
     Instance { child, base }
 }
 

@@ -330,3 +330,59 @@ impl TestApp {
 pub fn new_key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// The `payout-engine` binary, without the caller's `DATABASE_URL`, logging errors only.
+pub fn binary() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_payout-engine"));
+    command.env_remove("DATABASE_URL").env("RUST_LOG", "error");
+    command
+}
+
+/// Starts `payout-engine serve` on `url` on a random port, with `extra` arguments and `env`
+/// variables; returns the child and its base URL once it listens. Its log is echoed to the
+/// test's output (a failing test then shows what the server did).
+pub fn start_server(
+    url: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = binary()
+        .args(["--database-url", url, "serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .env("PAYOUT_ENGINE_PENDING_GRACE_SECS", "0")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut output = BufReader::new(child.stdout.take().unwrap());
+    // `--demo` may first say whether it seeded.
+    for _ in 0..5 {
+        line.clear();
+        output.read_line(&mut line).unwrap();
+        if line.contains("running at http://") {
+            break;
+        }
+    }
+    assert!(line.contains("running at http://"), "start-up line: {line}");
+    // Keep reading the server's log (tracing writes to stdout), so the server never writes into
+    // a closed pipe.
+    std::thread::spawn(move || {
+        for log in output.lines() {
+            match log {
+                Ok(log) => eprintln!("[server] {log}"),
+                Err(_) => break,
+            }
+        }
+    });
+    let start = line.find("http://").expect("URL in the start-up line");
+    let base = line[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    (child, base)
+}
