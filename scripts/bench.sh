@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Release-mode benchmark: payouts of 210 and 10,000 records (engine vs naive vs bare-SQL floor, and
 # over HTTP), peak RSS, SQLite and PostgreSQL side by side (payouts, and service registration
-# throughput at 64 concurrent HTTP clients), then the release WASM bundle size (raw and gzipped).
+# throughput at 64 concurrent HTTP clients), payment-event ingestion (batch endpoint, 64 single-event
+# clients, bare-SQL floor, the 1.2M-event replay), then the release WASM bundle size (raw and gzipped).
 set -euo pipefail
 export BOOTSTRAP_E2E=1
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -9,6 +10,7 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(uname
 cargo bench -p payout-engine --bench payout
 eval "$(bash "$ROOT/scripts/postgres.sh")"
 cargo bench -p payout-engine --bench backends
+cargo bench -p payout-engine --bench payment_events
 cargo leptos build --release --split >/dev/null
 # The main bundle (loaded by every page) and the lazy chunks of the pages (--split), each gzipped.
 wasm=target/site/pkg/payout-engine.wasm

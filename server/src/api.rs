@@ -61,11 +61,14 @@ impl IntoResponse for ApiError {
         if let AppError::PayoutFailed { payout, .. } = &error {
             body["error"]["payout"] = json!(payout);
         }
+        if let AppError::PaymentConflict { payment, .. } = &error {
+            body["error"]["payment"] = json!(payment);
+        }
         (status, Json(body)).into_response()
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// The authenticated caller of an API request (resolved by [`crate::auth::authenticate`]).
 /// Rejects with 401 `unauthenticated` when the request carries no valid session or API key.
@@ -93,9 +96,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Auth {
 /// A JSON body, checked at the boundary: `Content-Type: application/json` (415), at most
 /// [`MAX_BODY_BYTES`] (413), valid UTF-8 (400), syntactically JSON (400), and of the expected shape
 /// (422, naming the first offending field, e.g. `price` or `employee_id`).
-pub struct ApiJson<T>(pub T);
+pub struct ApiJson<T, const LIMIT: usize = MAX_BODY_BYTES>(pub T);
 
-impl<S, T> FromRequest<S> for ApiJson<T>
+impl<S, T, const LIMIT: usize> FromRequest<S> for ApiJson<T, LIMIT>
 where
     S: Send + Sync,
     T: DeserializeOwned,
@@ -125,7 +128,7 @@ where
                         AppError::bad_request(
                             413,
                             "payload_too_large",
-                            format!("the body is larger than {} KiB", MAX_BODY_BYTES / 1024),
+                            format!("the body is larger than {} KiB", LIMIT / 1024),
                         )
                     } else {
                         AppError::bad_request(
@@ -170,7 +173,7 @@ where
 }
 
 /// serde's message without its "at line 1 column 42" suffix, which means nothing to a person.
-fn describe_serde_error(error: &serde_json::Error) -> String {
+pub(crate) fn describe_serde_error(error: &serde_json::Error) -> String {
     let text = error.to_string();
     match text.find(" at line ") {
         Some(at) => text[..at].to_string(),
@@ -178,7 +181,7 @@ fn describe_serde_error(error: &serde_json::Error) -> String {
     }
 }
 
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<IdempotencyKey> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<IdempotencyKey> {
     let raw = match headers.get("idempotency-key") {
         Some(value) => Some(value.to_str().map_err(|_| {
             AppError::bad_request(

@@ -4,6 +4,8 @@
 
 pub mod api;
 pub mod auth;
+pub mod payments_api;
+pub mod replay;
 
 use anyhow::Context as _;
 use app::engine::Engine;
@@ -66,6 +68,7 @@ pub fn app_router(engine: Engine, options: LeptosOptions, fault_injection: bool)
     // Layers run bottom-up on the way in: trace, the cross-site check, authentication, then the
     // sign-in redirect of pages.
     api::router(fault_injection)
+        .merge(payments_api::router())
         .with_state(api::ApiState {
             engine: engine.clone(),
         })
@@ -142,6 +145,10 @@ pub async fn serve(engine: Engine, config: ServeConfig) -> anyhow::Result<()> {
             "the stale-payout completer is off: interrupted payouts wait for Finish payout"
         );
     }
+    workers.spawn(app::engine::payments::run_inbox_worker(
+        engine.clone(),
+        when_stopped(stopped.clone()),
+    ));
     let served = serve_router(listener, router, async move {
         shutdown.await;
         if stop.send(true).is_err() {

@@ -1,5 +1,5 @@
 //! `payout-engine`: the one binary. `serve` (default), `migrate`, `seed-demo`, `finish`, `audit`,
-//! `api-key`, `user`.
+//! `api-key`, `user`, `replay`.
 //! Configuration from flags or environment; every failure is a clear message and exit code 1.
 
 use anyhow::Context as _;
@@ -133,6 +133,24 @@ enum Command {
         #[arg(long)]
         days: Option<i64>,
     },
+    /// Parallel run of payment events (issue 6): generates a seeded provider event stream, feeds
+    /// it through the real ingestion path and inbox worker, and compares every studio's payments,
+    /// settlements and ledger balances with an independent reference computation. Prints the
+    /// discrepancies and the throughput; exits with 1 when there is any discrepancy. Runs on a
+    /// fresh SQLite file in a temporary directory (deleted afterwards) unless `--database-url`
+    /// is given on the command line (DATABASE_URL from the environment is ignored here); that
+    /// database must be empty.
+    Replay {
+        /// Events to deliver (duplicates and invalid ones included).
+        #[arg(long, default_value_t = 1_200_000)]
+        events: usize,
+        /// Studios (merchants) the payments belong to.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        studios: u32,
+        /// Seed of the generator (the same seed gives the same stream).
+        #[arg(long, default_value_t = 6)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -254,7 +272,14 @@ fn main() -> std::process::ExitCode {
             }),
         )
         .init();
-    let mut cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    // `replay` uses --database-url only when it is given on the command line.
+    let database_url_given =
+        matches.value_source("database_url") == Some(clap::parser::ValueSource::CommandLine);
+    let mut cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     if cli.command.is_none() {
         // No subcommand (how cargo-leptos starts us): `serve`, with its options from the environment.
         cli = Cli::parse_from(std::env::args_os().chain([std::ffi::OsString::from("serve")]));
@@ -269,7 +294,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, database_url_given)) {
         Ok(code) => code,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "payout-engine failed");
@@ -279,7 +304,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+async fn run(cli: Cli, database_url_given: bool) -> anyhow::Result<std::process::ExitCode> {
     let telegram = match cli.telegram_bot_token.filter(|t| !t.trim().is_empty()) {
         Some(token) => {
             let mut telegram = TelegramSettings::new(
@@ -308,6 +333,22 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         session_ttl: Duration::from_secs(cli.session_hours.max(1) * 3600),
         ..EngineSettings::default()
     };
+    if let Some(Command::Replay {
+        events,
+        studios,
+        seed,
+    }) = cli.command
+    {
+        let options = payout_server::replay::ReplayOptions {
+            stream: payout_server::replay::StreamOptions {
+                events,
+                studios: studios as usize,
+                seed,
+            },
+        };
+        let url = database_url_given.then_some(cli.database_url);
+        return replay(url, settings, options).await;
+    }
     let engine = Engine::connect(&cli.database_url, settings).await?;
     let operator = Caller::operator("cli");
     match cli.command.unwrap_or(Command::Serve(ServeArgs {
@@ -325,6 +366,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             );
         }
         Command::SeedDemo => seed(&engine).await?,
+        Command::Replay { .. } => anyhow::bail!("replay is handled before connecting"),
         Command::Audit { days } => {
             let report = engine
                 .run_audit(&operator, app::domain::AuditTrigger::Cli, days, None)
@@ -533,6 +575,38 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     }
     engine.close().await;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `replay`: on `url`, or on a fresh SQLite file in a temporary directory (deleted afterwards).
+async fn replay(
+    url: Option<String>,
+    settings: EngineSettings,
+    options: payout_server::replay::ReplayOptions,
+) -> anyhow::Result<std::process::ExitCode> {
+    let scratch = match url {
+        Some(_) => None,
+        None => Some(tempfile::tempdir().context("cannot create a temporary directory")?),
+    };
+    let url = match (&url, &scratch) {
+        (Some(url), _) => url.clone(),
+        (None, Some(dir)) => format!("sqlite://{}", dir.path().join("replay.db").display()),
+        (None, None) => anyhow::bail!("no database for the replay"),
+    };
+    println!("replaying into {}", app::engine::redact_password(&url));
+    let engine = Engine::connect(&url, settings).await?;
+    let replayed = payout_server::replay::run(&engine, options).await;
+    engine.close().await;
+    let report = replayed?;
+    println!("{report}");
+    if let Some(dir) = scratch {
+        dir.close()
+            .context("cannot delete the replay's temporary database")?;
+    }
+    Ok(if report.discrepancies == 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(1)
+    })
 }
 
 async fn seed(engine: &Engine) -> anyhow::Result<()> {

@@ -7,7 +7,7 @@
 
 mod common;
 
-use app::domain::{ApiKeyRequest, ApiScope, PayoutPhase, Role, StudioId};
+use app::domain::{ApiKeyRequest, ApiScope, NewPaymentRequest, PayoutPhase, Role, StudioId};
 use app::engine::access::Caller;
 use app::engine::db;
 use app::engine::faults::{Fault, FaultKind};
@@ -328,6 +328,24 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
         .expect("the Bern receptionist")
         .id;
     let studio_id: StudioId = serde_json::from_value(z.studio.clone()).expect("studio id");
+    let draft_payment = app
+        .engine
+        .create_payment(
+            &operator,
+            &app::engine::idempotency::IdempotencyKey::parse(Some("authz-draft")).expect("key"),
+            &NewPaymentRequest {
+                studio_id,
+                amount: 5_000,
+                currency: None,
+            },
+        )
+        .await
+        .expect("a draft payment")
+        .id;
+    let payment_event = json!({
+        "provider": "sumup", "provider_payment_id": "authz-1", "event_type": "authorized",
+        "amount": 5_000, "currency": "CHF", "occurred_at": "2026-11-20T10:00:00Z", "studio_id": studio_id,
+    });
     let narrow_key = app
         .engine
         .create_api_key(
@@ -376,6 +394,19 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
                                                                                    [Who, Done, No, No, No]),
         row(get.clone(), format!("/api/v1/ledger/transfers?studio_id={studio}&limit=5"), None,
                                                                                    [Who, Done, No, No, No]),
+        // Payments (issue 6): receptionists see them; only owners deliver events and act.
+        row(post.clone(), "/api/v1/payment-events", Some(payment_event.clone()),   [Who, Done, No, No, No]),
+        row(post.clone(), "/api/v1/payment-events/batch",
+            Some(json!({ "events": [payment_event.clone()] })),                    [Who, Done, No, No, No]),
+        row(get.clone(), "/api/v1/payment-events?status=parked", None,             [Who, Done, Done, No, No]),
+        row(get.clone(), "/api/v1/payment-events/summary", None,                   [Who, Done, Done, No, No]),
+        row(get.clone(), "/api/v1/payments", None,                                 [Who, Done, Done, No, No]),
+        row(post.clone(), "/api/v1/payments", Some(json!({ "studio_id": studio_id, "amount": 1_000 })),
+                                                                                   [Who, Done, No, No, No]),
+        row(get.clone(), "/api/v1/payments/totals", None,                          [Who, Done, No, No, No]),
+        row(get.clone(), format!("/api/v1/payments/{draft_payment}"), None,        [Who, Done, Done, No, No]),
+        row(post.clone(), format!("/api/v1/payments/{draft_payment}/actions"),
+            Some(json!({ "action": "cancelled", "expected_version": 1 })),         [Who, Done, No, No, No]),
         row(post.clone(), "/api/v1/audits", Some(json!({ "days": 1 })),            [Who, Done, No, No, No]),
         row(get.clone(), "/api/v1/audits", None,                                   [Who, Done, No, No, No]),
         row(get.clone(), format!("/api/v1/audits/{audit_run}"), None,              [Who, Done, No, No, No]),
@@ -458,7 +489,7 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
     }
     assert_eq!(
         table.len(),
-        34,
+        43,
         "every route but /healthz and the test faults"
     );
     assert!(

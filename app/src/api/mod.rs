@@ -649,3 +649,60 @@ pub async fn set_user_active(user_id: String, active: String) -> Result<UserInfo
             .await,
     )
 }
+
+/// Payments for the operator page, newest change first (optionally of one state).
+#[server(output = JsonText)]
+pub async fn list_payments(state: Option<String>) -> Result<Vec<Payment>, AppError> {
+    let state = match state.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(text) => {
+            Some(PaymentState::parse(text).map_err(|m| AppError::validation("state", m))?)
+        }
+        None => None,
+    };
+    answer(engine()?.payments(&caller()?, None, state, 200).await)
+}
+
+/// The inbox counts and its parked events (oldest first), for the operator page.
+#[server(output = JsonText)]
+pub async fn payment_inbox() -> Result<(InboxSummary, Vec<InboxEvent>), AppError> {
+    let engine = engine()?;
+    let caller = caller()?;
+    let summary = answer(engine.inbox_summary(&caller).await)?;
+    let parked = answer(
+        engine
+            .payment_inbox(&caller, InboxStatus::Parked, 200)
+            .await,
+    )?;
+    Ok((summary, parked))
+}
+
+/// An operator's action on a payment; `amount` in CHF (e.g. "12.50"), needed for actions that
+/// move money.
+#[server(output = JsonText)]
+pub async fn act_on_payment(
+    idempotency_key: String,
+    payment_id: String,
+    action: String,
+    amount: Option<String>,
+    expected_version: String,
+) -> Result<Payment, AppError> {
+    let id = PaymentId::parse(&payment_id).map_err(|m| AppError::validation("payment_id", m))?;
+    let action = PaymentAction::parse(&action).map_err(|m| AppError::validation("action", m))?;
+    let amount = match amount.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(text) => Some(parse_money("amount", text, false)?),
+        None => None,
+    };
+    let expected_version = expected_version
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| AppError::validation("expected_version", "reload the page"))?;
+    let request = PaymentActionRequest {
+        action,
+        amount,
+        expected_version,
+    };
+    let engine = engine()?;
+    let caller = caller()?;
+    let key = key(&idempotency_key)?;
+    answer(engine.act_on_payment(&caller, &key, id, &request).await)
+}

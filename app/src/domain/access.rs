@@ -61,16 +61,18 @@ impl Role {
             Role::Receptionist => match action {
                 ReadCatalog | ReadRecords | RegisterService | RefundService | RegisterDay
                 | PreviewPayout | CommitPayout | FinishPayout | ReadPayouts | ReadAttention
-                | ReadTill | OperateTill => true,
+                | ReadTill | OperateTill | ReadPayments => true,
                 CancelPayout | ReadLedger | RunAudit | ReadAudits | ReadNotifications
-                | ManageUsers | ManageApiKeys | ReadActivity => false,
+                | ManageUsers | ManageApiKeys | ReadActivity | IngestPaymentEvents
+                | OperatePayments => false,
             },
             Role::Employee => match action {
                 ReadCatalog | ReadRecords | ReadPayouts => true,
                 RegisterService | RefundService | RegisterDay | PreviewPayout | CommitPayout
                 | FinishPayout | CancelPayout | ReadAttention | ReadTill | OperateTill
                 | ReadLedger | RunAudit | ReadAudits | ReadNotifications | ManageUsers
-                | ManageApiKeys | ReadActivity => false,
+                | ManageApiKeys | ReadActivity | ReadPayments | IngestPaymentEvents
+                | OperatePayments => false,
             },
         }
     }
@@ -126,11 +128,17 @@ pub enum Permission {
     ManageApiKeys,
     /// Browse the activity log.
     ReadActivity,
+    /// Payments, the payment-event inbox and its parked events.
+    ReadPayments,
+    /// Deliver payment events from a provider (the ingestion endpoints).
+    IngestPaymentEvents,
+    /// Act on a payment by hand (the operator page) and create draft payments.
+    OperatePayments,
 }
 
 impl Permission {
     /// Every action.
-    pub const ALL: [Permission; 20] = [
+    pub const ALL: [Permission; 23] = [
         Permission::ReadCatalog,
         Permission::ReadRecords,
         Permission::RegisterService,
@@ -151,6 +159,9 @@ impl Permission {
         Permission::ManageUsers,
         Permission::ManageApiKeys,
         Permission::ReadActivity,
+        Permission::ReadPayments,
+        Permission::IngestPaymentEvents,
+        Permission::OperatePayments,
     ];
 
     /// What the action is, for refusals ("… may not cancel payouts").
@@ -176,6 +187,9 @@ impl Permission {
             Permission::ManageUsers => "manage users",
             Permission::ManageApiKeys => "manage API keys",
             Permission::ReadActivity => "read the activity log",
+            Permission::ReadPayments => "read payments and payment events",
+            Permission::IngestPaymentEvents => "deliver payment events",
+            Permission::OperatePayments => "act on payments",
         }
     }
 
@@ -200,6 +214,9 @@ impl Permission {
             Permission::RunAudit => Some(ApiScope::AuditsWrite),
             Permission::ReadAudits => Some(ApiScope::AuditsRead),
             Permission::ReadNotifications => Some(ApiScope::NotificationsRead),
+            Permission::ReadPayments => Some(ApiScope::PaymentsRead),
+            Permission::IngestPaymentEvents => Some(ApiScope::PaymentEventsWrite),
+            Permission::OperatePayments => Some(ApiScope::PaymentsWrite),
             Permission::ManageUsers | Permission::ManageApiKeys | Permission::ReadActivity => None,
         }
     }
@@ -241,11 +258,20 @@ pub enum ApiScope {
     /// `notifications:read`.
     #[serde(rename = "notifications:read")]
     NotificationsRead,
+    /// `payments:read`: payments, the inbox, parked events.
+    #[serde(rename = "payments:read")]
+    PaymentsRead,
+    /// `payments:write`: operator actions on payments, draft payments.
+    #[serde(rename = "payments:write")]
+    PaymentsWrite,
+    /// `payment_events:write`: deliver provider events (ingestion).
+    #[serde(rename = "payment_events:write")]
+    PaymentEventsWrite,
 }
 
 impl ApiScope {
     /// Every scope.
-    pub const ALL: [ApiScope; 11] = [
+    pub const ALL: [ApiScope; 14] = [
         ApiScope::CatalogRead,
         ApiScope::ServiceRecordsRead,
         ApiScope::ServiceRecordsWrite,
@@ -257,6 +283,9 @@ impl ApiScope {
         ApiScope::AuditsRead,
         ApiScope::AuditsWrite,
         ApiScope::NotificationsRead,
+        ApiScope::PaymentsRead,
+        ApiScope::PaymentsWrite,
+        ApiScope::PaymentEventsWrite,
     ];
 
     /// The wire name, e.g. `payouts:read`.
@@ -273,6 +302,9 @@ impl ApiScope {
             ApiScope::AuditsRead => "audits:read",
             ApiScope::AuditsWrite => "audits:write",
             ApiScope::NotificationsRead => "notifications:read",
+            ApiScope::PaymentsRead => "payments:read",
+            ApiScope::PaymentsWrite => "payments:write",
+            ApiScope::PaymentEventsWrite => "payment_events:write",
         }
     }
 

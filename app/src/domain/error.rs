@@ -3,6 +3,7 @@
 //! `{"error": {"code", "message"}}` body. Every variant carries a message a receptionist can act on;
 //! internal details stay in the server log, never in a 5xx body.
 
+use super::payment::Payment;
 use super::payout::{IllegalTransition, PayoutAction, PayoutState};
 use super::records::Payout;
 use super::wire::JsonTextEncoding;
@@ -79,6 +80,18 @@ pub enum AppError {
         payout: Box<Payout>,
         /// For people.
         message: String,
+    },
+    /// A payment refused the action (409): `stale_version` when the caller's `expected_version`
+    /// is not the current one, `illegal_transition` when the lifecycle or a money rule refuses
+    /// it. Carries the payment as it is now, so the caller can show it and decide again.
+    #[error("{message}")]
+    PaymentConflict {
+        /// Stable machine code: `stale_version` or `illegal_transition`.
+        code: String,
+        /// For people.
+        message: String,
+        /// The current payment.
+        payment: Box<Payment>,
     },
     /// The database (or another dependency) is unreachable; retry later (503).
     #[error("{message}")]
@@ -170,6 +183,7 @@ impl AppError {
             AppError::Unprocessable { .. } => 422,
             AppError::IllegalTransition(_) => 409,
             AppError::PayoutFailed { .. } => 500,
+            AppError::PaymentConflict { .. } => 409,
             AppError::Unavailable { .. } => 503,
             AppError::Internal { .. } => 500,
             AppError::Transport { .. } => 502,
@@ -187,6 +201,7 @@ impl AppError {
             AppError::Unprocessable { code, .. } => code,
             AppError::IllegalTransition(_) => "illegal_transition",
             AppError::PayoutFailed { .. } => "payout_failed",
+            AppError::PaymentConflict { code, .. } => code,
             AppError::Unavailable { .. } => "unavailable",
             AppError::Internal { .. } => "internal_error",
             AppError::Transport { .. } => "transport_error",
@@ -204,6 +219,7 @@ impl AppError {
             | AppError::Unprocessable { .. }
             | AppError::IllegalTransition(_)
             | AppError::PayoutFailed { .. }
+            | AppError::PaymentConflict { .. }
             | AppError::Unavailable { .. }
             | AppError::Internal { .. }
             | AppError::Transport { .. } => None,
@@ -223,6 +239,7 @@ struct AppErrorWire {
     status: Option<u16>,
     code: Option<String>,
     payout: Option<Box<Payout>>,
+    payment: Option<Box<Payment>>,
     from: Option<PayoutState>,
     action: Option<PayoutAction>,
     explanation: Option<String>,
@@ -240,6 +257,7 @@ enum ErrorKind {
     Unprocessable,
     IllegalTransition,
     PayoutFailed,
+    PaymentConflict,
     Unavailable,
     Internal,
     Transport,
@@ -259,6 +277,7 @@ impl TryFrom<AppErrorWire> for AppError {
             status,
             code,
             payout,
+            payment,
             from,
             action,
             explanation,
@@ -297,6 +316,11 @@ impl TryFrom<AppErrorWire> for AppError {
             ErrorKind::PayoutFailed => AppError::PayoutFailed {
                 payout: required(payout, "payout")?,
                 message: required(message, "message")?,
+            },
+            ErrorKind::PaymentConflict => AppError::PaymentConflict {
+                code: required(code, "code")?,
+                message: required(message, "message")?,
+                payment: required(payment, "payment")?,
             },
             ErrorKind::Unavailable => AppError::Unavailable {
                 message: required(message, "message")?,
@@ -359,6 +383,27 @@ mod tests {
         }
     }
 
+    fn payment() -> crate::domain::Payment {
+        let at = chrono::DateTime::from_timestamp(1_790_000_000, 0).expect("a valid timestamp");
+        crate::domain::Payment {
+            id: crate::domain::PaymentId(uuid::Uuid::from_u128(4)),
+            studio_id: StudioId(uuid::Uuid::from_u128(3)),
+            provider: "sumup".into(),
+            provider_payment_id: "p-1".into(),
+            state: crate::domain::PaymentState::Processing,
+            amount: Rappen(5_000),
+            captured: Rappen(0),
+            refunded: Rappen(0),
+            settled: Rappen(0),
+            is_settled: false,
+            currency: "CHF".into(),
+            version: 2,
+            created_at: at,
+            updated_at: at,
+            last_event_at: Some(at),
+        }
+    }
+
     #[test]
     fn every_variant_reads_back_from_its_json() {
         let errors = [
@@ -377,6 +422,11 @@ mod tests {
             AppError::PayoutFailed {
                 payout: Box::new(payout()),
                 message: "failed while verifying totals".into(),
+            },
+            AppError::PaymentConflict {
+                code: "stale_version".into(),
+                message: "the payment changed".into(),
+                payment: Box::new(payment()),
             },
             AppError::Unavailable {
                 message: "retry".into(),

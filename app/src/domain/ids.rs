@@ -87,3 +87,7 @@ typed_id!(
     /// An API key of an integration.
     ApiKeyId
 );
+typed_id!(
+    /// A payment reported by a card terminal or payment provider (issue 6).
+    PaymentId
+);

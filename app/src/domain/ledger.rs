@@ -69,11 +69,13 @@ pub enum AccountCode {
     CashOverShort,
     /// Cash taken to or brought from outside the till (bank deposit, change fund), by reason.
     CashTransfers,
+    /// Card payments captured through a payment provider (issue 6), net of their refunds.
+    CardSales,
 }
 
 impl AccountCode {
     /// Every account code, in chart order.
-    pub const ALL: [AccountCode; 11] = [
+    pub const ALL: [AccountCode; 12] = [
         AccountCode::CashDrawer,
         AccountCode::CardClearing,
         AccountCode::TwintClearing,
@@ -81,6 +83,7 @@ impl AccountCode {
         AccountCode::TipsPayable,
         AccountCode::EmployeePayable,
         AccountCode::ServiceRevenue,
+        AccountCode::CardSales,
         AccountCode::DeductionIncome,
         AccountCode::CommissionExpense,
         AccountCode::CashOverShort,
@@ -101,6 +104,7 @@ impl AccountCode {
             AccountCode::EmployeePayable => "employee_payable",
             AccountCode::CashOverShort => "cash_over_short",
             AccountCode::CashTransfers => "cash_transfers",
+            AccountCode::CardSales => "card_sales",
         }
     }
 
@@ -118,6 +122,7 @@ impl AccountCode {
             AccountCode::EmployeePayable => "Payable to employee",
             AccountCode::CashOverShort => "Cash over/short",
             AccountCode::CashTransfers => "Cash in/out",
+            AccountCode::CardSales => "Card sales (payment provider)",
         }
     }
 
@@ -130,7 +135,9 @@ impl AccountCode {
             | AccountCode::Bank
             | AccountCode::CashTransfers => AccountKind::Asset,
             AccountCode::TipsPayable | AccountCode::EmployeePayable => AccountKind::Liability,
-            AccountCode::ServiceRevenue | AccountCode::DeductionIncome => AccountKind::Revenue,
+            AccountCode::ServiceRevenue | AccountCode::DeductionIncome | AccountCode::CardSales => {
+                AccountKind::Revenue
+            }
             AccountCode::CommissionExpense | AccountCode::CashOverShort => AccountKind::Expense,
         }
     }
@@ -173,6 +180,12 @@ pub enum TransferKind {
     TillVariance,
     /// Undoes an earlier transfer (posting for posting, signs flipped).
     Reversal,
+    /// A provider captured a card payment: card clearing +, card sales −.
+    PaymentCaptured,
+    /// A provider refunded (part of) a card payment: card sales +, card clearing −.
+    PaymentRefunded,
+    /// The acquirer paid a payment out to the bank: bank +, card clearing −.
+    PaymentSettled,
 }
 
 impl TransferKind {
@@ -186,6 +199,9 @@ impl TransferKind {
             TransferKind::CashOut => "cash_out",
             TransferKind::TillVariance => "till_variance",
             TransferKind::Reversal => "reversal",
+            TransferKind::PaymentCaptured => "payment_captured",
+            TransferKind::PaymentRefunded => "payment_refunded",
+            TransferKind::PaymentSettled => "payment_settled",
         }
     }
 }

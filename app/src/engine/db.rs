@@ -392,6 +392,14 @@ impl<'q> Query<'q> {
         self
     }
 
+    /// Binds each of `values` to the next `$n`s (an `IN` list made with [`placeholders`]).
+    pub fn bind_all<V: Argument<'q> + 'q>(mut self, values: impl IntoIterator<Item = V>) -> Self {
+        for value in values {
+            self.bound.0.push(Box::new(value));
+        }
+        self
+    }
+
     /// Runs the statement.
     pub async fn execute<'a>(self, on: impl Executor<'a>) -> Result<Done, sqlx::Error> {
         let Query { sql, bound } = self;
@@ -409,6 +417,14 @@ impl<'q, T: Record> QueryAs<'q, T> {
     /// Binds the next `$n`.
     pub fn bind<V: Argument<'q> + 'q>(mut self, value: V) -> Self {
         self.bound.0.push(Box::new(value));
+        self
+    }
+
+    /// Binds each of `values` to the next `$n`s (an `IN` list made with [`placeholders`]).
+    pub fn bind_all<V: Argument<'q> + 'q>(mut self, values: impl IntoIterator<Item = V>) -> Self {
+        for value in values {
+            self.bound.0.push(Box::new(value));
+        }
         self
     }
 
@@ -454,6 +470,14 @@ where
         self
     }
 
+    /// Binds each of `values` to the next `$n`s (an `IN` list made with [`placeholders`]).
+    pub fn bind_all<V: Argument<'q> + 'q>(mut self, values: impl IntoIterator<Item = V>) -> Self {
+        for value in values {
+            self.bound.0.push(Box::new(value));
+        }
+        self
+    }
+
     /// The first column of every row.
     pub async fn fetch_all<'a>(self, on: impl Executor<'a>) -> Result<Vec<T>, sqlx::Error> {
         let QueryScalar { sql, bound, .. } = self;
@@ -494,11 +518,16 @@ where
     F: FnMut(Query<'q>, I::Item) -> Query<'q>,
 {
     let rows: Vec<I::Item> = rows.into_iter().collect();
-    let mut sql = String::with_capacity(head.len() + rows.len() * columns * 6);
-    sql.push_str(head);
-    sql.push_str(" VALUES ");
+    let sql = format!("{head} VALUES {}", values_list(rows.len(), columns));
+    rows.into_iter().fold(query(sql), &mut bind_row)
+}
+
+/// `($1, $2), ($3, $4), ...`: the placeholders of `rows` rows of `columns` values each, for a
+/// multi-row `VALUES` list the caller completes (`ON CONFLICT`, `RETURNING`, a `WITH` list).
+pub fn values_list(rows: usize, columns: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 6);
     let mut parameter = 0;
-    for row in 0..rows.len() {
+    for row in 0..rows {
         if row > 0 {
             sql.push_str(", ");
         }
@@ -513,5 +542,13 @@ where
         }
         sql.push(')');
     }
-    rows.into_iter().fold(query(sql), &mut bind_row)
+    sql
+}
+
+/// `$first, $first+1, ...`: `count` placeholders for an `IN (...)` list.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

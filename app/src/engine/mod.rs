@@ -15,8 +15,10 @@ pub mod faults;
 pub mod idempotency;
 pub mod ledger;
 pub mod notifications;
+pub mod payments;
 pub mod payouts;
 pub mod refunds;
+pub mod schema;
 pub mod till;
 
 use crate::domain::AppError;
@@ -82,6 +84,8 @@ pub struct Engine {
     faults: Arc<FaultInjector>,
     login_limiter: Arc<auth::LoginLimiter>,
     settings: EngineSettings,
+    /// Rung when payment events were stored, to wake this instance's inbox worker.
+    inbox_signal: Arc<tokio::sync::Notify>,
 }
 
 /// The key of the transaction-scoped PostgreSQL advisory lock every write transaction takes
@@ -116,6 +120,7 @@ impl Engine {
             faults: Arc::new(FaultInjector::default()),
             login_limiter: Arc::new(auth::LoginLimiter::new(&settings.login_limits)),
             settings,
+            inbox_signal: Arc::new(tokio::sync::Notify::new()),
         };
         engine.migrate().await?;
         Ok(engine)
@@ -129,6 +134,9 @@ impl Engine {
             DbPool::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await,
         }
         .context("database migration failed")?;
+        schema::upgrade(&self.pool)
+            .await
+            .context("database schema upgrade failed")?;
         // Under the write lock: several instances starting at once create one business.
         let mut tx = self
             .begin_write()

@@ -6,6 +6,7 @@ mod audits;
 mod employee;
 mod login;
 mod owner;
+mod payments;
 mod payout;
 mod reception;
 mod settings;
@@ -80,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/owner") view={Lazy::<owner::OwnerRoute>::new()}/>
                     <Route path=path!("/till") view={Lazy::<till::TillRoute>::new()}/>
                     <Route path=path!("/audits") view={Lazy::<audits::AuditsRoute>::new()}/>
+                    <Route path=path!("/payments") view={Lazy::<payments::PaymentsRoute>::new()}/>
                     <Route path=path!("/payouts/:id") view={Lazy::<payout::PayoutRoute>::new()}/>
                     <Route path=path!("/employees") view={Lazy::<employee::EmployeesRoute>::new()}/>
                     <Route path=path!("/employees/:id") view={Lazy::<employee::EmployeeRoute>::new()}/>
@@ -109,6 +111,7 @@ fn TopBar(me: Me) -> impl IntoView {
                     Some(href) => view! { <A href=href>"My payouts"</A> }.into_any(),
                     None => view! { <A href="/employees">"Employees"</A> }.into_any(),
                 }}
+                {may(Permission::OperatePayments).then(|| view! { <A href="/payments">"Card payments"</A> })}
                 {may(Permission::RunAudit).then(|| view! { <A href="/audits">"Audit"</A> })}
                 {may(Permission::ManageApiKeys).then(|| view! { <A href="/settings">"Settings"</A> })}
             </nav>

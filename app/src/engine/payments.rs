@@ -1,0 +1,1528 @@
+//! Payments from card terminals and payment providers (issue 6): idempotent ingestion into a
+//! durable inbox, a worker that applies the inbox in delivery order with exactly-once effect,
+//! operator actions with optimistic concurrency, and the ledger transfers every money movement
+//! posts.
+//!
+//! Ingestion only stores: each event gets a deterministic key ([`payment_event_key`]); the first
+//! delivery is accepted (`INSERT .. ON CONFLICT DO NOTHING`), a redelivery with the same content
+//! is acknowledged as a duplicate, the same key with other content is rejected. The answer comes
+//! as soon as the row is committed (fast acknowledge).
+//!
+//! The worker ([`Engine::process_payment_inbox`]) claims the oldest received events (`FOR UPDATE
+//! SKIP LOCKED` on PostgreSQL, so several workers share the inbox), loads their payments, applies
+//! each event with the shared state machine ([`PaymentBook::apply`]) in memory, and writes the
+//! outcome back set-based in the same transaction: payments (upsert), ledger transfers and
+//! postings, outbox events, and the events' new status. An event that cannot apply is parked with
+//! the refusal as its reason and retried whenever its payment changes (so a capture that
+//! overtook its authorisation applies once the authorisation arrives); it is never dropped.
+//! Exactly-once effect: an event leaves `received` in the same transaction as its effect, each
+//! transfer's id is derived from its event's key (a replay cannot post twice), and writers are
+//! serialised ([`Engine::begin_write`]), so events of one payment apply in delivery order on any
+//! number of server instances.
+
+use super::access::{self, Activity, Caller};
+use super::db::{self, DbTransaction};
+use super::idempotency::{self, Claim, IdempotencyKey};
+use super::{business_date, db_error, now, Engine};
+use crate::domain::*;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Idempotency operation name of an operator's payment action.
+pub const PAYMENT_ACTION: &str = "payment_action";
+/// Idempotency operation name of creating a draft payment.
+pub const CREATE_PAYMENT: &str = "create_payment";
+/// Largest amount of one event: CHF 1 million, in Rappen.
+pub const MAX_PAYMENT_AMOUNT: i64 = 100_000_000;
+/// Events the worker takes from the inbox per transaction.
+pub const INBOX_BATCH: usize = 500;
+
+/// The deterministic idempotency key of a provider event: `pe_` and the first 128 bits of
+/// SHA-256 over provider, payment id, event type and `occurred_at` (RFC 3339, UTC, milliseconds),
+/// as 32 lowercase hex digits. A redelivery of the same event always has the same key, whoever
+/// delivers it; two events differ in at least one of these four.
+pub fn payment_event_key(
+    provider: &str,
+    provider_payment_id: &str,
+    event_type: PaymentAction,
+    occurred_at: DateTime<Utc>,
+) -> String {
+    let mut hasher = Sha256::new();
+    for part in [
+        provider,
+        provider_payment_id,
+        event_type.as_str(),
+        &occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    ] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    format!("pe_{}", hex::encode(&digest[..16]))
+}
+
+/// A UUID derived from `text` (the first 128 bits of its SHA-256, as a version-8 UUID): the id
+/// of a transfer caused by an event, so applying the event twice can never post twice.
+fn derived_id(text: &str) -> uuid::Uuid {
+    let digest = Sha256::digest(text.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+/// A validated event, ready for the inbox.
+#[derive(Clone, Debug)]
+struct NewEvent {
+    key: String,
+    studio_id: StudioId,
+    provider: String,
+    provider_payment_id: String,
+    event_type: PaymentAction,
+    amount: i64,
+    occurred_at: DateTime<Utc>,
+}
+
+/// Checks one event at the boundary.
+///
+/// Errors (422, naming the field): provider not 1 to 40 of `a-z 0-9 _ -`; payment id not 1 to
+/// 100 printable ASCII; amount outside 0 ..= [`MAX_PAYMENT_AMOUNT`]; currency not CHF.
+fn validate(event: &PaymentEventRequest) -> Result<NewEvent, AppError> {
+    let provider = event.provider.trim();
+    if provider.is_empty()
+        || provider.len() > 40
+        || !provider
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    {
+        return Err(AppError::validation(
+            "provider",
+            "the provider must be 1 to 40 characters of a-z, 0-9, '_' and '-'",
+        ));
+    }
+    let payment_id = event.provider_payment_id.trim();
+    if payment_id.is_empty()
+        || payment_id.len() > 100
+        || !payment_id.chars().all(|c| c.is_ascii_graphic())
+    {
+        return Err(AppError::validation(
+            "provider_payment_id",
+            "the provider's payment id must be 1 to 100 printable ASCII characters",
+        ));
+    }
+    if !(0..=MAX_PAYMENT_AMOUNT).contains(&event.amount) {
+        return Err(AppError::validation(
+            "amount",
+            format!(
+                "the amount must be 0 to {} Rappen (CHF 1,000,000.00)",
+                MAX_PAYMENT_AMOUNT
+            ),
+        ));
+    }
+    if event.currency.trim() != CURRENCY {
+        return Err(AppError::validation(
+            "currency",
+            format!("only CHF is accepted, not '{}'", event.currency),
+        ));
+    }
+    let occurred_at = DateTime::from_timestamp_millis(event.occurred_at.timestamp_millis())
+        .unwrap_or(event.occurred_at);
+    Ok(NewEvent {
+        key: payment_event_key(provider, payment_id, event.event_type, occurred_at),
+        studio_id: event.studio_id,
+        provider: provider.to_string(),
+        provider_payment_id: payment_id.to_string(),
+        event_type: event.event_type,
+        amount: event.amount,
+        occurred_at,
+    })
+}
+
+fn rejected(index: usize, key: Option<String>, error: &AppError) -> IngestResult {
+    IngestResult {
+        index,
+        outcome: IngestOutcome::Rejected,
+        event_key: key,
+        sequence: None,
+        error: Some(IngestError {
+            code: error.code().to_string(),
+            message: error.to_string(),
+            field: error.field().map(str::to_string),
+        }),
+    }
+}
+
+/// A payment row as the worker and the operator actions read and write it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+struct PaymentRow {
+    id: PaymentId,
+    studio_id: StudioId,
+    provider: String,
+    provider_payment_id: String,
+    state: PaymentState,
+    amount: i64,
+    captured: i64,
+    refunded: i64,
+    settled: i64,
+    is_settled: bool,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    last_event_at: Option<DateTime<Utc>>,
+}
+
+const PAYMENT_COLUMNS: &str = "id, studio_id, provider, provider_payment_id, state, amount, captured, refunded, settled, is_settled, version, created_at, updated_at, last_event_at";
+
+impl PaymentRow {
+    fn book(&self) -> PaymentBook {
+        PaymentBook {
+            state: self.state,
+            amount: Rappen(self.amount),
+            captured: Rappen(self.captured),
+            refunded: Rappen(self.refunded),
+            settled: Rappen(self.settled),
+            is_settled: self.is_settled,
+        }
+    }
+
+    fn set_book(&mut self, book: &PaymentBook) {
+        self.state = book.state;
+        self.amount = book.amount.0;
+        self.captured = book.captured.0;
+        self.refunded = book.refunded.0;
+        self.settled = book.settled.0;
+        self.is_settled = book.is_settled;
+    }
+
+    fn to_payment(&self) -> Payment {
+        Payment {
+            id: self.id,
+            studio_id: self.studio_id,
+            provider: self.provider.clone(),
+            provider_payment_id: self.provider_payment_id.clone(),
+            state: self.state,
+            amount: Rappen(self.amount),
+            captured: Rappen(self.captured),
+            refunded: Rappen(self.refunded),
+            settled: Rappen(self.settled),
+            is_settled: self.is_settled,
+            currency: CURRENCY.to_string(),
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            last_event_at: self.last_event_at,
+        }
+    }
+}
+
+/// An inbox row the worker applies.
+#[derive(Clone, Debug, sqlx::FromRow)]
+struct InboxRow {
+    seq: i64,
+    event_key: String,
+    studio_id: StudioId,
+    provider: String,
+    provider_payment_id: String,
+    event_type: PaymentAction,
+    amount: i64,
+    occurred_at: DateTime<Utc>,
+    status: InboxStatus,
+}
+
+const INBOX_COLUMNS: &str = "seq, event_key, studio_id, provider, provider_payment_id, event_type, amount, occurred_at, status";
+
+/// A ledger transfer of a payment movement, before it is written.
+struct PaymentTransfer {
+    id: uuid::Uuid,
+    studio_id: StudioId,
+    kind: TransferKind,
+    reason: String,
+    cause_type: &'static str,
+    effective_on: chrono::NaiveDate,
+    /// (debited account, credited account, Rappen > 0).
+    debit: AccountCode,
+    credit: AccountCode,
+    amount: i64,
+}
+
+/// The transfers a movement posts, with ids derived from `cause` (an event key, or a payment id
+/// and version for an operator action).
+fn transfers_of(
+    payment: &PaymentRow,
+    moved: &PaymentMovement,
+    cause: &str,
+    cause_type: &'static str,
+    at: DateTime<Utc>,
+) -> Vec<PaymentTransfer> {
+    let effective_on = business_date(at);
+    let mut transfers = Vec::new();
+    let mut add = |kind: TransferKind, debit, credit, amount: Rappen, what: &str| {
+        if amount.0 > 0 {
+            transfers.push(PaymentTransfer {
+                id: derived_id(&format!("{cause} {kind}")),
+                studio_id: payment.studio_id,
+                kind,
+                reason: format!(
+                    "Card payment {} at {} {what}",
+                    payment.provider_payment_id, payment.provider
+                ),
+                cause_type,
+                effective_on,
+                debit,
+                credit,
+                amount: amount.0,
+            });
+        }
+    };
+    add(
+        TransferKind::PaymentCaptured,
+        AccountCode::CardClearing,
+        AccountCode::CardSales,
+        moved.captured,
+        "captured",
+    );
+    add(
+        TransferKind::PaymentRefunded,
+        AccountCode::CardSales,
+        AccountCode::CardClearing,
+        moved.refunded,
+        "refunded",
+    );
+    add(
+        TransferKind::PaymentSettled,
+        AccountCode::Bank,
+        AccountCode::CardClearing,
+        moved.settled,
+        "settled to the bank",
+    );
+    transfers
+}
+
+/// Writes `transfers` (two postings each) in `tx`, set-based.
+///
+/// Errors: 500 when a studio has no card clearing, card sales or bank account (nothing is
+/// saved: the caller's transaction fails).
+async fn write_transfers(
+    tx: &mut DbTransaction,
+    transfers: &[PaymentTransfer],
+    at: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if transfers.is_empty() {
+        return Ok(());
+    }
+    let studios: Vec<StudioId> = transfers
+        .iter()
+        .map(|t| t.studio_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut accounts = account_ids(tx, &studios).await?;
+    if studios
+        .iter()
+        .any(|s| !accounts.contains_key(&(*s, AccountCode::CardSales)))
+    {
+        // Studios created by hand (or before card sales existed) get their accounts now.
+        super::ledger::ensure_accounts(tx).await?;
+        accounts = account_ids(tx, &studios).await?;
+    }
+    let account = |studio: StudioId, code: AccountCode| {
+        accounts.get(&(studio, code)).copied().ok_or_else(|| {
+            tracing::error!(%studio, %code, "a studio has no account for a payment transfer");
+            AppError::Internal {
+                message: format!("the studio has no {code} account; nothing was saved"),
+            }
+        })
+    };
+    let mut postings = Vec::with_capacity(transfers.len() * 2);
+    for transfer in transfers {
+        postings.push((
+            transfer.id,
+            account(transfer.studio_id, transfer.debit)?,
+            transfer.amount,
+        ));
+        postings.push((
+            transfer.id,
+            account(transfer.studio_id, transfer.credit)?,
+            -transfer.amount,
+        ));
+    }
+    // 9 and 3 parameters per row: chunks stay far below SQLite's 32,766.
+    for chunk in transfers.chunks(1000) {
+        db::insert_values(
+            "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, created_at)",
+            chunk,
+            8,
+            |q, t| {
+                q.bind(t.id)
+                    .bind(t.studio_id)
+                    .bind(t.kind)
+                    .bind(t.reason.clone())
+                    .bind(t.cause_type)
+                    .bind(t.id)
+                    .bind(t.effective_on)
+                    .bind(at)
+            },
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("posting the payment transfers"))?;
+    }
+    for chunk in postings.chunks(3000) {
+        db::insert_values(
+            "INSERT INTO ledger_postings (transfer_id, account_id, amount)",
+            chunk,
+            3,
+            |q, (transfer, account, amount)| q.bind(*transfer).bind(*account).bind(*amount),
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("posting the payment postings"))?;
+    }
+    Ok(())
+}
+
+/// The ids of the card clearing, card sales and bank accounts of `studios`.
+async fn account_ids(
+    tx: &mut DbTransaction,
+    studios: &[StudioId],
+) -> Result<HashMap<(StudioId, AccountCode), i64>, AppError> {
+    let mut found = HashMap::new();
+    for chunk in studios.chunks(500) {
+        let rows: Vec<(i64, StudioId, AccountCode)> = db::query_as(format!(
+            "SELECT id, studio_id, code FROM ledger_accounts
+             WHERE employee_id IS NULL AND code IN ('card_clearing', 'card_sales', 'bank')
+               AND studio_id IN ({})",
+            db::placeholders(1, chunk.len())
+        ))
+        .bind_all(chunk.iter().copied())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error("looking up the payment accounts"))?;
+        for (id, studio, code) in rows {
+            found.insert((studio, code), id);
+        }
+    }
+    Ok(found)
+}
+
+/// Writes `payments` (new or changed) with one multi-row upsert per chunk.
+async fn upsert_payments(tx: &mut DbTransaction, payments: &[&PaymentRow]) -> Result<(), AppError> {
+    for chunk in payments.chunks(1000) {
+        let sql = format!(
+            "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES {}
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state, amount = excluded.amount,
+                 captured = excluded.captured, refunded = excluded.refunded,
+                 settled = excluded.settled, is_settled = excluded.is_settled,
+                 version = excluded.version, updated_at = excluded.updated_at,
+                 last_event_at = excluded.last_event_at",
+            db::values_list(chunk.len(), 14)
+        );
+        chunk
+            .iter()
+            .fold(db::query(sql), |q, p| {
+                q.bind(p.id)
+                    .bind(p.studio_id)
+                    .bind(p.provider.clone())
+                    .bind(p.provider_payment_id.clone())
+                    .bind(p.state)
+                    .bind(p.amount)
+                    .bind(p.captured)
+                    .bind(p.refunded)
+                    .bind(p.settled)
+                    .bind(p.is_settled)
+                    .bind(p.version)
+                    .bind(p.created_at)
+                    .bind(p.updated_at)
+                    .bind(p.last_event_at)
+            })
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("saving the payments"))?;
+    }
+    Ok(())
+}
+
+/// An outbox event of a payment change, before it is written.
+struct OutboxEvent {
+    kind: String,
+    studio_id: StudioId,
+    entity_id: uuid::Uuid,
+    payload: serde_json::Value,
+}
+
+fn payment_change_event(payment: &PaymentRow, action: PaymentAction, cause: &str) -> OutboxEvent {
+    OutboxEvent {
+        kind: format!("payment.{action}"),
+        studio_id: payment.studio_id,
+        entity_id: payment.id.0,
+        payload: serde_json::json!({
+            "payment_id": payment.id,
+            "studio_id": payment.studio_id,
+            "provider": payment.provider,
+            "provider_payment_id": payment.provider_payment_id,
+            "state": payment.state,
+            "version": payment.version,
+            "captured": payment.captured,
+            "refunded": payment.refunded,
+            "settled": payment.settled,
+            "cause": cause,
+        }),
+    }
+}
+
+/// Appends `events` to the event log (the outbox) in `tx`, set-based.
+async fn write_outbox(
+    tx: &mut DbTransaction,
+    events: &[OutboxEvent],
+    at: DateTime<Utc>,
+) -> Result<(), AppError> {
+    for chunk in events.chunks(2000) {
+        db::insert_values(
+            "INSERT INTO events (occurred_at, kind, studio_id, entity_id, payload)",
+            chunk,
+            5,
+            |q, e| {
+                q.bind(at)
+                    .bind(e.kind.clone())
+                    .bind(e.studio_id)
+                    .bind(e.entity_id)
+                    .bind(e.payload.to_string())
+            },
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("recording the payment events"))?;
+    }
+    Ok(())
+}
+
+/// What the worker decided for one inbox event.
+enum Decision {
+    Applied,
+    Parked(String),
+}
+
+/// The worker's view of one round: payments by (provider, payment id), parked events by payment.
+struct Round {
+    at: DateTime<Utc>,
+    payments: HashMap<(String, String), PaymentRow>,
+    changed: HashSet<(String, String)>,
+    parked: HashMap<(String, String), Vec<InboxRow>>,
+    decisions: BTreeMap<i64, (Decision, InboxStatus)>,
+    transfers: Vec<PaymentTransfer>,
+    outbox: Vec<OutboxEvent>,
+}
+
+impl Round {
+    /// Applies `event` (or parks it), then, if it applied, retries the payment's parked events
+    /// in provider order until a pass applies none.
+    fn handle(&mut self, event: InboxRow) {
+        let key = (event.provider.clone(), event.provider_payment_id.clone());
+        match self.try_apply(&event) {
+            Ok(()) => {
+                self.decisions
+                    .insert(event.seq, (Decision::Applied, event.status));
+                self.retry_parked(&key);
+            }
+            Err(reason) => {
+                let first_time = event.status != InboxStatus::Parked;
+                if first_time {
+                    self.outbox.push(OutboxEvent {
+                        kind: "payment_event.parked".into(),
+                        studio_id: event.studio_id,
+                        entity_id: derived_id(&event.event_key),
+                        payload: serde_json::json!({
+                            "event_key": event.event_key,
+                            "sequence": event.seq,
+                            "provider": event.provider,
+                            "provider_payment_id": event.provider_payment_id,
+                            "event_type": event.event_type,
+                            "amount": event.amount,
+                            "reason": reason,
+                        }),
+                    });
+                }
+                self.decisions
+                    .insert(event.seq, (Decision::Parked(reason), event.status));
+                let mut parked = event;
+                parked.status = InboxStatus::Parked;
+                let list = self.parked.entry(key).or_default();
+                if !list.iter().any(|p| p.seq == parked.seq) {
+                    list.push(parked);
+                }
+            }
+        }
+    }
+
+    fn retry_parked(&mut self, key: &(String, String)) {
+        loop {
+            let Some(mut waiting) = self.parked.remove(key) else {
+                return;
+            };
+            waiting.sort_by_key(|e| (e.occurred_at, e.seq));
+            let mut applied_any = false;
+            let mut still = Vec::new();
+            for event in waiting {
+                match self.try_apply(&event) {
+                    Ok(()) => {
+                        applied_any = true;
+                        self.decisions
+                            .insert(event.seq, (Decision::Applied, InboxStatus::Parked));
+                    }
+                    Err(reason) => {
+                        self.decisions
+                            .insert(event.seq, (Decision::Parked(reason), InboxStatus::Parked));
+                        still.push(event);
+                    }
+                }
+            }
+            if !still.is_empty() {
+                self.parked.insert(key.clone(), still);
+            }
+            if !applied_any {
+                return;
+            }
+        }
+    }
+
+    /// Applies one event to its payment in memory, or says why it cannot.
+    fn try_apply(&mut self, event: &InboxRow) -> Result<(), String> {
+        let key = (event.provider.clone(), event.provider_payment_id.clone());
+        let amount = Rappen(event.amount);
+        let at = self.at;
+        let payment = match self.payments.get_mut(&key) {
+            Some(payment) => payment,
+            None if event.event_type.creates_payment() => {
+                let (book, _) = PaymentBook::new_draft(amount)
+                    .apply(event.event_type, amount)
+                    .map_err(|refusal| refusal.explanation)?;
+                let mut row = PaymentRow {
+                    id: PaymentId(derived_id(&format!(
+                        "payment {} {}",
+                        event.provider, event.provider_payment_id
+                    ))),
+                    studio_id: event.studio_id,
+                    provider: event.provider.clone(),
+                    provider_payment_id: event.provider_payment_id.clone(),
+                    state: book.state,
+                    amount: 0,
+                    captured: 0,
+                    refunded: 0,
+                    settled: 0,
+                    is_settled: false,
+                    version: 1,
+                    created_at: at,
+                    updated_at: at,
+                    last_event_at: Some(event.occurred_at),
+                };
+                row.set_book(&book);
+                self.outbox.push(payment_change_event(
+                    &row,
+                    event.event_type,
+                    &event.event_key,
+                ));
+                self.payments.insert(key.clone(), row);
+                self.changed.insert(key);
+                return Ok(());
+            }
+            None => {
+                return Err(format!(
+                    "unknown payment: {} has reported no submitted or authorized event for payment {} yet",
+                    event.provider, event.provider_payment_id
+                ))
+            }
+        };
+        if payment.studio_id != event.studio_id {
+            return Err(format!(
+                "payment {} at {} belongs to another studio",
+                event.provider_payment_id, event.provider
+            ));
+        }
+        let (book, moved) = payment
+            .book()
+            .apply(event.event_type, amount)
+            .map_err(|refusal| refusal.explanation)?;
+        payment.set_book(&book);
+        payment.version += 1;
+        payment.updated_at = at;
+        payment.last_event_at = Some(
+            payment
+                .last_event_at
+                .map_or(event.occurred_at, |last| last.max(event.occurred_at)),
+        );
+        self.transfers.extend(transfers_of(
+            payment,
+            &moved,
+            &event.event_key,
+            "payment_event",
+            event.occurred_at,
+        ));
+        self.outbox.push(payment_change_event(
+            payment,
+            event.event_type,
+            &event.event_key,
+        ));
+        self.changed.insert(key);
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// Stores delivered provider events in the inbox, each on its own: accepted (new), duplicate
+    /// (the same key was received with the same studio and amount: no effect) or rejected (with
+    /// its error; nothing stored). `events` holds what the boundary could read: an `Err` item is
+    /// reported as rejected. One transaction for the whole batch; the worker is woken after it
+    /// commits.
+    ///
+    /// Errors (the whole request): 403 unless the caller may deliver payment events; 503 when
+    /// the database is unavailable (nothing was stored; retrying is safe). Per event: 422
+    /// validation (field named), 403 for a studio that is not the caller's, 404 for an unknown
+    /// studio, 409 `event_key_conflict` for a key already received with another studio or
+    /// amount.
+    #[tracing::instrument(skip_all, fields(events = events.len()))]
+    pub async fn ingest_payment_events(
+        &self,
+        caller: &Caller,
+        events: Vec<Result<PaymentEventRequest, AppError>>,
+    ) -> Result<IngestReport, AppError> {
+        caller.require(Permission::IngestPaymentEvents)?;
+        let mut results: Vec<Option<IngestResult>> = vec![None; events.len()];
+        let mut valid: Vec<(usize, NewEvent)> = Vec::with_capacity(events.len());
+        for (index, event) in events.into_iter().enumerate() {
+            match event.and_then(|e| validate(&e)) {
+                Ok(event) if !caller.sees_studio(event.studio_id) => {
+                    results[index] = Some(rejected(
+                        index,
+                        Some(event.key),
+                        &AppError::forbidden(format!(
+                            "you may not deliver payment events of studio {}: it is not one of yours",
+                            event.studio_id
+                        )),
+                    ));
+                }
+                Ok(event) => valid.push((index, event)),
+                Err(error) => results[index] = Some(rejected(index, None, &error)),
+            }
+        }
+        if !valid.is_empty() {
+            let mut tx = match self.backend() {
+                // Storing needs no read-then-write decision, so PostgreSQL does not wait for the
+                // writers' lock: ingestion stays fast while the worker applies a batch.
+                db::Backend::Postgres => self
+                    .pool()
+                    .begin()
+                    .await
+                    .map_err(db_error("begin transaction"))?,
+                db::Backend::Sqlite => self.begin_write().await?,
+            };
+            let studios: Vec<StudioId> = valid
+                .iter()
+                .map(|(_, e)| e.studio_id)
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            let known: HashSet<StudioId> = db::query_scalar::<StudioId>(format!(
+                "SELECT id FROM studios WHERE id IN ({})",
+                db::placeholders(1, studios.len())
+            ))
+            .bind_all(studios.iter().copied())
+            .fetch_all(&mut tx)
+            .await
+            .map_err(db_error("looking up the studios"))?
+            .into_iter()
+            .collect();
+            // The first occurrence of each key in the batch is the candidate; later ones compare
+            // with it like redeliveries.
+            let mut first_of: HashMap<String, usize> = HashMap::new();
+            let mut candidates: Vec<&(usize, NewEvent)> = Vec::new();
+            let mut repeats: Vec<&(usize, NewEvent)> = Vec::new();
+            for item in &valid {
+                let (index, event) = item;
+                if !known.contains(&event.studio_id) {
+                    results[*index] = Some(rejected(
+                        *index,
+                        Some(event.key.clone()),
+                        &AppError::not_found(format!("no studio with id {}", event.studio_id)),
+                    ));
+                } else if first_of.contains_key(&event.key) {
+                    repeats.push(item);
+                } else {
+                    first_of.insert(event.key.clone(), *index);
+                    candidates.push(item);
+                }
+            }
+            let received_at = now();
+            let mut stored: HashMap<String, (i64, StudioId, i64, bool)> = HashMap::new();
+            for chunk in candidates.chunks(1000) {
+                let sql = format!(
+                    "INSERT INTO payment_events (event_key, studio_id, provider, provider_payment_id, event_type, amount, occurred_at, received_at)
+                     VALUES {} ON CONFLICT (event_key) DO NOTHING RETURNING seq, event_key",
+                    db::values_list(chunk.len(), 8)
+                );
+                let inserted: Vec<(i64, String)> = chunk
+                    .iter()
+                    .fold(db::query_as::<(i64, String)>(sql), |q, (_, e)| {
+                        q.bind(e.key.clone())
+                            .bind(e.studio_id)
+                            .bind(e.provider.clone())
+                            .bind(e.provider_payment_id.clone())
+                            .bind(e.event_type)
+                            .bind(e.amount)
+                            .bind(e.occurred_at)
+                            .bind(received_at)
+                    })
+                    .fetch_all(&mut tx)
+                    .await
+                    .map_err(db_error("storing the payment events"))?;
+                let by_key: HashMap<&str, &NewEvent> =
+                    chunk.iter().map(|(_, e)| (e.key.as_str(), e)).collect();
+                for (seq, key) in inserted {
+                    if let Some(event) = by_key.get(key.as_str()) {
+                        stored.insert(key.clone(), (seq, event.studio_id, event.amount, true));
+                    }
+                }
+            }
+            let missing: Vec<String> = candidates
+                .iter()
+                .map(|(_, e)| e.key.clone())
+                .filter(|k| !stored.contains_key(k))
+                .collect();
+            for chunk in missing.chunks(1000) {
+                let rows: Vec<(i64, String, StudioId, i64)> = db::query_as(format!(
+                    "SELECT seq, event_key, studio_id, amount FROM payment_events WHERE event_key IN ({})",
+                    db::placeholders(1, chunk.len())
+                ))
+                .bind_all(chunk.iter().cloned())
+                .fetch_all(&mut tx)
+                .await
+                .map_err(db_error("looking up delivered payment events"))?;
+                for (seq, key, studio, amount) in rows {
+                    stored.insert(key, (seq, studio, amount, false));
+                }
+            }
+            tx.commit()
+                .await
+                .map_err(db_error("committing the payment events"))?;
+            for (index, event) in candidates.iter().chain(repeats.iter()) {
+                let is_first = first_of.get(&event.key) == Some(index);
+                results[*index] = Some(match stored.get(&event.key) {
+                    Some((seq, studio, amount, _))
+                        if *studio != event.studio_id || *amount != event.amount =>
+                    {
+                        let mut result = rejected(
+                            *index,
+                            Some(event.key.clone()),
+                            &AppError::conflict(
+                                "event_key_conflict",
+                                format!(
+                                    "event {} was already received (sequence {seq}) with another studio or amount; a provider event never changes",
+                                    event.key
+                                ),
+                            ),
+                        );
+                        result.sequence = Some(*seq);
+                        result
+                    }
+                    Some((seq, _, _, fresh)) => IngestResult {
+                        index: *index,
+                        outcome: if *fresh && is_first {
+                            IngestOutcome::Accepted
+                        } else {
+                            IngestOutcome::Duplicate
+                        },
+                        event_key: Some(event.key.clone()),
+                        sequence: Some(*seq),
+                        error: None,
+                    },
+                    None => {
+                        tracing::error!(key = %event.key, "a stored payment event cannot be found");
+                        rejected(
+                            *index,
+                            Some(event.key.clone()),
+                            &AppError::Internal {
+                                message: "the event was neither stored nor found; it is logged on the server".into(),
+                            },
+                        )
+                    }
+                });
+            }
+            if stored.values().any(|(_, _, _, fresh)| *fresh) {
+                self.inbox_signal.notify_one();
+            }
+        }
+        let results: Vec<IngestResult> = results
+            .into_iter()
+            .enumerate()
+            .map(|(index, result)| {
+                result.unwrap_or_else(|| {
+                    tracing::error!(index, "a payment event got no result");
+                    rejected(
+                        index,
+                        None,
+                        &AppError::Internal {
+                            message: "the event got no result; it is logged on the server".into(),
+                        },
+                    )
+                })
+            })
+            .collect();
+        let count = |outcome| results.iter().filter(|r| r.outcome == outcome).count();
+        Ok(IngestReport {
+            accepted: count(IngestOutcome::Accepted),
+            duplicates: count(IngestOutcome::Duplicate),
+            rejected: count(IngestOutcome::Rejected),
+            results,
+        })
+    }
+
+    /// Applies up to `limit` received inbox events in delivery order (see the module docs), in
+    /// one transaction. Returns how many events it took from the inbox; 0 when none was waiting.
+    ///
+    /// Errors: 503 when the database is unavailable, 500 on an unexpected database error (the
+    /// transaction is rolled back: the events stay received and are taken again next round).
+    pub async fn process_payment_inbox(&self, limit: usize) -> Result<usize, AppError> {
+        let mut tx = self.begin_write().await?;
+        let claimed: Vec<InboxRow> = db::query_as(format!(
+            "SELECT {INBOX_COLUMNS} FROM payment_events WHERE status = 'received'
+             ORDER BY seq LIMIT $1 {}",
+            self.backend().for_update_skip_locked()
+        ))
+        .bind(i64::try_from(limit.clamp(1, 10_000)).unwrap_or(500))
+        .fetch_all(&mut tx)
+        .await
+        .map_err(db_error("claiming payment events"))?;
+        if claimed.is_empty() {
+            tx.rollback()
+                .await
+                .map_err(db_error("ending an empty inbox round"))?;
+            return Ok(0);
+        }
+        let at = now();
+        let mut round = Round {
+            at,
+            payments: HashMap::new(),
+            changed: HashSet::new(),
+            parked: HashMap::new(),
+            decisions: BTreeMap::new(),
+            transfers: Vec::new(),
+            outbox: Vec::new(),
+        };
+        let providers: Vec<String> = claimed
+            .iter()
+            .map(|e| e.provider.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let payment_ids: Vec<String> = claimed
+            .iter()
+            .map(|e| e.provider_payment_id.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let wanted: HashSet<(String, String)> = claimed
+            .iter()
+            .map(|e| (e.provider.clone(), e.provider_payment_id.clone()))
+            .collect();
+        for chunk in payment_ids.chunks(2000) {
+            let rows: Vec<PaymentRow> = db::query_as(format!(
+                "SELECT {PAYMENT_COLUMNS} FROM payments
+                 WHERE provider IN ({}) AND provider_payment_id IN ({})",
+                db::placeholders(1, providers.len()),
+                db::placeholders(providers.len() + 1, chunk.len())
+            ))
+            .bind_all(providers.iter().cloned())
+            .bind_all(chunk.iter().cloned())
+            .fetch_all(&mut tx)
+            .await
+            .map_err(db_error("loading the payments of the events"))?;
+            for row in rows {
+                let key = (row.provider.clone(), row.provider_payment_id.clone());
+                round.payments.insert(key, row);
+            }
+            let parked: Vec<InboxRow> = db::query_as(format!(
+                "SELECT {INBOX_COLUMNS} FROM payment_events
+                 WHERE status = 'parked' AND provider_payment_id IN ({})",
+                db::placeholders(1, chunk.len())
+            ))
+            .bind_all(chunk.iter().cloned())
+            .fetch_all(&mut tx)
+            .await
+            .map_err(db_error("loading the parked events of the payments"))?;
+            for row in parked {
+                let key = (row.provider.clone(), row.provider_payment_id.clone());
+                if wanted.contains(&key) {
+                    round.parked.entry(key).or_default().push(row);
+                }
+            }
+        }
+        for event in claimed.iter().cloned() {
+            round.handle(event);
+        }
+        let changed: Vec<&PaymentRow> = round
+            .changed
+            .iter()
+            .filter_map(|key| round.payments.get(key))
+            .collect();
+        upsert_payments(&mut tx, &changed).await?;
+        write_transfers(&mut tx, &round.transfers, at).await?;
+        write_outbox(&mut tx, &round.outbox, at).await?;
+        let applied: Vec<i64> = round
+            .decisions
+            .iter()
+            .filter(|(_, (decision, _))| matches!(decision, Decision::Applied))
+            .map(|(seq, _)| *seq)
+            .collect();
+        for chunk in applied.chunks(5000) {
+            db::query(format!(
+                "UPDATE payment_events SET status = 'applied', reason = NULL,
+                     attempts = attempts + 1, processed_at = $1
+                 WHERE seq IN ({})",
+                db::placeholders(2, chunk.len())
+            ))
+            .bind(at)
+            .bind_all(chunk.iter().copied())
+            .execute(&mut tx)
+            .await
+            .map_err(db_error("marking payment events applied"))?;
+        }
+        // Parked events keep their reason up to date (it may change as the payment moves on).
+        let parked: Vec<(i64, String)> = round
+            .decisions
+            .iter()
+            .filter_map(|(seq, (decision, was))| match decision {
+                Decision::Parked(reason) => Some((*seq, reason.clone(), *was)),
+                Decision::Applied => None,
+            })
+            .map(|(seq, reason, _)| (seq, reason))
+            .collect();
+        for chunk in parked.chunks(2000) {
+            let sql = format!(
+                "WITH decided (seq, reason) AS (VALUES {})
+                 UPDATE payment_events SET status = 'parked',
+                     reason = (SELECT d.reason FROM decided d WHERE d.seq = payment_events.seq),
+                     attempts = attempts + 1, processed_at = ${}
+                 WHERE seq IN (SELECT d.seq FROM decided d)",
+                db::values_list(chunk.len(), 2),
+                chunk.len() * 2 + 1
+            );
+            chunk
+                .iter()
+                .fold(db::query(sql), |q, (seq, reason)| {
+                    q.bind(*seq).bind(reason.clone())
+                })
+                .bind(at)
+                .execute(&mut tx)
+                .await
+                .map_err(db_error("parking payment events"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(db_error("committing the inbox round"))?;
+        tracing::debug!(
+            claimed = claimed.len(),
+            applied = applied.len(),
+            parked = parked.len(),
+            "inbox round"
+        );
+        Ok(claimed.len())
+    }
+
+    /// Opens the ledger accounts of studios that have none yet (studios created by hand, e.g.
+    /// by the replay). Idempotent.
+    ///
+    /// Errors: 503/500 when the database fails.
+    pub async fn open_ledger_accounts(&self) -> Result<(), AppError> {
+        let mut tx = self.begin_write().await?;
+        super::ledger::ensure_accounts(&mut tx).await?;
+        tx.commit()
+            .await
+            .map_err(db_error("committing the new accounts"))?;
+        Ok(())
+    }
+
+    /// Wakes the inbox worker (after events were stored).
+    pub fn payment_inbox_signal(&self) -> &tokio::sync::Notify {
+        &self.inbox_signal
+    }
+
+    /// Payments of the caller's studios, newest change first: at most `limit` (1..=500), of one
+    /// studio and/or state when given.
+    ///
+    /// Errors: 403 unless the caller may read payments.
+    pub async fn payments(
+        &self,
+        caller: &Caller,
+        studio: Option<StudioId>,
+        state: Option<PaymentState>,
+        limit: i64,
+    ) -> Result<Vec<Payment>, AppError> {
+        caller.require(Permission::ReadPayments)?;
+        let rows: Vec<PaymentRow> = db::query_as(format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments
+             WHERE ($1 IS NULL OR studio_id = $1) AND ($2 IS NULL OR state = $2) AND {}
+             ORDER BY updated_at DESC, id DESC LIMIT $3",
+            access::studio_condition(self.backend(), "studio_id", 4)
+        ))
+        .bind(studio)
+        .bind(state)
+        .bind(limit.clamp(1, 500))
+        .bind(caller.studio_filter())
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("listing payments"))?;
+        Ok(rows.iter().map(PaymentRow::to_payment).collect())
+    }
+
+    /// One payment.
+    ///
+    /// Errors: 403 unless the caller may read payments; 404 unknown (or another business's).
+    pub async fn payment(&self, caller: &Caller, id: PaymentId) -> Result<Payment, AppError> {
+        caller.require(Permission::ReadPayments)?;
+        let row: Option<PaymentRow> = db::query_as(format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_error("looking up the payment"))?;
+        row.filter(|p| caller.sees_studio(p.studio_id))
+            .map(|p| p.to_payment())
+            .ok_or_else(|| AppError::not_found(format!("no payment with id {id}")))
+    }
+
+    /// Inbox events of the caller's studios with `status` (parked ones by default), oldest
+    /// first, at most `limit` (1..=500).
+    ///
+    /// Errors: 403 unless the caller may read payments.
+    pub async fn payment_inbox(
+        &self,
+        caller: &Caller,
+        status: InboxStatus,
+        limit: i64,
+    ) -> Result<Vec<InboxEvent>, AppError> {
+        caller.require(Permission::ReadPayments)?;
+        db::query_as::<InboxEvent>(format!(
+            "SELECT seq AS sequence, event_key, studio_id, provider, provider_payment_id, event_type,
+                    amount, occurred_at, received_at, status, reason, attempts
+             FROM payment_events WHERE status = $1 AND {}
+             ORDER BY seq LIMIT $2",
+            access::studio_condition(self.backend(), "studio_id", 3)
+        ))
+        .bind(status)
+        .bind(limit.clamp(1, 500))
+        .bind(caller.studio_filter())
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("listing inbox events"))
+    }
+
+    /// How many inbox events of the caller's studios are received, applied and parked.
+    ///
+    /// Errors: 403 unless the caller may read payments.
+    pub async fn inbox_summary(&self, caller: &Caller) -> Result<InboxSummary, AppError> {
+        caller.require(Permission::ReadPayments)?;
+        let rows: Vec<(InboxStatus, i64)> = db::query_as(format!(
+            "SELECT status, COUNT(*) FROM payment_events WHERE {} GROUP BY status",
+            access::studio_condition(self.backend(), "studio_id", 1)
+        ))
+        .bind(caller.studio_filter())
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("counting inbox events"))?;
+        let mut summary = InboxSummary::default();
+        for (status, count) in rows {
+            match status {
+                InboxStatus::Received => summary.received = count,
+                InboxStatus::Applied => summary.applied = count,
+                InboxStatus::Parked => summary.parked = count,
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Per studio (of the caller's, with any payment or inbox event): payments by state, sums
+    /// captured / refunded / settled, the card clearing, card sales and bank balances from the
+    /// ledger, and parked events. For reconciliation and the parallel run.
+    ///
+    /// Errors: 403 unless the caller may read payments and the ledger.
+    pub async fn payment_totals(&self, caller: &Caller) -> Result<Vec<PaymentTotals>, AppError> {
+        caller.require(Permission::ReadPayments)?;
+        caller.require(Permission::ReadLedger)?;
+        let scope = caller.studio_filter();
+        let condition = access::studio_condition(self.backend(), "studio_id", 1);
+        let mut totals: BTreeMap<StudioId, PaymentTotals> = BTreeMap::new();
+        let blank = |studio_id| PaymentTotals {
+            studio_id,
+            payments: BTreeMap::new(),
+            captured: 0,
+            refunded: 0,
+            settled: 0,
+            card_clearing_balance: 0,
+            card_sales_balance: 0,
+            bank_balance: 0,
+            parked_events: 0,
+        };
+        let sums: Vec<(StudioId, PaymentState, i64, i64, i64, i64)> = db::query_as(format!(
+            "SELECT studio_id, state, COUNT(*), CAST(SUM(captured) AS BIGINT),
+                    CAST(SUM(refunded) AS BIGINT), CAST(SUM(settled) AS BIGINT)
+             FROM payments WHERE {condition} GROUP BY studio_id, state"
+        ))
+        .bind(&scope)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("summing payments"))?;
+        for (studio, state, count, captured, refunded, settled) in sums {
+            let entry = totals.entry(studio).or_insert_with(|| blank(studio));
+            entry.payments.insert(state.as_str().to_string(), count);
+            entry.captured += captured;
+            entry.refunded += refunded;
+            entry.settled += settled;
+        }
+        let balances: Vec<(StudioId, AccountCode, i64)> = db::query_as(format!(
+            "SELECT a.studio_id, a.code, CAST(COALESCE(SUM(p.amount), 0) AS BIGINT)
+             FROM ledger_accounts a JOIN ledger_postings p ON p.account_id = a.id
+             WHERE a.employee_id IS NULL AND a.code IN ('card_clearing', 'card_sales', 'bank')
+               AND {}
+             GROUP BY a.studio_id, a.code",
+            access::studio_condition(self.backend(), "a.studio_id", 1)
+        ))
+        .bind(&scope)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("reading the payment balances"))?;
+        for (studio, code, debit_balance) in balances {
+            let entry = totals.entry(studio).or_insert_with(|| blank(studio));
+            match code {
+                AccountCode::CardClearing => entry.card_clearing_balance = debit_balance,
+                AccountCode::CardSales => entry.card_sales_balance = -debit_balance,
+                AccountCode::Bank => entry.bank_balance = debit_balance,
+                AccountCode::CashDrawer
+                | AccountCode::TwintClearing
+                | AccountCode::ServiceRevenue
+                | AccountCode::DeductionIncome
+                | AccountCode::TipsPayable
+                | AccountCode::CommissionExpense
+                | AccountCode::EmployeePayable
+                | AccountCode::CashOverShort
+                | AccountCode::CashTransfers => {}
+            }
+        }
+        let parked: Vec<(StudioId, i64)> = db::query_as(format!(
+            "SELECT studio_id, COUNT(*) FROM payment_events WHERE status = 'parked' AND {condition}
+             GROUP BY studio_id"
+        ))
+        .bind(&scope)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("counting parked events"))?;
+        for (studio, count) in parked {
+            totals
+                .entry(studio)
+                .or_insert_with(|| blank(studio))
+                .parked_events = count;
+        }
+        Ok(totals.into_values().collect())
+    }
+
+    /// Creates a draft payment by hand (provider `manual`), exactly once per idempotency key.
+    ///
+    /// Errors: 403 unless the caller may act on payments of the studio; 404 unknown studio; 422
+    /// amount not 1 ..= [`MAX_PAYMENT_AMOUNT`] or currency not CHF.
+    pub async fn create_payment(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        request: &NewPaymentRequest,
+    ) -> Result<Payment, AppError> {
+        caller.require_studio(Permission::OperatePayments, request.studio_id)?;
+        if !(1..=MAX_PAYMENT_AMOUNT).contains(&request.amount) {
+            return Err(AppError::validation(
+                "amount",
+                "the amount must be CHF 0.01 to CHF 1,000,000.00, in Rappen",
+            ));
+        }
+        super::catalog::check_currency(request.currency.as_deref())?;
+        let client_key = key;
+        let key = &key.for_caller(caller);
+        let fingerprint = idempotency::fingerprint(CREATE_PAYMENT, request)?;
+        let mut tx = self.begin_write().await?;
+        if let Claim::Replay { status, body } = idempotency::claim(
+            &mut tx,
+            CREATE_PAYMENT,
+            key,
+            &fingerprint,
+            self.settings().idempotency_lease,
+        )
+        .await?
+        {
+            return idempotency::decode(status, &body);
+        }
+        let known: Option<bool> = db::query_scalar("SELECT TRUE FROM studios WHERE id = $1")
+            .bind(request.studio_id)
+            .fetch_optional(&mut tx)
+            .await
+            .map_err(db_error("looking up the studio"))?;
+        if known.is_none() {
+            return Err(AppError::not_found(format!(
+                "no studio with id {}",
+                request.studio_id
+            )));
+        }
+        let at = now();
+        let id = PaymentId::generate();
+        let row = PaymentRow {
+            id,
+            studio_id: request.studio_id,
+            provider: "manual".into(),
+            provider_payment_id: format!("manual-{}", id.0.simple()),
+            state: PaymentState::Draft,
+            amount: request.amount,
+            captured: 0,
+            refunded: 0,
+            settled: 0,
+            is_settled: false,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+            last_event_at: None,
+        };
+        upsert_payments(&mut tx, &[&row]).await?;
+        let payment = row.to_payment();
+        write_outbox(
+            &mut tx,
+            &[OutboxEvent {
+                kind: "payment.created".into(),
+                studio_id: row.studio_id,
+                entity_id: row.id.0,
+                payload: serde_json::json!({ "payment_id": row.id, "studio_id": row.studio_id, "amount": row.amount, "state": row.state, "version": row.version }),
+            }],
+            at,
+        )
+        .await?;
+        access::record(
+            &mut tx,
+            caller,
+            Activity {
+                action: "payment.create",
+                entity_type: "payment",
+                entity_id: Some(id.to_string()),
+                studio_id: Some(row.studio_id),
+                idempotency_key: Some(client_key.as_str()),
+            },
+            access::NOTHING,
+            Some(&payment),
+        )
+        .await?;
+        idempotency::complete(
+            &mut tx,
+            CREATE_PAYMENT,
+            key,
+            201,
+            &idempotency::encode(&payment)?,
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(db_error("committing the payment"))?;
+        Ok(payment)
+    }
+
+    /// An operator's action on payment `id` (the operator page), exactly once per idempotency
+    /// key: checks `expected_version`, applies the action with the shared state machine and
+    /// money rules, posts the matching ledger transfer, records the outbox event and the
+    /// activity, in one transaction.
+    ///
+    /// Errors: 403 unless the caller may act on payments of its studio; 404 unknown payment;
+    /// 422 `amount` missing or out of range for an action that moves money; 409
+    /// `stale_version` (the payment changed since the caller read it) or `illegal_transition`
+    /// (the lifecycle or a money rule refuses it), both with the current payment.
+    #[tracing::instrument(skip_all, fields(payment_id = %id, action = %request.action))]
+    pub async fn act_on_payment(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        id: PaymentId,
+        request: &PaymentActionRequest,
+    ) -> Result<Payment, AppError> {
+        caller.require(Permission::OperatePayments)?;
+        let amount = match (request.action.takes_amount(), request.amount) {
+            (true, Some(amount)) if (0..=MAX_PAYMENT_AMOUNT).contains(&amount) => amount,
+            (true, Some(_)) => {
+                return Err(AppError::validation(
+                    "amount",
+                    "the amount must be 0 to CHF 1,000,000.00, in Rappen",
+                ))
+            }
+            (true, None) => {
+                return Err(AppError::validation(
+                    "amount",
+                    format!("enter the amount to {}", request.action.verb()),
+                ))
+            }
+            (false, _) => 0,
+        };
+        let client_key = key;
+        let key = &key.for_caller(caller);
+        let fingerprint = idempotency::fingerprint(PAYMENT_ACTION, &(id, request))?;
+        let mut tx = self.begin_write().await?;
+        if let Claim::Replay { status, body } = idempotency::claim(
+            &mut tx,
+            PAYMENT_ACTION,
+            key,
+            &fingerprint,
+            self.settings().idempotency_lease,
+        )
+        .await?
+        {
+            return idempotency::decode(status, &body);
+        }
+        let row: Option<PaymentRow> = db::query_as(format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut tx)
+        .await
+        .map_err(db_error("looking up the payment"))?;
+        let mut row = row
+            .filter(|p| caller.sees_studio(p.studio_id))
+            .ok_or_else(|| AppError::not_found(format!("no payment with id {id}")))?;
+        let before = row.to_payment();
+        if row.version != request.expected_version {
+            return Err(AppError::PaymentConflict {
+                code: "stale_version".into(),
+                message: format!(
+                    "the payment changed since you loaded it (version {} now, you saw {}); look at it again and decide",
+                    row.version, request.expected_version
+                ),
+                payment: Box::new(before),
+            });
+        }
+        let (book, moved) =
+            row.book()
+                .apply(request.action, Rappen(amount))
+                .map_err(|refusal| AppError::PaymentConflict {
+                    code: "illegal_transition".into(),
+                    message: refusal.explanation,
+                    payment: Box::new(before.clone()),
+                })?;
+        let at = now();
+        row.set_book(&book);
+        row.version += 1;
+        row.updated_at = at;
+        let cause = format!("payment {} version {}", row.id, row.version);
+        upsert_payments(&mut tx, &[&row]).await?;
+        write_transfers(
+            &mut tx,
+            &transfers_of(&row, &moved, &cause, "payment_action", at),
+            at,
+        )
+        .await?;
+        write_outbox(
+            &mut tx,
+            &[payment_change_event(&row, request.action, &cause)],
+            at,
+        )
+        .await?;
+        let payment = row.to_payment();
+        access::record(
+            &mut tx,
+            caller,
+            Activity {
+                action: "payment.act",
+                entity_type: "payment",
+                entity_id: Some(id.to_string()),
+                studio_id: Some(row.studio_id),
+                idempotency_key: Some(client_key.as_str()),
+            },
+            Some(&before),
+            Some(&payment),
+        )
+        .await?;
+        idempotency::complete(
+            &mut tx,
+            PAYMENT_ACTION,
+            key,
+            200,
+            &idempotency::encode(&payment)?,
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(db_error("committing the payment action"))?;
+        Ok(payment)
+    }
+}
+
+/// The inbox worker: applies received events as they arrive (woken by ingestion on this
+/// instance, and at least every second for events stored by other instances), until `stop`
+/// resolves. A failed round is logged and retried after a pause; its events stay received.
+pub async fn run_inbox_worker(engine: Engine, stop: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stop);
+    let mut failures: u32 = 0;
+    tracing::info!("payment inbox worker started");
+    loop {
+        let round = tokio::select! {
+            _ = &mut stop => break,
+            round = engine.process_payment_inbox(INBOX_BATCH) => round,
+        };
+        let pause = match round {
+            Ok(0) => {
+                failures = 0;
+                Some(std::time::Duration::from_secs(1))
+            }
+            Ok(_) => {
+                failures = 0;
+                None
+            }
+            Err(error) => {
+                failures = failures.saturating_add(1);
+                tracing::error!(%error, failures, "payment inbox round failed; the events stay in the inbox and are retried");
+                Some(std::time::Duration::from_millis(
+                    (250u64 << failures.min(6)).min(15_000),
+                ))
+            }
+        };
+        if let Some(pause) = pause {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = engine.payment_inbox_signal().notified() => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+    tracing::info!("payment inbox worker stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_event_key_depends_on_exactly_provider_payment_type_and_time() {
+        let at = DateTime::from_timestamp_millis(1_790_000_000_123).unwrap_or_default();
+        let key = payment_event_key("sumup", "p-1", PaymentAction::Captured, at);
+        assert!(key.starts_with("pe_") && key.len() == 35, "{key}");
+        assert_eq!(
+            key,
+            payment_event_key("sumup", "p-1", PaymentAction::Captured, at)
+        );
+        for other in [
+            payment_event_key("payrexx", "p-1", PaymentAction::Captured, at),
+            payment_event_key("sumup", "p-2", PaymentAction::Captured, at),
+            payment_event_key("sumup", "p-1", PaymentAction::Settled, at),
+            payment_event_key(
+                "sumup",
+                "p-1",
+                PaymentAction::Captured,
+                at + chrono::Duration::milliseconds(1),
+            ),
+        ] {
+            assert_ne!(key, other);
+        }
+        // Field boundaries are unambiguous: ("ab", "c") is not ("a", "bc").
+        assert_ne!(
+            payment_event_key("ab", "c", PaymentAction::Captured, at),
+            payment_event_key("a", "bc", PaymentAction::Captured, at)
+        );
+    }
+}

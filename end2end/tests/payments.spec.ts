@@ -1,0 +1,47 @@
+import { expect, test } from "@playwright/test";
+import { employee, open, UI_TIMEOUT } from "./helpers";
+
+// Works on its own provider payment ids ("e2e-…"), which no other test uses.
+
+test("a provider's events show on the payments page, which offers only the legal actions", async ({ page, request }) => {
+  const studioId = (await employee(request, "Lara Meier")).studio_id;
+  const payment = `e2e-${Date.now()}`;
+  const event = (event_type: string, amount: number, second: number) => ({
+    provider: "sumup",
+    provider_payment_id: payment,
+    event_type,
+    amount,
+    currency: "CHF",
+    occurred_at: new Date(Date.UTC(2026, 10, 20, 10, 0, second)).toISOString(),
+    studio_id: studioId,
+  });
+  // The capture arrives before its authorisation; an over-refund cannot apply.
+  const delivered = await request.post("/api/v1/payment-events/batch", {
+    data: { events: [event("captured", 4_500, 2), event("authorized", 4_500, 1), event("partially_refunded", 9_900, 3)] },
+  });
+  expect(delivered.status(), await delivered.text()).toBe(200);
+  expect((await delivered.json()).accepted).toBe(3);
+
+  // The server's worker applies the inbox by itself.
+  await expect
+    .poll(async () => (await (await request.get("/api/v1/payment-events/summary")).json()).received, { timeout: UI_TIMEOUT })
+    .toBe(0);
+
+  await open(page, "/payments");
+  const row = page.locator(`table.payments tr[data-payment="${payment}"]`);
+  await expect(row).toHaveAttribute("data-state", "succeeded", { timeout: UI_TIMEOUT });
+  await expect(row.getByRole("button", { name: "Refund part" })).toBeVisible();
+  await expect(row.getByRole("button", { name: "Capture" })).toHaveCount(0);
+  await row.locator("details.refused-actions summary").click();
+  await expect(row.locator("details.refused-actions")).toContainText("Capture: cannot capture: the payment is already captured");
+  await expect(page.locator("table.parked-events")).toContainText("over the captured amount");
+
+  // Refund CHF 5.00 of it from the page.
+  const refund = row.locator("form.payment-action").filter({ has: page.getByRole("button", { name: "Refund part" }) });
+  await refund.locator("input[name=amount]").fill("5.00");
+  await refund.getByRole("button", { name: "Refund part" }).click();
+  await expect(page.locator("p.notice")).toContainText(`Payment ${payment} is now partially_refunded`, { timeout: UI_TIMEOUT });
+  await expect(page.locator(`table.payments tr[data-payment="${payment}"]`)).toHaveAttribute("data-state", "partially_refunded", {
+    timeout: UI_TIMEOUT,
+  });
+});
