@@ -506,19 +506,10 @@ fn through_the_domain(stream: &generate::GeneratedStream) -> Vec<PaymentTotals> 
         }
     }
     let mut totals: BTreeMap<StudioId, PaymentTotals> = BTreeMap::new();
-    let blank = |studio_id| PaymentTotals {
-        studio_id,
-        payments: BTreeMap::new(),
-        captured: 0,
-        refunded: 0,
-        settled: 0,
-        card_clearing_balance: 0,
-        card_sales_balance: 0,
-        bank_balance: 0,
-        parked_events: 0,
-    };
     for (studio, book) in books.values() {
-        let t = totals.entry(*studio).or_insert_with(|| blank(*studio));
+        let t = totals
+            .entry(*studio)
+            .or_insert_with(|| PaymentTotals::empty(*studio));
         *t.payments.entry(book.state.to_string()).or_insert(0) += 1;
         t.captured += book.captured.0;
         t.refunded += book.refunded.0;
@@ -530,7 +521,7 @@ fn through_the_domain(stream: &generate::GeneratedStream) -> Vec<PaymentTotals> 
     for (_, e) in parked.values().flatten() {
         totals
             .entry(e.studio_id)
-            .or_insert_with(|| blank(e.studio_id))
+            .or_insert_with(|| PaymentTotals::empty(e.studio_id))
             .parked_events += 1;
     }
     totals.into_values().collect()

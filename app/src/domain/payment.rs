@@ -773,6 +773,23 @@ pub struct PaymentTotals {
     pub parked_events: i64,
 }
 
+impl PaymentTotals {
+    /// The totals of a studio with no payment, no balance and no parked event (all zeros).
+    pub fn empty(studio_id: StudioId) -> PaymentTotals {
+        PaymentTotals {
+            studio_id,
+            payments: std::collections::BTreeMap::new(),
+            captured: 0,
+            refunded: 0,
+            settled: 0,
+            card_clearing_balance: 0,
+            card_sales_balance: 0,
+            bank_balance: 0,
+            parked_events: 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

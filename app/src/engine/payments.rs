@@ -508,7 +508,7 @@ struct Round {
     payments: HashMap<(String, String), PaymentRow>,
     changed: HashSet<(String, String)>,
     parked: HashMap<(String, String), Vec<InboxRow>>,
-    decisions: BTreeMap<i64, (Decision, InboxStatus)>,
+    decisions: BTreeMap<i64, Decision>,
     transfers: Vec<PaymentTransfer>,
     outbox: Vec<OutboxEvent>,
 }
@@ -520,8 +520,7 @@ impl Round {
         let key = (event.provider.clone(), event.provider_payment_id.clone());
         match self.try_apply(&event) {
             Ok(()) => {
-                self.decisions
-                    .insert(event.seq, (Decision::Applied, event.status));
+                self.decisions.insert(event.seq, Decision::Applied);
                 self.retry_parked(&key);
             }
             Err(reason) => {
@@ -542,8 +541,7 @@ impl Round {
                         }),
                     });
                 }
-                self.decisions
-                    .insert(event.seq, (Decision::Parked(reason), event.status));
+                self.decisions.insert(event.seq, Decision::Parked(reason));
                 let mut parked = event;
                 parked.status = InboxStatus::Parked;
                 let list = self.parked.entry(key).or_default();
@@ -566,12 +564,10 @@ impl Round {
                 match self.try_apply(&event) {
                     Ok(()) => {
                         applied_any = true;
-                        self.decisions
-                            .insert(event.seq, (Decision::Applied, InboxStatus::Parked));
+                        self.decisions.insert(event.seq, Decision::Applied);
                     }
                     Err(reason) => {
-                        self.decisions
-                            .insert(event.seq, (Decision::Parked(reason), InboxStatus::Parked));
+                        self.decisions.insert(event.seq, Decision::Parked(reason));
                         still.push(event);
                     }
                 }
@@ -969,7 +965,7 @@ impl Engine {
         let applied: Vec<i64> = round
             .decisions
             .iter()
-            .filter(|(_, (decision, _))| matches!(decision, Decision::Applied))
+            .filter(|(_, decision)| matches!(decision, Decision::Applied))
             .map(|(seq, _)| *seq)
             .collect();
         for chunk in applied.chunks(5000) {
@@ -989,11 +985,10 @@ impl Engine {
         let parked: Vec<(i64, String)> = round
             .decisions
             .iter()
-            .filter_map(|(seq, (decision, was))| match decision {
-                Decision::Parked(reason) => Some((*seq, reason.clone(), *was)),
+            .filter_map(|(seq, decision)| match decision {
+                Decision::Parked(reason) => Some((*seq, reason.clone())),
                 Decision::Applied => None,
             })
-            .map(|(seq, reason, _)| (seq, reason))
             .collect();
         for chunk in parked.chunks(2000) {
             let sql = format!(
@@ -1151,17 +1146,6 @@ impl Engine {
         let scope = caller.studio_filter();
         let condition = access::studio_condition(self.backend(), "studio_id", 1);
         let mut totals: BTreeMap<StudioId, PaymentTotals> = BTreeMap::new();
-        let blank = |studio_id| PaymentTotals {
-            studio_id,
-            payments: BTreeMap::new(),
-            captured: 0,
-            refunded: 0,
-            settled: 0,
-            card_clearing_balance: 0,
-            card_sales_balance: 0,
-            bank_balance: 0,
-            parked_events: 0,
-        };
         let sums: Vec<(StudioId, PaymentState, i64, i64, i64, i64)> = db::query_as(format!(
             "SELECT studio_id, state, COUNT(*), CAST(SUM(captured) AS BIGINT),
                     CAST(SUM(refunded) AS BIGINT), CAST(SUM(settled) AS BIGINT)
@@ -1172,7 +1156,9 @@ impl Engine {
         .await
         .map_err(db_error("summing payments"))?;
         for (studio, state, count, captured, refunded, settled) in sums {
-            let entry = totals.entry(studio).or_insert_with(|| blank(studio));
+            let entry = totals
+                .entry(studio)
+                .or_insert_with(|| PaymentTotals::empty(studio));
             entry.payments.insert(state.as_str().to_string(), count);
             entry.captured += captured;
             entry.refunded += refunded;
@@ -1191,7 +1177,9 @@ impl Engine {
         .await
         .map_err(db_error("reading the payment balances"))?;
         for (studio, code, debit_balance) in balances {
-            let entry = totals.entry(studio).or_insert_with(|| blank(studio));
+            let entry = totals
+                .entry(studio)
+                .or_insert_with(|| PaymentTotals::empty(studio));
             match code {
                 AccountCode::CardClearing => entry.card_clearing_balance = debit_balance,
                 AccountCode::CardSales => entry.card_sales_balance = -debit_balance,
@@ -1218,7 +1206,7 @@ impl Engine {
         for (studio, count) in parked {
             totals
                 .entry(studio)
-                .or_insert_with(|| blank(studio))
+                .or_insert_with(|| PaymentTotals::empty(studio))
                 .parked_events = count;
         }
         Ok(totals.into_values().collect())
@@ -1499,7 +1487,7 @@ mod tests {
 
     #[test]
     fn the_event_key_depends_on_exactly_provider_payment_type_and_time() {
-        let at = DateTime::from_timestamp_millis(1_790_000_000_123).unwrap_or_default();
+        let at = DateTime::from_timestamp_millis(1_790_000_000_123).expect("a valid instant");
         let key = payment_event_key("sumup", "p-1", PaymentAction::Captured, at);
         assert!(key.starts_with("pe_") && key.len() == 35, "{key}");
         assert_eq!(

@@ -67,6 +67,8 @@ fn Inbox(summary: InboxSummary, parked: Vec<InboxEvent>) -> impl IntoView {
             <table class="parked-events">
                 <thead><tr><th>"Received"</th><th>"Payment"</th><th>"Event"</th><th class="num">"Amount"</th><th>"Why it is parked"</th></tr></thead>
                 <tbody>
+                    // A parked event always has its reason (the database refuses one without), so
+                    // the empty default is never shown.
                     {parked.into_iter().map(|event| view! {
                         <tr>
                             <td>{utc_minute(event.received_at)}</td>

@@ -111,24 +111,13 @@ pub fn compute(events: &[PaymentEventRequest], studios: &[StudioId]) -> Referenc
 
     // Totals per studio.
     let mut totals: BTreeMap<StudioId, PaymentTotals> = BTreeMap::new();
-    let empty = |studio_id: StudioId| PaymentTotals {
-        studio_id,
-        payments: BTreeMap::new(),
-        captured: 0,
-        refunded: 0,
-        settled: 0,
-        card_clearing_balance: 0,
-        card_sales_balance: 0,
-        bank_balance: 0,
-        parked_events: 0,
-    };
     for studio in active {
-        totals.insert(studio, empty(studio));
+        totals.insert(studio, PaymentTotals::empty(studio));
     }
     for book in books.values() {
         let t = totals
             .entry(book.studio)
-            .or_insert_with(|| empty(book.studio));
+            .or_insert_with(|| PaymentTotals::empty(book.studio));
         *t.payments
             .entry(book.state.as_str().to_string())
             .or_insert(0) += 1;
@@ -143,7 +132,7 @@ pub fn compute(events: &[PaymentEventRequest], studios: &[StudioId]) -> Referenc
     for event in parked.values().flatten() {
         totals
             .entry(event.studio)
-            .or_insert_with(|| empty(event.studio))
+            .or_insert_with(|| PaymentTotals::empty(event.studio))
             .parked_events += 1;
     }
     ReferenceOutcome {
