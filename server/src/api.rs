@@ -10,6 +10,7 @@ use app::engine::auth::{
 };
 use app::engine::faults::Fault;
 use app::engine::idempotency::IdempotencyKey;
+use app::engine::notifications::{DeliveryState, Notification};
 use app::engine::Engine;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -20,7 +21,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::{IntoParams, OpenApi as _, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::openapi::{IdempotencyKeyHeader, ReadErrors, WriteErrors};
 
 /// Largest accepted request body: 64 KiB. A service record is ~300 bytes; anything near this is
 /// a mistake or an attack.
@@ -43,6 +48,33 @@ impl From<AppError> for ApiError {
     }
 }
 
+/// The body of every error answer: `{"error": {...}}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for a program (`code`) and for a person (`message`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `validation_failed`, `forbidden`, `not_found`,
+    /// `illegal_transition`, `stale_version`, `payout_failed`.
+    pub code: String,
+    /// A sentence for the person who can act on it (prefixed with `field: ` for validation).
+    pub message: String,
+    /// The offending field or parameter (validation errors only), e.g. `price` or
+    /// `events[3].amount`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// `payout_failed` only: the payout as recorded after the failure, to finish or cancel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout: Option<Box<Payout>>,
+    /// `stale_version` / `illegal_transition` only: the payment as it is now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<Box<Payment>>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let error = self.0;
@@ -51,19 +83,32 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::warn!(code = error.code(), message = %error, "request failed with a server error");
         }
-        let mut body = json!({ "error": { "code": error.code(), "message": error.to_string() } });
-        if let Some(field) = error.field() {
-            body["error"]["field"] = json!(field);
-            if let AppError::Validation { message, .. } = &error {
-                body["error"]["message"] = json!(format!("{field}: {message}"));
-            }
-        }
-        if let AppError::PayoutFailed { payout, .. } = &error {
-            body["error"]["payout"] = json!(payout);
-        }
-        if let AppError::PaymentConflict { payment, .. } = &error {
-            body["error"]["payment"] = json!(payment);
-        }
+        let field = error.field().map(str::to_string);
+        let message = if let (AppError::Validation { message, .. }, Some(field)) = (&error, &field)
+        {
+            format!("{field}: {message}")
+        } else {
+            error.to_string()
+        };
+        let payout = if let AppError::PayoutFailed { payout, .. } = &error {
+            Some(payout.clone())
+        } else {
+            None
+        };
+        let payment = if let AppError::PaymentConflict { payment, .. } = &error {
+            Some(payment.clone())
+        } else {
+            None
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: error.code().to_string(),
+                message,
+                field,
+                payout,
+                payment,
+            },
+        };
         (status, Json(body)).into_response()
     }
 }
@@ -199,43 +244,20 @@ fn payout_id(raw: &str) -> ApiResult<PayoutId> {
     Ok(PayoutId::parse(raw).map_err(|m| AppError::validation("payout_id", m))?)
 }
 
-/// The JSON API routes (without state).
+/// The JSON API routes (without state), with `GET /api/v1/openapi.json` serving their OpenAPI
+/// document; the fault injection routes only when `fault_injection` is on (tests).
 pub fn router(fault_injection: bool) -> Router<ApiState> {
-    let router = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/api/v1/employees", get(employees))
+    let (router, document) = documented_routes().split_for_parts();
+    let document = std::sync::Arc::new(document);
+    let router = router
         .route(
-            "/api/v1/service-records",
-            post(register_service).get(service_records),
+            crate::openapi::OPENAPI_PATH,
+            get(move || {
+                let document = std::sync::Arc::clone(&document);
+                async move { Json(document.as_ref().clone()) }
+            }),
         )
-        .route("/api/v1/service-records/{id}/refund", post(refund_service))
-        .route("/api/v1/day-records", post(register_day).get(day_records))
-        .route("/api/v1/payouts", post(commit_payout).get(payouts))
-        .route("/api/v1/payouts/preview", post(preview_payout))
-        .route("/api/v1/payouts/{id}", get(payout))
-        .route("/api/v1/payouts/{id}/finish", post(finish_payout))
-        .route("/api/v1/payouts/{id}/cancel", post(cancel_payout))
-        .route("/api/v1/ledger/balances", get(ledger_balances))
-        .route("/api/v1/ledger/transfers", get(ledger_transfers))
-        .route("/api/v1/audits", post(run_audit).get(audit_runs))
-        .route("/api/v1/audits/{id}", get(audit_report))
-        .route("/api/v1/notifications", get(notifications))
-        .route("/api/v1/till", get(current_till))
-        .route("/api/v1/till/open", post(open_till))
-        .route("/api/v1/till/movements", post(cash_movement))
-        .route("/api/v1/till/close", post(close_till))
-        .route("/api/v1/till/sessions/{id}", get(till_session))
-        .route(
-            "/api/v1/session",
-            post(sign_in).get(current_session).delete(sign_out),
-        )
-        .route("/logout", post(log_out_form))
-        .route("/api/v1/api-keys", post(create_api_key).get(api_keys))
-        .route("/api/v1/api-keys/{id}/revoke", post(revoke_api_key))
-        .route("/api/v1/users", post(create_user).get(users))
-        .route("/api/v1/users/{id}/deactivate", post(deactivate_user))
-        .route("/api/v1/users/{id}/reactivate", post(reactivate_user))
-        .route("/api/v1/activity", get(activity));
+        .route("/logout", post(log_out_form));
     if fault_injection {
         router.route(
             "/api/v1/test/faults",
@@ -246,24 +268,97 @@ pub fn router(fault_injection: bool) -> Router<ApiState> {
     }
 }
 
-async fn healthz(State(state): State<ApiState>) -> Response {
-    let backend = state.engine.backend().name();
+/// The OpenAPI document of the JSON API (see [`crate::openapi`]).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    documented_routes().split_for_parts().1
+}
+
+/// Every public route, each with its `#[utoipa::path]` documentation.
+fn documented_routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(employees))
+        .routes(routes!(register_service, service_records))
+        .routes(routes!(refund_service))
+        .routes(routes!(register_day, day_records))
+        .routes(routes!(commit_payout, payouts))
+        .routes(routes!(preview_payout))
+        .routes(routes!(payout))
+        .routes(routes!(finish_payout))
+        .routes(routes!(cancel_payout))
+        .routes(routes!(ledger_balances))
+        .routes(routes!(ledger_transfers))
+        .routes(routes!(run_audit, audit_runs))
+        .routes(routes!(audit_report))
+        .routes(routes!(notifications))
+        .routes(routes!(current_till))
+        .routes(routes!(open_till))
+        .routes(routes!(cash_movement))
+        .routes(routes!(close_till))
+        .routes(routes!(till_session))
+        .routes(routes!(sign_in, current_session, sign_out))
+        .routes(routes!(create_api_key, api_keys))
+        .routes(routes!(revoke_api_key))
+        .routes(routes!(create_user, users))
+        .routes(routes!(deactivate_user))
+        .routes(routes!(reactivate_user))
+        .routes(routes!(activity))
+        .merge(crate::payments_api::routes())
+}
+
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    security(()),
+    responses(
+        (status = 200, description = "The service and its database answer.", body = Health),
+        (status = 503, description = "The database does not answer; `error` says why.", body = Health)
+    )
+)]
+async fn healthz(State(state): State<ApiState>) -> (StatusCode, Json<Health>) {
+    let database = state.engine.backend().name();
     match state.engine.ping().await {
         Ok(()) => (
             StatusCode::OK,
-            Json(json!({ "status": "ok", "database": backend })),
-        )
-            .into_response(),
-        Err(error) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(
-                json!({ "status": "unavailable", "database": backend, "error": error.to_string() }),
-            ),
-        )
-            .into_response(),
+            Json(Health {
+                status: "ok",
+                database,
+                error: None,
+            }),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "health check: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Health {
+                    status: "unavailable",
+                    database,
+                    error: Some(error.to_string()),
+                }),
+            )
+        }
     }
 }
 
+/// Body of `GET /healthz`.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    /// The backend: `sqlite` or `postgres`.
+    pub database: &'static str,
+    /// Why the database does not answer (only when `unavailable`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/employees",
+    tag = "records",
+    responses((status = 200, description = "The employees the caller may see.", body = Vec<EmployeeSummary>), ReadErrors)
+)]
 async fn employees(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -271,9 +366,15 @@ async fn employees(
     Ok(Json(state.engine.employees(&caller).await?))
 }
 
-#[derive(Deserialize)]
+/// Query of the record lists.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RecordsQuery {
+    /// Only this employee's records (UUID).
+    #[param(value_type = Option<Uuid>)]
     employee_id: Option<String>,
+    /// How many, 1 to 500 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     limit: Option<String>,
 }
 
@@ -300,6 +401,13 @@ impl RecordsQuery {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/service-records",
+    tag = "records",
+    params(RecordsQuery),
+    responses((status = 200, description = "Service records, newest first.", body = Vec<ServiceRecord>), ReadErrors)
+)]
 async fn service_records(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -314,6 +422,13 @@ async fn service_records(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/day-records",
+    tag = "records",
+    params(RecordsQuery),
+    responses((status = 200, description = "Day records, newest first.", body = Vec<DayRecord>), ReadErrors)
+)]
 async fn day_records(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -328,6 +443,14 @@ async fn day_records(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/day-records",
+    tag = "records",
+    params(IdempotencyKeyHeader),
+    request_body = DayRecordRequest,
+    responses((status = 201, description = "The registered working day.", body = DayRecord), WriteErrors)
+)]
 async fn register_day(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -339,6 +462,14 @@ async fn register_day(
     Ok((StatusCode::CREATED, Json(record)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/service-records",
+    tag = "records",
+    params(IdempotencyKeyHeader),
+    request_body = ServiceRecordRequest,
+    responses((status = 201, description = "The registered service.", body = ServiceRecord), WriteErrors)
+)]
 async fn register_service(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -353,6 +484,14 @@ async fn register_service(
     Ok((StatusCode::CREATED, Json(record)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/service-records/{id}/refund",
+    tag = "records",
+    params(("id" = Uuid, Path, description = "Service record id"), IdempotencyKeyHeader),
+    request_body = RefundRequest,
+    responses((status = 200, description = "The record with its refund; the ledger posts the reversal.", body = ServiceRecord), WriteErrors)
+)]
 async fn refund_service(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -370,6 +509,14 @@ async fn refund_service(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/payouts",
+    tag = "payouts",
+    params(IdempotencyKeyHeader),
+    request_body = PayoutRequest,
+    responses((status = 201, description = "The committed payout: every open record of the period is marked in one transaction, or none is.", body = Payout), WriteErrors)
+)]
 async fn commit_payout(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -381,6 +528,13 @@ async fn commit_payout(
     Ok((StatusCode::CREATED, Json(payout)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/payouts/preview",
+    tag = "payouts",
+    request_body = PayoutRequest,
+    responses((status = 200, description = "What committing would pay, without changing anything.", body = PayoutPreview), WriteErrors)
+)]
 async fn preview_payout(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -389,12 +543,25 @@ async fn preview_payout(
     Ok(Json(state.engine.preview_payout(&caller, &request).await?))
 }
 
-#[derive(Deserialize)]
+/// Query of the payout list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PayoutsQuery {
+    /// Only payouts in this state.
+    #[param(value_type = Option<PayoutState>)]
     state: Option<String>,
+    /// Only this employee's payouts (UUID).
+    #[param(value_type = Option<Uuid>)]
     employee_id: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/payouts",
+    tag = "payouts",
+    params(PayoutsQuery),
+    responses((status = 200, description = "Payouts, newest first (at most 1,000).", body = Vec<Payout>), ReadErrors)
+)]
 async fn payouts(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -419,13 +586,21 @@ async fn payouts(
 }
 
 /// A payout with its lines.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PayoutWithLines {
     #[serde(flatten)]
     payout: Payout,
+    /// Every record the payout paid, with its commission.
     lines: Vec<PayoutLine>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/payouts/{id}",
+    tag = "payouts",
+    params(("id" = Uuid, Path, description = "Payout id")),
+    responses((status = 200, description = "The payout with every line it paid.", body = PayoutWithLines), ReadErrors)
+)]
 async fn payout(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -438,6 +613,13 @@ async fn payout(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/payouts/{id}/finish",
+    tag = "payouts",
+    params(("id" = Uuid, Path, description = "Payout id"), IdempotencyKeyHeader),
+    responses((status = 200, description = "The payout, committed (finishing a committed payout changes nothing).", body = Payout), WriteErrors)
+)]
 async fn finish_payout(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -453,6 +635,13 @@ async fn finish_payout(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/payouts/{id}/cancel",
+    tag = "payouts",
+    params(("id" = Uuid, Path, description = "Payout id"), IdempotencyKeyHeader),
+    responses((status = 200, description = "The failed payout, cancelled: its records are open again.", body = Payout), WriteErrors)
+)]
 async fn cancel_payout(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -468,9 +657,15 @@ async fn cancel_payout(
     ))
 }
 
-#[derive(Deserialize)]
+/// Query of a studio's balances and till.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct BalancesQuery {
+    /// The studio (UUID); required.
+    #[param(value_type = Uuid, required = true)]
     studio_id: Option<String>,
+    /// Balances at the end of this day (YYYY-MM-DD); default now. The till ignores it.
+    #[param(value_type = Option<chrono::NaiveDate>)]
     as_of: Option<String>,
 }
 
@@ -483,6 +678,13 @@ fn studio_param(raw: Option<&str>) -> ApiResult<Option<StudioId>> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/ledger/balances",
+    tag = "ledger",
+    params(BalancesQuery),
+    responses((status = 200, description = "Every account's balance of the studio, Rappen.", body = Vec<AccountBalance>), ReadErrors)
+)]
 async fn ledger_balances(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -500,13 +702,28 @@ async fn ledger_balances(
     Ok(Json(state.engine.balances(&caller, studio, as_of).await?))
 }
 
-#[derive(Deserialize)]
+/// Query of the transfer list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TransfersQuery {
+    /// Only this studio's transfers (UUID).
+    #[param(value_type = Option<Uuid>)]
     studio_id: Option<String>,
+    /// Only the transfers of this cause: a service record, payout, till session or payment (UUID).
+    #[param(value_type = Option<Uuid>)]
     cause_id: Option<String>,
+    /// How many, 1 to 500 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     limit: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/ledger/transfers",
+    tag = "ledger",
+    params(TransfersQuery),
+    responses((status = 200, description = "Transfers with their postings, newest first.", body = Vec<Transfer>), ReadErrors)
+)]
 async fn ledger_transfers(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -537,7 +754,7 @@ async fn ledger_transfers(
 }
 
 /// Body of `POST /api/v1/audits`.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AuditRequest {
     /// Only the last N days (default: everything).
@@ -545,6 +762,13 @@ struct AuditRequest {
     days: Option<i64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/audits",
+    tag = "audits",
+    request_body = AuditRequest,
+    responses((status = 201, description = "The finished run with its findings; findings alert the owner.", body = AuditReport), WriteErrors)
+)]
 async fn run_audit(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -557,6 +781,12 @@ async fn run_audit(
     Ok((StatusCode::CREATED, Json(report)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audits",
+    tag = "audits",
+    responses((status = 200, description = "The last 50 runs, newest first.", body = Vec<AuditRun>), ReadErrors)
+)]
 async fn audit_runs(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -564,6 +794,13 @@ async fn audit_runs(
     Ok(Json(state.engine.audit_runs(&caller, 50).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audits/{id}",
+    tag = "audits",
+    params(("id" = Uuid, Path, description = "Audit run id")),
+    responses((status = 200, description = "The run with its findings.", body = AuditReport), ReadErrors)
+)]
 async fn audit_report(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -573,17 +810,27 @@ async fn audit_report(
     Ok(Json(state.engine.audit_report(&caller, id).await?))
 }
 
-#[derive(Deserialize)]
+/// Query of the notification list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct NotificationsQuery {
+    /// Only notifications in this delivery state.
+    #[param(value_type = Option<DeliveryState>)]
     state: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/notifications",
+    tag = "audits",
+    params(NotificationsQuery),
+    responses((status = 200, description = "Alerts and their delivery state, newest first (at most 200).", body = Vec<Notification>), ReadErrors)
+)]
 async fn notifications(
     State(state): State<ApiState>,
     Auth(caller): Auth,
     Query(query): Query<NotificationsQuery>,
-) -> ApiResult<Json<Vec<app::engine::notifications::Notification>>> {
-    use app::engine::notifications::DeliveryState;
+) -> ApiResult<Json<Vec<Notification>>> {
     let filter = match query.state.as_deref().filter(|s| !s.is_empty()) {
         Some(text) => Some(
             serde_json::from_value::<DeliveryState>(serde_json::Value::String(text.to_string()))
@@ -601,6 +848,13 @@ async fn notifications(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/till",
+    tag = "till",
+    params(BalancesQuery),
+    responses((status = 200, description = "The studio's open till session, or null when the till is closed.", body = Option<TillSession>), ReadErrors)
+)]
 async fn current_till(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -611,6 +865,14 @@ async fn current_till(
     Ok(Json(state.engine.current_till(&caller, studio).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/till/open",
+    tag = "till",
+    params(IdempotencyKeyHeader),
+    request_body = OpenTillRequest,
+    responses((status = 201, description = "The opened session.", body = TillSession), WriteErrors)
+)]
 async fn open_till(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -624,6 +886,14 @@ async fn open_till(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/till/movements",
+    tag = "till",
+    params(IdempotencyKeyHeader),
+    request_body = CashMovementRequest,
+    responses((status = 201, description = "The session with the movement.", body = TillSession), WriteErrors)
+)]
 async fn cash_movement(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -637,6 +907,14 @@ async fn cash_movement(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/till/close",
+    tag = "till",
+    params(IdempotencyKeyHeader),
+    request_body = CloseTillRequest,
+    responses((status = 200, description = "The closed session with its Z report.", body = TillSession), WriteErrors)
+)]
 async fn close_till(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -649,6 +927,13 @@ async fn close_till(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/till/sessions/{id}",
+    tag = "till",
+    params(("id" = Uuid, Path, description = "Till session id")),
+    responses((status = 200, description = "The session, open or closed.", body = TillSession), ReadErrors)
+)]
 async fn till_session(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -676,7 +961,7 @@ async fn clear_faults(State(state): State<ApiState>) -> StatusCode {
 }
 
 /// Body of `POST /api/v1/session`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SignInRequest {
     email: String,
@@ -685,6 +970,18 @@ struct SignInRequest {
 
 /// Signs in: sets the session cookie and returns who signed in. No Idempotency-Key: signing in
 /// twice only opens a second session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/session",
+    tag = "access",
+    security(()),
+    request_body = SignInRequest,
+    responses(
+        (status = 201, description = "Signed in: `Set-Cookie` carries the session.", body = Me,
+            headers(("set-cookie" = String, description = "The session cookie"))),
+        WriteErrors
+    )
+)]
 async fn sign_in(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -717,6 +1014,12 @@ async fn sign_in(
 }
 
 /// Who is signed in with the session cookie.
+#[utoipa::path(
+    get,
+    path = "/api/v1/session",
+    tag = "access",
+    responses((status = 200, description = "Who is signed in with this session.", body = Me), ReadErrors)
+)]
 async fn current_session(auth: Option<axum::Extension<Authenticated>>) -> ApiResult<Json<Me>> {
     auth.and_then(|axum::Extension(auth)| auth.me)
         .map(Json)
@@ -733,6 +1036,17 @@ async fn end_session(state: &ApiState, headers: &HeaderMap) -> ApiResult<String>
 }
 
 /// Signs out: ends the session and clears the cookie (204 also when nobody was signed in).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/session",
+    tag = "access",
+    security(()),
+    responses(
+        (status = 204, description = "Signed out (also when nobody was): `Set-Cookie` clears the cookie.",
+            headers(("set-cookie" = String, description = "The expired session cookie"))),
+        (status = 500, description = "The session could not be ended; the details are in the server's log.", body = ErrorBody)
+    )
+)]
 async fn sign_out(State(state): State<ApiState>, headers: HeaderMap) -> ApiResult<Response> {
     let cleared = end_session(&state, &headers).await?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cleared)]).into_response())
@@ -752,6 +1066,13 @@ async fn log_out_form(State(state): State<ApiState>, headers: HeaderMap) -> ApiR
         .into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-keys",
+    tag = "access",
+    request_body = ApiKeyRequest,
+    responses((status = 201, description = "The new key; its secret is shown this once.", body = CreatedApiKey), WriteErrors)
+)]
 async fn create_api_key(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -763,6 +1084,12 @@ async fn create_api_key(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/api-keys",
+    tag = "access",
+    responses((status = 200, description = "The business's API keys (without secrets).", body = Vec<ApiKeyInfo>), ReadErrors)
+)]
 async fn api_keys(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -770,6 +1097,13 @@ async fn api_keys(
     Ok(Json(state.engine.api_keys(&caller).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-keys/{id}/revoke",
+    tag = "access",
+    params(("id" = Uuid, Path, description = "API key id")),
+    responses((status = 200, description = "The revoked key; it no longer authenticates.", body = ApiKeyInfo), WriteErrors)
+)]
 async fn revoke_api_key(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -779,6 +1113,13 @@ async fn revoke_api_key(
     Ok(Json(state.engine.revoke_api_key(&caller, id).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "access",
+    request_body = UserRequest,
+    responses((status = 201, description = "The new user.", body = UserInfo), WriteErrors)
+)]
 async fn create_user(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -790,6 +1131,12 @@ async fn create_user(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "access",
+    responses((status = 200, description = "The business's users.", body = Vec<UserInfo>), ReadErrors)
+)]
 async fn users(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -797,6 +1144,13 @@ async fn users(
     Ok(Json(state.engine.users(&caller).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/deactivate",
+    tag = "access",
+    params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, description = "The user, deactivated: their sessions end.", body = UserInfo), WriteErrors)
+)]
 async fn deactivate_user(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -805,6 +1159,13 @@ async fn deactivate_user(
     set_user_active(&state, &caller, &id, false).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/reactivate",
+    tag = "access",
+    params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, description = "The user, active again.", body = UserInfo), WriteErrors)
+)]
 async fn reactivate_user(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -825,12 +1186,24 @@ async fn set_user_active(
     ))
 }
 
-#[derive(Deserialize)]
+/// Query of the activity log: pages of `limit` entries, older ones with `before`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ActivityQuery {
+    /// Only entries with an `id` below this (the smallest `id` of the page before).
     before: Option<i64>,
+    /// How many, 1 to 500 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     limit: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/activity",
+    tag = "access",
+    params(ActivityQuery),
+    responses((status = 200, description = "The activity log, newest first.", body = Vec<ActivityEntry>), ReadErrors)
+)]
 async fn activity(
     State(state): State<ApiState>,
     Auth(caller): Auth,

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod openapi;
 pub mod payments_api;
 pub mod replay;
 
@@ -68,7 +69,6 @@ pub fn app_router(engine: Engine, options: LeptosOptions, fault_injection: bool)
     // Layers run bottom-up on the way in: trace, the cross-site check, authentication, then the
     // sign-in redirect of pages.
     api::router(fault_injection)
-        .merge(payments_api::router())
         .with_state(api::ApiState {
             engine: engine.clone(),
         })

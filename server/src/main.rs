@@ -1,5 +1,5 @@
 //! `payout-engine`: the one binary. `serve` (default), `migrate`, `seed-demo`, `finish`, `audit`,
-//! `api-key`, `user`, `replay`.
+//! `api-key`, `user`, `replay`, `openapi`.
 //! Configuration from flags or environment; every failure is a clear message and exit code 1.
 
 use anyhow::Context as _;
@@ -133,6 +133,9 @@ enum Command {
         #[arg(long)]
         days: Option<i64>,
     },
+    /// Print the OpenAPI 3.1 document of the JSON API (what GET /api/v1/openapi.json serves) as
+    /// JSON and exit; needs no database.
+    Openapi,
     /// Parallel run of payment events (issue 6): generates a seeded provider event stream, feeds
     /// it through the real ingestion path and inbox worker, and compares every studio's payments,
     /// settlements and ledger balances with an independent reference computation. Prints the
@@ -333,6 +336,13 @@ async fn run(cli: Cli, database_url_given: bool) -> anyhow::Result<std::process:
         session_ttl: Duration::from_secs(cli.session_hours.max(1) * 3600),
         ..EngineSettings::default()
     };
+    if let Some(Command::Openapi) = cli.command {
+        let document = payout_server::api::openapi_document()
+            .to_pretty_json()
+            .context("could not write the OpenAPI document as JSON")?;
+        println!("{document}");
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
     if let Some(Command::Replay {
         events,
         studios,
@@ -366,7 +376,9 @@ async fn run(cli: Cli, database_url_given: bool) -> anyhow::Result<std::process:
             );
         }
         Command::SeedDemo => seed(&engine).await?,
-        Command::Replay { .. } => anyhow::bail!("replay is handled before connecting"),
+        Command::Replay { .. } | Command::Openapi => {
+            anyhow::bail!("replay and openapi are handled before connecting")
+        }
         Command::Audit { days } => {
             let report = engine
                 .run_audit(&operator, app::domain::AuditTrigger::Cli, days, None)

@@ -4,34 +4,50 @@
 //! content (provider, payment id, event type, time).
 
 use crate::api::{idempotency_key, ApiError, ApiJson, ApiResult, ApiState, Auth};
+use crate::openapi::{IdempotencyKeyHeader, ReadErrors, WriteErrors};
 use app::domain::*;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Largest batch body: 1 MiB (500 events of ~300 bytes need ~150 KiB).
 pub const BATCH_BODY_BYTES: usize = 1024 * 1024;
 
-/// The payment routes (without state).
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/payment-events", post(ingest_one).get(inbox_events))
-        .route(
-            "/api/v1/payment-events/batch",
-            post(ingest_batch).layer(DefaultBodyLimit::max(BATCH_BODY_BYTES)),
-        )
-        .route("/api/v1/payment-events/summary", get(inbox_summary))
-        .route("/api/v1/payments", get(payments).post(create_payment))
-        .route("/api/v1/payments/totals", get(payment_totals))
-        .route("/api/v1/payments/{id}", get(payment))
-        .route("/api/v1/payments/{id}/actions", post(act_on_payment))
+/// The payment routes, documented (merged into [`crate::api::router`]).
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    let (schemas, paths, batch) = routes!(ingest_batch);
+    OpenApiRouter::new()
+        .routes(routes!(ingest_one, inbox_events))
+        .routes((
+            schemas,
+            paths,
+            batch.layer(DefaultBodyLimit::max(BATCH_BODY_BYTES)),
+        ))
+        .routes(routes!(inbox_summary))
+        .routes(routes!(payments, create_payment))
+        .routes(routes!(payment_totals))
+        .routes(routes!(payment))
+        .routes(routes!(act_on_payment))
 }
 
 /// One event: 202 with its result when accepted, 200 when it is a redelivery (duplicate); a
 /// rejected event is answered with its error (422 validation, 403, 404 unknown studio, 409
 /// `event_key_conflict`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/payment-events",
+    tag = "payments",
+    request_body = PaymentEventRequest,
+    responses(
+        (status = 202, description = "Accepted into the inbox; the worker applies it.", body = IngestResult),
+        (status = 200, description = "A redelivery of an event already accepted: acknowledged without effect.", body = IngestResult),
+        WriteErrors
+    )
+)]
 async fn ingest_one(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -79,6 +95,13 @@ fn rejection_error(error: &IngestError) -> AppError {
 
 /// A batch: `{"events": [...]}`, 1 to 500 events; 200 with one result per event (each accepted,
 /// duplicate or rejected on its own: a bad event never takes the others down with it).
+#[utoipa::path(
+    post,
+    path = "/api/v1/payment-events/batch",
+    tag = "payments",
+    request_body = PaymentEventBatch,
+    responses((status = 200, description = "One result per event, in order: accepted, duplicate or rejected with its error.", body = IngestReport), WriteErrors)
+)]
 async fn ingest_batch(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -115,13 +138,25 @@ async fn ingest_batch(
     ))
 }
 
-#[derive(Deserialize)]
+/// Query of the inbox list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InboxQuery {
+    /// Only events with this status (default `parked`).
+    #[param(value_type = Option<InboxStatus>)]
     status: Option<String>,
+    /// How many (default 100).
     limit: Option<i64>,
 }
 
 /// Inbox events by status (default `parked`), oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/payment-events",
+    tag = "payments",
+    params(InboxQuery),
+    responses((status = 200, description = "Inbox events, oldest first; parked ones with their reason.", body = Vec<InboxEvent>), ReadErrors)
+)]
 async fn inbox_events(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -139,6 +174,12 @@ async fn inbox_events(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/payment-events/summary",
+    tag = "payments",
+    responses((status = 200, description = "How many events are received, applied and parked.", body = InboxSummary), ReadErrors)
+)]
 async fn inbox_summary(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -146,13 +187,27 @@ async fn inbox_summary(
     Ok(Json(state.engine.inbox_summary(&caller).await?))
 }
 
-#[derive(Deserialize)]
+/// Query of the payment list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PaymentsQuery {
+    /// Only this studio's payments (UUID).
+    #[param(value_type = Option<Uuid>)]
     studio_id: Option<String>,
+    /// Only payments in this state.
+    #[param(value_type = Option<PaymentState>)]
     state: Option<String>,
+    /// How many (default 100).
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/payments",
+    tag = "payments",
+    params(PaymentsQuery),
+    responses((status = 200, description = "Payments, newest first.", body = Vec<Payment>), ReadErrors)
+)]
 async fn payments(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -178,6 +233,12 @@ async fn payments(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/payments/totals",
+    tag = "payments",
+    responses((status = 200, description = "Per studio: captured, refunded and settled Rappen.", body = Vec<PaymentTotals>), ReadErrors)
+)]
 async fn payment_totals(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -189,6 +250,13 @@ fn payment_id(raw: &str) -> Result<PaymentId, ApiError> {
     Ok(PaymentId::parse(raw).map_err(|m| AppError::validation("id", m))?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/payments/{id}",
+    tag = "payments",
+    params(("id" = Uuid, Path, description = "Payment id")),
+    responses((status = 200, description = "The payment with its version and lifecycle state.", body = Payment), ReadErrors)
+)]
 async fn payment(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -197,6 +265,14 @@ async fn payment(
     Ok(Json(state.engine.payment(&caller, payment_id(&id)?).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments",
+    tag = "payments",
+    params(IdempotencyKeyHeader),
+    request_body = NewPaymentRequest,
+    responses((status = 201, description = "The new payment, in state `draft`.", body = Payment), WriteErrors)
+)]
 async fn create_payment(
     State(state): State<ApiState>,
     Auth(caller): Auth,
@@ -212,6 +288,14 @@ async fn create_payment(
 
 /// An operator's action; 409 `stale_version` / `illegal_transition` carry the current payment
 /// in `error.payment`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/payments/{id}/actions",
+    tag = "payments",
+    params(("id" = Uuid, Path, description = "Payment id"), IdempotencyKeyHeader),
+    request_body = PaymentActionRequest,
+    responses((status = 200, description = "The payment after the action, its version one higher.", body = Payment), WriteErrors)
+)]
 async fn act_on_payment(
     State(state): State<ApiState>,
     Auth(caller): Auth,

@@ -10,6 +10,7 @@ use std::fmt;
 
 /// A person's role (issue 4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(
     feature = "ssr",
@@ -86,6 +87,7 @@ impl fmt::Display for Role {
 
 /// Every use case the engine offers, as authorisation sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
     /// Studios, services, employees (an employee sees only themselves).
@@ -224,6 +226,7 @@ impl Permission {
 
 /// What an API key may do, on top of its role (a key never exceeds its role).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ApiScope {
     /// `catalog:read`: studios, services, employees.
     #[serde(rename = "catalog:read")]
@@ -340,6 +343,7 @@ impl fmt::Display for ApiScope {
 
 /// The signed-in person, as the UI sees them (no secrets).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Me {
     /// Sign-in email.
     pub email: String,
@@ -362,6 +366,7 @@ impl Me {
 
 /// An API key as listed (never the key itself).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct ApiKeyInfo {
     /// Id.
@@ -389,6 +394,7 @@ pub struct ApiKeyInfo {
 
 /// A created API key: shown once.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedApiKey {
     /// The key as listed from now on.
     pub info: ApiKeyInfo,
@@ -398,6 +404,7 @@ pub struct CreatedApiKey {
 
 /// What creating an API key needs.
 #[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyRequest {
     /// A name saying what uses it, e.g. "booking system".
@@ -415,6 +422,7 @@ pub struct ApiKeyRequest {
 /// What creating a user needs.
 // No Debug: it carries a password.
 #[derive(Clone, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UserRequest {
     /// Sign-in email.
@@ -435,6 +443,7 @@ pub struct UserRequest {
 
 /// A user as listed (no hash).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct UserInfo {
     /// Id.
@@ -457,6 +466,7 @@ pub struct UserInfo {
 
 /// One entry of the activity log.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct ActivityEntry {
     /// Position in the log (monotonic).

@@ -9,6 +9,7 @@ use std::fmt;
 
 /// One invariant of the books. Each finding names the check it broke.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(
     feature = "ssr",
@@ -67,6 +68,7 @@ impl fmt::Display for AuditCheck {
 
 /// What started a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(
     feature = "ssr",
@@ -84,6 +86,7 @@ pub enum AuditTrigger {
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(
     feature = "ssr",
@@ -103,6 +106,7 @@ pub enum AuditStatus {
 
 /// One broken invariant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct AuditFinding {
     /// The invariant.
@@ -120,6 +124,7 @@ pub struct AuditFinding {
 
 /// One audit run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct AuditRun {
     /// Run id.
@@ -146,6 +151,7 @@ pub struct AuditRun {
 
 /// A run with its findings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(from = "AuditReportWire")]
 pub struct AuditReport {
     /// The run.
@@ -196,6 +202,7 @@ impl From<AuditReportWire> for AuditReport {
 /// A Telegram message that did not reach its recipient (failed) or may not have (unknown), for
 /// the owner's audit page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AlertProblem {
     /// When it was queued (UTC).
     pub created_at: DateTime<Utc>,

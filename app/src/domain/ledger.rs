@@ -15,6 +15,7 @@ use std::fmt;
 
 /// The four account types of the chart, which decide the sign of a shown balance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
     /// Something the studio has (cash, money on its way, the bank account). Debit-normal.
@@ -40,6 +41,7 @@ impl AccountKind {
 /// A studio's accounts. Each studio has one of each, except [`AccountCode::EmployeePayable`],
 /// which exists once per employee.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(
     feature = "ssr",
@@ -159,6 +161,7 @@ impl fmt::Display for AccountCode {
 
 /// Why a transfer was posted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(
     feature = "ssr",
@@ -214,6 +217,7 @@ impl fmt::Display for TransferKind {
 
 /// One line of a transfer: an amount debited (positive) or credited (negative) to one account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Posting {
     /// The account.
@@ -226,6 +230,7 @@ pub struct Posting {
 
 /// A balanced, immutable set of postings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Transfer {
     /// Idempotent id: derived from what caused it, so a retry finds the existing transfer.
     pub id: TransferId,
@@ -253,6 +258,7 @@ pub struct Transfer {
 
 /// An account's balance at the end of a business day (or now).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AccountBalance {
     /// The account.
     pub account: AccountCode,

@@ -35,6 +35,7 @@ use std::fmt;
 
 /// Lifecycle state of a payment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(
     feature = "ssr",
@@ -63,6 +64,7 @@ pub enum PaymentState {
 /// What a provider event or an operator asks to do with a payment; the JSON spelling is the
 /// provider event type (`"captured"`, `"partially_refunded"`, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(
     feature = "ssr",
@@ -91,6 +93,7 @@ pub enum PaymentAction {
 /// A refused transition, with the explanation shown to the person who asked (and stored as the
 /// reason of a parked event).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[error("{explanation}")]
 pub struct PaymentRefusal {
     /// State the payment is in (`None`: the payment is unknown).
@@ -359,6 +362,7 @@ impl fmt::Display for PaymentAction {
 /// The money of one payment (Rappen) with its state: what the state machine and the money rules
 /// decide on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PaymentBook {
     /// Lifecycle state.
     pub state: PaymentState,
@@ -377,6 +381,7 @@ pub struct PaymentBook {
 
 /// What applying an action moved, in Rappen (all ≥ 0): the ledger transfer each amount posts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PaymentMovement {
     /// Newly captured: card clearing +, card sales −.
     pub captured: Rappen,
@@ -509,6 +514,7 @@ impl PaymentBook {
 
 /// A payment as the operator page and the API show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Payment {
     /// Engine id.
     pub id: PaymentId,
@@ -559,6 +565,7 @@ impl Payment {
 
 /// One event as a provider (or a terminal gateway) delivers it (`POST /api/v1/payment-events`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PaymentEventRequest {
     /// Provider name: 1 to 40 of `a-z 0-9 _ -`.
@@ -582,9 +589,15 @@ pub struct PaymentEventRequest {
 /// Several events at once (`POST /api/v1/payment-events/batch`): 1 to
 /// [`MAX_PAYMENT_EVENT_BATCH`] of them, each accepted or refused on its own.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PaymentEventBatch {
-    /// The events, in delivery order.
+    /// The events, in delivery order. Kept as raw JSON here so that one malformed event is
+    /// refused on its own instead of failing the whole batch.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(value_type = Vec<PaymentEventRequest>, min_items = 1, max_items = 500)
+    )]
     pub events: Vec<serde_json::Value>,
 }
 
@@ -593,6 +606,7 @@ pub const MAX_PAYMENT_EVENT_BATCH: usize = 500;
 
 /// What became of one delivered event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IngestOutcome {
     /// New: stored in the inbox; the worker applies it shortly.
@@ -606,6 +620,7 @@ pub enum IngestOutcome {
 
 /// The result of one delivered event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IngestResult {
     /// Position in the batch (0 for a single event).
     pub index: usize,
@@ -621,6 +636,7 @@ pub struct IngestResult {
 
 /// Why one event of a batch was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IngestError {
     /// Stable machine code (`validation_failed`, `forbidden`, `event_key_conflict`).
     pub code: String,
@@ -632,6 +648,7 @@ pub struct IngestError {
 
 /// The answer to a batch: one result per event, in order, and the counts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IngestReport {
     /// Newly stored.
     pub accepted: usize,
@@ -645,6 +662,7 @@ pub struct IngestReport {
 
 /// Where an inbox event is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(
     feature = "ssr",
@@ -685,6 +703,7 @@ impl InboxStatus {
 
 /// An event in the inbox, as the owner sees it (parked events with their reason).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct InboxEvent {
     /// Inbox sequence number (delivery order).
@@ -715,6 +734,7 @@ pub struct InboxEvent {
 
 /// Counts of the inbox by status, for the operator page and for waiting in tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InboxSummary {
     /// Waiting for the worker.
     pub received: i64,
@@ -726,6 +746,7 @@ pub struct InboxSummary {
 
 /// An operator's action on a payment (`POST /api/v1/payments/{id}/actions`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PaymentActionRequest {
     /// The action (a provider event type).
@@ -739,6 +760,7 @@ pub struct PaymentActionRequest {
 
 /// A draft payment created by an operator (`POST /api/v1/payments`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewPaymentRequest {
     /// The studio.
@@ -752,6 +774,7 @@ pub struct NewPaymentRequest {
 
 /// The per-studio totals of payments (Rappen), for reconciliation and the parallel run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PaymentTotals {
     /// The studio.
     pub studio_id: StudioId,

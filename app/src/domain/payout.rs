@@ -17,6 +17,7 @@ use std::fmt;
 
 /// Lifecycle state of a payout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(
     feature = "ssr",
@@ -36,6 +37,7 @@ pub enum PayoutState {
 
 /// What someone (or the engine) asks to do with a payout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PayoutAction {
     /// The engine completed the last phase of a running payout.
@@ -50,6 +52,7 @@ pub enum PayoutAction {
 
 /// A refused transition, with the explanation shown to the person who asked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[error("{explanation}")]
 pub struct IllegalTransition {
     /// State the payout is in.
@@ -169,6 +172,7 @@ impl PayoutAction {
 
 /// Recovery-point phase of a payout: the last phase whose transaction committed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(
     feature = "ssr",

@@ -12,6 +12,7 @@ use std::fmt;
 
 /// How the client paid for a service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(
     feature = "ssr",
@@ -70,6 +71,7 @@ impl fmt::Display for PaymentMethod {
 
 /// A studio.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Studio {
     /// Studio id.
@@ -80,6 +82,7 @@ pub struct Studio {
 
 /// An employee with what is owed to them right now (all unpaid records, any date).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct EmployeeSummary {
     /// Employee id.
@@ -106,6 +109,7 @@ pub struct EmployeeSummary {
 
 /// A service in a studio's catalogue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Service {
     /// Service id.
@@ -123,6 +127,7 @@ pub struct Service {
 /// What the JSON API and the register form send to record a service (wire shape: every field is
 /// typed so malformed ids, dates and numbers are refused by name before any business rule runs).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServiceRecordRequest {
     /// Who performed the service.
@@ -145,6 +150,7 @@ pub struct ServiceRecordRequest {
 
 /// A recorded service.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct ServiceRecord {
     /// Record id.
@@ -214,6 +220,7 @@ impl ServiceRecord {
 /// Refunding a registered service to the client: reverses its revenue, tip and commission in
 /// the ledger; a cash refund is taken out of the studio's open till.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
     /// Why (required, at most 500 characters): shown in the ledger and the Z report.
@@ -224,6 +231,7 @@ pub struct RefundRequest {
 /// employee and date): the daily deduction (chair rent) and the guaranteed daily minimum, both
 /// settled by the next payout that covers the date.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DayRecordRequest {
     /// Who worked.
@@ -246,6 +254,7 @@ pub struct DayRecordRequest {
 
 /// A recorded working day.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct DayRecord {
     /// Record id.
@@ -274,6 +283,7 @@ pub struct DayRecord {
 
 /// How a payout reaches the employee.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(
     feature = "ssr",
@@ -314,6 +324,7 @@ impl PayoutMethod {
 
 /// What the JSON API and the owner's form send to create and commit a payout.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PayoutRequest {
     /// Who is paid.
@@ -329,6 +340,7 @@ pub struct PayoutRequest {
 
 /// A payout as the API and UI show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Payout {
     /// Payout id.
@@ -373,6 +385,7 @@ pub struct Payout {
 
 /// What kind of record a payout line settles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(
     feature = "ssr",
@@ -388,6 +401,7 @@ pub enum LineKind {
 
 /// One line of a payout (or of a preview): one record and how its amount was computed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct PayoutLine {
     /// Service or day.
@@ -460,6 +474,7 @@ impl PayoutLine {
 
 /// What committing a payout would pay: every line, before anything is written.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PayoutPreview {
     /// Who would be paid.
     pub employee_id: EmployeeId,
@@ -481,6 +496,7 @@ pub struct PayoutPreview {
 
 /// A payout with its lines.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PayoutDetail {
     /// The payout.
     pub payout: Payout,

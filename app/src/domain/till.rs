@@ -25,6 +25,7 @@ pub fn denomination_label(rappen: i64) -> String {
 
 /// Whether a till is open or closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(
     feature = "ssr",
@@ -40,6 +41,7 @@ pub enum TillState {
 
 /// Cash put into or taken out of the till.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CashDirection {
     /// Cash put in (change fund from the safe, ...).
@@ -50,6 +52,7 @@ pub enum CashDirection {
 
 /// Opening a till: the counted float.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OpenTillRequest {
     /// Which studio's till.
@@ -64,6 +67,7 @@ pub struct OpenTillRequest {
 
 /// A cash movement into or out of an open till.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CashMovementRequest {
     /// Which studio's till (must be open).
@@ -78,6 +82,7 @@ pub struct CashMovementRequest {
 
 /// Closing a till: the counted notes and coins.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CloseTillRequest {
     /// Which studio's till (must be open).
@@ -92,6 +97,7 @@ pub struct CloseTillRequest {
 
 /// One cash movement as the till page and the Z report show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct TillMovement {
     /// The ledger transfer.
@@ -108,6 +114,7 @@ pub struct TillMovement {
 
 /// A till session with what the drawer should hold now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TillSession {
     /// Session id.
     pub id: TillSessionId,
@@ -143,6 +150,7 @@ pub struct TillSession {
 
 /// Sales of one payment method in a Z report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SalesByMethod {
     /// "cash", "card", "twint".
     pub payment_method: String,
@@ -156,6 +164,7 @@ pub struct SalesByMethod {
 
 /// Sales at one VAT rate in a Z report (VAT is included in the price).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SalesByVatRate {
     /// The rate (810 = 8.1 %).
     pub vat_rate_bps: BasisPoints,
@@ -169,6 +178,7 @@ pub struct SalesByVatRate {
 
 /// The unalterable end-of-day report of a closed till (stored once at close).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ZReport {
     /// Studio name.
     pub studio_name: String,

@@ -83,6 +83,7 @@ impl TelegramSettings {
 
 /// Delivery state of a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "TEXT", rename_all = "snake_case")]
 pub enum DeliveryState {
@@ -113,6 +114,7 @@ impl DeliveryState {
 
 /// A message as the owner page and the API show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Notification {
     /// Outbox id.
     pub id: i64,
@@ -254,6 +256,7 @@ fn audit_text(report: &AuditReport) -> String {
 
 /// The Bot API's answer (the fields we read).
 #[derive(Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 struct BotAnswer {
     ok: bool,
     description: Option<String>,
@@ -261,6 +264,7 @@ struct BotAnswer {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 struct BotParameters {
     retry_after: Option<u64>,
 }
