@@ -446,6 +446,58 @@ async fn an_operator_acts_only_on_the_version_they_saw_and_only_legally() {
     assert_eq!(balance(&app, &studio, "card_sales").await, 8_000);
 }
 
+#[tokio::test]
+async fn an_operators_action_applies_the_parked_events_it_unblocks() {
+    let app = spawn_demo_app().await;
+    let studio = studio(&app).await;
+    deliver_batch(
+        &app,
+        vec![
+            event(&studio, "pay-op", "authorized", 5_000, 0),
+            event(&studio, "pay-op", "partially_refunded", 2_000, 2),
+        ],
+    )
+    .await;
+    drain(&app).await;
+    let parked = app.get_json("/api/v1/payment-events?status=parked").await;
+    assert_eq!(parked.as_array().map(Vec::len), Some(1), "{parked}");
+    let payment = payment_of(&app, "pay-op").await;
+    assert_eq!(payment["state"], "processing");
+
+    let clearing_before = balance(&app, &studio, "card_clearing").await;
+    // The provider's capture never comes; the operator records it.
+    let actions = format!(
+        "/api/v1/payments/{}/actions",
+        payment["id"].as_str().expect("id")
+    );
+    let response = app
+        .post(
+            &actions,
+            &new_key(),
+            &json!({ "action": "captured", "amount": 5_000, "expected_version": payment["version"] }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let after: Value = response.json().await.expect("json");
+    assert_eq!(
+        (&after["state"], &after["refunded"], &after["version"]),
+        (
+            &json!("partially_refunded"),
+            &json!(2_000),
+            &json!(payment["version"].as_i64().expect("version") + 2)
+        ),
+        "the capture, then the parked refund: {after}"
+    );
+    let parked = app.get_json("/api/v1/payment-events?status=parked").await;
+    assert_eq!(parked, json!([]), "nothing is left parked");
+    assert_eq!(balance(&app, &studio, "card_sales").await, 3_000);
+    assert_eq!(
+        balance(&app, &studio, "card_clearing").await - clearing_before,
+        3_000,
+        "captured 5,000, refunded 2,000 of it"
+    );
+}
+
 /// 10,000 requests in flight together, each of 2,000 events delivered five times: every event is
 /// stored once, applied once and posted once.
 #[tokio::test]

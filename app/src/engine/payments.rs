@@ -381,6 +381,114 @@ async fn write_transfers(
     Ok(())
 }
 
+/// After an operator's action, the payment's parked events are retried against its new state,
+/// in provider order, as the worker does after an event: a refund parked because the payment
+/// was not captured yet applies once an operator captures it, instead of waiting for the
+/// provider's next event. Returns the payment as it is after them.
+async fn retry_parked_events(
+    tx: &mut DbTransaction,
+    row: PaymentRow,
+    at: DateTime<Utc>,
+) -> Result<PaymentRow, AppError> {
+    let parked: Vec<InboxRow> = db::query_as(format!(
+        "SELECT {INBOX_COLUMNS} FROM payment_events
+         WHERE status = 'parked' AND provider_payment_id = $1 AND provider = $2"
+    ))
+    .bind(row.provider_payment_id.clone())
+    .bind(row.provider.clone())
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db_error("loading the payment's parked events"))?;
+    if parked.is_empty() {
+        return Ok(row);
+    }
+    let key = (row.provider.clone(), row.provider_payment_id.clone());
+    let mut round = Round {
+        at,
+        payments: HashMap::from([(key.clone(), row)]),
+        changed: HashSet::new(),
+        parked: HashMap::from([(key.clone(), parked)]),
+        decisions: BTreeMap::new(),
+        transfers: Vec::new(),
+        outbox: Vec::new(),
+    };
+    round.retry_parked(&key);
+    write_round(tx, &round).await?;
+    round.payments.remove(&key).ok_or_else(|| {
+        tracing::error!(
+            ?key,
+            "a payment vanished while its parked events were retried"
+        );
+        AppError::Internal {
+            message: "the payment could not be read back; nothing was saved".into(),
+        }
+    })
+}
+
+/// Writes what a [`Round`] decided, set-based: the changed payments, their ledger transfers and
+/// outbox events, and each decided event's status (applied, or parked with its current reason).
+/// Returns how many events were applied and how many are parked.
+async fn write_round(tx: &mut DbTransaction, round: &Round) -> Result<(usize, usize), AppError> {
+    let at = round.at;
+    let changed: Vec<&PaymentRow> = round
+        .changed
+        .iter()
+        .filter_map(|key| round.payments.get(key))
+        .collect();
+    upsert_payments(tx, &changed).await?;
+    write_transfers(tx, &round.transfers, at).await?;
+    write_outbox(tx, &round.outbox, at).await?;
+    let applied: Vec<i64> = round
+        .decisions
+        .iter()
+        .filter(|(_, decision)| matches!(decision, Decision::Applied))
+        .map(|(seq, _)| *seq)
+        .collect();
+    for chunk in applied.chunks(5000) {
+        db::query(format!(
+            "UPDATE payment_events SET status = 'applied', reason = NULL,
+                 attempts = attempts + 1, processed_at = $1
+             WHERE seq IN ({})",
+            db::placeholders(2, chunk.len())
+        ))
+        .bind(at)
+        .bind_all(chunk.iter().copied())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("marking payment events applied"))?;
+    }
+    // Parked events keep their reason up to date (it may change as the payment moves on).
+    let parked: Vec<(i64, String)> = round
+        .decisions
+        .iter()
+        .filter_map(|(seq, decision)| match decision {
+            Decision::Parked(reason) => Some((*seq, reason.clone())),
+            Decision::Applied => None,
+        })
+        .collect();
+    for chunk in parked.chunks(2000) {
+        let sql = format!(
+            "WITH decided (seq, reason) AS (VALUES {})
+             UPDATE payment_events SET status = 'parked',
+                 reason = (SELECT d.reason FROM decided d WHERE d.seq = payment_events.seq),
+                 attempts = attempts + 1, processed_at = ${}
+             WHERE seq IN (SELECT d.seq FROM decided d)",
+            db::values_list(chunk.len(), 2),
+            chunk.len() * 2 + 1
+        );
+        chunk
+            .iter()
+            .fold(db::query(sql), |q, (seq, reason)| {
+                q.bind(*seq).bind(reason.clone())
+            })
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("parking payment events"))?;
+    }
+    Ok((applied.len(), parked.len()))
+}
+
 /// The ids of the card clearing, card sales and bank accounts of `studios`.
 async fn account_ids(
     tx: &mut DbTransaction,
@@ -954,71 +1062,11 @@ impl Engine {
         for event in claimed.iter().cloned() {
             round.handle(event);
         }
-        let changed: Vec<&PaymentRow> = round
-            .changed
-            .iter()
-            .filter_map(|key| round.payments.get(key))
-            .collect();
-        upsert_payments(&mut tx, &changed).await?;
-        write_transfers(&mut tx, &round.transfers, at).await?;
-        write_outbox(&mut tx, &round.outbox, at).await?;
-        let applied: Vec<i64> = round
-            .decisions
-            .iter()
-            .filter(|(_, decision)| matches!(decision, Decision::Applied))
-            .map(|(seq, _)| *seq)
-            .collect();
-        for chunk in applied.chunks(5000) {
-            db::query(format!(
-                "UPDATE payment_events SET status = 'applied', reason = NULL,
-                     attempts = attempts + 1, processed_at = $1
-                 WHERE seq IN ({})",
-                db::placeholders(2, chunk.len())
-            ))
-            .bind(at)
-            .bind_all(chunk.iter().copied())
-            .execute(&mut tx)
-            .await
-            .map_err(db_error("marking payment events applied"))?;
-        }
-        // Parked events keep their reason up to date (it may change as the payment moves on).
-        let parked: Vec<(i64, String)> = round
-            .decisions
-            .iter()
-            .filter_map(|(seq, decision)| match decision {
-                Decision::Parked(reason) => Some((*seq, reason.clone())),
-                Decision::Applied => None,
-            })
-            .collect();
-        for chunk in parked.chunks(2000) {
-            let sql = format!(
-                "WITH decided (seq, reason) AS (VALUES {})
-                 UPDATE payment_events SET status = 'parked',
-                     reason = (SELECT d.reason FROM decided d WHERE d.seq = payment_events.seq),
-                     attempts = attempts + 1, processed_at = ${}
-                 WHERE seq IN (SELECT d.seq FROM decided d)",
-                db::values_list(chunk.len(), 2),
-                chunk.len() * 2 + 1
-            );
-            chunk
-                .iter()
-                .fold(db::query(sql), |q, (seq, reason)| {
-                    q.bind(*seq).bind(reason.clone())
-                })
-                .bind(at)
-                .execute(&mut tx)
-                .await
-                .map_err(db_error("parking payment events"))?;
-        }
+        let (applied, parked) = write_round(&mut tx, &round).await?;
         tx.commit()
             .await
             .map_err(db_error("committing the inbox round"))?;
-        tracing::debug!(
-            claimed = claimed.len(),
-            applied = applied.len(),
-            parked = parked.len(),
-            "inbox round"
-        );
+        tracing::debug!(claimed = claimed.len(), applied, parked, "inbox round");
         Ok(claimed.len())
     }
 
@@ -1411,6 +1459,7 @@ impl Engine {
             at,
         )
         .await?;
+        let row = retry_parked_events(&mut tx, row, at).await?;
         let payment = row.to_payment();
         access::record(
             &mut tx,
