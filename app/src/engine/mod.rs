@@ -86,6 +86,8 @@ pub struct Engine {
     settings: EngineSettings,
     /// Rung when payment events were stored, to wake this instance's inbox worker.
     inbox_signal: Arc<tokio::sync::Notify>,
+    /// Payment events waiting for the inbox's next group commit.
+    ingest_group: Arc<payments::IngestGroup>,
 }
 
 /// The key of the transaction-scoped PostgreSQL advisory lock every write transaction takes
@@ -121,6 +123,7 @@ impl Engine {
             login_limiter: Arc::new(auth::LoginLimiter::new(&settings.login_limits)),
             settings,
             inbox_signal: Arc::new(tokio::sync::Notify::new()),
+            ingest_group: Arc::new(payments::IngestGroup::default()),
         };
         engine.migrate().await?;
         Ok(engine)

@@ -83,6 +83,89 @@ struct NewEvent {
     occurred_at: DateTime<Utc>,
 }
 
+/// What storing one event in the inbox came to, in delivery order (see
+/// [`Engine::store_events`]).
+#[derive(Clone, Debug)]
+enum Stored {
+    /// New: stored with this sequence number.
+    Accepted(i64),
+    /// Received before (or earlier in the same group) with the same studio and amount.
+    Duplicate(i64),
+    /// Received before with another studio or amount: a provider event never changes.
+    Conflict(i64),
+    /// No such studio.
+    UnknownStudio(StudioId),
+    /// Neither stored nor found: a bug, logged.
+    Lost,
+}
+
+impl Stored {
+    fn into_result(self, index: usize, key: String) -> IngestResult {
+        let stored = |outcome, sequence| IngestResult {
+            index,
+            outcome,
+            event_key: Some(key.clone()),
+            sequence: Some(sequence),
+            error: None,
+        };
+        match self {
+            Stored::Accepted(seq) => stored(IngestOutcome::Accepted, seq),
+            Stored::Duplicate(seq) => stored(IngestOutcome::Duplicate, seq),
+            Stored::Conflict(seq) => {
+                let mut result = rejected(
+                    index,
+                    Some(key.clone()),
+                    &AppError::conflict(
+                        "event_key_conflict",
+                        format!(
+                            "event {key} was already received (sequence {seq}) with another studio or amount; a provider event never changes"
+                        ),
+                    ),
+                );
+                result.sequence = Some(seq);
+                result
+            }
+            Stored::UnknownStudio(studio) => rejected(
+                index,
+                Some(key.clone()),
+                &AppError::not_found(format!("no studio with id {studio}")),
+            ),
+            Stored::Lost => {
+                tracing::error!(%key, "a stored payment event cannot be found");
+                rejected(
+                    index,
+                    Some(key.clone()),
+                    &AppError::Internal {
+                        message:
+                            "the event was neither stored nor found; it is logged on the server"
+                                .into(),
+                    },
+                )
+            }
+        }
+    }
+}
+
+/// Most events one group commit stores (see [`Engine::store_in_next_group`]); a request's own
+/// events are never split.
+const MAX_GROUP_EVENTS: usize = 2_000;
+
+/// One request's events, waiting for the next group commit, and where its answer goes.
+struct IngestJob {
+    events: Vec<NewEvent>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Stored>, AppError>>,
+}
+
+/// Group commit of the inbox: requests that arrive while a transaction is storing events wait
+/// together and are stored by the next one, so 64 clients delivering one event each cost a few
+/// transactions instead of 64 queued behind one another (SQLite has one writer; on PostgreSQL
+/// each commit waits for its WAL flush).
+#[derive(Default)]
+pub(crate) struct IngestGroup {
+    waiting: std::sync::Mutex<Vec<IngestJob>>,
+    leader: tokio::sync::Mutex<()>,
+}
+
 /// Checks one event at the boundary.
 ///
 /// Errors (422, naming the field): provider not 1 to 40 of `a-z 0-9 _ -`; payment id not 1 to
@@ -775,8 +858,8 @@ impl Engine {
     /// Stores delivered provider events in the inbox, each on its own: accepted (new), duplicate
     /// (the same key was received with the same studio and amount: no effect) or rejected (with
     /// its error; nothing stored). `events` holds what the boundary could read: an `Err` item is
-    /// reported as rejected. One transaction for the whole batch; the worker is woken after it
-    /// commits.
+    /// reported as rejected. The batch is stored in one transaction, shared with the events
+    /// of requests arriving at the same time (group commit); the worker is woken after it commits.
     ///
     /// Errors (the whole request): 403 unless the caller may deliver payment events; 503 when
     /// the database is unavailable (nothing was stored; retrying is safe). Per event: 422
@@ -809,149 +892,11 @@ impl Engine {
             }
         }
         if !valid.is_empty() {
-            let mut tx = match self.backend() {
-                // Storing needs no read-then-write decision, so PostgreSQL does not wait for the
-                // writers' lock: ingestion stays fast while the worker applies a batch.
-                db::Backend::Postgres => self
-                    .pool()
-                    .begin()
-                    .await
-                    .map_err(db_error("begin transaction"))?,
-                db::Backend::Sqlite => self.begin_write().await?,
-            };
-            let studios: Vec<StudioId> = valid
-                .iter()
-                .map(|(_, e)| e.studio_id)
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .collect();
-            let known: HashSet<StudioId> = db::query_scalar::<StudioId>(format!(
-                "SELECT id FROM studios WHERE id IN ({})",
-                db::placeholders(1, studios.len())
-            ))
-            .bind_all(studios.iter().copied())
-            .fetch_all(&mut tx)
-            .await
-            .map_err(db_error("looking up the studios"))?
-            .into_iter()
-            .collect();
-            // The first occurrence of each key in the batch is the candidate; later ones compare
-            // with it like redeliveries.
-            let mut first_of: HashMap<String, usize> = HashMap::new();
-            let mut candidates: Vec<&(usize, NewEvent)> = Vec::new();
-            let mut repeats: Vec<&(usize, NewEvent)> = Vec::new();
-            for item in &valid {
-                let (index, event) = item;
-                if !known.contains(&event.studio_id) {
-                    results[*index] = Some(rejected(
-                        *index,
-                        Some(event.key.clone()),
-                        &AppError::not_found(format!("no studio with id {}", event.studio_id)),
-                    ));
-                } else if first_of.contains_key(&event.key) {
-                    repeats.push(item);
-                } else {
-                    first_of.insert(event.key.clone(), *index);
-                    candidates.push(item);
-                }
-            }
-            let received_at = now();
-            let mut stored: HashMap<String, (i64, StudioId, i64, bool)> = HashMap::new();
-            for chunk in candidates.chunks(1000) {
-                let sql = format!(
-                    "INSERT INTO payment_events (event_key, studio_id, provider, provider_payment_id, event_type, amount, occurred_at, received_at)
-                     VALUES {} ON CONFLICT (event_key) DO NOTHING RETURNING seq, event_key",
-                    db::values_list(chunk.len(), 8)
-                );
-                let inserted: Vec<(i64, String)> = chunk
-                    .iter()
-                    .fold(db::query_as::<(i64, String)>(sql), |q, (_, e)| {
-                        q.bind(e.key.clone())
-                            .bind(e.studio_id)
-                            .bind(e.provider.clone())
-                            .bind(e.provider_payment_id.clone())
-                            .bind(e.event_type)
-                            .bind(e.amount)
-                            .bind(e.occurred_at)
-                            .bind(received_at)
-                    })
-                    .fetch_all(&mut tx)
-                    .await
-                    .map_err(db_error("storing the payment events"))?;
-                let by_key: HashMap<&str, &NewEvent> =
-                    chunk.iter().map(|(_, e)| (e.key.as_str(), e)).collect();
-                for (seq, key) in inserted {
-                    if let Some(event) = by_key.get(key.as_str()) {
-                        stored.insert(key.clone(), (seq, event.studio_id, event.amount, true));
-                    }
-                }
-            }
-            let missing: Vec<String> = candidates
-                .iter()
-                .map(|(_, e)| e.key.clone())
-                .filter(|k| !stored.contains_key(k))
-                .collect();
-            for chunk in missing.chunks(1000) {
-                let rows: Vec<(i64, String, StudioId, i64)> = db::query_as(format!(
-                    "SELECT seq, event_key, studio_id, amount FROM payment_events WHERE event_key IN ({})",
-                    db::placeholders(1, chunk.len())
-                ))
-                .bind_all(chunk.iter().cloned())
-                .fetch_all(&mut tx)
-                .await
-                .map_err(db_error("looking up delivered payment events"))?;
-                for (seq, key, studio, amount) in rows {
-                    stored.insert(key, (seq, studio, amount, false));
-                }
-            }
-            tx.commit()
-                .await
-                .map_err(db_error("committing the payment events"))?;
-            for (index, event) in candidates.iter().chain(repeats.iter()) {
-                let is_first = first_of.get(&event.key) == Some(index);
-                results[*index] = Some(match stored.get(&event.key) {
-                    Some((seq, studio, amount, _))
-                        if *studio != event.studio_id || *amount != event.amount =>
-                    {
-                        let mut result = rejected(
-                            *index,
-                            Some(event.key.clone()),
-                            &AppError::conflict(
-                                "event_key_conflict",
-                                format!(
-                                    "event {} was already received (sequence {seq}) with another studio or amount; a provider event never changes",
-                                    event.key
-                                ),
-                            ),
-                        );
-                        result.sequence = Some(*seq);
-                        result
-                    }
-                    Some((seq, _, _, fresh)) => IngestResult {
-                        index: *index,
-                        outcome: if *fresh && is_first {
-                            IngestOutcome::Accepted
-                        } else {
-                            IngestOutcome::Duplicate
-                        },
-                        event_key: Some(event.key.clone()),
-                        sequence: Some(*seq),
-                        error: None,
-                    },
-                    None => {
-                        tracing::error!(key = %event.key, "a stored payment event cannot be found");
-                        rejected(
-                            *index,
-                            Some(event.key.clone()),
-                            &AppError::Internal {
-                                message: "the event was neither stored nor found; it is logged on the server".into(),
-                            },
-                        )
-                    }
-                });
-            }
-            if stored.values().any(|(_, _, _, fresh)| *fresh) {
-                self.inbox_signal.notify_one();
+            let (indexes, events): (Vec<usize>, Vec<NewEvent>) = valid.into_iter().unzip();
+            let keys: Vec<String> = events.iter().map(|e| e.key.clone()).collect();
+            let stored = self.store_in_next_group(events).await?;
+            for ((index, key), stored) in indexes.into_iter().zip(keys).zip(stored) {
+                results[index] = Some(stored.into_result(index, key));
             }
         }
         let results: Vec<IngestResult> = results
@@ -1487,6 +1432,231 @@ impl Engine {
             .await
             .map_err(db_error("committing the payment action"))?;
         Ok(payment)
+    }
+}
+
+impl Engine {
+    /// Stores `events` in the inbox together with whatever other requests are waiting (group
+    /// commit): the request that takes the leader's turn stores every waiting request's events
+    /// in one transaction, in arrival order, and answers each. The outcomes are those of
+    /// delivering the requests one after another. The storing runs in a task of its own, so a
+    /// leader whose client hangs up still answers the others.
+    ///
+    /// Errors: 503/500 when the transaction fails (nothing of the group was stored; delivering
+    /// again is safe).
+    async fn store_in_next_group(&self, events: Vec<NewEvent>) -> Result<Vec<Stored>, AppError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.ingest_group
+            .waiting
+            .lock()
+            .map_err(|_| group_poisoned())?
+            .push(IngestJob { events, reply });
+        {
+            let _turn = self.ingest_group.leader.lock().await;
+            let jobs = {
+                let mut waiting = self
+                    .ingest_group
+                    .waiting
+                    .lock()
+                    .map_err(|_| group_poisoned())?;
+                let mut events = 0;
+                let take = waiting
+                    .iter()
+                    .take_while(|job| {
+                        let first = events == 0;
+                        events += job.events.len();
+                        first || events <= MAX_GROUP_EVENTS
+                    })
+                    .count();
+                waiting.drain(..take).collect::<Vec<_>>()
+            };
+            // Empty when an earlier leader already stored this request's events.
+            if !jobs.is_empty() {
+                let engine = self.clone();
+                tokio::spawn(async move { engine.commit_group(jobs).await })
+                    .await
+                    .map_err(|error| {
+                        tracing::error!(%error, "the group commit of payment events stopped");
+                        AppError::Internal {
+                            message: "storing the events stopped; it is logged on the server, and delivering again is safe".into(),
+                        }
+                    })?;
+            }
+        }
+        answer.await.map_err(|_| {
+            tracing::error!("a group commit ended without answering a request");
+            AppError::Internal {
+                message: "the events got no answer; it is logged on the server, and delivering again is safe".into(),
+            }
+        })?
+    }
+
+    /// Stores the events of `jobs` in one transaction and answers each job with its share.
+    async fn commit_group(&self, jobs: Vec<IngestJob>) {
+        let all: Vec<NewEvent> = jobs
+            .iter()
+            .flat_map(|job| job.events.iter().cloned())
+            .collect();
+        tracing::debug!(
+            requests = jobs.len(),
+            events = all.len(),
+            "group commit of payment events"
+        );
+        match self.store_events(&all).await {
+            Ok(stored) => {
+                let mut stored = stored.into_iter();
+                for job in jobs {
+                    let share: Vec<Stored> = stored.by_ref().take(job.events.len()).collect();
+                    if job.reply.send(Ok(share)).is_err() {
+                        tracing::debug!("a client left before its events' answer; they are stored");
+                    }
+                }
+            }
+            Err(error) => {
+                for job in jobs {
+                    if job.reply.send(Err(error.clone())).is_err() {
+                        tracing::debug!("a client left before its events' answer");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores `events` in the inbox in one transaction, as if delivered one after another in
+    /// this order: the first occurrence of a key is accepted, later ones (and keys received
+    /// before) are duplicates, or conflicts when their studio or amount differs. Wakes the
+    /// worker when anything new was stored.
+    ///
+    /// Errors: 503 when the database is unavailable, 500 on an unexpected database error
+    /// (rolled back: nothing stored).
+    async fn store_events(&self, events: &[NewEvent]) -> Result<Vec<Stored>, AppError> {
+        let mut tx = match self.backend() {
+            // Storing needs no read-then-write decision, so PostgreSQL does not wait for the
+            // writers' lock: ingestion stays fast while the worker applies a batch.
+            db::Backend::Postgres => self
+                .pool()
+                .begin()
+                .await
+                .map_err(db_error("begin transaction"))?,
+            db::Backend::Sqlite => self.begin_write().await?,
+        };
+        let studios: Vec<StudioId> = events
+            .iter()
+            .map(|e| e.studio_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut known: HashSet<StudioId> = HashSet::new();
+        for chunk in studios.chunks(1000) {
+            known.extend(
+                db::query_scalar::<StudioId>(format!(
+                    "SELECT id FROM studios WHERE id IN ({})",
+                    db::placeholders(1, chunk.len())
+                ))
+                .bind_all(chunk.iter().copied())
+                .fetch_all(&mut tx)
+                .await
+                .map_err(db_error("looking up the studios"))?,
+            );
+        }
+        // The first occurrence of each key is the candidate; later ones compare with it like
+        // redeliveries.
+        let mut first_of: HashMap<&str, usize> = HashMap::new();
+        let mut candidates: Vec<&NewEvent> = Vec::new();
+        for (position, event) in events.iter().enumerate() {
+            if known.contains(&event.studio_id) && !first_of.contains_key(event.key.as_str()) {
+                first_of.insert(event.key.as_str(), position);
+                candidates.push(event);
+            }
+        }
+        let received_at = now();
+        // key -> (sequence, studio, amount, stored by this transaction)
+        let mut stored: HashMap<String, (i64, StudioId, i64, bool)> = HashMap::new();
+        for chunk in candidates.chunks(1000) {
+            let sql = format!(
+                "INSERT INTO payment_events (event_key, studio_id, provider, provider_payment_id, event_type, amount, occurred_at, received_at)
+                 VALUES {} ON CONFLICT (event_key) DO NOTHING RETURNING seq, event_key",
+                db::values_list(chunk.len(), 8)
+            );
+            let inserted: Vec<(i64, String)> = chunk
+                .iter()
+                .fold(db::query_as::<(i64, String)>(sql), |q, e| {
+                    q.bind(e.key.clone())
+                        .bind(e.studio_id)
+                        .bind(e.provider.clone())
+                        .bind(e.provider_payment_id.clone())
+                        .bind(e.event_type)
+                        .bind(e.amount)
+                        .bind(e.occurred_at)
+                        .bind(received_at)
+                })
+                .fetch_all(&mut tx)
+                .await
+                .map_err(db_error("storing the payment events"))?;
+            let by_key: HashMap<&str, &NewEvent> =
+                chunk.iter().map(|e| (e.key.as_str(), *e)).collect();
+            for (seq, key) in inserted {
+                if let Some(event) = by_key.get(key.as_str()) {
+                    stored.insert(key.clone(), (seq, event.studio_id, event.amount, true));
+                }
+            }
+        }
+        let missing: Vec<String> = candidates
+            .iter()
+            .map(|e| e.key.clone())
+            .filter(|k| !stored.contains_key(k))
+            .collect();
+        for chunk in missing.chunks(1000) {
+            let rows: Vec<(i64, String, StudioId, i64)> = db::query_as(format!(
+                "SELECT seq, event_key, studio_id, amount FROM payment_events WHERE event_key IN ({})",
+                db::placeholders(1, chunk.len())
+            ))
+            .bind_all(chunk.iter().cloned())
+            .fetch_all(&mut tx)
+            .await
+            .map_err(db_error("looking up delivered payment events"))?;
+            for (seq, key, studio, amount) in rows {
+                stored.insert(key, (seq, studio, amount, false));
+            }
+        }
+        tx.commit()
+            .await
+            .map_err(db_error("committing the payment events"))?;
+        if stored.values().any(|(_, _, _, fresh)| *fresh) {
+            self.inbox_signal.notify_one();
+        }
+        Ok(events
+            .iter()
+            .enumerate()
+            .map(|(position, event)| {
+                if !known.contains(&event.studio_id) {
+                    return Stored::UnknownStudio(event.studio_id);
+                }
+                match stored.get(&event.key) {
+                    Some((seq, studio, amount, _))
+                        if *studio != event.studio_id || *amount != event.amount =>
+                    {
+                        Stored::Conflict(*seq)
+                    }
+                    Some((seq, _, _, fresh))
+                        if *fresh && first_of.get(event.key.as_str()) == Some(&position) =>
+                    {
+                        Stored::Accepted(*seq)
+                    }
+                    Some((seq, _, _, _)) => Stored::Duplicate(*seq),
+                    None => Stored::Lost,
+                }
+            })
+            .collect())
+    }
+}
+
+fn group_poisoned() -> AppError {
+    tracing::error!(
+        "the payment events' group commit queue is poisoned (a panic while holding it)"
+    );
+    AppError::Internal {
+        message: "payment events cannot be stored right now; it is logged on the server".into(),
     }
 }
 
