@@ -132,8 +132,9 @@ impl IntoResponses for WriteErrors {
             (
                 409,
                 "The change conflicts with the current state: an illegal transition, a stale \
-                 `expected_version` or an Idempotency-Key reused with a different body; \
-                 `error.payment` / `error.payout` carry the current state where there is one.",
+                 `expected_version`, or the same Idempotency-Key still in flight \
+                 (`idempotency_key_in_flight`); `error.payment` / `error.payout` carry the \
+                 current state where there is one.",
             ),
             (
                 413,
@@ -146,7 +147,8 @@ impl IntoResponses for WriteErrors {
             (
                 422,
                 "The body has the wrong shape or breaks a business rule; `field` names the \
-                 offending field (`validation_failed` and others).",
+                 offending field (`validation_failed` and others). Also the Idempotency-Key used \
+                 before with a different request (`idempotency_key_reused`).",
             ),
             (
                 500,
@@ -191,7 +193,7 @@ impl IntoParams for IdempotencyKeyHeader {
             .description(Some(
                 "A key the client generates per intended change (a UUID is a good choice): 1 to \
                  255 printable ASCII characters. The same key with the same body replays the \
-                 first answer; with a different body it is refused with 409.",
+                 first answer; with a different request it is refused (422 `idempotency_key_reused`).",
             ))
             .schema(Some(key))
             .build()]
