@@ -206,6 +206,11 @@ ensure_server() {
     log "creating role $ROLE (LOGIN CREATEDB)"
     psql_admin -c "CREATE ROLE $ROLE WITH LOGIN CREATEDB PASSWORD '$PASSWORD'" || die "cannot create role $ROLE"
   fi
+  # DROP DATABASE ... WITH (FORCE) terminates the sessions still on a test database. An autovacuum
+  # worker there runs as no role, and PostgreSQL 15 lets only superusers and pg_signal_backend
+  # members end it: without this grant, dropping the test databases fails whenever autovacuum
+  # happens to be visiting one (it did, in CI).
+  psql_admin -c "GRANT pg_signal_backend TO $ROLE" || die "cannot grant pg_signal_backend to $ROLE"
 
   # --- 4. password sign-in over TCP works, as the tests will use it ---------------------------------------
   # Debian's pg_hba.conf accepts scram-sha-256 from 127.0.0.1/32; a stricter local configuration
@@ -226,9 +231,17 @@ drop_test_databases() {
   names=$(psql "$url" -X -q -t -A -v ON_ERROR_STOP=1 \
     -c "SELECT datname FROM pg_database WHERE datname LIKE 'pe\_test\_%'") \
     || die "cannot list the test databases on $(printf '%s' "$url" | sed 's/:[^:@]*@/:***@/')"
+  local attempt
   for name in $names; do
-    psql "$url" -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" \
-      || die "cannot drop the test database $name"
+    # A server we do not administer may not grant pg_signal_backend: an autovacuum worker on the
+    # database then refuses the forced drop until it finishes, so try again for a few seconds.
+    attempt=1
+    until psql "$url" -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)"; do
+      [ "$attempt" -lt 10 ] || die "cannot drop the test database $name (10 attempts; errors above)"
+      log "dropping $name failed (attempt $attempt of 10); trying again in 1 s"
+      sleep 1
+      attempt=$((attempt + 1))
+    done
     count=$((count + 1))
   done
   log "dropped $count test database(s)"
