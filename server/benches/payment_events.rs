@@ -320,6 +320,7 @@ fn main() {
                             events: replay_events,
                             ..StreamOptions::default()
                         },
+                        ..ReplayOptions::default()
                     },
                 )
                 .await

@@ -153,6 +153,15 @@ enum Command {
         /// Seed of the generator (the same seed gives the same stream).
         #[arg(long, default_value_t = 6)]
         seed: u64,
+        /// Most events the inbox worker applies in one transaction (the server's worker takes
+        /// 500: larger rounds apply faster but hold SQLite's write lock longer).
+        #[arg(long, default_value_t = app::engine::payments::INBOX_BATCH as u32,
+              value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        round_events: u32,
+        /// Batches of 500 events delivered at once, like a provider's concurrent connections
+        /// (ingestion stores concurrent batches in one transaction).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+        in_flight: u32,
     },
 }
 
@@ -347,6 +356,8 @@ async fn run(cli: Cli, database_url_given: bool) -> anyhow::Result<std::process:
         events,
         studios,
         seed,
+        round_events,
+        in_flight,
     }) = cli.command
     {
         let options = payout_server::replay::ReplayOptions {
@@ -355,6 +366,8 @@ async fn run(cli: Cli, database_url_given: bool) -> anyhow::Result<std::process:
                 studios: studios as usize,
                 seed,
             },
+            round_events: round_events as usize,
+            in_flight: in_flight as usize,
         };
         let url = database_url_given.then_some(cli.database_url);
         return replay(url, settings, options).await;

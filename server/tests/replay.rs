@@ -375,6 +375,9 @@ async fn a_20000_event_replay_through_the_engine_agrees_with_the_reference() {
                 studios: 50,
                 seed: 20,
             },
+            // Rounds smaller than a batch: a payment's events span several rounds.
+            round_events: 150,
+            in_flight: 3,
         },
     )
     .await

@@ -89,10 +89,40 @@ pub enum DbConnection {
 
 /// An open transaction; dropped without [`DbTransaction::commit`], it rolls back.
 pub enum DbTransaction {
-    /// SQLite.
-    Sqlite(Transaction<'static, Sqlite>),
+    /// SQLite, with this process's writer turn when it is a write transaction (see
+    /// [`WriterQueue`]).
+    Sqlite(Transaction<'static, Sqlite>, Option<WriterTurn>),
     /// PostgreSQL.
     Postgres(Transaction<'static, Postgres>),
+}
+
+/// This process's queue for SQLite's single writer. SQLite lets one transaction write at a time
+/// and makes the others poll (`busy_timeout` sleeps of up to 100 ms between tries), so two
+/// writers of one process that meet (the inbox worker and ingestion, say) would leave the lock
+/// idle while the loser sleeps and would be served in no particular order. Writers of this
+/// process wait here instead, first come first served, and only another process's writers
+/// meet the busy timeout.
+#[derive(Clone, Debug, Default)]
+pub struct WriterQueue(std::sync::Arc<tokio::sync::Mutex<()>>);
+
+/// A write transaction's place at the head of the [`WriterQueue`]; dropping it lets the next in.
+#[derive(Debug)]
+pub struct WriterTurn {
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl WriterQueue {
+    /// Waits up to `timeout` for this process's turn to write.
+    ///
+    /// Errors: [`tokio::time::error::Elapsed`] when the turn did not come in time (the caller
+    /// answers 503, as for a busy database).
+    pub async fn turn(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<WriterTurn, tokio::time::error::Elapsed> {
+        let held = tokio::time::timeout(timeout, self.0.clone().lock_owned()).await?;
+        Ok(WriterTurn { _held: held })
+    }
 }
 
 impl DbPool {
@@ -115,7 +145,7 @@ impl DbPool {
     /// Starts a plain transaction (`BEGIN`).
     pub async fn begin(&self) -> Result<DbTransaction, sqlx::Error> {
         Ok(match self {
-            DbPool::Sqlite(pool) => DbTransaction::Sqlite(pool.begin().await?),
+            DbPool::Sqlite(pool) => DbTransaction::Sqlite(pool.begin().await?, None),
             DbPool::Postgres(pool) => DbTransaction::Postgres(pool.begin().await?),
         })
     }
@@ -167,7 +197,7 @@ impl DbTransaction {
     /// The backend of this transaction.
     pub fn backend(&self) -> Backend {
         match self {
-            DbTransaction::Sqlite(_) => Backend::Sqlite,
+            DbTransaction::Sqlite(..) => Backend::Sqlite,
             DbTransaction::Postgres(_) => Backend::Postgres,
         }
     }
@@ -175,7 +205,8 @@ impl DbTransaction {
     /// Commits.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
-            DbTransaction::Sqlite(tx) => tx.commit().await,
+            // The turn is passed on only after COMMIT returned.
+            DbTransaction::Sqlite(tx, _turn) => tx.commit().await,
             DbTransaction::Postgres(tx) => tx.commit().await,
         }
     }
@@ -183,7 +214,7 @@ impl DbTransaction {
     /// Rolls back explicitly (dropping does too, but later, on the connection's next use).
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         match self {
-            DbTransaction::Sqlite(tx) => tx.rollback().await,
+            DbTransaction::Sqlite(tx, _turn) => tx.rollback().await,
             DbTransaction::Postgres(tx) => tx.rollback().await,
         }
     }
@@ -228,7 +259,7 @@ impl<'a> Executor<'a> for &'a mut DbConnection {
 impl<'a> Executor<'a> for &'a mut DbTransaction {
     fn target(self) -> Target<'a> {
         match self {
-            DbTransaction::Sqlite(tx) => Target::Sqlite(tx),
+            DbTransaction::Sqlite(tx, _) => Target::Sqlite(tx),
             DbTransaction::Postgres(tx) => Target::Postgres(tx),
         }
     }

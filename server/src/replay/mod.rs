@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use app::domain::{IngestReport, PaymentTotals, MAX_PAYMENT_EVENT_BATCH};
 use app::engine::access::Caller;
 use app::engine::{db, Engine};
+use futures::StreamExt as _;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -25,11 +26,27 @@ pub use reference::{Discrepancy, ReferenceOutcome};
 /// How many discrepancies the report describes one by one.
 pub const DESCRIBED_DISCREPANCIES: usize = 10;
 
-/// What to replay.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+/// What to replay, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReplayOptions {
     /// The stream: events, studios, seed.
     pub stream: StreamOptions,
+    /// Most events the inbox worker applies in one transaction (default: the server worker's
+    /// [`INBOX_BATCH`](app::engine::payments::INBOX_BATCH)).
+    pub round_events: usize,
+    /// Batches of [`MAX_PAYMENT_EVENT_BATCH`] delivered at once (default 4), like a provider's
+    /// concurrent connections.
+    pub in_flight: usize,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions {
+            stream: StreamOptions::default(),
+            round_events: app::engine::payments::INBOX_BATCH,
+            in_flight: 4,
+        }
+    }
 }
 
 /// Counts of what ingestion answered.
@@ -113,17 +130,26 @@ pub async fn run(engine: &Engine, options: ReplayOptions) -> anyhow::Result<Repl
 
     let caller = Caller::operator("replay");
     let done = Arc::new(AtomicBool::new(false));
-    let drain = tokio::spawn(drain_inbox(engine.clone(), done.clone()));
+    let drain = tokio::spawn(drain_inbox(
+        engine.clone(),
+        options.round_events,
+        done.clone(),
+    ));
     let ingesting = Instant::now();
     let mut counts = IngestCounts::default();
-    for batch in stream.events.chunks(MAX_PAYMENT_EVENT_BATCH) {
+    // Up to `in_flight` batches are delivered at once, as a provider does over several
+    // connections; ingestion's group commit stores them together. `buffered` first polls each
+    // delivery in stream order, and a delivery joins the group commit's queue on its first poll
+    // (before anything awaits), so the events are stored in stream order: a key delivered twice
+    // with different amounts is decided for the first, as the reference assumes.
+    let mut deliveries = futures::stream::iter(stream.events.chunks(MAX_PAYMENT_EVENT_BATCH))
+        .map(|batch| engine.ingest_payment_events(&caller, batch.iter().cloned().map(Ok).collect()))
+        .buffered(options.in_flight.max(1));
+    while let Some(delivered) = deliveries.next().await {
         if drain.is_finished() {
             break;
         }
-        let report: IngestReport = match engine
-            .ingest_payment_events(&caller, batch.iter().cloned().map(Ok).collect())
-            .await
-        {
+        let report: IngestReport = match delivered {
             Ok(report) => report,
             Err(error) => {
                 // The worker would wait for more forever.
@@ -135,6 +161,7 @@ pub async fn run(engine: &Engine, options: ReplayOptions) -> anyhow::Result<Repl
         counts.duplicates += report.duplicates;
         counts.rejected += report.rejected;
     }
+    drop(deliveries);
     let ingest_time = ingesting.elapsed();
     done.store(true, Ordering::SeqCst);
     drain
@@ -235,14 +262,18 @@ pub async fn create_studios(
         .map_err(|e| anyhow::anyhow!("cannot open the studios' ledger accounts: {e}"))
 }
 
-/// Applies the inbox in rounds of up to [`MAX_PAYMENT_EVENT_BATCH`] until ingestion is `done`
-/// and a round finds nothing waiting.
-async fn drain_inbox(engine: Engine, done: Arc<AtomicBool>) -> anyhow::Result<()> {
+/// Applies the inbox in rounds of up to `round_events` until ingestion is `done` and a round
+/// finds nothing waiting.
+async fn drain_inbox(
+    engine: Engine,
+    round_events: usize,
+    done: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
     loop {
         // Read before the round: a round that finds nothing after ingestion ended saw every event.
         let finished = done.load(Ordering::SeqCst);
         let taken = engine
-            .process_payment_inbox(MAX_PAYMENT_EVENT_BATCH)
+            .process_payment_inbox(round_events)
             .await
             .map_err(|e| anyhow::anyhow!("applying the payment inbox failed: {e}"))?;
         if taken == 0 {
@@ -265,8 +296,8 @@ impl fmt::Display for ReplayReport {
         let o = &self.options.stream;
         writeln!(
             f,
-            "replay: {} events, {} studios, seed {}",
-            s.delivered, o.studios, o.seed
+            "replay: {} events, {} studios, seed {}, {} batches in flight, rounds of up to {} events",
+            s.delivered, o.studios, o.seed, self.options.in_flight, self.options.round_events
         )?;
         writeln!(
             f,
