@@ -466,13 +466,7 @@ async fn real_answers_match_their_documented_schemas() {
     let (_, batch) = probe.post(&owner, "/api/v1/payment-events/batch", "/api/v1/payment-events/batch", Some(json!({ "events": [event("tx-2", "submitted"), event("tx-3", "refunded"), { "amount": "ten" }] })))
     .await;
     assert_eq!(batch["results"].as_array().map(Vec::len), Some(3));
-    while app
-        .engine
-        .process_payment_inbox(500)
-        .await
-        .expect("an inbox round")
-        > 0
-    {}
+    app.drain_payment_inbox().await;
     probe
         .get(
             &owner,

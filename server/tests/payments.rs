@@ -60,18 +60,6 @@ async fn deliver_batch(app: &TestApp, events: Vec<Value>) -> Value {
     response.json().await.expect("json")
 }
 
-/// Runs the inbox worker's rounds until nothing is waiting (what the server's worker does in the
-/// background), so each test sees the applied result deterministically.
-async fn drain(app: &TestApp) {
-    while app
-        .engine
-        .process_payment_inbox(500)
-        .await
-        .expect("an inbox round")
-        > 0
-    {}
-}
-
 async fn payment_of(app: &TestApp, provider_payment_id: &str) -> Value {
     let payments = app.get_json("/api/v1/payments?limit=500").await;
     payments
@@ -120,7 +108,7 @@ async fn a_redelivered_event_is_acknowledged_without_effect_and_a_changed_one_is
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["error"]["code"], "event_key_conflict");
 
-    drain(&app).await;
+    app.drain_payment_inbox().await;
     let summary = app.get_json("/api/v1/payment-events/summary").await;
     assert_eq!(summary, json!({ "received": 0, "applied": 1, "parked": 0 }));
     let payment = payment_of(&app, "pay-1").await;
@@ -236,13 +224,13 @@ async fn a_payment_moves_money_through_the_ledger_and_reordered_events_still_app
         ],
     )
     .await;
-    drain(&app).await;
+    app.drain_payment_inbox().await;
     deliver(
         &app,
         &event(&studio, "pay-r", "partially_refunded", 3_000, 2),
     )
     .await;
-    drain(&app).await;
+    app.drain_payment_inbox().await;
 
     let payment = payment_of(&app, "pay-r").await;
     assert_eq!(payment["state"], "partially_refunded", "{payment}");
@@ -282,7 +270,7 @@ async fn a_payment_moves_money_through_the_ledger_and_reordered_events_still_app
         ],
     )
     .await;
-    drain(&app).await;
+    app.drain_payment_inbox().await;
     assert_eq!(balance(&app, &studio, "card_sales").await, 7_000);
 }
 
@@ -302,7 +290,7 @@ async fn events_that_cannot_apply_are_parked_with_their_reason_never_dropped() {
         ],
     )
     .await;
-    drain(&app).await;
+    app.drain_payment_inbox().await;
     let parked = app.get_json("/api/v1/payment-events?status=parked").await;
     let reasons: Vec<(String, String)> = parked
         .as_array()
@@ -458,7 +446,7 @@ async fn an_operators_action_applies_the_parked_events_it_unblocks() {
         ],
     )
     .await;
-    drain(&app).await;
+    app.drain_payment_inbox().await;
     let parked = app.get_json("/api/v1/payment-events?status=parked").await;
     assert_eq!(parked.as_array().map(Vec::len), Some(1), "{parked}");
     let payment = payment_of(&app, "pay-op").await;

@@ -403,6 +403,11 @@ fn transfers_of(
     transfers
 }
 
+/// Each studio of `studios` once (for one `IN (...)` lookup per chunk), in no particular order.
+fn distinct_studios(studios: impl Iterator<Item = StudioId>) -> Vec<StudioId> {
+    studios.collect::<HashSet<_>>().into_iter().collect()
+}
+
 /// Writes `transfers` (two postings each) in `tx`, set-based.
 ///
 /// Errors: 500 when a studio has no card clearing, card sales or bank account (nothing is
@@ -415,12 +420,7 @@ async fn write_transfers(
     if transfers.is_empty() {
         return Ok(());
     }
-    let studios: Vec<StudioId> = transfers
-        .iter()
-        .map(|t| t.studio_id)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
+    let studios = distinct_studios(transfers.iter().map(|t| t.studio_id));
     let mut accounts = account_ids(tx, &studios).await?;
     if studios
         .iter()
@@ -1563,12 +1563,7 @@ impl Engine {
                 .map_err(db_error("begin transaction"))?,
             db::Backend::Sqlite => self.begin_write().await?,
         };
-        let studios: Vec<StudioId> = events
-            .iter()
-            .map(|e| e.studio_id)
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
+        let studios = distinct_studios(events.iter().map(|e| e.studio_id));
         let mut known: HashSet<StudioId> = HashSet::new();
         for chunk in studios.chunks(1000) {
             known.extend(

@@ -175,6 +175,18 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// Runs the inbox worker's rounds until nothing is waiting (what the server's worker does in
+    /// the background), so a test sees the applied result deterministically.
+    pub async fn drain_payment_inbox(&self) {
+        while self
+            .engine
+            .process_payment_inbox(500)
+            .await
+            .expect("an inbox round")
+            > 0
+        {}
+    }
+
     /// POSTs JSON with an idempotency key.
     pub async fn post(&self, path: &str, key: &str, body: &Value) -> reqwest::Response {
         self.client
