@@ -160,7 +160,8 @@ enum Command {
         round_events: u32,
         /// Batches of 500 events delivered at once, like a provider's concurrent connections
         /// (ingestion stores concurrent batches in one transaction).
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+        #[arg(long, default_value_t = payout_server::replay::DEFAULT_IN_FLIGHT as u32,
+              value_parser = clap::value_parser!(u32).range(1..=64))]
         in_flight: u32,
     },
 }

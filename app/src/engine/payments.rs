@@ -403,9 +403,9 @@ fn transfers_of(
     transfers
 }
 
-/// Each studio of `studios` once (for one `IN (...)` lookup per chunk), in no particular order.
-fn distinct_studios(studios: impl Iterator<Item = StudioId>) -> Vec<StudioId> {
-    studios.collect::<HashSet<_>>().into_iter().collect()
+/// Each of `items` once (for one `IN (...)` lookup per chunk), in no particular order.
+fn distinct<T: std::hash::Hash + Eq>(items: impl Iterator<Item = T>) -> Vec<T> {
+    items.collect::<HashSet<_>>().into_iter().collect()
 }
 
 /// Writes `transfers` (two postings each) in `tx`, set-based.
@@ -420,7 +420,7 @@ async fn write_transfers(
     if transfers.is_empty() {
         return Ok(());
     }
-    let studios = distinct_studios(transfers.iter().map(|t| t.studio_id));
+    let studios = distinct(transfers.iter().map(|t| t.studio_id));
     let mut accounts = account_ids(tx, &studios).await?;
     if studios
         .iter()
@@ -979,18 +979,8 @@ impl Engine {
             transfers: Vec::new(),
             outbox: Vec::new(),
         };
-        let providers: Vec<String> = claimed
-            .iter()
-            .map(|e| e.provider.clone())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let payment_ids: Vec<String> = claimed
-            .iter()
-            .map(|e| e.provider_payment_id.clone())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
+        let providers = distinct(claimed.iter().map(|e| e.provider.clone()));
+        let payment_ids = distinct(claimed.iter().map(|e| e.provider_payment_id.clone()));
         let wanted: HashSet<(String, String)> = claimed
             .iter()
             .map(|e| (e.provider.clone(), e.provider_payment_id.clone()))
@@ -1563,7 +1553,7 @@ impl Engine {
                 .map_err(db_error("begin transaction"))?,
             db::Backend::Sqlite => self.begin_write().await?,
         };
-        let studios = distinct_studios(events.iter().map(|e| e.studio_id));
+        let studios = distinct(events.iter().map(|e| e.studio_id));
         let mut known: HashSet<StudioId> = HashSet::new();
         for chunk in studios.chunks(1000) {
             known.extend(

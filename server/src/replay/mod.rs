@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 pub use generate::{GeneratedStream, StreamOptions, StreamStats};
 pub use reference::{Discrepancy, ReferenceOutcome};
 
+/// Batches delivered at once unless told otherwise (`--in-flight`).
+pub const DEFAULT_IN_FLIGHT: usize = 4;
+
 /// How many discrepancies the report describes one by one.
 pub const DESCRIBED_DISCREPANCIES: usize = 10;
 
@@ -34,7 +37,7 @@ pub struct ReplayOptions {
     /// Most events the inbox worker applies in one transaction (default: the server worker's
     /// [`INBOX_BATCH`](app::engine::payments::INBOX_BATCH)).
     pub round_events: usize,
-    /// Batches of [`MAX_PAYMENT_EVENT_BATCH`] delivered at once (default 4), like a provider's
+    /// Batches of [`MAX_PAYMENT_EVENT_BATCH`] delivered at once (default [`DEFAULT_IN_FLIGHT`]), like a provider's
     /// concurrent connections.
     pub in_flight: usize,
 }
@@ -44,7 +47,7 @@ impl Default for ReplayOptions {
         ReplayOptions {
             stream: StreamOptions::default(),
             round_events: app::engine::payments::INBOX_BATCH,
-            in_flight: 4,
+            in_flight: DEFAULT_IN_FLIGHT,
         }
     }
 }
