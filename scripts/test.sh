@@ -8,6 +8,13 @@ set -euo pipefail
 export BOOTSTRAP_E2E=1
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
+# A full disk shows up as "database or disk is full" deep inside some test; say it up front.
+free_gb=$(df -P -BG "$ROOT" | awk 'NR == 2 { sub("G", "", $4); print $4 }')
+echo "== free disk space: ${free_gb} GB (a cold build and the test databases need about 20 GB)"
+if [ "$free_gb" -lt 20 ]; then
+    echo "warning: less than 20 GB free; tests may fail with 'database or disk is full'" >&2
+fi
+
 echo "== unit and integration tests (SQLite)"
 cargo test -p app -p payout-engine
 

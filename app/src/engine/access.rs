@@ -43,7 +43,7 @@ pub enum StudioScope {
     /// Every studio (the operator).
     All,
     /// These studios only (an owner: their business's; a receptionist: theirs).
-    Only(Vec<StudioId>),
+    Only(std::sync::Arc<[StudioId]>),
 }
 
 /// The authenticated caller of a use case: who, in which role, over which studios (and, for an

@@ -18,8 +18,10 @@ use chrono::{DateTime, Utc};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Shortest accepted password (NIST SP 800-63B asks for at least 8; 12 for accounts that move
@@ -292,14 +294,58 @@ struct Account {
     employee_id: Option<EmployeeId>,
 }
 
+/// How long a business's studio list read for one request serves later requests. Studios are
+/// only ever added (never moved or deleted), so a stale list can only lack a studio created in
+/// the last seconds by another process (the command line's `demo`/`replay`, another instance);
+/// this process's own additions call [`Engine::studios_changed`].
+const STUDIO_LIST_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The studio lists of the businesses whose callers were seen recently. Without it every
+/// request of an owner or API key read all of the business's studios (500 rows per request for
+/// a platform hosting 500 merchants), which was the largest cost of single-event ingestion.
+#[derive(Default)]
+pub(crate) struct StudioDirectory {
+    lists: std::sync::Mutex<StudioLists>,
+}
+
+/// Each business's studios and when they were read.
+type StudioLists = HashMap<BusinessId, (std::time::Instant, Arc<[StudioId]>)>;
+
+impl StudioDirectory {
+    fn lists(&self) -> std::sync::MutexGuard<'_, StudioLists> {
+        // A panic while holding the lock cannot leave the map half-written (one insert or
+        // clear), so the data stays usable.
+        self.lists
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 impl Engine {
-    /// The studios of `business`.
-    async fn studios_of(&self, business: BusinessId) -> Result<Vec<StudioId>, AppError> {
-        db::query_scalar("SELECT id FROM studios WHERE business_id = $1 ORDER BY name")
-            .bind(business)
-            .fetch_all(self.pool())
-            .await
-            .map_err(db_error("reading the business's studios"))
+    /// The studios of `business`, sorted by name; at most [`STUDIO_LIST_TTL`] old.
+    async fn studios_of(&self, business: BusinessId) -> Result<Arc<[StudioId]>, AppError> {
+        if let Some((read_at, studios)) = self.studio_directory.lists().get(&business) {
+            if read_at.elapsed() < STUDIO_LIST_TTL {
+                return Ok(Arc::clone(studios));
+            }
+        }
+        let studios: Arc<[StudioId]> =
+            db::query_scalar("SELECT id FROM studios WHERE business_id = $1 ORDER BY name")
+                .bind(business)
+                .fetch_all(self.pool())
+                .await
+                .map_err(db_error("reading the business's studios"))?
+                .into();
+        self.studio_directory
+            .lists()
+            .insert(business, (std::time::Instant::now(), Arc::clone(&studios)));
+        Ok(studios)
+    }
+
+    /// Forgets the cached studio lists: call after adding studios, so this process's callers
+    /// see them at once.
+    pub fn studios_changed(&self) {
+        self.studio_directory.lists().clear();
     }
 
     /// The caller a user acts as: an owner sees their business's studios; a receptionist their

@@ -529,6 +529,7 @@ impl Engine {
         tx.commit()
             .await
             .map_err(db_error("committing the demo data"))?;
+        self.studios_changed();
 
         let seeder = Caller::operator("demo-seed");
         for login in DEMO_LOGINS {

@@ -90,6 +90,8 @@ pub struct Engine {
     ingest_group: Arc<payments::IngestGroup>,
     /// SQLite: this process's writers take turns here (see [`db::WriterQueue`]).
     writers: db::WriterQueue,
+    /// The businesses' studio lists, shared by their callers' requests.
+    studio_directory: Arc<auth::StudioDirectory>,
 }
 
 /// The key of the transaction-scoped PostgreSQL advisory lock every write transaction takes
@@ -127,6 +129,7 @@ impl Engine {
             inbox_signal: Arc::new(tokio::sync::Notify::new()),
             ingest_group: Arc::new(payments::IngestGroup::default()),
             writers: db::WriterQueue::default(),
+            studio_directory: Arc::default(),
         };
         engine.migrate().await?;
         Ok(engine)

@@ -259,6 +259,7 @@ pub async fn create_studios(
         .await
         .context("cannot create the replay's studios")?;
     }
+    engine.studios_changed();
     engine
         .open_ledger_accounts()
         .await
