@@ -304,6 +304,7 @@ fn documented_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(reactivate_user))
         .routes(routes!(activity))
         .merge(crate::payments_api::routes())
+        .merge(crate::webhooks_api::routes())
 }
 
 #[utoipa::path(

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod openapi;
 pub mod payments_api;
 pub mod replay;
+pub mod webhooks_api;
 
 use anyhow::Context as _;
 use app::engine::Engine;
@@ -146,6 +147,10 @@ pub async fn serve(engine: Engine, config: ServeConfig) -> anyhow::Result<()> {
         );
     }
     workers.spawn(app::engine::payments::run_inbox_worker(
+        engine.clone(),
+        when_stopped(stopped.clone()),
+    ));
+    workers.spawn(app::engine::webhooks::run_worker(
         engine.clone(),
         when_stopped(stopped.clone()),
     ));

@@ -98,6 +98,24 @@ struct Cli {
         global = true
     )]
     telegram_api_base: String,
+    /// Non-public destinations webhooks may reach, comma-separated: loopback, private,
+    /// link_local (default none: server-side request forgery protection).
+    #[arg(
+        long,
+        env = "PAYOUT_ENGINE_WEBHOOK_ALLOW_DESTINATIONS",
+        default_value = "",
+        global = true,
+        value_parser = app::engine::webhooks::AllowedDestinations::parse
+    )]
+    webhook_allow_destinations: app::engine::webhooks::AllowedDestinations,
+    /// Days an endpoint may fail every attempt before it is disabled and the owner alerted.
+    #[arg(
+        long,
+        env = "PAYOUT_ENGINE_WEBHOOK_DISABLE_AFTER_DAYS",
+        default_value_t = 5,
+        global = true
+    )]
+    webhook_disable_after_days: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -344,6 +362,11 @@ async fn run(cli: Cli, database_url_given: bool) -> anyhow::Result<std::process:
         stuck_payout_age: Duration::from_secs(cli.stuck_payout_secs),
         telegram,
         session_ttl: Duration::from_secs(cli.session_hours.max(1) * 3600),
+        webhooks: app::engine::webhooks::WebhookSettings {
+            allowed_destinations: cli.webhook_allow_destinations,
+            disable_after: Duration::from_secs(cli.webhook_disable_after_days.max(1) * 86_400),
+            ..app::engine::webhooks::WebhookSettings::default()
+        },
         ..EngineSettings::default()
     };
     if let Some(Command::Openapi) = cli.command {

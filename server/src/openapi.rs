@@ -41,6 +41,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         (name = "till", description = "The cash register: open, movements, close (Z report)"),
         (name = "audits", description = "Ledger invariant checks and the alerts they send"),
         (name = "payments", description = "Card payment events, the inbox and payments"),
+        (name = "webhooks", description = "Signed outbound webhooks: endpoints, messages, delivery receipts"),
         (name = "access", description = "Sessions, users, API keys and the activity log"),
         (name = "operations", description = "Health of the service")
     )

@@ -7,7 +7,9 @@
 
 mod common;
 
-use app::domain::{ApiKeyRequest, ApiScope, NewPaymentRequest, PayoutPhase, Role, StudioId};
+use app::domain::{
+    ApiKeyRequest, ApiScope, NewPaymentRequest, PayoutPhase, Role, StudioId, WebhookEndpointRequest,
+};
 use app::engine::access::Caller;
 use app::engine::db;
 use app::engine::faults::{Fault, FaultKind};
@@ -361,6 +363,26 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
         .expect("narrow key")
         .key;
 
+    let webhook = app
+        .engine
+        .create_webhook_endpoint(
+            &operator,
+            &WebhookEndpointRequest {
+                url: "https://example.com/authz-hook".into(),
+                ..WebhookEndpointRequest::default()
+            },
+        )
+        .await
+        .expect("a webhook endpoint")
+        .endpoint
+        .id;
+    let webhook_message = app
+        .engine
+        .send_webhook_test(&operator, webhook)
+        .await
+        .expect("a webhook message")
+        .id;
+
     let clients = [
         reqwest::Client::new(),
         signed_in(&app, OWNER).await,
@@ -369,7 +391,7 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
         bearer_client(&narrow_key),
     ];
 
-    let (get, post, delete) = (Method::GET, Method::POST, Method::DELETE);
+    let (get, post, delete, patch) = (Method::GET, Method::POST, Method::DELETE, Method::PATCH);
     #[rustfmt::skip]
     let table = vec![
         //                                                                         nobody owner rec  Lara key
@@ -411,6 +433,29 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
         row(get.clone(), "/api/v1/audits", None,                                   [Who, Done, No, No, No]),
         row(get.clone(), format!("/api/v1/audits/{audit_run}"), None,              [Who, Done, No, No, No]),
         row(get.clone(), "/api/v1/notifications", None,                            [Who, Done, No, No, No]),
+        // Webhooks (issue 7): owners only.
+        row(post.clone(), "/api/v1/webhooks/endpoints",
+            Some(json!({ "url": "https://example.com/hook{n}" })),                 [Who, Done, No, No, No]),
+        row(get.clone(), "/api/v1/webhooks/endpoints", None,                       [Who, Done, No, No, No]),
+        row(get.clone(), "/api/v1/webhooks/event-types", None,                     [Who, Done, No, No, No]),
+        row(get.clone(), format!("/api/v1/webhooks/endpoints/{webhook}"), None,    [Who, Done, No, No, No]),
+        row(patch.clone(), format!("/api/v1/webhooks/endpoints/{webhook}"),
+            Some(json!({ "expected_version": 1, "description": "changed" })),      [Who, Done, No, No, No]),
+        row(get.clone(), format!("/api/v1/webhooks/endpoints/{webhook}/secret"), None,
+                                                                                   [Who, Done, No, No, No]),
+        row(post.clone(), format!("/api/v1/webhooks/endpoints/{webhook}/rotate-secret"), None,
+                                                                                   [Who, Done, No, No, No]),
+        row(post.clone(), format!("/api/v1/webhooks/endpoints/{webhook}/test"), None,
+                                                                                   [Who, Done, No, No, No]),
+        row(post.clone(), format!("/api/v1/webhooks/endpoints/{webhook}/redrive"), None,
+                                                                                   [Who, Done, No, No, No]),
+        row(get.clone(), format!("/api/v1/webhooks/endpoints/{webhook}/messages"), None,
+                                                                                   [Who, Done, No, No, No]),
+        row(get.clone(), format!("/api/v1/webhooks/messages/{webhook_message}"), None,
+                                                                                   [Who, Done, No, No, No]),
+        // The test message is still scheduled: the owner is let through and hears 409.
+        row(post.clone(), format!("/api/v1/webhooks/messages/{webhook_message}/resend"), None,
+                                                                                   [Who, Let, No, No, No]),
         row(get.clone(), format!("/api/v1/till?studio_id={studio}"), None,         [Who, Done, Done, No, No]),
         // One till session per studio and day: the owner opens it, the receptionist hears 409.
         row(post.clone(), "/api/v1/till/open",
@@ -489,7 +534,7 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
     }
     assert_eq!(
         table.len(),
-        43,
+        55,
         "every route but /healthz and the test faults"
     );
     assert!(

@@ -139,6 +139,10 @@ async fn anonymous_call(app: &TestApp, method: &str, template: &str) -> (u16, St
     let request = match method {
         "get" => client.get(app.url(&path)),
         "delete" => client.delete(app.url(&path)),
+        "patch" => client
+            .patch(app.url(&path))
+            .header("Origin", &app.address)
+            .json(&json!({})),
         "post" => client
             .post(app.url(&path))
             .header("Origin", &app.address)

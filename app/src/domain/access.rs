@@ -65,7 +65,7 @@ impl Role {
                 | ReadTill | OperateTill | ReadPayments => true,
                 CancelPayout | ReadLedger | RunAudit | ReadAudits | ReadNotifications
                 | ManageUsers | ManageApiKeys | ReadActivity | IngestPaymentEvents
-                | OperatePayments => false,
+                | OperatePayments | ReadWebhooks | ManageWebhooks => false,
             },
             Role::Employee => match action {
                 ReadCatalog | ReadRecords | ReadPayouts => true,
@@ -73,7 +73,7 @@ impl Role {
                 | FinishPayout | CancelPayout | ReadAttention | ReadTill | OperateTill
                 | ReadLedger | RunAudit | ReadAudits | ReadNotifications | ManageUsers
                 | ManageApiKeys | ReadActivity | ReadPayments | IngestPaymentEvents
-                | OperatePayments => false,
+                | OperatePayments | ReadWebhooks | ManageWebhooks => false,
             },
         }
     }
@@ -136,11 +136,15 @@ pub enum Permission {
     IngestPaymentEvents,
     /// Act on a payment by hand (the operator page) and create draft payments.
     OperatePayments,
+    /// Webhook endpoints, their messages and delivery receipts.
+    ReadWebhooks,
+    /// Register, change and disable endpoints; rotate secrets; resend, redrive, send tests.
+    ManageWebhooks,
 }
 
 impl Permission {
     /// Every action.
-    pub const ALL: [Permission; 23] = [
+    pub const ALL: [Permission; 25] = [
         Permission::ReadCatalog,
         Permission::ReadRecords,
         Permission::RegisterService,
@@ -164,6 +168,8 @@ impl Permission {
         Permission::ReadPayments,
         Permission::IngestPaymentEvents,
         Permission::OperatePayments,
+        Permission::ReadWebhooks,
+        Permission::ManageWebhooks,
     ];
 
     /// What the action is, for refusals ("… may not cancel payouts").
@@ -192,6 +198,8 @@ impl Permission {
             Permission::ReadPayments => "read payments and payment events",
             Permission::IngestPaymentEvents => "deliver payment events",
             Permission::OperatePayments => "act on payments",
+            Permission::ReadWebhooks => "read webhook endpoints and deliveries",
+            Permission::ManageWebhooks => "manage webhook endpoints",
         }
     }
 
@@ -219,6 +227,8 @@ impl Permission {
             Permission::ReadPayments => Some(ApiScope::PaymentsRead),
             Permission::IngestPaymentEvents => Some(ApiScope::PaymentEventsWrite),
             Permission::OperatePayments => Some(ApiScope::PaymentsWrite),
+            Permission::ReadWebhooks => Some(ApiScope::WebhooksRead),
+            Permission::ManageWebhooks => Some(ApiScope::WebhooksWrite),
             Permission::ManageUsers | Permission::ManageApiKeys | Permission::ReadActivity => None,
         }
     }
@@ -270,11 +280,17 @@ pub enum ApiScope {
     /// `payment_events:write`: deliver provider events (ingestion).
     #[serde(rename = "payment_events:write")]
     PaymentEventsWrite,
+    /// `webhooks:read`: endpoints, messages, delivery receipts.
+    #[serde(rename = "webhooks:read")]
+    WebhooksRead,
+    /// `webhooks:write`: manage endpoints, rotate secrets, resend and redrive messages.
+    #[serde(rename = "webhooks:write")]
+    WebhooksWrite,
 }
 
 impl ApiScope {
     /// Every scope.
-    pub const ALL: [ApiScope; 14] = [
+    pub const ALL: [ApiScope; 16] = [
         ApiScope::CatalogRead,
         ApiScope::ServiceRecordsRead,
         ApiScope::ServiceRecordsWrite,
@@ -289,6 +305,8 @@ impl ApiScope {
         ApiScope::PaymentsRead,
         ApiScope::PaymentsWrite,
         ApiScope::PaymentEventsWrite,
+        ApiScope::WebhooksRead,
+        ApiScope::WebhooksWrite,
     ];
 
     /// The wire name, e.g. `payouts:read`.
@@ -308,6 +326,8 @@ impl ApiScope {
             ApiScope::PaymentsRead => "payments:read",
             ApiScope::PaymentsWrite => "payments:write",
             ApiScope::PaymentEventsWrite => "payment_events:write",
+            ApiScope::WebhooksRead => "webhooks:read",
+            ApiScope::WebhooksWrite => "webhooks:write",
         }
     }
 

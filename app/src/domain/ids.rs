@@ -92,3 +92,12 @@ typed_id!(
     /// A payment reported by a card terminal or payment provider (issue 6).
     PaymentId
 );
+typed_id!(
+    /// A subscriber's webhook endpoint (issue 7).
+    WebhookEndpointId
+);
+typed_id!(
+    /// One event for one webhook endpoint; its `webhook-id` header is `msg_` and the 32 hex
+    /// digits of this id.
+    WebhookMessageId
+);

@@ -12,6 +12,7 @@ pub mod payment;
 pub mod payout;
 pub mod records;
 pub mod till;
+pub mod webhook;
 pub mod wire;
 
 pub use access::{
@@ -27,3 +28,8 @@ pub use payment::*;
 pub use payout::{IllegalTransition, PayoutAction, PayoutPhase, PayoutState};
 pub use records::*;
 pub use till::*;
+pub use webhook::{
+    AttemptOutcome, CreatedWebhookEndpoint, MessageAction, MessageCounts, MessageRefusal,
+    MessageState, WebhookAttempt, WebhookEndpoint, WebhookEndpointRequest, WebhookEndpointUpdate,
+    WebhookMessage, WebhookMessageDetail, WebhookSecret,
+};

@@ -20,6 +20,7 @@ pub mod payouts;
 pub mod refunds;
 pub mod schema;
 pub mod till;
+pub mod webhooks;
 
 use crate::domain::AppError;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -59,6 +60,8 @@ pub struct EngineSettings {
     pub session_ttl: Duration,
     /// Sign-in attempt limits per account and per IP.
     pub login_limits: auth::LoginLimits,
+    /// Outbound webhook delivery.
+    pub webhooks: webhooks::WebhookSettings,
 }
 
 impl Default for EngineSettings {
@@ -73,6 +76,7 @@ impl Default for EngineSettings {
             telegram: None,
             session_ttl: Duration::from_secs(12 * 3600),
             login_limits: auth::LoginLimits::default(),
+            webhooks: webhooks::WebhookSettings::default(),
         }
     }
 }

@@ -188,6 +188,16 @@ pub async fn enqueue(
                 messages.push(("owner", chat.clone(), text.clone()));
             }
         }
+        "webhook.endpoint_disabled" => {
+            let disabled: super::webhooks::EndpointDisabled = typed(kind, payload)?;
+            let text = format!(
+                "⚠️ The webhook endpoint {} was disabled: {}. Its waiting messages are in the dead-letter queue. Open Webhooks in Payout Engine to enable it again and redrive them.",
+                disabled.url, disabled.reason
+            );
+            for chat in &settings.owner_chat_ids {
+                messages.push(("owner", chat.clone(), text.clone()));
+            }
+        }
         "payout.committed" | "payout.finished" => {
             let payout: Payout = typed(kind, payload)?;
             let chat: Option<Option<String>> =

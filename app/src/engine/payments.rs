@@ -403,11 +403,6 @@ fn transfers_of(
     transfers
 }
 
-/// Each of `items` once (for one `IN (...)` lookup per chunk), in no particular order.
-fn distinct<T: std::hash::Hash + Eq>(items: impl Iterator<Item = T>) -> Vec<T> {
-    items.collect::<HashSet<_>>().into_iter().collect()
-}
-
 /// Writes `transfers` (two postings each) in `tx`, set-based.
 ///
 /// Errors: 500 when a studio has no card clearing, card sales or bank account (nothing is
@@ -420,7 +415,7 @@ async fn write_transfers(
     if transfers.is_empty() {
         return Ok(());
     }
-    let studios = distinct(transfers.iter().map(|t| t.studio_id));
+    let studios = db::distinct(transfers.iter().map(|t| t.studio_id));
     let mut accounts = account_ids(tx, &studios).await?;
     if studios
         .iter()
@@ -979,8 +974,8 @@ impl Engine {
             transfers: Vec::new(),
             outbox: Vec::new(),
         };
-        let providers = distinct(claimed.iter().map(|e| e.provider.clone()));
-        let payment_ids = distinct(claimed.iter().map(|e| e.provider_payment_id.clone()));
+        let providers = db::distinct(claimed.iter().map(|e| e.provider.clone()));
+        let payment_ids = db::distinct(claimed.iter().map(|e| e.provider_payment_id.clone()));
         let wanted: HashSet<(String, String)> = claimed
             .iter()
             .map(|e| (e.provider.clone(), e.provider_payment_id.clone()))
@@ -1553,7 +1548,7 @@ impl Engine {
                 .map_err(db_error("begin transaction"))?,
             db::Backend::Sqlite => self.begin_write().await?,
         };
-        let studios = distinct(events.iter().map(|e| e.studio_id));
+        let studios = db::distinct(events.iter().map(|e| e.studio_id));
         let mut known: HashSet<StudioId> = HashSet::new();
         for chunk in studios.chunks(1000) {
             known.extend(
