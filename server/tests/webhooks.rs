@@ -411,6 +411,12 @@ async fn gone_disables_the_endpoint_alerts_and_the_dead_letter_queue_can_be_redr
         json!({"url": receiver.url, "event_types": ["payout.*"], "ordered": true}),
     )
     .await;
+    let watcher = Receiver::start().await;
+    add_endpoint(
+        &app,
+        json!({"url": watcher.url, "event_types": ["webhook.endpoint_disabled"]}),
+    )
+    .await;
     commit_payout(&app).await;
     fan_out(&app).await;
     // payout.created and payout.committed, in order: the first gets the 410.
@@ -431,6 +437,13 @@ async fn gone_disables_the_endpoint_alerts_and_the_dead_letter_queue_can_be_redr
             .await
             .unwrap();
     assert_eq!(alerts, 1);
+    // The business's other endpoint that subscribed to it hears about it.
+    fan_out(&app).await;
+    assert_eq!(deliver(&app, clock()).await.delivered, 1);
+    let alert: Value = serde_json::from_str(&watcher.received()[0].body).unwrap();
+    assert_eq!(alert["type"], "webhook.endpoint_disabled");
+    assert_eq!(alert["data"]["url"], receiver.url.as_str());
+    assert_eq!(alert["data"]["reason"], "the endpoint answered 410 Gone");
 
     // A disabled endpoint gets nothing, and cannot be redriven until enabled.
     assert_eq!(deliver(&app, clock()).await.attempted, 0);

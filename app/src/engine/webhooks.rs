@@ -393,6 +393,7 @@ struct LogEvent {
     id: i64,
     kind: String,
     studio_id: Option<StudioId>,
+    entity_id: Option<uuid::Uuid>,
     payload: String,
     occurred_at: DateTime<Utc>,
 }
@@ -1093,6 +1094,17 @@ impl Engine {
     /// Errors: 503/500 from the database (nothing is fanned out; the next round reads the same
     /// events).
     pub async fn dispatch_webhook_events(&self) -> Result<usize, AppError> {
+        // Idle rounds stay off the write lock: a read says whether anything is new.
+        let behind: bool = db::query_scalar(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM events)
+                  > (SELECT last_event_id FROM webhook_dispatch WHERE id = 1)",
+        )
+        .fetch_one(self.pool())
+        .await
+        .map_err(db_error("checking the event log for new events"))?;
+        if !behind {
+            return Ok(0);
+        }
         let mut tx = self.begin_write().await?;
         let cursor: i64 =
             db::query_scalar("SELECT last_event_id FROM webhook_dispatch WHERE id = 1")
@@ -1100,7 +1112,7 @@ impl Engine {
                 .await
                 .map_err(db_error("reading the webhook cursor"))?;
         let events: Vec<LogEvent> = db::query_as(
-            "SELECT id, kind, studio_id, payload, occurred_at FROM events
+            "SELECT id, kind, studio_id, entity_id, payload, occurred_at FROM events
              WHERE id > $1 ORDER BY id LIMIT $2",
         )
         .bind(cursor)
@@ -1139,6 +1151,26 @@ impl Engine {
                     .map_err(db_error("reading the studios' businesses"))?,
                 );
             }
+            // A disabled endpoint's alert goes to its own business's other endpoints.
+            let disabled = db::distinct(
+                events
+                    .iter()
+                    .filter(|e| e.kind == "webhook.endpoint_disabled")
+                    .filter_map(|e| e.entity_id.map(WebhookEndpointId)),
+            );
+            let mut business_of_endpoint: HashMap<WebhookEndpointId, BusinessId> = HashMap::new();
+            for chunk in disabled.chunks(500) {
+                business_of_endpoint.extend(
+                    db::query_as::<(WebhookEndpointId, BusinessId)>(format!(
+                        "SELECT id, business_id FROM webhook_endpoints WHERE id IN ({})",
+                        db::placeholders(1, chunk.len())
+                    ))
+                    .bind_all(chunk.iter().copied())
+                    .fetch_all(&mut tx)
+                    .await
+                    .map_err(db_error("reading the disabled endpoints' businesses"))?,
+                );
+            }
             let operating: BusinessId =
                 db::query_scalar("SELECT id FROM businesses ORDER BY created_at, id LIMIT 1")
                     .fetch_one(&mut tx)
@@ -1148,6 +1180,7 @@ impl Engine {
                 id: event_id,
                 kind,
                 studio_id: studio,
+                entity_id,
                 payload,
                 occurred_at,
             } in &events
@@ -1155,12 +1188,17 @@ impl Engine {
                 let Some(event_type) = webhook_event_type(kind) else {
                     continue;
                 };
-                let business = match studio {
-                    Some(studio) => match business_of.get(studio) {
-                        Some(business) => *business,
-                        None => continue,
-                    },
-                    None => operating,
+                let owner = match (studio, entity_id) {
+                    (Some(studio), _) => business_of.get(studio).copied(),
+                    (None, Some(entity)) if kind == "webhook.endpoint_disabled" => {
+                        business_of_endpoint
+                            .get(&WebhookEndpointId(*entity))
+                            .copied()
+                    }
+                    (None, _) => Some(operating),
+                };
+                let Some(business) = owner else {
+                    continue;
                 };
                 let subscribed = endpoints.iter().zip(&filters).filter(
                     |((_, endpoint_business, _, first_event), filter)| {
@@ -1293,6 +1331,16 @@ impl Engine {
 
     /// Messages whose lease ran out mid-attempt get an `interrupted` receipt and are due again.
     async fn recover_interrupted_webhooks(&self, at: DateTime<Utc>) -> Result<usize, AppError> {
+        let any: bool = db::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM webhook_messages WHERE state = 'sending' AND lease_until < $1)",
+        )
+        .bind(at)
+        .fetch_one(self.pool())
+        .await
+        .map_err(db_error("checking for interrupted webhook attempts"))?;
+        if !any {
+            return Ok(0);
+        }
         let mut tx = self.begin_write().await?;
         let lost: Vec<(i64, i64, String)> = db::query_as(
             "SELECT m.seq, m.attempts, e.url FROM webhook_messages m
@@ -1345,6 +1393,16 @@ impl Engine {
     /// Leases the due messages of enabled endpoints, oldest first; for an ordered endpoint only
     /// its oldest message that is neither delivered nor dead-lettered.
     async fn lease_due_webhooks(&self, at: DateTime<Utc>) -> Result<Vec<Lease>, AppError> {
+        let any: bool = db::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM webhook_messages WHERE state = 'scheduled' AND next_attempt_at <= $1)",
+        )
+        .bind(at)
+        .fetch_one(self.pool())
+        .await
+        .map_err(db_error("checking for due webhook messages"))?;
+        if !any {
+            return Ok(Vec::new());
+        }
         let mut tx = self.begin_write().await?;
         let due: Vec<DueRow> = db::query_as(
             "SELECT m.seq, m.id, m.endpoint_id, m.payload, m.attempts, m.round_attempts,
