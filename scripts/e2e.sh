@@ -9,5 +9,7 @@ rm -f target/e2e/payout-engine.db target/e2e/payout-engine.db-*
 export DATABASE_URL=sqlite://target/e2e/payout-engine.db
 export PAYOUT_ENGINE_DEMO=1
 export PAYOUT_ENGINE_FAULT_INJECTION=1
+# The webhook test runs its receiver on 127.0.0.1 (loopback is refused by default: SSRF).
+export PAYOUT_ENGINE_WEBHOOK_ALLOW_DESTINATIONS=loopback
 # --split: every page but Home is a lazy route, a WASM chunk of its own (see app/src/pages/mod.rs).
 cargo leptos end-to-end --split

@@ -706,3 +706,138 @@ pub async fn act_on_payment(
     let key = key(&idempotency_key)?;
     answer(engine.act_on_payment(&caller, &key, id, &request).await)
 }
+
+/// The webhook portal's data: the business's endpoints, and for each its latest messages
+/// (newest first, at most 20) with their delivery receipts.
+#[server(output = JsonText)]
+pub async fn webhook_portal() -> Result<Vec<(WebhookEndpoint, Vec<WebhookMessageDetail>)>, AppError>
+{
+    let engine = engine()?;
+    let caller = caller()?;
+    let endpoints = answer(engine.webhook_endpoints(&caller).await)?;
+    let mut portal = Vec::with_capacity(endpoints.len());
+    for endpoint in endpoints {
+        let messages = answer(
+            engine
+                .webhook_messages(&caller, endpoint.id, None, 20)
+                .await,
+        )?;
+        let mut details = Vec::with_capacity(messages.len());
+        for message in messages {
+            details.push(answer(engine.webhook_message(&caller, message.id).await)?);
+        }
+        portal.push((endpoint, details));
+    }
+    Ok(portal)
+}
+
+/// Registers an endpoint from the portal form; `event_types` is comma-separated (empty: every
+/// type); `ordered` is present when the box is ticked.
+#[server(output = JsonText)]
+pub async fn add_webhook_endpoint(
+    url: String,
+    description: Option<String>,
+    event_types: Option<String>,
+    ordered: Option<String>,
+) -> Result<CreatedWebhookEndpoint, AppError> {
+    let request = WebhookEndpointRequest {
+        url,
+        description: description.unwrap_or_default(),
+        event_types: event_types
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+        ordered: ordered.is_some(),
+        retry_schedule_secs: None,
+        timeout_secs: None,
+    };
+    answer(
+        engine()?
+            .create_webhook_endpoint(&caller()?, &request)
+            .await,
+    )
+}
+
+#[cfg(feature = "ssr")]
+fn webhook_endpoint_id(raw: &str) -> Result<WebhookEndpointId, AppError> {
+    answer(WebhookEndpointId::parse(raw).map_err(|m| AppError::validation("endpoint_id", m)))
+}
+
+/// What the portal's buttons on an endpoint do: `test` (send a test event), `rotate` (rotate
+/// the secret), `redrive` (the dead-letter queue), `secret` (show the secret), `enable`,
+/// `disable` (with the version the page showed). Answers a sentence for the page.
+#[server(output = JsonText)]
+pub async fn webhook_endpoint_action(
+    endpoint_id: String,
+    action: String,
+    expected_version: String,
+) -> Result<String, AppError> {
+    let engine = engine()?;
+    let caller = caller()?;
+    let id = webhook_endpoint_id(&endpoint_id)?;
+    match action.as_str() {
+        "test" => {
+            let message = answer(engine.send_webhook_test(&caller, id).await)?;
+            Ok(format!(
+                "Test event {} queued; it is sent within a few seconds.",
+                message.webhook_id
+            ))
+        }
+        "rotate" => {
+            let secret = answer(engine.rotate_webhook_secret(&caller, id).await)?;
+            Ok(format!(
+                "New signing secret: {} (the previous one also signs until {}).",
+                secret.secret,
+                secret
+                    .previous_valid_until
+                    .map(crate::components::utc_minute)
+                    .unwrap_or_default()
+            ))
+        }
+        "secret" => {
+            let secret = answer(engine.webhook_secret(&caller, id).await)?;
+            Ok(format!("Signing secret: {}", secret.secret))
+        }
+        "redrive" => {
+            let redriven = answer(engine.redrive_webhook_endpoint(&caller, id).await)?;
+            Ok(format!(
+                "{redriven} dead-lettered message(s) scheduled again."
+            ))
+        }
+        "enable" | "disable" => {
+            let expected_version = answer(
+                expected_version
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| AppError::validation("expected_version", "reload the page")),
+            )?;
+            let update = WebhookEndpointUpdate {
+                expected_version,
+                enabled: Some(action == "enable"),
+                ..WebhookEndpointUpdate::default()
+            };
+            let endpoint = answer(engine.update_webhook_endpoint(&caller, id, &update).await)?;
+            Ok(format!(
+                "{} is now {}.",
+                endpoint.url,
+                if endpoint.enabled { "enabled" } else { "disabled" }
+            ))
+        }
+        other => Err(answer_error(AppError::validation(
+            "action",
+            format!("'{other}' is not an endpoint action (test, rotate, secret, redrive, enable, disable)"),
+        ))),
+    }
+}
+
+/// Sends a delivered or dead-lettered message again.
+#[server(output = JsonText)]
+pub async fn resend_webhook_message(message_id: String) -> Result<WebhookMessage, AppError> {
+    let id = answer(
+        WebhookMessageId::parse(&message_id).map_err(|m| AppError::validation("message_id", m)),
+    )?;
+    answer(engine()?.resend_webhook_message(&caller()?, id).await)
+}

@@ -359,6 +359,18 @@ pub enum AttemptOutcome {
     Interrupted,
 }
 
+impl AttemptOutcome {
+    /// Database / JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Delivered => "delivered",
+            AttemptOutcome::Retry => "retry",
+            AttemptOutcome::DeadLettered => "dead_lettered",
+            AttemptOutcome::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// An endpoint as an owner registers it (`POST /api/v1/webhooks/endpoints`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -11,6 +11,7 @@ mod payout;
 mod reception;
 mod settings;
 mod till;
+mod webhooks;
 
 use crate::api::whoami;
 use crate::components::AttentionBanner;
@@ -87,6 +88,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/employees/:id") view={Lazy::<employee::EmployeeRoute>::new()}/>
                     <Route path=path!("/settings") view={Lazy::<settings::SettingsRoute>::new()}/>
                     <Route path=path!("/activity") view={Lazy::<settings::ActivityRoute>::new()}/>
+                    <Route path=path!("/webhooks") view={Lazy::<webhooks::WebhooksRoute>::new()}/>
                 </Routes>
             </main>
         </Router>
@@ -113,6 +115,7 @@ fn TopBar(me: Me) -> impl IntoView {
                 }}
                 {may(Permission::OperatePayments).then(|| view! { <A href="/payments">"Card payments"</A> })}
                 {may(Permission::RunAudit).then(|| view! { <A href="/audits">"Audit"</A> })}
+                {may(Permission::ManageWebhooks).then(|| view! { <A href="/webhooks">"Webhooks"</A> })}
                 {may(Permission::ManageApiKeys).then(|| view! { <A href="/settings">"Settings"</A> })}
             </nav>
             <div class="who">
