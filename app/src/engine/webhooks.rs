@@ -480,11 +480,7 @@ fn chrono_duration(duration: Duration) -> chrono::Duration {
 }
 
 impl Engine {
-    fn webhook_business(&self, caller: &Caller) -> Result<Option<BusinessId>, AppError> {
-        Ok(caller.business_id)
-    }
-
-    /// Reads one endpoint the caller may see.
+    /// Reads one endpoint the caller may see (the operator, with no business, sees all).
     async fn endpoint_row(
         &self,
         executor: impl db::Executor<'_>,
@@ -498,7 +494,7 @@ impl Engine {
         .fetch_optional(executor)
         .await
         .map_err(db_error("reading a webhook endpoint"))?;
-        match (row, self.webhook_business(caller)?) {
+        match (row, caller.business_id) {
             (Some(row), Some(business)) if row.business_id != business => Err(AppError::not_found(
                 format!("no webhook endpoint with id {id}"),
             )),
@@ -644,7 +640,7 @@ impl Engine {
             "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints
              WHERE ($1 IS NULL OR business_id = $1) ORDER BY created_at, id"
         ))
-        .bind(self.webhook_business(caller)?)
+        .bind(caller.business_id)
         .fetch_all(self.pool())
         .await
         .map_err(db_error("listing webhook endpoints"))?;
@@ -1315,7 +1311,11 @@ impl Engine {
             .await;
         round.attempted = answers.len();
         let mut tx = self.begin_write().await?;
-        for (lease, answer) in &answers {
+        let (delivered, failed): (Vec<_>, Vec<_>) = answers
+            .iter()
+            .partition(|(_, answer)| answer.status.is_some_and(|s| (200..300).contains(&s)));
+        round.delivered += record_deliveries(&mut tx, &delivered, at).await?;
+        for (lease, answer) in failed {
             match self.record_attempt(&mut tx, lease, answer, at).await? {
                 AttemptOutcome::Delivered => round.delivered += 1,
                 AttemptOutcome::Retry => round.retrying += 1,
@@ -1456,17 +1456,6 @@ impl Engine {
         } in due
         {
             let timeout = Duration::from_secs(u64::try_from(timeout_secs).unwrap_or(15));
-            let lease_until = at + chrono_duration(timeout) + LEASE_MARGIN;
-            db::query(
-                "UPDATE webhook_messages SET state = 'sending', attempts = attempts + 1,
-                     round_attempts = round_attempts + 1, lease_until = $2
-                 WHERE seq = $1 AND state = 'scheduled'",
-            )
-            .bind(seq)
-            .bind(lease_until)
-            .execute(&mut tx)
-            .await
-            .map_err(db_error("leasing a webhook message"))?;
             leases.push(Lease {
                 seq,
                 id,
@@ -1479,6 +1468,27 @@ impl Engine {
                 schedule: stored_json("retry schedule", &schedule)?,
                 secrets: secrets.get(&endpoint_id).cloned().unwrap_or_default(),
             });
+        }
+        // One statement per timeout (usually one in all) instead of one per message.
+        let mut by_timeout: HashMap<Duration, Vec<i64>> = HashMap::new();
+        for lease in &leases {
+            by_timeout.entry(lease.timeout).or_default().push(lease.seq);
+        }
+        for (timeout, seqs) in by_timeout {
+            let lease_until = at + chrono_duration(timeout) + LEASE_MARGIN;
+            for chunk in seqs.chunks(500) {
+                db::query(format!(
+                    "UPDATE webhook_messages SET state = 'sending', attempts = attempts + 1,
+                         round_attempts = round_attempts + 1, lease_until = $1
+                     WHERE state = 'scheduled' AND seq IN ({})",
+                    db::placeholders(2, chunk.len())
+                ))
+                .bind(lease_until)
+                .bind_all(chunk.iter().copied())
+                .execute(&mut tx)
+                .await
+                .map_err(db_error("leasing webhook messages"))?;
+            }
         }
         tx.commit()
             .await
@@ -1681,6 +1691,74 @@ pub struct EndpointDisabled {
     pub url: String,
     /// Why (410 Gone, failing since ...).
     pub reason: String,
+}
+
+/// Records the 2xx answers of a round in a few set-based statements: their receipts, the
+/// messages delivered (each only if its lease is still the one this round took), and the
+/// endpoints' failure records cleared. Returns how many messages it marked delivered.
+async fn record_deliveries(
+    tx: &mut DbTransaction,
+    delivered: &[&(Lease, Answer)],
+    at: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let mut marked = 0;
+    for chunk in delivered.chunks(200) {
+        let sql = format!(
+            "INSERT INTO webhook_attempts (message_seq, attempt, started_at, url, status_code,
+                 latency_ms, response_excerpt, error, outcome)
+             VALUES {} ON CONFLICT (message_seq, attempt) DO NOTHING",
+            db::values_list(chunk.len(), 9)
+        );
+        chunk
+            .iter()
+            .fold(db::query(sql), |row, (lease, answer)| {
+                row.bind(lease.seq)
+                    .bind(lease.attempt)
+                    .bind(at)
+                    .bind(lease.url.clone())
+                    .bind(answer.status.map(i64::from))
+                    .bind(answer.latency_ms)
+                    .bind(answer.excerpt.clone())
+                    .bind(None::<String>)
+                    .bind(AttemptOutcome::Delivered)
+            })
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("storing delivery receipts"))?;
+        // (seq, attempts) pairs: a message recovered as interrupted meanwhile (and leased
+        // again) is not overwritten by this late answer; its receipt above is kept either way.
+        let updated = chunk
+            .iter()
+            .fold(
+                db::query(format!(
+                    "UPDATE webhook_messages SET state = 'delivered', next_attempt_at = NULL,
+                         lease_until = NULL, last_error = NULL, delivered_at = ${}
+                     WHERE state = 'sending' AND (seq, attempts) IN (VALUES {})",
+                    chunk.len() * 2 + 1,
+                    db::values_list(chunk.len(), 2)
+                )),
+                |row, (lease, _)| row.bind(lease.seq).bind(lease.attempt),
+            )
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("recording webhook deliveries"))?;
+        marked += usize::try_from(updated.rows_affected()).unwrap_or(usize::MAX);
+        let endpoints = db::distinct(chunk.iter().map(|(lease, _)| lease.endpoint_id));
+        db::query(format!(
+            "UPDATE webhook_endpoints SET failing_since = NULL
+             WHERE failing_since IS NOT NULL AND id IN ({})",
+            db::placeholders(1, endpoints.len())
+        ))
+        .bind_all(endpoints)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("clearing the endpoints' failures"))?;
+    }
+    if marked > 0 {
+        tracing::debug!(messages = marked, "webhooks delivered");
+    }
+    Ok(marked)
 }
 
 async fn dead_letter_scheduled(
