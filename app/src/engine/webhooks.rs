@@ -535,6 +535,7 @@ impl Engine {
 
     async fn endpoint_view(&self, row: EndpointRow) -> Result<WebhookEndpoint, AppError> {
         let counts = self.message_counts(&[row.id]).await?;
+        // No row in the counts: the endpoint has no message yet (all zero).
         let count = counts.get(&row.id).copied().unwrap_or_default();
         row.into_endpoint(count)
     }
@@ -563,7 +564,7 @@ impl Engine {
         let timeout = validate_timeout(request.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS))?;
         let business = match caller.business_id {
             Some(business) => business,
-            None => self.operating_business().await?,
+            None => operating_business(self.pool()).await?,
         };
         let id = WebhookEndpointId::generate();
         let secret = new_secret();
@@ -587,15 +588,7 @@ impl Engine {
         .execute(&mut tx)
         .await
         .map_err(db_error("registering the webhook endpoint"))?;
-        db::query(
-            "INSERT INTO webhook_secrets (endpoint_id, secret, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(id)
-        .bind(&secret)
-        .bind(at)
-        .execute(&mut tx)
-        .await
-        .map_err(db_error("storing the webhook secret"))?;
+        store_secret(&mut tx, id, &secret, at).await?;
         log_activity(
             &mut tx,
             caller,
@@ -619,15 +612,6 @@ impl Engine {
         })
     }
 
-    /// The business that receives deployment-wide events (the audit, which checks the whole
-    /// ledger) and owns what the operator creates: the oldest one, created at start-up.
-    async fn operating_business(&self) -> Result<BusinessId, AppError> {
-        db::query_scalar("SELECT id FROM businesses ORDER BY created_at, id LIMIT 1")
-            .fetch_one(self.pool())
-            .await
-            .map_err(db_error("reading the operating business"))
-    }
-
     /// The caller's business's endpoints, oldest first, with their message counts.
     ///
     /// Errors: 403 unless the caller may read webhooks.
@@ -648,6 +632,7 @@ impl Engine {
         let counts = self.message_counts(&ids).await?;
         rows.into_iter()
             .map(|row| {
+                // No row in the counts: the endpoint has no message yet (all zero).
                 let count = counts.get(&row.id).copied().unwrap_or_default();
                 row.into_endpoint(count)
             })
@@ -833,15 +818,7 @@ impl Engine {
         .execute(&mut tx)
         .await
         .map_err(db_error("retiring the webhook secret"))?;
-        db::query(
-            "INSERT INTO webhook_secrets (endpoint_id, secret, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(id)
-        .bind(&secret)
-        .bind(at)
-        .execute(&mut tx)
-        .await
-        .map_err(db_error("storing the webhook secret"))?;
+        store_secret(&mut tx, id, &secret, at).await?;
         log_activity(
             &mut tx,
             caller,
@@ -873,12 +850,7 @@ impl Engine {
         let at = now();
         let mut tx = self.begin_write().await?;
         let endpoint = self.endpoint_row(&mut tx, caller, id).await?;
-        if !endpoint.enabled {
-            return Err(AppError::conflict(
-                "endpoint_disabled",
-                "the endpoint is disabled; enable it to send a test event",
-            ));
-        }
+        require_enabled(&endpoint, "to send a test event")?;
         let message = WebhookMessageId::generate();
         let body = encode_json(
             "message body",
@@ -1002,12 +974,7 @@ impl Engine {
             .endpoint_row(&mut tx, caller, row.endpoint_id)
             .await
             .map_err(|_| AppError::not_found(format!("no webhook message with id {id}")))?;
-        if !endpoint.enabled {
-            return Err(AppError::conflict(
-                "endpoint_disabled",
-                "the endpoint is disabled; enable it before resending",
-            ));
-        }
+        require_enabled(&endpoint, "before resending")?;
         row.state
             .apply(MessageAction::Resend)
             .map_err(|refusal| AppError::conflict("illegal_transition", refusal.explanation))?;
@@ -1050,12 +1017,7 @@ impl Engine {
         caller.require(Permission::ManageWebhooks)?;
         let mut tx = self.begin_write().await?;
         let endpoint = self.endpoint_row(&mut tx, caller, id).await?;
-        if !endpoint.enabled {
-            return Err(AppError::conflict(
-                "endpoint_disabled",
-                "the endpoint is disabled; enable it before redriving its dead-letter queue",
-            ));
-        }
+        require_enabled(&endpoint, "before redriving its dead-letter queue")?;
         let redriven = db::query(
             "UPDATE webhook_messages SET state = 'scheduled', round_attempts = 0, next_attempt_at = $2,
                  last_error = NULL
@@ -1167,11 +1129,7 @@ impl Engine {
                     .map_err(db_error("reading the disabled endpoints' businesses"))?,
                 );
             }
-            let operating: BusinessId =
-                db::query_scalar("SELECT id FROM businesses ORDER BY created_at, id LIMIT 1")
-                    .fetch_one(&mut tx)
-                    .await
-                    .map_err(db_error("reading the operating business"))?;
+            let operating = operating_business(&mut tx).await?;
             for LogEvent {
                 id: event_id,
                 kind,
@@ -1316,7 +1274,7 @@ impl Engine {
             .partition(|(_, answer)| answer.status.is_some_and(|s| (200..300).contains(&s)));
         round.delivered += record_deliveries(&mut tx, &delivered, at).await?;
         for (lease, answer) in failed {
-            match self.record_attempt(&mut tx, lease, answer, at).await? {
+            match self.record_failure(&mut tx, lease, answer, at).await? {
                 AttemptOutcome::Delivered => round.delivered += 1,
                 AttemptOutcome::Retry => round.retrying += 1,
                 AttemptOutcome::DeadLettered => round.dead_lettered += 1,
@@ -1466,6 +1424,7 @@ impl Engine {
                 attempt: attempts + 1,
                 round_attempts: round_attempts + 1,
                 schedule: stored_json("retry schedule", &schedule)?,
+                // No valid secret: the attempt fails with "has no valid signing secret".
                 secrets: secrets.get(&endpoint_id).cloned().unwrap_or_default(),
             });
         }
@@ -1496,21 +1455,19 @@ impl Engine {
         Ok(leases)
     }
 
-    /// Stores the receipt of one attempt and moves its message (and, for `410 Gone` or an
-    /// endpoint failing too long, disables the endpoint and alerts the owner).
-    async fn record_attempt(
+    /// Stores the receipt of one failed attempt (anything but 2xx; those are recorded together
+    /// by [`record_deliveries`]) and moves its message to its retry or the dead-letter queue
+    /// (and, for `410 Gone` or an endpoint failing too long, disables the endpoint and alerts
+    /// the owner).
+    async fn record_failure(
         &self,
         tx: &mut DbTransaction,
         lease: &Lease,
         answer: &Answer,
         at: DateTime<Utc>,
     ) -> Result<AttemptOutcome, AppError> {
-        let delivered = answer.status.is_some_and(|s| (200..300).contains(&s));
-        let gone = answer.status == Some(410);
         let mut disable: Option<String> = None;
-        let outcome = if delivered {
-            AttemptOutcome::Delivered
-        } else if gone {
+        let outcome = if answer.status == Some(410) {
             disable = Some("the endpoint answered 410 Gone".to_string());
             AttemptOutcome::DeadLettered
         } else {
@@ -1537,8 +1494,8 @@ impl Engine {
         };
         let error = match (&answer.error, answer.status) {
             (Some(error), _) => Some(error.clone()),
-            (None, Some(status)) if !delivered => Some(format!("the endpoint answered {status}")),
-            (None, _) => None,
+            (None, Some(status)) => Some(format!("the endpoint answered {status}")),
+            (None, None) => None,
         };
         db::query(
             "INSERT INTO webhook_attempts (message_seq, attempt, started_at, url, status_code,
@@ -1577,42 +1534,28 @@ impl Engine {
         // not overwritten by a late answer; its receipt above is kept either way.
         db::query(
             "UPDATE webhook_messages SET state = $2, next_attempt_at = $3, lease_until = NULL,
-                 last_error = $4, delivered_at = $5
-             WHERE seq = $1 AND state = 'sending' AND attempts = $6",
+                 last_error = $4
+             WHERE seq = $1 AND state = 'sending' AND attempts = $5",
         )
         .bind(lease.seq)
         .bind(state)
         .bind(next_attempt_at)
         .bind(error.clone())
-        .bind(if delivered { Some(at) } else { None })
         .bind(lease.attempt)
         .execute(&mut *tx)
         .await
         .map_err(db_error("recording a webhook delivery"))?;
-        if delivered {
-            db::query(
-                "UPDATE webhook_endpoints SET failing_since = NULL
-                 WHERE id = $1 AND failing_since IS NOT NULL",
-            )
-            .bind(lease.endpoint_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error("clearing the endpoint's failures"))?;
-        } else {
-            db::query(
-                "UPDATE webhook_endpoints SET failing_since = $2
-                 WHERE id = $1 AND failing_since IS NULL",
-            )
-            .bind(lease.endpoint_id)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error("recording the endpoint's failure"))?;
-        }
+        db::query(
+            "UPDATE webhook_endpoints SET failing_since = $2
+             WHERE id = $1 AND failing_since IS NULL",
+        )
+        .bind(lease.endpoint_id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("recording the endpoint's failure"))?;
         match outcome {
-            AttemptOutcome::Delivered => {
-                tracing::debug!(message = %lease.id, attempt = lease.attempt, "webhook delivered")
-            }
+            AttemptOutcome::Delivered => {}
             AttemptOutcome::Retry => tracing::warn!(
                 message = %lease.id, attempt = lease.attempt, error = ?error, next = ?next_attempt_at,
                 "webhook attempt failed; retry scheduled"
@@ -1790,6 +1733,44 @@ async fn message_row(
     .await
     .map_err(db_error("reading a webhook message"))?
     .ok_or_else(|| AppError::not_found(format!("no webhook message with id {id}")))
+}
+
+/// The business that receives deployment-wide events (the audit, which checks the whole
+/// ledger) and owns what the operator creates: the oldest one, created at start-up.
+async fn operating_business(executor: impl db::Executor<'_>) -> Result<BusinessId, AppError> {
+    db::query_scalar("SELECT id FROM businesses ORDER BY created_at, id LIMIT 1")
+        .fetch_one(executor)
+        .await
+        .map_err(db_error("reading the operating business"))
+}
+
+/// Stores `secret` as the endpoint's current one, in `tx`.
+async fn store_secret(
+    tx: &mut DbTransaction,
+    endpoint: WebhookEndpointId,
+    secret: &str,
+    at: DateTime<Utc>,
+) -> Result<(), AppError> {
+    db::query("INSERT INTO webhook_secrets (endpoint_id, secret, created_at) VALUES ($1, $2, $3)")
+        .bind(endpoint)
+        .bind(secret)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("storing the webhook secret"))?;
+    Ok(())
+}
+
+/// Refuses an action on a disabled endpoint (409 `endpoint_disabled`); `to_do` completes
+/// "enable it ...".
+fn require_enabled(endpoint: &EndpointRow, to_do: &str) -> Result<(), AppError> {
+    if endpoint.enabled {
+        return Ok(());
+    }
+    Err(AppError::conflict(
+        "endpoint_disabled",
+        format!("the endpoint is disabled; enable it {to_do}"),
+    ))
 }
 
 /// Appends the owner's action to the activity log, in `tx`.
