@@ -305,6 +305,7 @@ fn documented_routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(activity))
         .merge(crate::payments_api::routes())
         .merge(crate::webhooks_api::routes())
+        .merge(crate::feed_api::routes())
 }
 
 #[utoipa::path(

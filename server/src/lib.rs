@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod feed_api;
 pub mod openapi;
 pub mod payments_api;
 pub mod replay;
@@ -154,8 +155,11 @@ pub async fn serve(engine: Engine, config: ServeConfig) -> anyhow::Result<()> {
         engine.clone(),
         when_stopped(stopped.clone()),
     ));
+    let feed = engine.clone();
     let served = serve_router(listener, router, async move {
         shutdown.await;
+        // Live feed streams never end by themselves; graceful shutdown waits for them.
+        feed.close_live_feed();
         if stop.send(true).is_err() {
             tracing::warn!("no background worker was listening for the stop signal");
         }

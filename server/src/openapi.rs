@@ -42,6 +42,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         (name = "audits", description = "Ledger invariant checks and the alerts they send"),
         (name = "payments", description = "Card payment events, the inbox and payments"),
         (name = "webhooks", description = "Signed outbound webhooks: endpoints, messages, delivery receipts"),
+        (name = "events", description = "The live feed of domain events (server-sent events)"),
         (name = "access", description = "Sessions, users, API keys and the activity log"),
         (name = "operations", description = "Health of the service")
     )

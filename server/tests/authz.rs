@@ -58,6 +58,14 @@ async fn send(
     }
     let response = request.send().await.expect("request");
     let status = response.status().as_u16();
+    let streaming = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .is_some_and(|kind| kind.as_bytes().starts_with(b"text/event-stream"));
+    if streaming {
+        // The live feed never ends: its status is the answer.
+        return (status, Value::Null);
+    }
     let text = response.text().await.unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, body)
@@ -456,6 +464,9 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
         // The test message is still scheduled: the owner is let through and hears 409.
         row(post.clone(), format!("/api/v1/webhooks/messages/{webhook_message}/resend"), None,
                                                                                    [Who, Let, No, No, No]),
+        row(get.clone(), "/api/v1/events/stream", None,                            [Who, Done, Done, No, No]),
+        row(get.clone(), format!("/api/v1/events/stream?studio_id={studio}&types=payout.*"), None,
+                                                                                   [Who, Done, Done, No, No]),
         row(get.clone(), format!("/api/v1/till?studio_id={studio}"), None,         [Who, Done, Done, No, No]),
         // One till session per studio and day: the owner opens it, the receptionist hears 409.
         row(post.clone(), "/api/v1/till/open",
@@ -534,7 +545,7 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
     }
     assert_eq!(
         table.len(),
-        55,
+        57,
         "every route but /healthz and the test faults"
     );
     assert!(

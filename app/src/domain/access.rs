@@ -62,7 +62,7 @@ impl Role {
             Role::Receptionist => match action {
                 ReadCatalog | ReadRecords | RegisterService | RefundService | RegisterDay
                 | PreviewPayout | CommitPayout | FinishPayout | ReadPayouts | ReadAttention
-                | ReadTill | OperateTill | ReadPayments => true,
+                | ReadTill | OperateTill | ReadPayments | ReadLiveFeed => true,
                 CancelPayout | ReadLedger | RunAudit | ReadAudits | ReadNotifications
                 | ManageUsers | ManageApiKeys | ReadActivity | IngestPaymentEvents
                 | OperatePayments | ReadWebhooks | ManageWebhooks => false,
@@ -73,7 +73,7 @@ impl Role {
                 | FinishPayout | CancelPayout | ReadAttention | ReadTill | OperateTill
                 | ReadLedger | RunAudit | ReadAudits | ReadNotifications | ManageUsers
                 | ManageApiKeys | ReadActivity | ReadPayments | IngestPaymentEvents
-                | OperatePayments | ReadWebhooks | ManageWebhooks => false,
+                | OperatePayments | ReadWebhooks | ManageWebhooks | ReadLiveFeed => false,
             },
         }
     }
@@ -140,11 +140,14 @@ pub enum Permission {
     ReadWebhooks,
     /// Register, change and disable endpoints; rotate secrets; resend, redrive, send tests.
     ManageWebhooks,
+    /// Watch the live feed of domain events (`/api/v1/events/stream`, the Live page), limited to
+    /// the caller's studios.
+    ReadLiveFeed,
 }
 
 impl Permission {
     /// Every action.
-    pub const ALL: [Permission; 25] = [
+    pub const ALL: [Permission; 26] = [
         Permission::ReadCatalog,
         Permission::ReadRecords,
         Permission::RegisterService,
@@ -170,6 +173,7 @@ impl Permission {
         Permission::OperatePayments,
         Permission::ReadWebhooks,
         Permission::ManageWebhooks,
+        Permission::ReadLiveFeed,
     ];
 
     /// What the action is, for refusals ("… may not cancel payouts").
@@ -200,6 +204,7 @@ impl Permission {
             Permission::OperatePayments => "act on payments",
             Permission::ReadWebhooks => "read webhook endpoints and deliveries",
             Permission::ManageWebhooks => "manage webhook endpoints",
+            Permission::ReadLiveFeed => "watch the live feed",
         }
     }
 
@@ -229,6 +234,7 @@ impl Permission {
             Permission::OperatePayments => Some(ApiScope::PaymentsWrite),
             Permission::ReadWebhooks => Some(ApiScope::WebhooksRead),
             Permission::ManageWebhooks => Some(ApiScope::WebhooksWrite),
+            Permission::ReadLiveFeed => Some(ApiScope::EventsRead),
             Permission::ManageUsers | Permission::ManageApiKeys | Permission::ReadActivity => None,
         }
     }
@@ -286,11 +292,14 @@ pub enum ApiScope {
     /// `webhooks:write`: manage endpoints, rotate secrets, resend and redrive messages.
     #[serde(rename = "webhooks:write")]
     WebhooksWrite,
+    /// `events:read`: the live feed of domain events (server-sent events).
+    #[serde(rename = "events:read")]
+    EventsRead,
 }
 
 impl ApiScope {
     /// Every scope.
-    pub const ALL: [ApiScope; 16] = [
+    pub const ALL: [ApiScope; 17] = [
         ApiScope::CatalogRead,
         ApiScope::ServiceRecordsRead,
         ApiScope::ServiceRecordsWrite,
@@ -307,6 +316,7 @@ impl ApiScope {
         ApiScope::PaymentEventsWrite,
         ApiScope::WebhooksRead,
         ApiScope::WebhooksWrite,
+        ApiScope::EventsRead,
     ];
 
     /// The wire name, e.g. `payouts:read`.
@@ -328,6 +338,7 @@ impl ApiScope {
             ApiScope::PaymentEventsWrite => "payment_events:write",
             ApiScope::WebhooksRead => "webhooks:read",
             ApiScope::WebhooksWrite => "webhooks:write",
+            ApiScope::EventsRead => "events:read",
         }
     }
 

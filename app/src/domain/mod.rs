@@ -5,6 +5,7 @@
 pub mod access;
 pub mod audit;
 pub mod error;
+pub mod feed;
 pub mod ids;
 pub mod ledger;
 pub mod money;
@@ -21,6 +22,7 @@ pub use access::{
 };
 pub use audit::*;
 pub use error::AppError;
+pub use feed::{FeedConnection, FeedDropped, FeedReady, LiveEvent};
 pub use ids::*;
 pub use ledger::*;
 pub use money::{BasisPoints, Rappen, CURRENCY, MAX_SERVICE_AMOUNT};

@@ -40,3 +40,120 @@ pub async fn record<T: serde::Serialize>(
     super::notifications::enqueue(tx, settings.telegram.as_ref(), id, kind, &payload).await?;
     Ok(id)
 }
+
+/// An entry of the event log, as its consumers (the webhook fan-out, the live feed) read it.
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub(crate) struct LogEvent {
+    pub id: i64,
+    pub kind: String,
+    pub studio_id: Option<StudioId>,
+    pub entity_id: Option<uuid::Uuid>,
+    /// The payload as stored (JSON text).
+    pub payload: String,
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// At most `limit` events with ids in `(after, up_to]`, in id order (`up_to`: `None` = no upper
+/// bound).
+pub(crate) async fn read_after<C>(
+    conn: &mut C,
+    after: i64,
+    up_to: Option<i64>,
+    limit: i64,
+) -> Result<Vec<LogEvent>, AppError>
+where
+    for<'c> &'c mut C: db::Executor<'c>,
+{
+    db::query_as(
+        "SELECT id, kind, studio_id, entity_id, payload, occurred_at FROM events
+         WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3",
+    )
+    .bind(after)
+    .bind(up_to.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error("reading the event log"))
+}
+
+/// The business each of `events` belongs to, in the same order: a studio's event to the
+/// studio's business; a webhook endpoint's `webhook.endpoint_disabled` to the endpoint's
+/// business; other business-wide events (the audit) to the operating business. `None` for an
+/// event whose studio or endpoint no longer resolves (never expected; such an event is shown to
+/// nobody but the operator).
+///
+/// `known_studios` caches studio -> business across calls (studios never change business).
+pub(crate) async fn businesses_of<C>(
+    conn: &mut C,
+    events: &[LogEvent],
+    known_studios: &mut std::collections::HashMap<StudioId, BusinessId>,
+) -> Result<Vec<Option<BusinessId>>, AppError>
+where
+    for<'c> &'c mut C: db::Executor<'c>,
+{
+    let unknown = db::distinct(
+        events
+            .iter()
+            .filter_map(|e| e.studio_id)
+            .filter(|studio| !known_studios.contains_key(studio)),
+    );
+    for chunk in unknown.chunks(500) {
+        known_studios.extend(
+            db::query_as::<(StudioId, BusinessId)>(format!(
+                "SELECT id, business_id FROM studios WHERE id IN ({})",
+                db::placeholders(1, chunk.len())
+            ))
+            .bind_all(chunk.iter().copied())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_error("reading the studios' businesses"))?,
+        );
+    }
+    let disabled = db::distinct(
+        events
+            .iter()
+            .filter(|e| e.studio_id.is_none() && e.kind == "webhook.endpoint_disabled")
+            .filter_map(|e| e.entity_id.map(WebhookEndpointId)),
+    );
+    let mut business_of_endpoint = std::collections::HashMap::new();
+    for chunk in disabled.chunks(500) {
+        business_of_endpoint.extend(
+            db::query_as::<(WebhookEndpointId, BusinessId)>(format!(
+                "SELECT id, business_id FROM webhook_endpoints WHERE id IN ({})",
+                db::placeholders(1, chunk.len())
+            ))
+            .bind_all(chunk.iter().copied())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_error("reading the disabled endpoints' businesses"))?,
+        );
+    }
+    let operating = if events.iter().any(|e| e.studio_id.is_none()) {
+        Some(operating_business(&mut *conn).await?)
+    } else {
+        None
+    };
+    Ok(events
+        .iter()
+        .map(|event| match (event.studio_id, event.entity_id) {
+            (Some(studio), _) => known_studios.get(&studio).copied(),
+            (None, Some(entity)) if event.kind == "webhook.endpoint_disabled" => {
+                business_of_endpoint
+                    .get(&WebhookEndpointId(entity))
+                    .copied()
+            }
+            (None, _) => operating,
+        })
+        .collect())
+}
+
+/// The business that receives deployment-wide events (the audit, which checks the whole
+/// ledger) and owns what the operator creates: the oldest one, created at start-up.
+pub(crate) async fn operating_business(
+    executor: impl db::Executor<'_>,
+) -> Result<BusinessId, AppError> {
+    db::query_scalar("SELECT id FROM businesses ORDER BY created_at, id LIMIT 1")
+        .fetch_one(executor)
+        .await
+        .map_err(db_error("reading the operating business"))
+}

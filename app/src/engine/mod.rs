@@ -12,6 +12,7 @@ pub mod db;
 pub mod demo;
 pub mod events;
 pub mod faults;
+pub mod feed;
 pub mod idempotency;
 pub mod ledger;
 pub mod notifications;
@@ -62,6 +63,8 @@ pub struct EngineSettings {
     pub login_limits: auth::LoginLimits,
     /// Outbound webhook delivery.
     pub webhooks: webhooks::WebhookSettings,
+    /// The live feed of domain events (server-sent events).
+    pub live_feed: feed::LiveFeedSettings,
 }
 
 impl Default for EngineSettings {
@@ -77,6 +80,7 @@ impl Default for EngineSettings {
             session_ttl: Duration::from_secs(12 * 3600),
             login_limits: auth::LoginLimits::default(),
             webhooks: webhooks::WebhookSettings::default(),
+            live_feed: feed::LiveFeedSettings::default(),
         }
     }
 }
@@ -96,6 +100,8 @@ pub struct Engine {
     writers: db::WriterQueue,
     /// The businesses' studio lists, shared by their callers' requests.
     studio_directory: Arc<auth::StudioDirectory>,
+    /// The live feed's streams and tailer.
+    live_feed: Arc<feed::LiveFeed>,
 }
 
 /// The key of the transaction-scoped PostgreSQL advisory lock every write transaction takes
@@ -134,6 +140,7 @@ impl Engine {
             ingest_group: Arc::new(payments::IngestGroup::default()),
             writers: db::WriterQueue::default(),
             studio_directory: Arc::default(),
+            live_feed: Arc::default(),
         };
         engine.migrate().await?;
         Ok(engine)

@@ -22,6 +22,7 @@
 
 use super::access::Caller;
 use super::db::{self, DbTransaction};
+use super::events::{self, operating_business};
 use super::{db_error, now, Engine};
 use crate::domain::webhook::{
     filter_matches, validate_event_filter, validate_retry_schedule, webhook_event_type, webhook_id,
@@ -385,17 +386,6 @@ impl MessageRow {
             delivered_at: self.delivered_at,
         })
     }
-}
-
-/// An entry of the event log, as the fan-out reads it.
-#[derive(sqlx::FromRow)]
-struct LogEvent {
-    id: i64,
-    kind: String,
-    studio_id: Option<StudioId>,
-    entity_id: Option<uuid::Uuid>,
-    payload: String,
-    occurred_at: DateTime<Utc>,
 }
 
 /// A due message with its endpoint's delivery settings.
@@ -1069,15 +1059,7 @@ impl Engine {
                 .fetch_one(&mut tx)
                 .await
                 .map_err(db_error("reading the webhook cursor"))?;
-        let events: Vec<LogEvent> = db::query_as(
-            "SELECT id, kind, studio_id, entity_id, payload, occurred_at FROM events
-             WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(cursor)
-        .bind(DISPATCH_BATCH)
-        .fetch_all(&mut tx)
-        .await
-        .map_err(db_error("reading the event log"))?;
+        let events = events::read_after(&mut tx, cursor, None, DISPATCH_BATCH).await?;
         let Some(last) = events.last().map(|e| e.id) else {
             return Ok(0);
         };
@@ -1095,61 +1077,20 @@ impl Engine {
                 .iter()
                 .map(|(_, _, types, _)| stored_json("event-type filter", types))
                 .collect::<Result<_, _>>()?;
-            let studios = db::distinct(events.iter().filter_map(|e| e.studio_id));
-            let mut business_of: HashMap<StudioId, BusinessId> = HashMap::new();
-            for chunk in studios.chunks(500) {
-                business_of.extend(
-                    db::query_as::<(StudioId, BusinessId)>(format!(
-                        "SELECT id, business_id FROM studios WHERE id IN ({})",
-                        db::placeholders(1, chunk.len())
-                    ))
-                    .bind_all(chunk.iter().copied())
-                    .fetch_all(&mut tx)
-                    .await
-                    .map_err(db_error("reading the studios' businesses"))?,
-                );
-            }
-            // A disabled endpoint's alert goes to its own business's other endpoints.
-            let disabled = db::distinct(
-                events
-                    .iter()
-                    .filter(|e| e.kind == "webhook.endpoint_disabled")
-                    .filter_map(|e| e.entity_id.map(WebhookEndpointId)),
-            );
-            let mut business_of_endpoint: HashMap<WebhookEndpointId, BusinessId> = HashMap::new();
-            for chunk in disabled.chunks(500) {
-                business_of_endpoint.extend(
-                    db::query_as::<(WebhookEndpointId, BusinessId)>(format!(
-                        "SELECT id, business_id FROM webhook_endpoints WHERE id IN ({})",
-                        db::placeholders(1, chunk.len())
-                    ))
-                    .bind_all(chunk.iter().copied())
-                    .fetch_all(&mut tx)
-                    .await
-                    .map_err(db_error("reading the disabled endpoints' businesses"))?,
-                );
-            }
-            let operating = operating_business(&mut tx).await?;
-            for LogEvent {
-                id: event_id,
-                kind,
-                studio_id: studio,
-                entity_id,
-                payload,
-                occurred_at,
-            } in &events
+            let owners = events::businesses_of(&mut tx, &events, &mut HashMap::new()).await?;
+            for (
+                events::LogEvent {
+                    id: event_id,
+                    kind,
+                    payload,
+                    occurred_at,
+                    ..
+                },
+                owner,
+            ) in events.iter().zip(owners)
             {
                 let Some(event_type) = webhook_event_type(kind) else {
                     continue;
-                };
-                let owner = match (studio, entity_id) {
-                    (Some(studio), _) => business_of.get(studio).copied(),
-                    (None, Some(entity)) if kind == "webhook.endpoint_disabled" => {
-                        business_of_endpoint
-                            .get(&WebhookEndpointId(*entity))
-                            .copied()
-                    }
-                    (None, _) => Some(operating),
                 };
                 let Some(business) = owner else {
                     continue;
@@ -1733,15 +1674,6 @@ async fn message_row(
     .await
     .map_err(db_error("reading a webhook message"))?
     .ok_or_else(|| AppError::not_found(format!("no webhook message with id {id}")))
-}
-
-/// The business that receives deployment-wide events (the audit, which checks the whole
-/// ledger) and owns what the operator creates: the oldest one, created at start-up.
-async fn operating_business(executor: impl db::Executor<'_>) -> Result<BusinessId, AppError> {
-    db::query_scalar("SELECT id FROM businesses ORDER BY created_at, id LIMIT 1")
-        .fetch_one(executor)
-        .await
-        .map_err(db_error("reading the operating business"))
 }
 
 /// Stores `secret` as the endpoint's current one, in `tx`.

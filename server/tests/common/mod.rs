@@ -24,7 +24,7 @@ pub struct TestApp {
     pub owner_key: String,
     /// That key as an actor (`api_key:<id>`), the namespace of its idempotency keys.
     pub owner_actor: String,
-    _database: TestDatabase,
+    database: TestDatabase,
 }
 
 /// Keeps a test's database alive: the SQLite file's directory (deleted on drop), or the name of
@@ -166,11 +166,16 @@ pub async fn spawn_app_at(
         client: bearer_client(&owner_key),
         owner_key,
         owner_actor,
-        _database: database,
+        database,
     }
 }
 
 impl TestApp {
+    /// The URL of this test's database (for a second engine on it).
+    pub fn database_url(&self) -> &str {
+        &self.database.url
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
