@@ -21,6 +21,9 @@ use utoipa_axum::routes;
 /// error body (`{"error": {...}}`). The client reconnects with `Last-Event-ID` and loses nothing.
 pub const FAILED_EVENT: &str = "failed";
 
+/// How long a browser waits before it reconnects a stream that ended (the SSE `retry:`).
+const RECONNECT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The live feed route, documented (merged into [`crate::api::router`]).
 pub(crate) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new().routes(routes!(event_stream))
@@ -91,7 +94,10 @@ async fn event_stream(
         resume_after,
     };
     let stream = state.engine.open_live_feed(&caller, &request).await?;
-    let ready = sse_json(READY_EVENT, &stream.ready)?.id(stream.ready.head.to_string());
+    // `retry`: a stream that ends (maximum age, shutdown) is resumed after a second.
+    let ready = sse_json(READY_EVENT, &stream.ready)?
+        .id(stream.ready.head.to_string())
+        .retry(RECONNECT_AFTER);
     let heartbeat = state.engine.settings().live_feed.heartbeat;
     let items = futures::stream::unfold(Some(stream), |stream| async move {
         let mut stream: FeedStream = stream?;

@@ -116,6 +116,22 @@ struct Cli {
         global = true
     )]
     webhook_disable_after_days: u64,
+    /// Live feed: events buffered per stream before the oldest are dropped (and counted).
+    #[arg(
+        long,
+        env = "PAYOUT_ENGINE_LIVE_FEED_BUFFER",
+        default_value_t = 1024,
+        global = true
+    )]
+    live_feed_buffer: usize,
+    /// Live feed: streams one server process serves at once (more get 503).
+    #[arg(
+        long,
+        env = "PAYOUT_ENGINE_LIVE_FEED_MAX_STREAMS",
+        default_value_t = 256,
+        global = true
+    )]
+    live_feed_max_streams: usize,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -366,6 +382,11 @@ async fn run(cli: Cli, database_url_given: bool) -> anyhow::Result<std::process:
             allowed_destinations: cli.webhook_allow_destinations,
             disable_after: Duration::from_secs(cli.webhook_disable_after_days.max(1) * 86_400),
             ..app::engine::webhooks::WebhookSettings::default()
+        },
+        live_feed: app::engine::feed::LiveFeedSettings {
+            buffer: cli.live_feed_buffer.max(1),
+            max_streams: cli.live_feed_max_streams.max(1),
+            ..app::engine::feed::LiveFeedSettings::default()
         },
         ..EngineSettings::default()
     };

@@ -2,7 +2,8 @@
 //! - a committed payout reaches a watching owner within a second;
 //! - a reconnect with `Last-Event-ID` replays exactly what was missed, then goes on live;
 //! - each caller sees only their own studios' events, filtered by type and studio;
-//! - idle streams get heartbeats; a shutdown ends the streams;
+//! - idle streams get heartbeats; a shutdown ends the streams; a stream ends at its maximum age
+//!   and its reconnect is authenticated again;
 //! - a second server instance on the same database sees the first one's events.
 //!
 //! The 100,000-event burst to a slow client is in `live_feed_burst.rs` (its own process, so its
@@ -124,6 +125,7 @@ pub fn parse_frame(frame: &str) -> Sse {
             "event" => name = Some(value.to_string()),
             "data" => data.push_str(value),
             "id" => id = Some(value.to_string()),
+            "retry" => assert_eq!(value, "1000", "reconnect after a second"),
             other => panic!("unexpected SSE field {other} in {frame:?}"),
         }
     }
@@ -412,6 +414,47 @@ async fn an_idle_stream_gets_heartbeats_and_a_shutdown_ends_it() {
     assert!(ended, "the stream ends when the feed closes");
     let refused = app.client.get(stream_url(&app, "")).send().await.unwrap();
     assert_eq!(refused.status(), 503, "no new streams while shutting down");
+}
+
+#[tokio::test]
+async fn a_stream_ends_at_its_maximum_age_and_resumes_only_while_signed_in() {
+    let mut settings = EngineSettings::default();
+    settings.live_feed.max_stream_age = Duration::from_millis(500);
+    let app = spawn_app_with(settings).await;
+    assert!(app.engine.seed_demo().await.unwrap().seeded);
+    let zurich = studio_of(&app, "Lara Meier").await;
+    let owner = app.sign_in(OWNER.0, OWNER.1).await.unwrap();
+    let mut stream = SseReader::open(&owner, stream_url(&app, ""), None).await;
+    stream.ready().await;
+    let seen = append_events(&app.engine, "till.opened", Some(zurich), 1).await;
+    assert_eq!(stream.next_event(Duration::from_secs(2)).await.id, seen);
+    assert_eq!(
+        stream.next_within(Duration::from_secs(3)).await,
+        None,
+        "the server ends the stream after its maximum age"
+    );
+
+    // The browser reconnects with its last id and loses nothing...
+    let missed = append_events(&app.engine, "till.closed", Some(zurich), 1).await;
+    let mut resumed = SseReader::open(&owner, stream_url(&app, ""), Some(seen)).await;
+    assert_eq!(resumed.ready().await.resumed_from, Some(seen));
+    assert_eq!(resumed.next_event(Duration::from_secs(2)).await.id, missed);
+
+    // ...but not after signing out: the reconnect is authenticated again.
+    let signed_out = owner
+        .delete(app.url("/api/v1/session"))
+        .header("Origin", &app.address)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), 204);
+    let refused = owner
+        .get(stream_url(&app, ""))
+        .header("Last-Event-ID", missed.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
 }
 
 #[tokio::test]

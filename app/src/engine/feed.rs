@@ -45,6 +45,10 @@ pub struct LiveFeedSettings {
     pub poll_interval: Duration,
     /// Streams this process serves at once; more are refused with 503.
     pub max_streams: usize,
+    /// How long one stream lasts before the server ends it. The browser reconnects at once with
+    /// `Last-Event-ID` (nothing is lost) and is authenticated again, so a stream never outlives
+    /// a sign-out, an expired session or a revoked API key by more than this.
+    pub max_stream_age: Duration,
 }
 
 impl Default for LiveFeedSettings {
@@ -54,6 +58,7 @@ impl Default for LiveFeedSettings {
             heartbeat: Duration::from_secs(15),
             poll_interval: Duration::from_millis(100),
             max_streams: 256,
+            max_stream_age: Duration::from_secs(600),
         }
     }
 }
@@ -231,11 +236,13 @@ pub struct FeedStream {
     known_studios: HashMap<StudioId, BusinessId>,
     live: broadcast::Receiver<Arc<FeedEvent>>,
     total_dropped: u64,
+    /// When the stream ends (see [`LiveFeedSettings::max_stream_age`]).
+    ends_at: tokio::time::Instant,
 }
 
 impl FeedStream {
-    /// The next event or dropped marker; `None` when the feed closed (the server is shutting
-    /// down).
+    /// The next event or dropped marker; `None` when the stream is over: the feed closed (the
+    /// server is shutting down) or the stream reached its maximum age.
     ///
     /// Errors: the log cannot be read while replaying (503/500); the stream should end, and
     /// the client resumes from its last id.
@@ -250,7 +257,14 @@ impl FeedStream {
                 }
                 continue;
             }
-            match self.live.recv().await {
+            let Ok(received) = tokio::time::timeout_at(self.ends_at, self.live.recv()).await else {
+                tracing::debug!(
+                    position = self.position,
+                    "live feed stream reached its maximum age"
+                );
+                return None;
+            };
+            match received {
                 Ok(event) if event.id <= self.position => continue,
                 Ok(event) => {
                     self.position = event.id;
@@ -427,6 +441,7 @@ impl Engine {
             known_studios: HashMap::new(),
             live,
             total_dropped: 0,
+            ends_at: tokio::time::Instant::now() + settings.max_stream_age,
         })
     }
 
