@@ -380,6 +380,11 @@ impl Engine {
                 format!("{id} is not an event id (ids start at 1)"),
             ));
         }
+        let interest = Interest {
+            audience: Audience::of(caller),
+            types,
+            studio: request.studio_id,
+        };
         let settings = &self.settings().live_feed;
         let newest: i64 = db::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
             .fetch_one(self.pool())
@@ -407,11 +412,7 @@ impl Engine {
             let head = *state.head.get_or_insert(newest);
             let (buffer, live) = broadcast::channel(settings.buffer.max(1));
             state.subscribers.push(Subscriber {
-                interest: Interest {
-                    audience: Audience::of(caller),
-                    types: types.clone(),
-                    studio: request.studio_id,
-                },
+                interest: interest.clone(),
                 buffer,
             });
             let start_tailer = !state.tailing;
@@ -430,11 +431,7 @@ impl Engine {
                 resumed_from: request.resume_after,
                 buffer: settings.buffer.max(1),
             },
-            interest: Interest {
-                audience: Audience::of(caller),
-                types,
-                studio: request.studio_id,
-            },
+            interest,
             position,
             replay_until: head,
             replayed: VecDeque::new(),
