@@ -37,7 +37,7 @@ test.describe("Roles", () => {
 
   test("the owner sees every page and both studios' employees", async ({ page }) => {
     await signIn(page, "/owner", "owner@demo.test", "owner-demo");
-    expect(await navigation(page)).toEqual(["Reception", "Till", "Payouts", "Employees", "Card payments", "Audit", "Webhooks", "Settings"]);
+    expect(await navigation(page)).toEqual(["Reception", "Till", "Payouts", "Employees", "Card payments", "Audit", "Webhooks", "Live", "Settings"]);
     const rows = page.locator("table.employees tr[data-employee]");
     await expect(rows.first()).toBeVisible({ timeout: UI_TIMEOUT });
     await expect(page.locator('tr[data-employee="Lara Meier"]')).toHaveCount(1);
@@ -47,10 +47,15 @@ test.describe("Roles", () => {
   test("a receptionist works in her own studio only and cannot reach the audit", async ({ page }) => {
     await signIn(page, "/owner", "reception@demo.test", "reception-demo");
     await expect(page.locator(".signed-in")).toContainText("receptionist");
-    expect(await navigation(page)).toEqual(["Reception", "Till", "Payouts", "Employees"]);
+    expect(await navigation(page)).toEqual(["Reception", "Till", "Payouts", "Employees", "Live"]);
     await expect(page.locator('tr[data-employee="Lara Meier"]')).toHaveCount(1, { timeout: UI_TIMEOUT });
     // Luca Schmid works in Bern: not hers to see or pay.
     await expect(page.locator('tr[data-employee="Luca Schmid"]')).toHaveCount(0);
+    // Her live feed: her studio's events only, so the studio filter offers only hers. (The page keeps
+    // its stream open, so the network never goes idle: the feed turning live shows it hydrated.)
+    await page.getByRole("link", { name: "Live" }).click();
+    await expect(page.getByTestId("feed-state")).toHaveAttribute("data-state", "live", { timeout: UI_TIMEOUT });
+    await expect(page.getByLabel("Studio").locator("option")).toHaveText(["All my studios", "Salon Seefeld, Zürich"]);
     await page.goto("/audits");
     await hydrated(page);
     await expect(page.locator("p.error").first()).toContainText("may not", { timeout: UI_TIMEOUT });
@@ -68,6 +73,12 @@ test.describe("Roles", () => {
     // Her session cannot read another employee's page either.
     const others = await page.request.get("/api/v1/employees");
     expect(((await others.json()) as { name: string }[]).map((e) => e.name)).toEqual(["Lara Meier"]);
+    // No live feed for employees: no link, the page says why, and the stream itself is refused.
+    await page.goto("/live");
+    await hydrated(page);
+    await expect(page.locator("p.error").first()).toContainText("may not watch the live feed", { timeout: UI_TIMEOUT });
+    await expect(page.getByTestId("feed-state")).toHaveCount(0);
+    expect((await page.request.get("/api/v1/events/stream")).status()).toBe(403);
 
     await page.getByRole("button", { name: "Sign out" }).click();
     await expect(page.getByRole("heading", { level: 1, name: "Sign in" })).toBeVisible({ timeout: UI_TIMEOUT });

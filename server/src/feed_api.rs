@@ -4,7 +4,7 @@
 
 use crate::api::{ApiError, ApiResult, ApiState, Auth};
 use crate::openapi::ReadErrors;
-use app::domain::feed::{DROPPED_EVENT, READY_EVENT};
+use app::domain::feed::{DROPPED_EVENT, FAILED_EVENT, READY_EVENT};
 use app::domain::*;
 use app::engine::feed::{FeedItem, FeedRequest, FeedStream};
 use axum::extract::{Query, State};
@@ -16,10 +16,6 @@ use std::convert::Infallible;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-/// The SSE event name of a stream that ends because the log could not be read; its data is the
-/// error body (`{"error": {...}}`). The client reconnects with `Last-Event-ID` and loses nothing.
-pub const FAILED_EVENT: &str = "failed";
 
 /// How long a browser waits before it reconnects a stream that ended (the SSE `retry:`).
 const RECONNECT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);

@@ -11,7 +11,8 @@
 //!    events arrive loses the oldest ones in its bounded server-side buffer; the next thing it
 //!    reads is then a `dropped` event ([`FeedDropped`]) with the exact number lost;
 //! 4. comment lines (`: heartbeat`) while nothing happens, so proxies keep the connection open
-//!    and a client notices a dead one.
+//!    and a client notices a dead one;
+//! 5. a `failed` event ([`FAILED_EVENT`]) if the stream cannot go on; the stream then ends.
 //!
 //! Ids are the event log's ids: monotonic, and ordered as the changes were committed.
 
@@ -23,6 +24,10 @@ use serde::{Deserialize, Serialize};
 pub const READY_EVENT: &str = "ready";
 /// The SSE event name of [`FeedDropped`].
 pub const DROPPED_EVENT: &str = "dropped";
+/// The SSE event name of a stream's last event when the server cannot go on (the event log
+/// cannot be read); its data is an error body (`{"error": {"code", "message"}}`). The client
+/// reconnects with `Last-Event-ID` and loses nothing.
+pub const FAILED_EVENT: &str = "failed";
 /// How many rows the Live page keeps (its client-side buffer); older rows leave the table.
 pub const LIVE_PAGE_ROWS: usize = 200;
 

@@ -4,6 +4,7 @@
 
 mod audits;
 mod employee;
+mod live;
 mod login;
 mod owner;
 mod payments;
@@ -89,6 +90,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings") view={Lazy::<settings::SettingsRoute>::new()}/>
                     <Route path=path!("/activity") view={Lazy::<settings::ActivityRoute>::new()}/>
                     <Route path=path!("/webhooks") view={Lazy::<webhooks::WebhooksRoute>::new()}/>
+                    <Route path=path!("/live") view={Lazy::<live::LiveRoute>::new()}/>
                 </Routes>
             </main>
         </Router>
@@ -116,6 +118,7 @@ fn TopBar(me: Me) -> impl IntoView {
                 {may(Permission::OperatePayments).then(|| view! { <A href="/payments">"Card payments"</A> })}
                 {may(Permission::RunAudit).then(|| view! { <A href="/audits">"Audit"</A> })}
                 {may(Permission::ManageWebhooks).then(|| view! { <A href="/webhooks">"Webhooks"</A> })}
+                {may(Permission::ReadLiveFeed).then(|| view! { <A href="/live">"Live"</A> })}
                 {may(Permission::ManageApiKeys).then(|| view! { <A href="/settings">"Settings"</A> })}
             </nav>
             <div class="who">
@@ -160,6 +163,7 @@ fn StaffHome() -> impl IntoView {
             <li><a href="/till"><strong>"Till"</strong>" — open the cash register, cash in and out, count and close with a Z report"</a></li>
             <li><a href="/employees"><strong>"Employee"</strong>" — see your payouts, their status and lines"</a></li>
             <li><a href="/audits"><strong>"Audit"</strong>" — check the books now and see what the nightly audit found"</a></li>
+            <li><a href="/live"><strong>"Live"</strong>" — watch payouts, payments, tills and audits as they happen"</a></li>
         </ul>
     }
 }
