@@ -235,6 +235,8 @@ pub struct FeedStream {
     replayed: VecDeque<Arc<FeedEvent>>,
     known_studios: HashMap<StudioId, BusinessId>,
     live: broadcast::Receiver<Arc<FeedEvent>>,
+    /// The event received right after a gap, held back while the gap's marker is sent.
+    after_gap: Option<Arc<FeedEvent>>,
     total_dropped: u64,
     /// When the stream ends (see [`LiveFeedSettings::max_stream_age`]).
     ends_at: tokio::time::Instant,
@@ -247,6 +249,13 @@ impl FeedStream {
     /// Errors: the log cannot be read while replaying (503/500); the stream should end, and
     /// the client resumes from its last id.
     pub async fn next(&mut self) -> Option<Result<FeedItem, AppError>> {
+        if let Some(event) = self.after_gap.take() {
+            self.position = event.id;
+            return Some(Ok(FeedItem::Event(event)));
+        }
+        // Events lost since the last read; several `Lagged` in a row (the tailer kept
+        // overwriting while this stream caught up) make one gap and one marker.
+        let mut dropped = 0_u64;
         loop {
             if let Some(event) = self.replayed.pop_front() {
                 return Some(Ok(FeedItem::Event(event)));
@@ -266,18 +275,23 @@ impl FeedStream {
             };
             match received {
                 Ok(event) if event.id <= self.position => continue,
+                Ok(event) if dropped > 0 => {
+                    // The marker first, then this event: a marker is always followed by the
+                    // event that ends its gap.
+                    self.total_dropped += dropped;
+                    let marker = FeedDropped {
+                        dropped,
+                        total_dropped: self.total_dropped,
+                        after_id: self.position,
+                    };
+                    self.after_gap = Some(event);
+                    return Some(Ok(FeedItem::Dropped(marker)));
+                }
                 Ok(event) => {
                     self.position = event.id;
                     return Some(Ok(FeedItem::Event(event)));
                 }
-                Err(broadcast::error::RecvError::Lagged(dropped)) => {
-                    self.total_dropped += dropped;
-                    return Some(Ok(FeedItem::Dropped(FeedDropped {
-                        dropped,
-                        total_dropped: self.total_dropped,
-                        after_id: self.position,
-                    })));
-                }
+                Err(broadcast::error::RecvError::Lagged(lost)) => dropped += lost,
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
@@ -437,6 +451,7 @@ impl Engine {
             replayed: VecDeque::new(),
             known_studios: HashMap::new(),
             live,
+            after_gap: None,
             total_dropped: 0,
             ends_at: tokio::time::Instant::now() + settings.max_stream_age,
         })
