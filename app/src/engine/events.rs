@@ -97,37 +97,22 @@ where
             .filter_map(|e| e.studio_id)
             .filter(|studio| !known_studios.contains_key(studio)),
     );
-    for chunk in unknown.chunks(500) {
-        known_studios.extend(
-            db::query_as::<(StudioId, BusinessId)>(format!(
-                "SELECT id, business_id FROM studios WHERE id IN ({})",
-                db::placeholders(1, chunk.len())
-            ))
-            .bind_all(chunk.iter().copied())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_error("reading the studios' businesses"))?,
-        );
-    }
+    known_studios.extend(
+        owning_businesses(conn, "studios", &unknown, "reading the studios' businesses").await?,
+    );
     let disabled = db::distinct(
         events
             .iter()
             .filter(|e| e.studio_id.is_none() && e.kind == "webhook.endpoint_disabled")
             .filter_map(|e| e.entity_id.map(WebhookEndpointId)),
     );
-    let mut business_of_endpoint = std::collections::HashMap::new();
-    for chunk in disabled.chunks(500) {
-        business_of_endpoint.extend(
-            db::query_as::<(WebhookEndpointId, BusinessId)>(format!(
-                "SELECT id, business_id FROM webhook_endpoints WHERE id IN ({})",
-                db::placeholders(1, chunk.len())
-            ))
-            .bind_all(chunk.iter().copied())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_error("reading the disabled endpoints' businesses"))?,
-        );
-    }
+    let business_of_endpoint = owning_businesses(
+        conn,
+        "webhook_endpoints",
+        &disabled,
+        "reading the disabled endpoints' businesses",
+    )
+    .await?;
     let operating = if events.iter().any(|e| e.studio_id.is_none()) {
         Some(operating_business(&mut *conn).await?)
     } else {
@@ -145,6 +130,35 @@ where
             (None, _) => operating,
         })
         .collect())
+}
+
+/// The business of each of `ids`, rows of `table` (which has `id` and `business_id`), read 500
+/// at a time; ids without a row are absent.
+async fn owning_businesses<C, Id>(
+    conn: &mut C,
+    table: &str,
+    ids: &[Id],
+    doing: &'static str,
+) -> Result<std::collections::HashMap<Id, BusinessId>, AppError>
+where
+    for<'c> &'c mut C: db::Executor<'c>,
+    for<'q> Id: db::Argument<'q> + Copy + Eq + std::hash::Hash + 'static,
+    (Id, BusinessId): db::Record,
+{
+    let mut businesses = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        businesses.extend(
+            db::query_as::<(Id, BusinessId)>(format!(
+                "SELECT id, business_id FROM {table} WHERE id IN ({})",
+                db::placeholders(1, chunk.len())
+            ))
+            .bind_all(chunk.iter().copied())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_error(doing))?,
+        );
+    }
+    Ok(businesses)
 }
 
 /// The business that receives deployment-wide events (the audit, which checks the whole

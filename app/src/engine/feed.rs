@@ -299,29 +299,37 @@ impl FeedStream {
 
     /// Reads the next page of the replay and keeps the caller's events of it.
     async fn replay_page(&mut self) -> Result<(), AppError> {
-        let mut conn = self
+        let page = self
             .engine
-            .pool()
-            .acquire()
-            .await
-            .map_err(db_error("opening a connection to replay the event log"))?;
-        let page =
-            events::read_after(&mut conn, self.position, Some(self.replay_until), PAGE).await?;
-        let Some(last) = page.last().map(|event| event.id) else {
+            .read_log_page(
+                self.position,
+                Some(self.replay_until),
+                &mut self.known_studios,
+            )
+            .await?;
+        let Some(last) = page.last_id else {
             self.position = self.replay_until;
             return Ok(());
         };
-        let businesses = events::businesses_of(&mut conn, &page, &mut self.known_studios).await?;
-        for (event, business) in page.iter().zip(businesses) {
-            if let Some(event) = encode(event, business, &self.engine.live_feed.held)? {
-                if self.interest.wants(&event) {
-                    self.replayed.push_back(Arc::new(event));
-                }
-            }
-        }
+        let interest = &self.interest;
+        self.replayed.extend(
+            page.events
+                .into_iter()
+                .filter(|event| interest.wants(event)),
+        );
         self.position = last;
         Ok(())
     }
+}
+
+/// A page of the event log, resolved to businesses and encoded.
+struct LogPage {
+    /// The page's published events, in id order.
+    events: Vec<Arc<FeedEvent>>,
+    /// The last id read, published or not; `None` when nothing came after.
+    last_id: Option<i64>,
+    /// Whether the page was full (more may be waiting).
+    full: bool,
 }
 
 /// The feed's form of a log entry; `None` for entries that are not published (internal kinds,
@@ -482,21 +490,25 @@ impl Engine {
         state.subscribers.clear();
     }
 
-    /// Reads the log after `head` and hands each event to the streams that want it. Returns the
-    /// new head and whether a whole page was read (more may be waiting).
-    async fn publish_page(
+    /// At most [`PAGE`] events of the log with ids in `(after, up_to]`, encoded for the feed.
+    async fn read_log_page(
         &self,
-        head: i64,
+        after: i64,
+        up_to: Option<i64>,
         known_studios: &mut HashMap<StudioId, BusinessId>,
-    ) -> Result<(i64, bool), AppError> {
+    ) -> Result<LogPage, AppError> {
         let mut conn = self
             .pool()
             .acquire()
             .await
             .map_err(db_error("opening a connection to read the event log"))?;
-        let page = events::read_after(&mut conn, head, None, PAGE).await?;
+        let page = events::read_after(&mut conn, after, up_to, PAGE).await?;
         let Some(last) = page.last().map(|event| event.id) else {
-            return Ok((head, false));
+            return Ok(LogPage {
+                events: Vec::new(),
+                last_id: None,
+                full: false,
+            });
         };
         let businesses = events::businesses_of(&mut conn, &page, known_studios).await?;
         drop(conn);
@@ -506,6 +518,25 @@ impl Engine {
                 encoded.push(Arc::new(event));
             }
         }
+        Ok(LogPage {
+            events: encoded,
+            last_id: Some(last),
+            full: page.len() as i64 == PAGE,
+        })
+    }
+
+    /// Reads the log after `head` and hands each event to the streams that want it. Returns
+    /// whether a whole page was read (more may be waiting).
+    async fn publish_page(
+        &self,
+        head: i64,
+        known_studios: &mut HashMap<StudioId, BusinessId>,
+    ) -> Result<bool, AppError> {
+        let page = self.read_log_page(head, None, known_studios).await?;
+        let Some(last) = page.last_id else {
+            return Ok(false);
+        };
+        let encoded = page.events;
         let mut state = self.live_feed.state();
         let mut departed = false;
         for event in &encoded {
@@ -525,7 +556,7 @@ impl Engine {
                 .retain(|subscriber| subscriber.buffer.receiver_count() > 0);
         }
         state.head = Some(last);
-        Ok((last, page.len() as i64 == PAGE))
+        Ok(page.full)
     }
 }
 
@@ -555,7 +586,7 @@ async fn tail_event_log(engine: Engine) {
             }
         };
         match engine.publish_page(head, &mut known_studios).await {
-            Ok((_, full)) => more_waiting = full,
+            Ok(full) => more_waiting = full,
             Err(error) => {
                 tracing::error!(%error, head, "the live feed cannot read the event log; retrying");
                 more_waiting = false;
