@@ -173,15 +173,7 @@ async fn the_212_record_payout_posts_exactly_one_transfer_from_the_bank() {
     let lara = app.employee_named(FEATURED_EMPLOYEE).await;
     let studio = lara["studio_id"].clone();
     let before = balances(&app, &studio, None).await;
-    let response = app
-        .post(
-            "/api/v1/payouts",
-            &new_key(),
-            &TestApp::window_request(&lara["id"]),
-        )
-        .await;
-    assert_eq!(response.status(), 201);
-    let payout: Value = response.json().await.unwrap();
+    let payout = app.commit_payout_of(FEATURED_EMPLOYEE).await;
     assert_eq!(payout["total"], FEATURED_TOTAL.0);
 
     let transfers = transfers_caused_by(&app, &payout["id"]).await;

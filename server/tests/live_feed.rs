@@ -156,51 +156,14 @@ async fn studio_of(app: &TestApp, employee: &str) -> StudioId {
     serde_json::from_value(app.employee_named(employee).await["studio_id"].clone()).unwrap()
 }
 
-/// Appends `count` events of `kind` for `studio` to the event log directly: a stand-in for a
-/// burst of activity whose source does not matter here. Returns the last id.
-async fn append_events(engine: &Engine, kind: &str, studio: Option<StudioId>, count: usize) -> i64 {
-    let mut tx = engine.pool().begin().await.unwrap();
-    let rows: Vec<usize> = (0..count).collect();
-    for chunk in rows.chunks(1000) {
-        db::insert_values(
-            "INSERT INTO events (occurred_at, kind, studio_id, entity_id, payload)",
-            chunk,
-            5,
-            |q, n| {
-                q.bind(chrono::Utc::now())
-                    .bind(kind.to_string())
-                    .bind(studio)
-                    .bind(uuid::Uuid::new_v4())
-                    .bind(format!("{{\"n\":{n}}}"))
-            },
-        )
-        .execute(&mut tx)
+/// Appends `count` events of `kind` for `studio`, the `n`th with the payload `{"n": n}`.
+async fn append_events(app: &TestApp, kind: &str, studio: Option<StudioId>, count: i64) -> i64 {
+    app.append_events(kind, studio, count, |n| format!("{{\"n\":{n}}}"))
         .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
-    db::query_scalar("SELECT MAX(id) FROM events")
-        .fetch_one(engine.pool())
-        .await
-        .unwrap()
 }
 
 fn stream_url(app: &TestApp, query: &str) -> String {
     app.url(&format!("/api/v1/events/stream{query}"))
-}
-
-/// Commits Lara's payout through the API.
-async fn commit_laras_payout(app: &TestApp) -> Value {
-    let lara = app.employee_named("Lara Meier").await;
-    let response = app
-        .post(
-            "/api/v1/payouts",
-            &new_key(),
-            &TestApp::window_request(&lara["id"]),
-        )
-        .await;
-    assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
 }
 
 #[tokio::test]
@@ -212,7 +175,7 @@ async fn a_committed_payout_reaches_a_watching_owner_within_a_second() {
     assert_eq!(ready.resumed_from, None);
     assert_eq!(ready.buffer, 1024);
 
-    let payout = commit_laras_payout(&app).await;
+    let payout = app.commit_payout_of("Lara Meier").await;
     let committed_at = Instant::now();
     let mut types = Vec::new();
     while !types.contains(&"payout.committed".to_string()) {
@@ -238,7 +201,7 @@ async fn a_reconnect_with_last_event_id_replays_exactly_what_was_missed_then_goe
     let zurich = studio_of(&app, "Lara Meier").await;
     let mut stream = SseReader::open(&app.client, stream_url(&app, ""), None).await;
     let ready = stream.ready().await;
-    let first = append_events(&app.engine, "till.opened", Some(zurich), 3).await;
+    let first = append_events(&app, "till.opened", Some(zurich), 3).await;
     let seen = stream.events_until_quiet(Duration::from_millis(800)).await;
     assert_eq!(
         seen.iter().map(|e| e.id).collect::<Vec<_>>(),
@@ -247,8 +210,8 @@ async fn a_reconnect_with_last_event_id_replays_exactly_what_was_missed_then_goe
     drop(stream);
 
     // Missed while disconnected: 5 events, plus one type the feed never publishes.
-    append_events(&app.engine, "till.closed", Some(zurich), 5).await;
-    let missed_last = append_events(&app.engine, "internal.bookkeeping", Some(zurich), 1).await;
+    append_events(&app, "till.closed", Some(zurich), 5).await;
+    let missed_last = append_events(&app, "internal.bookkeeping", Some(zurich), 1).await;
     let mut resumed = SseReader::open(&app.client, stream_url(&app, ""), Some(first)).await;
     let ready = resumed.ready().await;
     assert_eq!(ready.resumed_from, Some(first));
@@ -262,7 +225,7 @@ async fn a_reconnect_with_last_event_id_replays_exactly_what_was_missed_then_goe
     assert_eq!(replayed[0].data, serde_json::json!({ "n": 0 }));
 
     // Then live.
-    let live = append_events(&app.engine, "till.opened", Some(zurich), 1).await;
+    let live = append_events(&app, "till.opened", Some(zurich), 1).await;
     assert_eq!(resumed.next_event(Duration::from_secs(2)).await.id, live);
 
     // `since` does the same for a client that cannot send headers.
@@ -316,10 +279,10 @@ async fn each_caller_sees_only_their_studios_events_filtered_by_type_and_studio(
     ] {
         stream.ready().await;
     }
-    let zurich_till = append_events(&app.engine, "till.opened", Some(zurich), 1).await;
-    let bern_till = append_events(&app.engine, "till.closed", Some(bern), 1).await;
-    let audit = append_events(&app.engine, "audit.findings", None, 1).await;
-    let zurich_payout = append_events(&app.engine, "payout.committed", Some(zurich), 1).await;
+    let zurich_till = append_events(&app, "till.opened", Some(zurich), 1).await;
+    let bern_till = append_events(&app, "till.closed", Some(bern), 1).await;
+    let audit = append_events(&app, "audit.findings", None, 1).await;
+    let zurich_payout = append_events(&app, "payout.committed", Some(zurich), 1).await;
 
     let ids = |events: Vec<LiveEvent>| events.iter().map(|e| e.id).collect::<Vec<_>>();
     let quiet = Duration::from_millis(800);
@@ -426,7 +389,7 @@ async fn a_stream_ends_at_its_maximum_age_and_resumes_only_while_signed_in() {
     let owner = app.sign_in(OWNER.0, OWNER.1).await.unwrap();
     let mut stream = SseReader::open(&owner, stream_url(&app, ""), None).await;
     stream.ready().await;
-    let seen = append_events(&app.engine, "till.opened", Some(zurich), 1).await;
+    let seen = append_events(&app, "till.opened", Some(zurich), 1).await;
     assert_eq!(stream.next_event(Duration::from_secs(2)).await.id, seen);
     assert_eq!(
         stream.next_within(Duration::from_secs(3)).await,
@@ -435,7 +398,7 @@ async fn a_stream_ends_at_its_maximum_age_and_resumes_only_while_signed_in() {
     );
 
     // The browser reconnects with its last id and loses nothing...
-    let missed = append_events(&app.engine, "till.closed", Some(zurich), 1).await;
+    let missed = append_events(&app, "till.closed", Some(zurich), 1).await;
     let mut resumed = SseReader::open(&owner, stream_url(&app, ""), Some(seen)).await;
     assert_eq!(resumed.ready().await.resumed_from, Some(seen));
     assert_eq!(resumed.next_event(Duration::from_secs(2)).await.id, missed);
@@ -484,7 +447,7 @@ async fn a_second_instance_on_the_same_database_streams_the_first_ones_events() 
     .await;
     stream.ready().await;
 
-    let payout = commit_laras_payout(&app).await;
+    let payout = app.commit_payout_of("Lara Meier").await;
     let created = stream.next_event(Duration::from_secs(2)).await;
     let committed = stream.next_event(Duration::from_secs(2)).await;
     assert_eq!(

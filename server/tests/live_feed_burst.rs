@@ -120,28 +120,14 @@ async fn a_burst_of_100000_events_to_a_slow_client_drops_the_oldest_with_an_exac
 
     // The burst: 100,000 events in one transaction, each with ~1 KiB of payload.
     let note = "x".repeat(1000);
-    let mut tx = app.engine.pool().begin().await.unwrap();
-    let numbers: Vec<i64> = (0..BURST).collect();
-    for rows in numbers.chunks(1000) {
-        db::insert_values(
-            "INSERT INTO events (occurred_at, kind, studio_id, entity_id, payload)",
-            rows,
-            5,
-            |q, n| {
-                q.bind(chrono::Utc::now())
-                    .bind("payment.captured")
-                    .bind(studio)
-                    .bind(uuid::Uuid::new_v4())
-                    .bind(format!("{{\"n\":{n},\"note\":\"{note}\"}}"))
-            },
-        )
-        .execute(&mut tx)
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
+    let newest = app
+        .append_events("payment.captured", Some(studio), BURST, |n| {
+            format!("{{\"n\":{n},\"note\":\"{note}\"}}")
+        })
+        .await;
     let first = ready.head + 1;
     let last = ready.head + BURST;
+    assert_eq!(newest, last, "nothing else was written meanwhile");
 
     // Read slowly: 4 KiB, then a millisecond's pause.
     let mut received: Vec<i64> = Vec::new();

@@ -21,15 +21,7 @@ async fn the_212_record_payout_commits_every_line_with_the_exact_total() {
     assert_eq!(lara["unpaid_record_count"], 212);
     assert_eq!(lara["unpaid_total"], 1_808_000);
 
-    let response = app
-        .post(
-            "/api/v1/payouts",
-            &new_key(),
-            &TestApp::window_request(&lara["id"]),
-        )
-        .await;
-    assert_eq!(response.status(), 201);
-    let payout: Value = response.json().await.unwrap();
+    let payout = app.commit_payout_of(LARA).await;
     assert_eq!(payout["state"], "committed");
     assert_eq!(payout["phase"], "committed");
     assert_eq!(payout["record_count"], 212);

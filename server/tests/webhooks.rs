@@ -152,20 +152,6 @@ async fn add_endpoint(app: &TestApp, body: Value) -> (String, String) {
     )
 }
 
-/// Commits Lara's payout through the API (events: payout.created, payout.committed).
-async fn commit_payout(app: &TestApp) -> Value {
-    let lara = app.employee_named("Lara Meier").await;
-    let response = app
-        .post(
-            "/api/v1/payouts",
-            &new_key(),
-            &TestApp::window_request(&lara["id"]),
-        )
-        .await;
-    assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
-}
-
 /// Verifies a `webhook-signature` header strictly (Standard Webhooks): one of its
 /// space-separated `v1,<base64>` entries must equal HMAC-SHA256(secret, id.timestamp.body)
 /// exactly, length included.
@@ -272,7 +258,7 @@ async fn a_committed_payout_reaches_the_endpoint_signed_with_a_delivery_receipt(
         json!({"url": receiver.url, "description": "accounting", "event_types": ["payout.committed"]}),
     )
     .await;
-    let payout = commit_payout(&app).await;
+    let payout = app.commit_payout_of("Lara Meier").await;
     fan_out(&app).await;
     let round = deliver(&app, clock()).await;
     assert_eq!(round.delivered, 1, "{round:?}");
@@ -312,7 +298,7 @@ async fn failed_attempts_are_retried_on_the_schedule_and_every_attempt_has_a_rec
         json!({"url": receiver.url, "event_types": ["payout.committed"]}),
     )
     .await;
-    commit_payout(&app).await;
+    app.commit_payout_of("Lara Meier").await;
     fan_out(&app).await;
     let t0 = clock();
 
@@ -377,7 +363,7 @@ async fn a_429_with_retry_after_waits_at_least_that_long() {
         json!({"url": receiver.url, "event_types": ["payout.committed"]}),
     )
     .await;
-    commit_payout(&app).await;
+    app.commit_payout_of("Lara Meier").await;
     fan_out(&app).await;
     let t0 = clock();
     assert_eq!(deliver(&app, t0).await.retrying, 1);
@@ -417,7 +403,7 @@ async fn gone_disables_the_endpoint_alerts_and_the_dead_letter_queue_can_be_redr
         json!({"url": watcher.url, "event_types": ["webhook.endpoint_disabled"]}),
     )
     .await;
-    commit_payout(&app).await;
+    app.commit_payout_of("Lara Meier").await;
     fan_out(&app).await;
     // payout.created and payout.committed, in order: the first gets the 410.
     let round = deliver(&app, clock()).await;
@@ -496,7 +482,7 @@ async fn an_endpoint_that_hangs_is_cut_off_at_its_timeout_and_retried() {
         json!({"url": receiver.url, "event_types": ["payout.committed"], "timeout_secs": 1}),
     )
     .await;
-    commit_payout(&app).await;
+    app.commit_payout_of("Lara Meier").await;
     fan_out(&app).await;
     let started = std::time::Instant::now();
     assert_eq!(deliver(&app, clock()).await.retrying, 1);
@@ -518,7 +504,7 @@ async fn after_the_last_attempt_a_message_is_dead_lettered_and_a_resend_delivers
         json!({"url": receiver.url, "event_types": ["payout.committed"], "retry_schedule_secs": [10]}),
     )
     .await;
-    commit_payout(&app).await;
+    app.commit_payout_of("Lara Meier").await;
     fan_out(&app).await;
     let t0 = clock();
     assert_eq!(deliver(&app, t0).await.retrying, 1);
@@ -581,7 +567,7 @@ async fn a_worker_stopped_mid_delivery_loses_nothing() {
         json!({"url": receiver.url, "event_types": ["payout.committed"], "timeout_secs": 20}),
     )
     .await;
-    commit_payout(&app).await;
+    app.commit_payout_of("Lara Meier").await;
     fan_out(&app).await;
     let t0 = clock();
     // The worker dies while the receiver is still working on the request.
@@ -738,7 +724,7 @@ async fn an_endpoint_failing_longer_than_the_limit_is_disabled() {
         json!({"url": receiver.url, "event_types": ["payout.committed"], "retry_schedule_secs": [1800, 1800, 1800]}),
     )
     .await;
-    commit_payout(&app).await;
+    app.commit_payout_of("Lara Meier").await;
     fan_out(&app).await;
     let t0 = clock();
     assert_eq!(deliver(&app, t0).await.retrying, 1);

@@ -192,6 +192,57 @@ impl TestApp {
         {}
     }
 
+    /// Commits the whole unpaid period of the employee named `name` through the API (events
+    /// `payout.created`, `payout.committed`) and returns the payout; asserts 201.
+    pub async fn commit_payout_of(&self, name: &str) -> Value {
+        let employee = self.employee_named(name).await;
+        let response = self
+            .post(
+                "/api/v1/payouts",
+                &new_key(),
+                &TestApp::window_request(&employee["id"]),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        response.json().await.expect("the payout")
+    }
+
+    /// Appends `count` events of `kind` for `studio` to the event log directly, in one
+    /// transaction, the `n`th (from 0) with the payload `payload(n)`: a stand-in for a burst of
+    /// activity whose source does not matter to the test. Returns the newest event id.
+    pub async fn append_events(
+        &self,
+        kind: &str,
+        studio: Option<StudioId>,
+        count: i64,
+        payload: impl Fn(i64) -> String,
+    ) -> i64 {
+        let mut tx = self.engine.pool().begin().await.expect("a transaction");
+        let numbers: Vec<i64> = (0..count).collect();
+        for rows in numbers.chunks(1000) {
+            db::insert_values(
+                "INSERT INTO events (occurred_at, kind, studio_id, entity_id, payload)",
+                rows,
+                5,
+                |q, n| {
+                    q.bind(chrono::Utc::now())
+                        .bind(kind.to_string())
+                        .bind(studio)
+                        .bind(uuid::Uuid::new_v4())
+                        .bind(payload(*n))
+                },
+            )
+            .execute(&mut tx)
+            .await
+            .expect("events appended");
+        }
+        tx.commit().await.expect("events committed");
+        db::query_scalar("SELECT MAX(id) FROM events")
+            .fetch_one(self.engine.pool())
+            .await
+            .expect("the newest event id")
+    }
+
     /// POSTs JSON with an idempotency key.
     pub async fn post(&self, path: &str, key: &str, body: &Value) -> reqwest::Response {
         self.client
