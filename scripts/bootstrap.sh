@@ -101,7 +101,10 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGE
   cargo_for_install install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --root "$HOME/.cargo"
 fi
 
-# 3. Browser and end-to-end test tools, when asked.
+# 3. xmllint, which the tests use to validate the pain.001 bank files against the SIX schema.
+apt_install libxml2-utils
+
+# 4. Browser and end-to-end test tools, when asked.
 if [ "${BOOTSTRAP_E2E:-1}" = 1 ]; then
   apt_install chromium
   if [ -f "$ROOT/end2end/package.json" ]; then
@@ -112,7 +115,7 @@ if [ "${BOOTSTRAP_E2E:-1}" = 1 ]; then
   fi
 fi
 
-# 4. PostgreSQL server for the second backend's tests, when asked.
+# 5. PostgreSQL server for the second backend's tests, when asked.
 if [ "${BOOTSTRAP_POSTGRES:-0}" = 1 ]; then
   apt_install postgresql
 fi

@@ -73,6 +73,9 @@ pub struct ErrorDetail {
     /// `stale_version` / `illegal_transition` only: the payment as it is now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<Box<Payment>>,
+    /// Settlement `stale_version` / `illegal_transition` only: the settlement item as it is now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<Box<SettlementItem>>,
 }
 
 impl IntoResponse for ApiError {
@@ -100,6 +103,11 @@ impl IntoResponse for ApiError {
         } else {
             None
         };
+        let item = if let AppError::SettlementConflict { item, .. } = &error {
+            Some(item.clone())
+        } else {
+            None
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code: error.code().to_string(),
@@ -107,6 +115,7 @@ impl IntoResponse for ApiError {
                 field,
                 payout,
                 payment,
+                item,
             },
         };
         (status, Json(body)).into_response()
@@ -306,6 +315,7 @@ fn documented_routes() -> OpenApiRouter<ApiState> {
         .merge(crate::payments_api::routes())
         .merge(crate::webhooks_api::routes())
         .merge(crate::feed_api::routes())
+        .merge(crate::settlements_api::routes())
 }
 
 #[utoipa::path(

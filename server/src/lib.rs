@@ -8,6 +8,7 @@ pub mod feed_api;
 pub mod openapi;
 pub mod payments_api;
 pub mod replay;
+pub mod settlements_api;
 pub mod webhooks_api;
 
 use anyhow::Context as _;
@@ -153,6 +154,11 @@ pub async fn serve(engine: Engine, config: ServeConfig) -> anyhow::Result<()> {
     ));
     workers.spawn(app::engine::webhooks::run_worker(
         engine.clone(),
+        when_stopped(stopped.clone()),
+    ));
+    workers.spawn(app::engine::settlements::run_sweeper(
+        engine.clone(),
+        std::time::Duration::from_secs(60),
         when_stopped(stopped.clone()),
     ));
     let feed = engine.clone();

@@ -43,6 +43,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         (name = "payments", description = "Card payment events, the inbox and payments"),
         (name = "webhooks", description = "Signed outbound webhooks: endpoints, messages, delivery receipts"),
         (name = "events", description = "The live feed of domain events (server-sent events)"),
+        (name = "settlements", description = "Settlement tracking: pain.001 bank files, camt.053/054 statements, reconciliation"),
         (name = "access", description = "Sessions, users, API keys and the activity log"),
         (name = "operations", description = "Health of the service")
     )

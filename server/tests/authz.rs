@@ -8,7 +8,8 @@
 mod common;
 
 use app::domain::{
-    ApiKeyRequest, ApiScope, NewPaymentRequest, PayoutPhase, Role, StudioId, WebhookEndpointRequest,
+    ApiKeyRequest, ApiScope, BankFileRequest, NewPaymentRequest, PayoutPhase, Role, StudioId,
+    WebhookEndpointRequest,
 };
 use app::engine::access::Caller;
 use app::engine::db;
@@ -391,6 +392,22 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
         .expect("a webhook message")
         .id;
 
+    let bank_file = app
+        .engine
+        .create_bank_file(
+            &operator,
+            &app::engine::idempotency::IdempotencyKey::parse(Some("authz-bank-file")).expect("key"),
+            &BankFileRequest {
+                studio_id,
+                execution_date: None,
+            },
+        )
+        .await
+        .expect("a bank file");
+    let bank_batch = bank_file.batch.id;
+    let settlement_item = bank_file.items[0].id;
+    let nowhere = uuid::Uuid::new_v4();
+
     let clients = [
         reqwest::Client::new(),
         signed_in(&app, OWNER).await,
@@ -399,7 +416,13 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
         bearer_client(&narrow_key),
     ];
 
-    let (get, post, delete, patch) = (Method::GET, Method::POST, Method::DELETE, Method::PATCH);
+    let (get, post, delete, patch, put) = (
+        Method::GET,
+        Method::POST,
+        Method::DELETE,
+        Method::PATCH,
+        Method::PUT,
+    );
     #[rustfmt::skip]
     let table = vec![
         //                                                                         nobody owner rec  Lara key
@@ -467,6 +490,26 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
         row(get.clone(), "/api/v1/events/stream", None,                            [Who, Done, Done, No, No]),
         row(get.clone(), format!("/api/v1/events/stream?studio_id={studio}&types=payout.*"), None,
                                                                                    [Who, Done, Done, No, No]),
+        // Settlements (issue 9): owners only; an employee's own transfers for whoever sees payouts.
+        row(get.clone(), "/api/v1/settlements", None,                              [Who, Done, No, No, No]),
+        // Zürich's file was written above (Noah has no IBAN): the owner hears 422 nothing_to_send.
+        row(post.clone(), "/api/v1/bank-files", Some(json!({ "studio_id": studio })),
+                                                                                   [Who, Let, No, No, No]),
+        row(get.clone(), format!("/api/v1/bank-files/{bank_batch}/pain.001.xml"), None,
+                                                                                   [Who, Done, No, No, No]),
+        // JSON instead of XML: the owner is let through and hears 415.
+        row(post.clone(), "/api/v1/bank-statements", Some(json!({})),              [Who, Let, No, No, No]),
+        row(post.clone(), format!("/api/v1/bank-statements/lines/{nowhere}/dismiss"),
+            Some(json!({ "note": "rent" })),                                       [Who, Let, No, No, No]),
+        row(post.clone(), format!("/api/v1/settlements/items/{settlement_item}/actions"),
+            Some(json!({ "action": "confirm", "expected_version": 2, "note": "seen on the e-banking" })),
+                                                                                   [Who, Let, No, No, No]),
+        row(put.clone(), format!("/api/v1/employees/{lara_id}/bank-account"),
+            Some(json!({ "iban": "CH93 0076 2011 6238 5295 7" })),                 [Who, Done, No, No, No]),
+        row(put.clone(), format!("/api/v1/studios/{studio}/bank-account"),
+            Some(json!({ "iban": "CH9300762011623852957", "holder": "Salon Seefeld" })),
+                                                                                   [Who, Done, No, No, No]),
+        row(get.clone(), format!("/api/v1/employees/{lara_id}/settlements"), None, [Who, Done, Done, Done, Done]),
         row(get.clone(), format!("/api/v1/till?studio_id={studio}"), None,         [Who, Done, Done, No, No]),
         // One till session per studio and day: the owner opens it, the receptionist hears 409.
         row(post.clone(), "/api/v1/till/open",
@@ -545,7 +588,7 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
     }
     assert_eq!(
         table.len(),
-        57,
+        66,
         "every route but /healthz and the test faults"
     );
     assert!(

@@ -139,6 +139,10 @@ async fn anonymous_call(app: &TestApp, method: &str, template: &str) -> (u16, St
     let request = match method {
         "get" => client.get(app.url(&path)),
         "delete" => client.delete(app.url(&path)),
+        "put" => client
+            .put(app.url(&path))
+            .header("Origin", &app.address)
+            .json(&json!({})),
         "patch" => client
             .patch(app.url(&path))
             .header("Origin", &app.address)
@@ -395,6 +399,44 @@ async fn real_answers_match_their_documented_schemas() {
             &format!("/api/v1/payouts/{payout}"),
         )
         .await;
+    // Settlements (issue 9): the bank file, the overview with its countdowns, an employee's
+    // transfers, and a settlement action refused with the item attached.
+    let (_, file) = probe
+        .post(
+            &owner,
+            "/api/v1/bank-files",
+            "/api/v1/bank-files",
+            Some(json!({ "studio_id": studio })),
+        )
+        .await;
+    probe
+        .get(&owner, "/api/v1/settlements", "/api/v1/settlements")
+        .await;
+    probe
+        .get(
+            &owner,
+            "/api/v1/employees/{id}/settlements",
+            &format!("/api/v1/employees/{employee}/settlements"),
+        )
+        .await;
+    let item = file["items"][0]["id"]
+        .as_str()
+        .expect("a transfer")
+        .to_string();
+    let (status, refused) = probe
+        .post(
+            &owner,
+            "/api/v1/settlements/items/{id}/actions",
+            &format!("/api/v1/settlements/items/{item}/actions"),
+            Some(json!({ "action": "write_off", "expected_version": 2,
+                         "bank_reference": "X-1", "note": "not failed at all" })),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (409, Some("illegal_transition"))
+    );
+    assert_eq!(refused["error"]["item"]["state"], "in_transit");
     let window = TestApp::window_request(&json!(employee));
     probe
         .post(
@@ -557,9 +599,10 @@ async fn real_answers_match_their_documented_schemas() {
         refusals,
         [
             "get /api/v1/service-records 422",
+            "post /api/v1/settlements/items/{id}/actions 409",
             "post /api/v1/payments/{id}/actions 409"
         ],
         "only the deliberate refusals"
     );
-    assert_eq!(probe.checked.len(), 30, "{:?}", probe.checked);
+    assert_eq!(probe.checked.len(), 34, "{:?}", probe.checked);
 }

@@ -65,7 +65,8 @@ impl Role {
                 | ReadTill | OperateTill | ReadPayments | ReadLiveFeed => true,
                 CancelPayout | ReadLedger | RunAudit | ReadAudits | ReadNotifications
                 | ManageUsers | ManageApiKeys | ReadActivity | IngestPaymentEvents
-                | OperatePayments | ReadWebhooks | ManageWebhooks => false,
+                | OperatePayments | ReadWebhooks | ManageWebhooks | ReadSettlements
+                | ManageSettlements => false,
             },
             Role::Employee => match action {
                 ReadCatalog | ReadRecords | ReadPayouts => true,
@@ -73,7 +74,8 @@ impl Role {
                 | FinishPayout | CancelPayout | ReadAttention | ReadTill | OperateTill
                 | ReadLedger | RunAudit | ReadAudits | ReadNotifications | ManageUsers
                 | ManageApiKeys | ReadActivity | ReadPayments | IngestPaymentEvents
-                | OperatePayments | ReadWebhooks | ManageWebhooks | ReadLiveFeed => false,
+                | OperatePayments | ReadWebhooks | ManageWebhooks | ReadLiveFeed
+                | ReadSettlements | ManageSettlements => false,
             },
         }
     }
@@ -143,11 +145,16 @@ pub enum Permission {
     /// Watch the live feed of domain events (`/api/v1/events/stream`, the Live page), limited to
     /// the caller's studios.
     ReadLiveFeed,
+    /// Settlement items and batches, bank files, imported statements and their unmatched lines.
+    ReadSettlements,
+    /// Write bank files, import bank statements, resolve settlement items, set bank details and
+    /// settlement terms.
+    ManageSettlements,
 }
 
 impl Permission {
     /// Every action.
-    pub const ALL: [Permission; 26] = [
+    pub const ALL: [Permission; 28] = [
         Permission::ReadCatalog,
         Permission::ReadRecords,
         Permission::RegisterService,
@@ -174,6 +181,8 @@ impl Permission {
         Permission::ReadWebhooks,
         Permission::ManageWebhooks,
         Permission::ReadLiveFeed,
+        Permission::ReadSettlements,
+        Permission::ManageSettlements,
     ];
 
     /// What the action is, for refusals ("… may not cancel payouts").
@@ -205,6 +214,8 @@ impl Permission {
             Permission::ReadWebhooks => "read webhook endpoints and deliveries",
             Permission::ManageWebhooks => "manage webhook endpoints",
             Permission::ReadLiveFeed => "watch the live feed",
+            Permission::ReadSettlements => "read settlements and bank files",
+            Permission::ManageSettlements => "manage bank files, statements and settlements",
         }
     }
 
@@ -235,6 +246,8 @@ impl Permission {
             Permission::ReadWebhooks => Some(ApiScope::WebhooksRead),
             Permission::ManageWebhooks => Some(ApiScope::WebhooksWrite),
             Permission::ReadLiveFeed => Some(ApiScope::EventsRead),
+            Permission::ReadSettlements => Some(ApiScope::SettlementsRead),
+            Permission::ManageSettlements => Some(ApiScope::SettlementsWrite),
             Permission::ManageUsers | Permission::ManageApiKeys | Permission::ReadActivity => None,
         }
     }
@@ -295,11 +308,17 @@ pub enum ApiScope {
     /// `events:read`: the live feed of domain events (server-sent events).
     #[serde(rename = "events:read")]
     EventsRead,
+    /// `settlements:read`: settlement items, bank files, statements.
+    #[serde(rename = "settlements:read")]
+    SettlementsRead,
+    /// `settlements:write`: write bank files, import statements, resolve items, bank details.
+    #[serde(rename = "settlements:write")]
+    SettlementsWrite,
 }
 
 impl ApiScope {
     /// Every scope.
-    pub const ALL: [ApiScope; 17] = [
+    pub const ALL: [ApiScope; 19] = [
         ApiScope::CatalogRead,
         ApiScope::ServiceRecordsRead,
         ApiScope::ServiceRecordsWrite,
@@ -317,6 +336,8 @@ impl ApiScope {
         ApiScope::WebhooksRead,
         ApiScope::WebhooksWrite,
         ApiScope::EventsRead,
+        ApiScope::SettlementsRead,
+        ApiScope::SettlementsWrite,
     ];
 
     /// The wire name, e.g. `payouts:read`.
@@ -339,6 +360,8 @@ impl ApiScope {
             ApiScope::WebhooksRead => "webhooks:read",
             ApiScope::WebhooksWrite => "webhooks:write",
             ApiScope::EventsRead => "events:read",
+            ApiScope::SettlementsRead => "settlements:read",
+            ApiScope::SettlementsWrite => "settlements:write",
         }
     }
 

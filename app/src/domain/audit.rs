@@ -40,6 +40,9 @@ pub enum AuditCheck {
     TillMismatch,
     /// A payout has been pending longer than the configured age (a crashed run nobody finished).
     PayoutStuck,
+    /// A studio's returned bank payouts in the ledger differ from the amounts of its failed bank
+    /// transfers (issue 9): a return or a resolution was booked without the other side.
+    ReturnedPayoutsMismatch,
 }
 
 impl AuditCheck {
@@ -56,6 +59,7 @@ impl AuditCheck {
             AuditCheck::TipsPayableMismatch => "tips_payable_mismatch",
             AuditCheck::TillMismatch => "till_mismatch",
             AuditCheck::PayoutStuck => "payout_stuck",
+            AuditCheck::ReturnedPayoutsMismatch => "returned_payouts_mismatch",
         }
     }
 }

@@ -6,6 +6,7 @@
 use super::payment::Payment;
 use super::payout::{IllegalTransition, PayoutAction, PayoutState};
 use super::records::Payout;
+use super::settlement::SettlementItem;
 use super::wire::JsonTextEncoding;
 use serde::{Deserialize, Serialize};
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -92,6 +93,17 @@ pub enum AppError {
         message: String,
         /// The current payment.
         payment: Box<Payment>,
+    },
+    /// A settlement item refused the action (409): `stale_version` or `illegal_transition`, as
+    /// for payments. Carries the item as it is now.
+    #[error("{message}")]
+    SettlementConflict {
+        /// Stable machine code: `stale_version` or `illegal_transition`.
+        code: String,
+        /// For people.
+        message: String,
+        /// The current item.
+        item: Box<SettlementItem>,
     },
     /// The database (or another dependency) is unreachable; retry later (503).
     #[error("{message}")]
@@ -184,6 +196,7 @@ impl AppError {
             AppError::IllegalTransition(_) => 409,
             AppError::PayoutFailed { .. } => 500,
             AppError::PaymentConflict { .. } => 409,
+            AppError::SettlementConflict { .. } => 409,
             AppError::Unavailable { .. } => 503,
             AppError::Internal { .. } => 500,
             AppError::Transport { .. } => 502,
@@ -202,6 +215,7 @@ impl AppError {
             AppError::IllegalTransition(_) => "illegal_transition",
             AppError::PayoutFailed { .. } => "payout_failed",
             AppError::PaymentConflict { code, .. } => code,
+            AppError::SettlementConflict { code, .. } => code,
             AppError::Unavailable { .. } => "unavailable",
             AppError::Internal { .. } => "internal_error",
             AppError::Transport { .. } => "transport_error",
@@ -220,6 +234,7 @@ impl AppError {
             | AppError::IllegalTransition(_)
             | AppError::PayoutFailed { .. }
             | AppError::PaymentConflict { .. }
+            | AppError::SettlementConflict { .. }
             | AppError::Unavailable { .. }
             | AppError::Internal { .. }
             | AppError::Transport { .. } => None,
@@ -240,6 +255,7 @@ struct AppErrorWire {
     code: Option<String>,
     payout: Option<Box<Payout>>,
     payment: Option<Box<Payment>>,
+    item: Option<Box<SettlementItem>>,
     from: Option<PayoutState>,
     action: Option<PayoutAction>,
     explanation: Option<String>,
@@ -258,6 +274,7 @@ enum ErrorKind {
     IllegalTransition,
     PayoutFailed,
     PaymentConflict,
+    SettlementConflict,
     Unavailable,
     Internal,
     Transport,
@@ -278,6 +295,7 @@ impl TryFrom<AppErrorWire> for AppError {
             code,
             payout,
             payment,
+            item,
             from,
             action,
             explanation,
@@ -321,6 +339,11 @@ impl TryFrom<AppErrorWire> for AppError {
                 code: required(code, "code")?,
                 message: required(message, "message")?,
                 payment: required(payment, "payment")?,
+            },
+            ErrorKind::SettlementConflict => AppError::SettlementConflict {
+                code: required(code, "code")?,
+                message: required(message, "message")?,
+                item: required(item, "item")?,
             },
             ErrorKind::Unavailable => AppError::Unavailable {
                 message: required(message, "message")?,

@@ -101,3 +101,19 @@ typed_id!(
     /// digits of this id.
     WebhookMessageId
 );
+typed_id!(
+    /// One settlement item (a bank payout transfer or a card payment in a settlement batch).
+    SettlementItemId
+);
+typed_id!(
+    /// A settlement batch: one pain.001 bank file, or one acquirer settlement.
+    SettlementBatchId
+);
+typed_id!(
+    /// One imported bank statement (camt.053) or notification (camt.054).
+    BankStatementId
+);
+typed_id!(
+    /// One line (booked transaction) of an imported bank statement.
+    StatementLineId
+);

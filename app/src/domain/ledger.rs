@@ -73,20 +73,27 @@ pub enum AccountCode {
     CashTransfers,
     /// Card payments captured through a payment provider (issue 6), net of their refunds.
     CardSales,
+    /// Bank payouts the bank returned (issue 9): back in the bank account and still owed to the
+    /// employees until resolved (paid after all, reissued or written off).
+    ReturnedPayouts,
+    /// Returned bank payouts the owner wrote off: the studio will not pay them out again.
+    PayoutWriteOffs,
 }
 
 impl AccountCode {
     /// Every account code, in chart order.
-    pub const ALL: [AccountCode; 12] = [
+    pub const ALL: [AccountCode; 14] = [
         AccountCode::CashDrawer,
         AccountCode::CardClearing,
         AccountCode::TwintClearing,
         AccountCode::Bank,
         AccountCode::TipsPayable,
         AccountCode::EmployeePayable,
+        AccountCode::ReturnedPayouts,
         AccountCode::ServiceRevenue,
         AccountCode::CardSales,
         AccountCode::DeductionIncome,
+        AccountCode::PayoutWriteOffs,
         AccountCode::CommissionExpense,
         AccountCode::CashOverShort,
         AccountCode::CashTransfers,
@@ -107,6 +114,8 @@ impl AccountCode {
             AccountCode::CashOverShort => "cash_over_short",
             AccountCode::CashTransfers => "cash_transfers",
             AccountCode::CardSales => "card_sales",
+            AccountCode::ReturnedPayouts => "returned_payouts",
+            AccountCode::PayoutWriteOffs => "payout_write_offs",
         }
     }
 
@@ -125,6 +134,8 @@ impl AccountCode {
             AccountCode::CashOverShort => "Cash over/short",
             AccountCode::CashTransfers => "Cash in/out",
             AccountCode::CardSales => "Card sales (payment provider)",
+            AccountCode::ReturnedPayouts => "Returned bank payouts (owed)",
+            AccountCode::PayoutWriteOffs => "Written-off bank payouts",
         }
     }
 
@@ -136,10 +147,13 @@ impl AccountCode {
             | AccountCode::TwintClearing
             | AccountCode::Bank
             | AccountCode::CashTransfers => AccountKind::Asset,
-            AccountCode::TipsPayable | AccountCode::EmployeePayable => AccountKind::Liability,
-            AccountCode::ServiceRevenue | AccountCode::DeductionIncome | AccountCode::CardSales => {
-                AccountKind::Revenue
-            }
+            AccountCode::TipsPayable
+            | AccountCode::EmployeePayable
+            | AccountCode::ReturnedPayouts => AccountKind::Liability,
+            AccountCode::ServiceRevenue
+            | AccountCode::DeductionIncome
+            | AccountCode::CardSales
+            | AccountCode::PayoutWriteOffs => AccountKind::Revenue,
             AccountCode::CommissionExpense | AccountCode::CashOverShort => AccountKind::Expense,
         }
     }
@@ -189,9 +203,47 @@ pub enum TransferKind {
     PaymentRefunded,
     /// The acquirer paid a payment out to the bank: bank +, card clearing −.
     PaymentSettled,
+    /// The bank returned a bank payout (issue 9): bank +, returned payouts −.
+    BankPayoutReturned,
+    /// A returned bank payout was resolved: returned payouts +, and bank − (paid after all,
+    /// reissued) or payout write-offs − (written off).
+    BankPayoutResolved,
 }
 
 impl TransferKind {
+    /// Every kind (the database's CHECK constraint lists exactly these).
+    pub const ALL: [TransferKind; 12] = [
+        TransferKind::ServiceRegistered,
+        TransferKind::DayRecorded,
+        TransferKind::PayoutCommitted,
+        TransferKind::CashIn,
+        TransferKind::CashOut,
+        TransferKind::TillVariance,
+        TransferKind::Reversal,
+        TransferKind::PaymentCaptured,
+        TransferKind::PaymentRefunded,
+        TransferKind::PaymentSettled,
+        TransferKind::BankPayoutReturned,
+        TransferKind::BankPayoutResolved,
+    ];
+
+    /// Kinds of which each cause has at most one transfer (a unique index on kind and cause
+    /// id): a retry of the posting finds the first one instead of writing a second.
+    pub fn one_per_cause(self) -> bool {
+        match self {
+            TransferKind::ServiceRegistered
+            | TransferKind::DayRecorded
+            | TransferKind::PayoutCommitted
+            | TransferKind::TillVariance
+            | TransferKind::PaymentCaptured
+            | TransferKind::PaymentRefunded
+            | TransferKind::PaymentSettled
+            | TransferKind::BankPayoutReturned
+            | TransferKind::BankPayoutResolved => true,
+            TransferKind::CashIn | TransferKind::CashOut | TransferKind::Reversal => false,
+        }
+    }
+
     /// Database / JSON spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -205,6 +257,8 @@ impl TransferKind {
             TransferKind::PaymentCaptured => "payment_captured",
             TransferKind::PaymentRefunded => "payment_refunded",
             TransferKind::PaymentSettled => "payment_settled",
+            TransferKind::BankPayoutReturned => "bank_payout_returned",
+            TransferKind::BankPayoutResolved => "bank_payout_resolved",
         }
     }
 }

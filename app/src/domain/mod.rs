@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod calendar;
 pub mod error;
 pub mod feed;
 pub mod ids;
@@ -12,6 +13,7 @@ pub mod money;
 pub mod payment;
 pub mod payout;
 pub mod records;
+pub mod settlement;
 pub mod till;
 pub mod webhook;
 pub mod wire;
@@ -29,6 +31,7 @@ pub use money::{BasisPoints, Rappen, CURRENCY, MAX_SERVICE_AMOUNT};
 pub use payment::*;
 pub use payout::{IllegalTransition, PayoutAction, PayoutPhase, PayoutState};
 pub use records::*;
+pub use settlement::*;
 pub use till::*;
 pub use webhook::{
     AttemptOutcome, CreatedWebhookEndpoint, MessageAction, MessageCounts, MessageRefusal,

@@ -28,7 +28,7 @@ use std::fmt;
 
 /// Every event type a webhook endpoint can subscribe to, with what it means. A filter entry is
 /// one of these or a prefix with `.*` (`payment.*`).
-pub const EVENT_TYPES: [(&str, &str); 21] = [
+pub const EVENT_TYPES: [(&str, &str); 26] = [
     (
         "payout.created",
         "A payout was created (pending until committed).",
@@ -66,6 +66,26 @@ pub const EVENT_TYPES: [(&str, &str); 21] = [
     (
         "payment.settled",
         "The acquirer paid a payment out to the bank.",
+    ),
+    (
+        "settlement.bank_file_created",
+        "Scheduled bank payouts were collected into a pain.001 bank file (one event per file).",
+    ),
+    (
+        "settlement.settled",
+        "A bank statement (or a person) confirmed that a settlement item's money arrived.",
+    ),
+    (
+        "settlement.failed",
+        "The bank returned or rejected a bank payout; it waits for a person.",
+    ),
+    (
+        "settlement.needs_reconciliation",
+        "A settlement item disagrees with the bank statement; it waits for a person.",
+    ),
+    (
+        "settlement.resolved",
+        "A failed bank payout was resolved as paid, reissued or written off.",
     ),
     (
         "payment_event.parked",

@@ -436,6 +436,33 @@ const CHECKS: &[Check] = &[
         partitioning: None,
     },
     Check {
+        check: AuditCheck::ReturnedPayoutsMismatch,
+        entity_type: "studio",
+        postgres_sql: None,
+        reports_entity_type: false,
+        sql: "WITH failed AS (SELECT studio_id, SUM(amount) AS v FROM settlement_items
+                              WHERE kind = 'bank_payout' AND state = 'failed' GROUP BY studio_id),
+                   ledger AS (SELECT a.studio_id, -SUM((SELECT SUM(lp.amount) FROM ledger_postings lp
+                                                       WHERE lp.account_id = a.id)) AS v
+                              FROM ledger_accounts a WHERE a.code = 'returned_payouts' GROUP BY a.studio_id)
+              SELECT s.id AS entity_id, s.name AS label,
+                     COALESCE(failed.v, 0) AS expected, COALESCE(ledger.v, 0) AS actual,
+                     ABS(COALESCE(failed.v, 0) - COALESCE(ledger.v, 0)) AS amount
+              FROM studios s
+              LEFT JOIN failed ON failed.studio_id = s.id
+              LEFT JOIN ledger ON ledger.studio_id = s.id
+              WHERE COALESCE(failed.v, 0) <> COALESCE(ledger.v, 0)",
+        describe: |r| {
+            format!(
+                "returned bank payouts of {} are {} in the ledger but its failed bank transfers come to {}",
+                r.label,
+                Rappen(r.actual),
+                Rappen(r.expected)
+            )
+        },
+        partitioning: None,
+    },
+    Check {
         check: AuditCheck::TillMismatch,
         entity_type: "till_session",
         postgres_sql: None,

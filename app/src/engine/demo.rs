@@ -99,6 +99,8 @@ struct DemoEmployee {
     chair_rent: i64,
     guaranteed_minimum: i64,
     day_off: Weekday,
+    /// Where bank payouts go (a valid test IBAN); `None` shows a payout a bank file must skip.
+    iban: Option<&'static str>,
 }
 
 /// A demo login (README "Demo logins"). Their passwords are published, so `serve` refuses to
@@ -156,6 +158,9 @@ pub const DEMO_LOGINS: [DemoLogin; 4] = [
 
 const STUDIOS: [&str; 2] = ["Salon Seefeld, Zürich", "Studio Marktgasse, Bern"];
 
+/// The accounts the demo studios pay bank payouts from (valid test IBANs, not real accounts).
+const STUDIO_IBANS: [&str; 2] = ["CH9300762011623852957", "CH8900235000012345678"];
+
 const EMPLOYEES: [DemoEmployee; 12] = [
     DemoEmployee {
         name: FEATURED_EMPLOYEE,
@@ -166,6 +171,7 @@ const EMPLOYEES: [DemoEmployee; 12] = [
         chair_rent: 2_000,
         guaranteed_minimum: 0,
         day_off: Weekday::Mon,
+        iban: Some("CH0300700110000123456"),
     },
     DemoEmployee {
         name: "Jonas Keller",
@@ -176,6 +182,7 @@ const EMPLOYEES: [DemoEmployee; 12] = [
         chair_rent: 0,
         guaranteed_minimum: 0,
         day_off: Weekday::Tue,
+        iban: Some("CH3600483000009876543"),
     },
     DemoEmployee {
         name: "Sofia Brunner",
@@ -186,6 +193,7 @@ const EMPLOYEES: [DemoEmployee; 12] = [
         chair_rent: 0,
         guaranteed_minimum: 0,
         day_off: Weekday::Wed,
+        iban: Some("CH6000230000011112222"),
     },
     DemoEmployee {
         name: "Mia Fischer",
@@ -196,6 +204,7 @@ const EMPLOYEES: [DemoEmployee; 12] = [
         chair_rent: 0,
         guaranteed_minimum: 0,
         day_off: Weekday::Thu,
+        iban: Some("CH9300767000033334444"),
     },
     DemoEmployee {
         name: "Noah Weber",
@@ -206,6 +215,7 @@ const EMPLOYEES: [DemoEmployee; 12] = [
         chair_rent: 0,
         guaranteed_minimum: 12_000,
         day_off: Weekday::Fri,
+        iban: None,
     },
     DemoEmployee {
         name: "Elena Rossi",
@@ -216,6 +226,7 @@ const EMPLOYEES: [DemoEmployee; 12] = [
         chair_rent: 3_000,
         guaranteed_minimum: 0,
         day_off: Weekday::Mon,
+        iban: Some("CH7200788000055556666"),
     },
     DemoEmployee {
         name: "Luca Schmid",
@@ -226,6 +237,7 @@ const EMPLOYEES: [DemoEmployee; 12] = [
         chair_rent: 0,
         guaranteed_minimum: 0,
         day_off: Weekday::Mon,
+        iban: Some("CH9300790000077778888"),
     },
     DemoEmployee {
         name: "Anna Huber",
@@ -236,6 +248,7 @@ const EMPLOYEES: [DemoEmployee; 12] = [
         chair_rent: 2_500,
         guaranteed_minimum: 0,
         day_off: Weekday::Tue,
+        iban: Some("CH7200781000099990000"),
     },
     DemoEmployee {
         name: "Leonie Graf",
@@ -246,6 +259,7 @@ const EMPLOYEES: [DemoEmployee; 12] = [
         chair_rent: 0,
         guaranteed_minimum: 0,
         day_off: Weekday::Wed,
+        iban: Some("CH5900762000012121212"),
     },
     DemoEmployee {
         name: "David Baumann",
@@ -256,6 +270,7 @@ const EMPLOYEES: [DemoEmployee; 12] = [
         chair_rent: 0,
         guaranteed_minimum: 12_000,
         day_off: Weekday::Thu,
+        iban: Some("CH1900235000034343434"),
     },
     DemoEmployee {
         name: "Chiara Moser",
@@ -266,6 +281,7 @@ const EMPLOYEES: [DemoEmployee; 12] = [
         chair_rent: 0,
         guaranteed_minimum: 0,
         day_off: Weekday::Fri,
+        iban: Some("CH5800700000056565656"),
     },
     DemoEmployee {
         name: "Tim Frei",
@@ -276,6 +292,7 @@ const EMPLOYEES: [DemoEmployee; 12] = [
         chair_rent: 0,
         guaranteed_minimum: 0,
         day_off: Weekday::Sat,
+        iban: Some("CH7300483000078787878"),
     },
 ];
 
@@ -436,10 +453,11 @@ impl Engine {
 
         let mut tx = self.begin_write().await?;
         for (i, name) in STUDIOS.iter().enumerate() {
-            db::query("INSERT INTO studios (id, name, created_at) VALUES ($1, $2, $3)")
+            db::query("INSERT INTO studios (id, name, created_at, iban) VALUES ($1, $2, $3, $4)")
                 .bind(studio_ids[i])
                 .bind(*name)
                 .bind(created)
+                .bind(STUDIO_IBANS[i])
                 .execute(&mut tx)
                 .await
                 .map_err(db_error("seeding studios"))?;
@@ -460,12 +478,13 @@ impl Engine {
             .map_err(db_error("seeding services"))?;
         }
         for (index, employee) in EMPLOYEES.iter().enumerate() {
-            db::query("INSERT INTO employees (id, studio_id, name, commission_bps, created_at) VALUES ($1, $2, $3, $4, $5)")
+            db::query("INSERT INTO employees (id, studio_id, name, commission_bps, created_at, iban) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(employee_ids[index])
                 .bind(studio_ids[employee.studio])
                 .bind(employee.name)
                 .bind(employee.bps)
                 .bind(created)
+                .bind(employee.iban)
                 .execute(&mut tx)
                 .await
                 .map_err(db_error("seeding employees"))?;

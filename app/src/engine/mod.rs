@@ -14,12 +14,14 @@ pub mod events;
 pub mod faults;
 pub mod feed;
 pub mod idempotency;
+pub mod iso20022;
 pub mod ledger;
 pub mod notifications;
 pub mod payments;
 pub mod payouts;
 pub mod refunds;
 pub mod schema;
+pub mod settlements;
 pub mod till;
 pub mod webhooks;
 

@@ -1,7 +1,8 @@
 //! Telegram alerts through a transactional outbox.
 //!
 //! Rules (who hears what): the owner's chats get a message when an audit finds something
-//! (`audit.findings`) or a payout fails (`payout.failed`); an employee with a chat id gets one when
+//! (`audit.findings`), a payout fails (`payout.failed`) or the bank returns a bank payout
+//! (`settlement.failed`); an employee with a chat id gets one when
 //! their payout is committed (`payout.committed`, `payout.finished`), never before. A clean audit
 //! writes no event, so it says nothing.
 //!
@@ -183,6 +184,18 @@ pub async fn enqueue(
                 payout.expected_total,
                 payout.failed_phase.map_or("running", PayoutPhase::describe),
                 payout.error.as_deref().unwrap_or("no error was recorded"),
+            );
+            for chat in &settings.owner_chat_ids {
+                messages.push(("owner", chat.clone(), text.clone()));
+            }
+        }
+        "settlement.failed" => {
+            let item: SettlementItem = typed(kind, payload)?;
+            let text = format!(
+                "⚠️ The bank transfer of {} to {} failed: {}. It will not be sent again by itself: open Settlements in Payout Engine, record what the bank says, then resolve it (paid, reissue or write off).",
+                item.amount,
+                item.counterparty,
+                item.reason.as_deref().unwrap_or("the bank gave no reason"),
             );
             for chat in &settings.owner_chat_ids {
                 messages.push(("owner", chat.clone(), text.clone()));

@@ -1193,7 +1193,9 @@ impl Engine {
                 | AccountCode::CommissionExpense
                 | AccountCode::EmployeePayable
                 | AccountCode::CashOverShort
-                | AccountCode::CashTransfers => {}
+                | AccountCode::CashTransfers
+                | AccountCode::ReturnedPayouts
+                | AccountCode::PayoutWriteOffs => {}
             }
         }
         let parked: Vec<(StudioId, i64)> = db::query_as(format!(

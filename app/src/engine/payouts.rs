@@ -826,6 +826,11 @@ impl Engine {
                     .payout_in(&mut tx, payout.id)
                     .await
                     .map_err(PhaseError::Infrastructure)?;
+                // A bank payout is scheduled for the next bank file in the same transaction:
+                // a committed bank payout is never missing from settlement tracking.
+                super::settlements::schedule_bank_payout(&mut tx, &committed, at)
+                    .await
+                    .map_err(|error| PhaseError::Failed(error.to_string()))?;
                 let kind = if action == PayoutAction::Finish {
                     "payout.finished"
                 } else {

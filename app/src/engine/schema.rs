@@ -8,21 +8,41 @@
 //! runs once. PostgreSQL makes the same changes in its migrations (`ALTER TABLE .. CONSTRAINT`).
 
 use super::db::DbPool;
+use crate::domain::{AccountCode, TransferKind};
 use anyhow::Context as _;
 use sqlx::Connection as _;
 
-/// The rebuild of `ledger_accounts` and `ledger_transfers` with the codes and kinds of issue 6
-/// (`card_sales`; `payment_captured`, `payment_refunded`, `payment_settled`), following SQLite's
-/// documented procedure: create the new table, copy, drop the old one, rename, recreate indexes
-/// and triggers, check the foreign keys, commit. Every existing row satisfies the looser checks.
-const WIDEN_LEDGER_CHECKS: &str = r#"
+/// `'a', 'b', ..`: the SQL list of `names`.
+fn sql_list(names: impl IntoIterator<Item = &'static str>) -> String {
+    names
+        .into_iter()
+        .map(|name| format!("'{name}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The rebuild of `ledger_accounts` and `ledger_transfers` whose CHECK constraints list exactly
+/// the account codes and transfer kinds of this build ([`AccountCode::ALL`],
+/// [`TransferKind::ALL`]: issue 6 added card sales and the payment kinds, issue 9 the returned
+/// bank payout accounts and kinds), following SQLite's documented procedure: create the new
+/// table, copy, drop the old one, rename, recreate indexes and triggers, check the foreign keys,
+/// commit. Every existing row satisfies the wider checks.
+fn widen_ledger_checks() -> String {
+    let codes = sql_list(AccountCode::ALL.into_iter().map(AccountCode::as_str));
+    let kinds = sql_list(TransferKind::ALL.into_iter().map(TransferKind::as_str));
+    let one_per_cause = sql_list(
+        TransferKind::ALL
+            .into_iter()
+            .filter(|kind| kind.one_per_cause())
+            .map(TransferKind::as_str),
+    );
+    format!(
+        r#"
 BEGIN IMMEDIATE;
 CREATE TABLE ledger_accounts_new (
     id           INTEGER PRIMARY KEY,
     studio_id    BLOB NOT NULL REFERENCES studios(id),
-    code         TEXT NOT NULL CHECK (code IN ('cash_drawer', 'card_clearing', 'twint_clearing', 'bank',
-                     'service_revenue', 'deduction_income', 'tips_payable', 'commission_expense',
-                     'employee_payable', 'cash_over_short', 'cash_transfers', 'card_sales')),
+    code         TEXT NOT NULL CHECK (code IN ({codes})),
     employee_id  BLOB REFERENCES employees(id),
     CHECK ((code = 'employee_payable') = (employee_id IS NOT NULL))
 );
@@ -36,9 +56,7 @@ CREATE UNIQUE INDEX ledger_accounts_employee ON ledger_accounts(employee_id) WHE
 CREATE TABLE ledger_transfers_new (
     id            BLOB PRIMARY KEY NOT NULL,
     studio_id     BLOB NOT NULL REFERENCES studios(id),
-    kind          TEXT NOT NULL CHECK (kind IN ('service_registered', 'day_recorded', 'payout_committed',
-                      'cash_in', 'cash_out', 'till_variance', 'reversal',
-                      'payment_captured', 'payment_refunded', 'payment_settled')),
+    kind          TEXT NOT NULL CHECK (kind IN ({kinds})),
     reason        TEXT NOT NULL CHECK (length(reason) > 0),
     cause_type    TEXT NOT NULL,
     cause_id      BLOB NOT NULL,
@@ -54,8 +72,7 @@ INSERT INTO ledger_transfers_new (id, studio_id, kind, reason, cause_type, cause
 DROP TABLE ledger_transfers;
 ALTER TABLE ledger_transfers_new RENAME TO ledger_transfers;
 CREATE UNIQUE INDEX ledger_transfers_one_per_cause ON ledger_transfers(kind, cause_id)
-    WHERE kind IN ('service_registered', 'day_recorded', 'payout_committed', 'till_variance',
-                   'payment_captured', 'payment_refunded', 'payment_settled');
+    WHERE kind IN ({one_per_cause});
 CREATE INDEX ledger_transfers_studio_date ON ledger_transfers(studio_id, effective_on);
 CREATE INDEX ledger_transfers_till ON ledger_transfers(till_session_id) WHERE till_session_id IS NOT NULL;
 CREATE INDEX ledger_transfers_kind_created ON ledger_transfers(kind, created_at);
@@ -64,7 +81,9 @@ CREATE TRIGGER ledger_transfers_immutable_update BEFORE UPDATE ON ledger_transfe
 BEGIN SELECT RAISE(ABORT, 'ledger transfers are immutable: post a reversing transfer'); END;
 CREATE TRIGGER ledger_transfers_immutable_delete BEFORE DELETE ON ledger_transfers
 BEGIN SELECT RAISE(ABORT, 'ledger transfers are immutable: post a reversing transfer'); END;
-"#;
+"#
+    )
+}
 
 /// Runs the SQLite-only schema steps that have not run yet. A no-op on PostgreSQL.
 ///
@@ -74,17 +93,30 @@ pub async fn upgrade(pool: &DbPool) -> anyhow::Result<()> {
     let Some(pool) = pool.as_sqlite() else {
         return Ok(());
     };
-    let widened: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'ledger_transfers'
-           AND sql LIKE '%payment_captured%'",
+    // Widened already when both tables' definitions name every code and kind of this build.
+    let definitions: Vec<String> = sqlx::query_scalar(
+        "SELECT sql FROM sqlite_schema WHERE type = 'table'
+           AND name IN ('ledger_accounts', 'ledger_transfers')",
     )
-    .fetch_optional(pool)
+    .fetch_all(pool)
     .await
     .context("reading the ledger schema")?;
-    if widened.is_some() {
+    let named = |name: &str| {
+        let quoted = format!("'{name}'");
+        definitions.iter().any(|sql| sql.contains(&quoted))
+    };
+    if AccountCode::ALL
+        .into_iter()
+        .all(|code| named(code.as_str()))
+        && TransferKind::ALL
+            .into_iter()
+            .all(|kind| named(kind.as_str()))
+    {
         return Ok(());
     }
-    tracing::info!("rebuilding ledger_accounts and ledger_transfers for payment postings");
+    tracing::info!(
+        "rebuilding ledger_accounts and ledger_transfers for new account codes and transfer kinds"
+    );
     // A connection of its own, closed afterwards, so no pooled connection keeps the changed
     // foreign-key setting or a stale schema.
     let mut conn = pool
@@ -97,7 +129,7 @@ pub async fn upgrade(pool: &DbPool) -> anyhow::Result<()> {
         .await
         .context("turning foreign keys off for the ledger rebuild")?;
     let rebuilt = async {
-        sqlx::raw_sql(WIDEN_LEDGER_CHECKS)
+        sqlx::raw_sql(&widen_ledger_checks())
             .execute(&mut conn)
             .await
             .context("rebuilding the ledger tables")?;
