@@ -510,6 +510,9 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
             Some(json!({ "iban": "CH9300762011623852957", "holder": "Salon Seefeld" })),
                                                                                    [Who, Done, No, No, No]),
         row(get.clone(), format!("/api/v1/employees/{lara_id}/settlements"), None, [Who, Done, Done, Done, Done]),
+        row(get.clone(), "/api/v1/settlement-terms", None,                         [Who, Done, No, No, No]),
+        row(put.clone(), "/api/v1/settlement-terms/worldline", Some(json!({ "business_days": 1 })),
+                                                                                   [Who, Done, No, No, No]),
         row(get.clone(), format!("/api/v1/till?studio_id={studio}"), None,         [Who, Done, Done, No, No]),
         // One till session per studio and day: the owner opens it, the receptionist hears 409.
         row(post.clone(), "/api/v1/till/open",
@@ -588,7 +591,7 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
     }
     assert_eq!(
         table.len(),
-        66,
+        68,
         "every route but /healthz and the test faults"
     );
     assert!(
