@@ -167,6 +167,28 @@ enum Command {
         #[arg(long)]
         days: Option<i64>,
     },
+    /// Collect a studio's scheduled bank payouts into a pain.001.001.09 bank file (Swiss Payment
+    /// Standards) and write it to `--out` (default: `<message id>.xml` in the current directory);
+    /// the payouts are then in transit. Prints the transfers and the ones skipped (no IBAN).
+    BankFile {
+        /// The paying studio's id.
+        #[arg(long)]
+        studio: String,
+        /// Requested execution date (YYYY-MM-DD, a Swiss bank business day); default: the next
+        /// business day.
+        #[arg(long)]
+        execution_date: Option<chrono::NaiveDate>,
+        /// Where to write the XML.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Import a camt.053 statement or camt.054 notification (e.g. from the bank's EBICS folder)
+    /// and match it to bank payouts and card batches; prints what settled, failed and stayed
+    /// unmatched. Importing the same file again changes nothing.
+    ImportStatement {
+        /// The camt XML file.
+        file: std::path::PathBuf,
+    },
     /// Print the OpenAPI 3.1 document of the JSON API (what GET /api/v1/openapi.json serves) as
     /// JSON and exit; needs no database.
     Openapi,
@@ -467,6 +489,83 @@ async fn run(cli: Cli, database_url_given: bool) -> anyhow::Result<std::process:
                 engine.close().await;
                 return Ok(std::process::ExitCode::from(1));
             }
+        }
+        Command::BankFile {
+            studio,
+            execution_date,
+            out,
+        } => {
+            let studio_id = app::domain::StudioId::parse(&studio).map_err(anyhow::Error::msg)?;
+            // One key per studio, date and minute: a retried command within the minute gets the
+            // same file back instead of failing on an empty queue.
+            let key = app::engine::idempotency::IdempotencyKey::parse(Some(&format!(
+                "cli-bank-file-{studio_id}-{}-{}",
+                execution_date.map(|d| d.to_string()).unwrap_or_default(),
+                chrono::Utc::now().format("%Y%m%d%H%M")
+            )))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let file = engine
+                .create_bank_file(
+                    &operator,
+                    &key,
+                    &app::domain::BankFileRequest {
+                        studio_id,
+                        execution_date,
+                    },
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("no bank file was written: {e}"))?;
+            let (name, document) = engine
+                .bank_file_document(&operator, file.batch.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("the bank file cannot be read back: {e}"))?;
+            let path = out.unwrap_or_else(|| std::path::PathBuf::from(name));
+            std::fs::write(&path, document)
+                .with_context(|| format!("writing the bank file to {}", path.display()))?;
+            for item in &file.items {
+                println!(
+                    "{:<36} {:>14}  {}",
+                    item.end_to_end_id,
+                    item.amount.to_string(),
+                    item.counterparty
+                );
+            }
+            for skipped in &file.skipped {
+                println!("skipped: {skipped}");
+            }
+            println!(
+                "bank file {} written to {}: {} transfers, {}, expected on {}",
+                file.batch.reference,
+                path.display(),
+                file.batch.item_count,
+                file.batch.total,
+                file.batch.expected_on
+            );
+        }
+        Command::ImportStatement { file } => {
+            let document = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let result = engine
+                .import_bank_statement(&operator, &document)
+                .await
+                .map_err(|e| anyhow::anyhow!("the statement was not imported: {e}"))?;
+            if result.duplicate {
+                println!(
+                    "{} {} was imported before: nothing changed",
+                    result.kind, result.message_id
+                );
+            }
+            println!(
+                "{} {}: {} lines, {} settled, {} failed, {} need reconciliation, {} unmatched, {} already matched",
+                result.kind,
+                result.message_id,
+                result.lines,
+                result.settled,
+                result.failed,
+                result.needs_reconciliation,
+                result.unmatched,
+                result.duplicates
+            );
         }
         Command::Finish { payout_id } => {
             let id = app::domain::PayoutId::parse(&payout_id).map_err(anyhow::Error::msg)?;

@@ -146,6 +146,95 @@ fn audit_exits_0_on_clean_books_and_1_with_each_finding_printed() {
 }
 
 #[test]
+fn bank_file_writes_the_pain001_and_import_statement_matches_it_once() {
+    let database = database();
+    let url = database.url.clone();
+    let seed = binary()
+        .args(["--database-url", &url, "seed-demo"])
+        .output()
+        .unwrap();
+    assert!(seed.status.success());
+    let studio: String = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let engine = app::engine::Engine::connect(&url, app::engine::EngineSettings::default())
+            .await
+            .unwrap();
+        let id: app::domain::StudioId = app::engine::db::query_scalar(
+            "SELECT studio_id FROM employees WHERE name = 'Jonas Keller'",
+        )
+        .fetch_one(engine.pool())
+        .await
+        .unwrap();
+        engine.pool().close().await;
+        id.to_string()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("payouts.xml");
+    let written = binary()
+        .args([
+            "--database-url",
+            &url,
+            "bank-file",
+            "--studio",
+            &studio,
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&written.stdout).to_string();
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    assert!(stdout.contains("4 transfers"), "{stdout}");
+    assert!(stdout.contains("skipped: Noah Weber: no IBAN"), "{stdout}");
+    let xml = std::fs::read_to_string(&out).unwrap();
+    assert!(xml.contains("urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"));
+    // The first transfer comes back on a statement: debited once.
+    let first = stdout.lines().next().unwrap();
+    let mut columns = first.split_whitespace();
+    let e2e = columns.next().unwrap();
+    let amount = columns.nth(1).unwrap().replace('\'', "");
+    let statement = format!(
+        "<?xml version=\"1.0\"?><Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.08\"><BkToCstmrStmt>\
+         <GrpHdr><MsgId>CLI-1</MsgId><CreDtTm>2026-12-07T18:00:00+01:00</CreDtTm></GrpHdr><Stmt><Id>CLI-1-1</Id>\
+         <CreDtTm>2026-12-07T18:00:00+01:00</CreDtTm><Acct><Id><IBAN>CH9300762011623852957</IBAN></Id></Acct>\
+         <Ntry><Amt Ccy=\"CHF\">{amount}</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>\
+         <BookgDt><Dt>2026-12-07</Dt></BookgDt><NtryDtls><TxDtls><Refs><EndToEndId>{e2e}</EndToEndId></Refs>\
+         <Amt Ccy=\"CHF\">{amount}</Amt></TxDtls></NtryDtls></Ntry></Stmt></BkToCstmrStmt></Document>"
+    );
+    let camt = dir.path().join("statement.xml");
+    std::fs::write(&camt, statement).unwrap();
+    let import = |expected: &str| {
+        let output = binary()
+            .args(["--database-url", &url, "import-statement"])
+            .arg(&camt)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains(expected), "{stdout}");
+    };
+    import("1 lines, 1 settled, 0 failed, 0 need reconciliation, 0 unmatched");
+    import("was imported before: nothing changed");
+    // A file that is not a statement is one clear line and exit code 1.
+    assert_clear_failure(
+        &[
+            "--database-url",
+            &url,
+            "import-statement",
+            out.to_str().unwrap(),
+        ],
+        "this is a pain.001",
+    );
+}
+
+#[test]
 fn serve_refuses_to_start_outside_demo_mode_while_demo_passwords_sign_in() {
     let database = database();
     let url = database.url.clone();
