@@ -28,15 +28,19 @@ ALTER TABLE studios ADD COLUMN bank_account_holder TEXT;
 
 -- How many business days after its cause money settles: 'bank_payout' (execution date to the
 -- employee's bank), 'card' (capture to the acquirer's credit), or a provider's own name, which
--- wins over 'card'. Configurable per provider and method (PUT /api/v1/settlement-terms/{key}).
+-- wins over 'card'. A business's own term (set by its owner, PUT /api/v1/settlement-terms/{key})
+-- wins over the default of every business (business_id NULL).
 CREATE TABLE settlement_terms (
-    key            TEXT PRIMARY KEY NOT NULL CHECK (length(key) BETWEEN 1 AND 64),
+    business_id    UUID REFERENCES businesses(id),
+    key            TEXT NOT NULL CHECK (length(key) BETWEEN 1 AND 64),
     business_days  BIGINT NOT NULL CHECK (business_days BETWEEN 0 AND 30),
     updated_at     TIMESTAMPTZ NOT NULL
 );
-INSERT INTO settlement_terms (key, business_days, updated_at) VALUES
-    ('bank_payout', 1, now()),
-    ('card', 2, now());
+CREATE UNIQUE INDEX settlement_terms_default ON settlement_terms(key) WHERE business_id IS NULL;
+CREATE UNIQUE INDEX settlement_terms_business ON settlement_terms(business_id, key) WHERE business_id IS NOT NULL;
+INSERT INTO settlement_terms (business_id, key, business_days, updated_at) VALUES
+    (NULL, 'bank_payout', 1, now()),
+    (NULL, 'card', 2, now());
 
 -- A bank file (pain.001: reference = its MsgId, the XML kept byte for byte so a second download
 -- is the same file) or an acquirer settlement batch.

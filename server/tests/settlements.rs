@@ -751,6 +751,34 @@ async fn card_payments_settle_in_acquirer_batches_by_provider_term_and_a_short_c
         .await
         .unwrap();
     assert_eq!(refused.status(), 422);
+    let terms = app.get_json("/api/v1/settlement-terms").await;
+    let terms: Vec<(String, i64)> = terms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["key"].as_str().unwrap().to_string(),
+                t["business_days"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        terms,
+        vec![
+            ("bank_payout".into(), 1),
+            ("card".into(), 2),
+            ("worldline".into(), 1)
+        ]
+    );
+    // The owner's term is her business's own; the default of every business is untouched.
+    let scoped: Vec<(bool, i64)> = db::query_as(
+        "SELECT business_id IS NULL, business_days FROM settlement_terms WHERE key = 'worldline'",
+    )
+    .fetch_all(app.engine.pool())
+    .await
+    .unwrap();
+    assert_eq!(scoped, vec![(false, 1)]);
     let mut events = Vec::new();
     for (provider, payment, amount, day) in [
         ("worldline", "wl-1", 5_000, "2026-12-03"),

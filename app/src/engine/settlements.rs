@@ -161,22 +161,38 @@ fn end_to_end_id(item: SettlementItemId) -> String {
     format!("PE-{}", item.0.simple()).to_uppercase()
 }
 
-/// Business days of settlement term `key` (`bank_payout`, `card`, or a provider's name).
-async fn term(tx: &mut DbTransaction, key: &str) -> Result<u32, AppError> {
-    let days: Option<i64> =
-        db::query_scalar("SELECT business_days FROM settlement_terms WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error("reading the settlement terms"))?;
-    let days = days.ok_or_else(|| {
-        tracing::error!(key, "no settlement term");
+/// Business days of the first settlement term of `keys` (in order of preference) for `studio`:
+/// its business's own term of a key wins over the default of every business, and an earlier
+/// key over a later one (a provider's term over `card`).
+async fn term(tx: &mut DbTransaction, studio: StudioId, keys: &[&str]) -> Result<u32, AppError> {
+    let mut found = None;
+    for key in keys {
+        found = db::query_scalar::<i64>(
+            "SELECT business_days FROM settlement_terms
+             WHERE key = $1
+               AND (business_id IS NULL OR business_id = (SELECT business_id FROM studios WHERE id = $2))
+             ORDER BY business_id IS NULL LIMIT 1",
+        )
+        .bind(*key)
+        .bind(studio)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error("reading the settlement terms"))?;
+        if found.is_some() {
+            break;
+        }
+    }
+    let days = found.ok_or_else(|| {
+        tracing::error!(?keys, "no settlement term");
         AppError::Internal {
-            message: format!("there is no settlement term for {key}; it is logged on the server"),
+            message: format!(
+                "there is no settlement term for {}; it is logged on the server",
+                keys.join(" or ")
+            ),
         }
     })?;
     u32::try_from(days).map_err(|_| AppError::Internal {
-        message: format!("the settlement term for {key} is negative"),
+        message: format!("the settlement term for {} is negative", keys.join(" or ")),
     })
 }
 
@@ -195,7 +211,21 @@ pub(crate) async fn schedule_bank_payout(
     if payout.method != PayoutMethod::Bank || payout.total.0 <= 0 {
         return Ok(());
     }
-    let days = term(tx, BANK_PAYOUT_TERM).await?;
+    schedule_transfer(tx, payout.studio_id, payout.id, payout.total, None, at).await
+}
+
+/// Inserts a scheduled bank transfer of `amount` paying `payout` (a reissue names the failed
+/// item it replaces), expected on the next business day's execution plus the `bank_payout`
+/// term. A payout's first transfer is inserted once: a retry finds it.
+async fn schedule_transfer(
+    tx: &mut DbTransaction,
+    studio: StudioId,
+    payout: PayoutId,
+    amount: Rappen,
+    reissue_of: Option<SettlementItemId>,
+    at: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let days = term(tx, studio, &[BANK_PAYOUT_TERM]).await?;
     let calendar = calendar()?;
     let execution = calendar
         .add_business_days(business_date(at), 1)
@@ -206,20 +236,22 @@ pub(crate) async fn schedule_bank_payout(
     let id = SettlementItemId::generate();
     db::query(
         "INSERT INTO settlement_items (id, studio_id, kind, payout_id, end_to_end_id, amount, state,
-                                       expected_on, version, created_at, updated_at)
-         SELECT $1, $2, 'bank_payout', $3, $4, $5, 'scheduled', $6, 1, $7, $7
-         WHERE NOT EXISTS (SELECT 1 FROM settlement_items WHERE payout_id = $3 AND reissue_of IS NULL)",
+                                       expected_on, reissue_of, version, created_at, updated_at)
+         SELECT $1, $2, 'bank_payout', $3, $4, $5, 'scheduled', $6, $7, 1, $8, $8
+         WHERE $7 IS NOT NULL
+            OR NOT EXISTS (SELECT 1 FROM settlement_items WHERE payout_id = $3 AND reissue_of IS NULL)",
     )
     .bind(id)
-    .bind(payout.studio_id)
-    .bind(payout.id)
+    .bind(studio)
+    .bind(payout)
     .bind(end_to_end_id(id))
-    .bind(payout.total)
+    .bind(amount)
     .bind(expected_on)
+    .bind(reissue_of)
     .bind(at)
     .execute(&mut *tx)
     .await
-    .map_err(db_error("scheduling the bank payout"))?;
+    .map_err(db_error("scheduling the bank transfer"))?;
     Ok(())
 }
 
@@ -326,7 +358,12 @@ impl Engine {
                 .await?;
         }
         if change.action == SettlementAction::Reissue {
-            self.schedule_reissue(tx, row, at).await?;
+            // A new transfer of the same amount for the next bank file, to the employee's IBAN
+            // as it is then.
+            let payout = row.payout_id.ok_or_else(|| AppError::Internal {
+                message: "a bank transfer without its payout cannot be reissued".into(),
+            })?;
+            schedule_transfer(tx, row.studio_id, payout, row.amount, Some(row.id), at).await?;
         }
         let after = item_row(tx, caller, row.id).await?.to_item(today)?;
         let event = match to {
@@ -441,42 +478,6 @@ impl Engine {
             },
         )
         .await?;
-        Ok(())
-    }
-
-    /// A new scheduled item paying a failed one's amount again (the next bank file takes it,
-    /// to the employee's IBAN as it is then).
-    async fn schedule_reissue(
-        &self,
-        tx: &mut DbTransaction,
-        failed: &ItemRow,
-        at: DateTime<Utc>,
-    ) -> Result<(), AppError> {
-        let days = term(tx, BANK_PAYOUT_TERM).await?;
-        let calendar = calendar()?;
-        let execution = calendar
-            .add_business_days(business_date(at), 1)
-            .map_err(calendar_error)?;
-        let expected_on = calendar
-            .add_business_days(execution, days)
-            .map_err(calendar_error)?;
-        let id = SettlementItemId::generate();
-        db::query(
-            "INSERT INTO settlement_items (id, studio_id, kind, payout_id, end_to_end_id, amount, state,
-                                           expected_on, reissue_of, version, created_at, updated_at)
-             VALUES ($1, $2, 'bank_payout', $3, $4, $5, 'scheduled', $6, $7, 1, $8, $8)",
-        )
-        .bind(id)
-        .bind(failed.studio_id)
-        .bind(failed.payout_id)
-        .bind(end_to_end_id(id))
-        .bind(failed.amount)
-        .bind(expected_on)
-        .bind(failed.id)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error("scheduling the reissued transfer"))?;
         Ok(())
     }
 
@@ -808,7 +809,7 @@ impl Engine {
             tracing::warn!(%error, "bank file refused by its own validation");
             AppError::unprocessable("invalid_bank_file", error.to_string())
         })?;
-        let days = term(&mut tx, BANK_PAYOUT_TERM).await?;
+        let days = term(&mut tx, request.studio_id, &[BANK_PAYOUT_TERM]).await?;
         let expected_on = calendar
             .add_business_days(execution, days)
             .map_err(calendar_error)?;
@@ -1583,23 +1584,37 @@ impl Engine {
         }
     }
 
-    /// The settlement terms (`T+N` per method or provider), by key.
+    /// The settlement terms in force for the caller's business (`T+N` per method or
+    /// provider), by key: its own where it set one, else the default of every business.
     ///
     /// Errors: 403 without [`Permission::ReadSettlements`].
     pub async fn settlement_terms(&self, caller: &Caller) -> Result<Vec<SettlementTerm>, AppError> {
         caller.require(Permission::ReadSettlements)?;
-        db::query_as("SELECT key, business_days, updated_at FROM settlement_terms ORDER BY key")
-            .fetch_all(self.pool())
-            .await
-            .map_err(db_error("reading the settlement terms"))
+        let rows: Vec<SettlementTerm> = db::query_as(
+            "SELECT key, business_days, updated_at FROM settlement_terms
+             WHERE business_id IS NULL OR business_id = $1
+             ORDER BY key, business_id IS NULL",
+        )
+        .bind(caller.business_id)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("reading the settlement terms"))?;
+        let mut terms: Vec<SettlementTerm> = Vec::new();
+        for term in rows {
+            // Ordered by key, the business's own first: keep the first of each key.
+            if terms.last().is_none_or(|last| last.key != term.key) {
+                terms.push(term);
+            }
+        }
+        Ok(terms)
     }
 
     /// Sets the term of `key` (`bank_payout`, `card`, or a provider's name as its events name
-    /// it). Applies to items scheduled from now on; items already expected keep their date.
+    /// it) for the caller's business (the operator sets the default of every business).
+    /// Applies to items scheduled from now on; items already expected keep their date.
     ///
-    /// Errors: 403 without [`Permission::ManageSettlements`] (a business-wide setting: owners of
-    /// every studio, i.e. callers who see all studios); 422 `key` empty or longer than 64
-    /// characters, `business_days` outside 0 to 30.
+    /// Errors: 403 without [`Permission::ManageSettlements`]; 422 `key` empty or longer than
+    /// 64 characters, `business_days` outside 0 to 30.
     pub async fn set_settlement_term(
         &self,
         caller: &Caller,
@@ -1623,16 +1638,27 @@ impl Engine {
         let at = now();
         let mut tx = self.begin_write().await?;
         let before: Option<SettlementTerm> = db::query_as(
-            "SELECT key, business_days, updated_at FROM settlement_terms WHERE key = $1",
+            "SELECT key, business_days, updated_at FROM settlement_terms
+             WHERE key = $1 AND business_id IS NOT DISTINCT FROM $2",
         )
         .bind(key)
+        .bind(caller.business_id)
         .fetch_optional(&mut tx)
         .await
         .map_err(db_error("reading the settlement term"))?;
         db::query(
-            "INSERT INTO settlement_terms (key, business_days, updated_at) VALUES ($1, $2, $3)
-             ON CONFLICT (key) DO UPDATE SET business_days = excluded.business_days, updated_at = excluded.updated_at",
+            "DELETE FROM settlement_terms WHERE key = $1 AND business_id IS NOT DISTINCT FROM $2",
         )
+        .bind(key)
+        .bind(caller.business_id)
+        .execute(&mut tx)
+        .await
+        .map_err(db_error("replacing the settlement term"))?;
+        db::query(
+            "INSERT INTO settlement_terms (business_id, key, business_days, updated_at)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(caller.business_id)
         .bind(key)
         .bind(request.business_days)
         .bind(at)
@@ -1683,13 +1709,7 @@ impl Engine {
         let calendar = calendar()?;
         let mut report = SweepReport::default();
         let mut tx = self.begin_write().await?;
-        let terms: HashMap<String, i64> =
-            db::query_as::<(String, i64)>("SELECT key, business_days FROM settlement_terms")
-                .fetch_all(&mut tx)
-                .await
-                .map_err(db_error("reading the settlement terms"))?
-                .into_iter()
-                .collect();
+        let mut terms: HashMap<(StudioId, String), u32> = HashMap::new();
         #[derive(sqlx::FromRow)]
         struct Captured {
             id: PaymentId,
@@ -1713,12 +1733,15 @@ impl Engine {
         .map_err(db_error("finding captured card payments"))?;
         let mut batches: HashMap<(StudioId, String, NaiveDate), SettlementBatchId> = HashMap::new();
         for payment in &captured {
-            let days = terms
-                .get(&payment.provider)
-                .or_else(|| terms.get(CARD_TERM))
-                .copied()
-                .unwrap_or(2);
-            let days = u32::try_from(days).unwrap_or(2);
+            let days = match terms.get(&(payment.studio_id, payment.provider.clone())) {
+                Some(days) => *days,
+                None => {
+                    let days =
+                        term(&mut tx, payment.studio_id, &[&payment.provider, CARD_TERM]).await?;
+                    terms.insert((payment.studio_id, payment.provider.clone()), days);
+                    days
+                }
+            };
             let expected_on = calendar
                 .add_business_days(business_date(payment.captured_at), days)
                 .map_err(calendar_error)?;
