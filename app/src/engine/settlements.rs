@@ -803,6 +803,9 @@ impl Engine {
             },
             debtor_account,
             debtor_agent_bic: None,
+            // Commission is salary: the bank books the batch as salary payments, confidential
+            // on the studio's statement (SPS: CtgyPurp SALA).
+            category_purpose: Some("SALA".into()),
             transfers,
         };
         let document = pain001::write_pain001(&order).map_err(|error| {

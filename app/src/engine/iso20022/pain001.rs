@@ -64,6 +64,10 @@ pub struct PaymentOrder {
     /// institution id taken from the IBAN instead (`ClrSysMmbId`, clearing system `CHBCC`);
     /// `None` for an account elsewhere is refused ([`BankFileError::DebtorAgentUnknown`]).
     pub debtor_agent_bic: Option<String>,
+    /// PmtInf/PmtTpInf/CtgyPurp/Cd (ISO ExternalCategoryPurpose1Code, 4 capital letters), e.g.
+    /// `SALA`: the bank handles the batch as salary payments (confidential booking, no details
+    /// of the single transfers on the debtor's statement). `None` leaves `PmtTpInf` out.
+    pub category_purpose: Option<String>,
     /// The transfers (`CdtTrfTxInf`), at least one, in the order given.
     pub transfers: Vec<CreditTransfer>,
 }
@@ -160,6 +164,19 @@ fn validate(order: &PaymentOrder) -> Result<DebtorAgent, BankFileError> {
         });
     }
     let debtor_agent = debtor_agent(order)?;
+    if let Some(purpose) = &order.category_purpose {
+        if purpose.len() != 4 || !purpose.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(BankFileError::IdCharacter {
+                location: HEADER.into(),
+                field: "category purpose",
+                value: purpose.clone(),
+                character: purpose
+                    .chars()
+                    .find(|c| !c.is_ascii_uppercase())
+                    .unwrap_or(' '),
+            });
+        }
+    }
     if order.transfers.is_empty() {
         return Err(BankFileError::NoTransfers);
     }
@@ -403,6 +420,13 @@ fn write_document(order: &PaymentOrder, debtor_agent: &DebtorAgent) -> io::Resul
                         leaf(w, "PmtMtd", "TRF")?;
                         leaf(w, "NbOfTxs", &count)?;
                         leaf(w, "CtrlSum", &control_sum)?;
+                        if let Some(purpose) = &order.category_purpose {
+                            w.create_element("PmtTpInf").write_inner_content(|w| {
+                                w.create_element("CtgyPurp")
+                                    .write_inner_content(|w| leaf(w, "Cd", purpose))?;
+                                Ok(())
+                            })?;
+                        }
                         w.create_element("ReqdExctnDt").write_inner_content(|w| {
                             leaf(
                                 w,
@@ -536,6 +560,7 @@ mod tests {
             },
             debtor_account: parse_iban("CH93 0076 2011 6238 5295 7").unwrap(),
             debtor_agent_bic: None,
+            category_purpose: Some("SALA".into()),
             transfers: vec![
                 CreditTransfer {
                     instruction_id: "INSTR-0001".into(),
@@ -642,9 +667,22 @@ mod tests {
     }
 
     #[test]
+    fn a_category_purpose_is_four_capital_letters_and_can_be_left_out() {
+        let xml = write_pain001(&order()).unwrap();
+        assert!(xml.contains("<PmtTpInf>"));
+        let mut plain = order();
+        plain.category_purpose = None;
+        assert!(!write_pain001(&plain).unwrap().contains("PmtTpInf"));
+        plain.category_purpose = Some("sal".into());
+        let refusal = write_pain001(&plain).unwrap_err().to_string();
+        assert!(refusal.contains("category purpose"), "{refusal}");
+    }
+
+    #[test]
     fn the_debtor_bank_is_the_iid_of_a_swiss_iban_or_the_bic_given() {
         let xml = write_pain001(&order()).unwrap();
-        assert_eq!(texts(&xml, "Cd"), [SWISS_CLEARING_SYSTEM]);
+        // The first Cd is the category purpose (salary), the second the clearing system.
+        assert_eq!(texts(&xml, "Cd"), ["SALA", SWISS_CLEARING_SYSTEM]);
         assert_eq!(texts(&xml, "MmbId"), ["00762"]);
         assert!(texts(&xml, "BICFI").is_empty());
 
