@@ -37,7 +37,7 @@ test.describe("Roles", () => {
 
   test("the owner sees every page and both studios' employees", async ({ page }) => {
     await signIn(page, "/owner", "owner@demo.test", "owner-demo");
-    expect(await navigation(page)).toEqual(["Reception", "Till", "Payouts", "Employees", "Card payments", "Audit", "Webhooks", "Live", "Settings"]);
+    expect(await navigation(page)).toEqual(["Reception", "Till", "Payouts", "Employees", "Card payments", "Settlements", "Audit", "Webhooks", "Live", "Settings"]);
     const rows = page.locator("table.employees tr[data-employee]");
     await expect(rows.first()).toBeVisible({ timeout: UI_TIMEOUT });
     await expect(page.locator('tr[data-employee="Lara Meier"]')).toHaveCount(1);
@@ -48,6 +48,9 @@ test.describe("Roles", () => {
     await signIn(page, "/owner", "reception@demo.test", "reception-demo");
     await expect(page.locator(".signed-in")).toContainText("receptionist");
     expect(await navigation(page)).toEqual(["Reception", "Till", "Payouts", "Employees", "Live"]);
+    // Bank files and statements are the owner's: no link, and the API refuses her.
+    expect(await navigation(page)).not.toContain("Settlements");
+    expect((await page.request.get("/api/v1/settlements")).status()).toBe(403);
     await expect(page.locator('tr[data-employee="Lara Meier"]')).toHaveCount(1, { timeout: UI_TIMEOUT });
     // Luca Schmid works in Bern: not hers to see or pay.
     await expect(page.locator('tr[data-employee="Luca Schmid"]')).toHaveCount(0);
@@ -64,6 +67,8 @@ test.describe("Roles", () => {
   test("an employee sees only her own payouts, and signing out ends the session", async ({ page }) => {
     await signIn(page, "/", "lara@demo.test", "employee-demo");
     expect(await navigation(page)).toEqual(["My payouts"]);
+    expect(await navigation(page)).not.toContain("Settlements");
+    expect((await page.request.get("/api/v1/settlements")).status()).toBe(403);
     await page.getByRole("link", { name: "My payouts" }).click();
     await expect(page.getByRole("heading", { level: 1, name: "Lara Meier" })).toBeVisible({ timeout: UI_TIMEOUT });
     await page.goto("/employees");

@@ -841,3 +841,196 @@ pub async fn resend_webhook_message(message_id: String) -> Result<WebhookMessage
     )?;
     answer(engine()?.resend_webhook_message(&caller()?, id).await)
 }
+
+// Settlements (issue 9)
+
+/// The wire name of a settlement action (`resolve_paid`), as the JSON API spells it: the value
+/// of the page's action buttons.
+pub fn settlement_action_name(action: SettlementAction) -> &'static str {
+    match action {
+        SettlementAction::Send => "send",
+        SettlementAction::Confirm => "confirm",
+        SettlementAction::Flag => "flag",
+        SettlementAction::Fail => "fail",
+        SettlementAction::ResolvePaid => "resolve_paid",
+        SettlementAction::Reissue => "reissue",
+        SettlementAction::WriteOff => "write_off",
+    }
+}
+
+/// `text` as one of the actions a person may take (the engine refuses the others again).
+#[cfg(feature = "ssr")]
+fn settlement_action(text: &str) -> Result<SettlementAction, AppError> {
+    SettlementAction::ALL
+        .into_iter()
+        .find(|action| settlement_action_name(*action) == text.trim())
+        .ok_or_else(|| {
+            AppError::validation(
+                "action",
+                format!("'{text}' is not a settlement action (confirm, fail, resolve_paid, reissue, write_off)"),
+            )
+        })
+}
+
+/// The text of an optional form field, `None` when it is absent or blank.
+#[cfg(feature = "ssr")]
+fn filled(text: Option<String>) -> Option<String> {
+    text.filter(|t| !t.trim().is_empty())
+}
+
+/// The settlement overview of the caller's studios: what needs a person, what is on its way,
+/// the bank files and the unmatched statement lines.
+#[server(output = JsonText)]
+pub async fn get_settlement_overview() -> Result<SettlementOverview, AppError> {
+    answer(engine()?.settlement_overview(&caller()?).await)
+}
+
+/// Writes a studio's pain.001 bank file of its scheduled bank payouts; `execution_date` is
+/// YYYY-MM-DD or empty (the next bank business day).
+#[server(output = JsonText)]
+pub async fn create_bank_file(
+    idempotency_key: String,
+    studio_id: String,
+    execution_date: Option<String>,
+) -> Result<BankFile, AppError> {
+    let request = answer((|| -> Result<BankFileRequest, AppError> {
+        Ok(BankFileRequest {
+            studio_id: StudioId::parse(&studio_id)
+                .map_err(|m| AppError::validation("studio_id", m))?,
+            execution_date: filled(execution_date)
+                .map(|text| parse_date("execution_date", &text))
+                .transpose()?,
+        })
+    })())?;
+    let engine = engine()?;
+    let caller = caller()?;
+    let key = key(&idempotency_key)?;
+    answer(wait_for_first(|| engine.create_bank_file(&caller, &key, &request)).await)
+}
+
+/// Imports a camt.053 statement or camt.054 notification (the XML text); importing the same
+/// file again changes nothing.
+#[server(output = JsonText)]
+pub async fn import_bank_statement(document: String) -> Result<StatementImport, AppError> {
+    if document.trim().is_empty() {
+        return Err(answer_error(AppError::validation(
+            "document",
+            "choose the statement file (or paste its XML)",
+        )));
+    }
+    answer(engine()?.import_bank_statement(&caller()?, &document).await)
+}
+
+/// A person's action on a settlement item: `action` is confirm, fail, resolve_paid, reissue
+/// or write_off; `bank_reference` and `note` record what the bank said; `line_id` (optional,
+/// confirm only) is the statement line that shows the money.
+#[server(output = JsonText)]
+pub async fn act_on_settlement_item(
+    idempotency_key: String,
+    item_id: String,
+    action: String,
+    expected_version: String,
+    bank_reference: Option<String>,
+    note: Option<String>,
+    line_id: Option<String>,
+) -> Result<SettlementItem, AppError> {
+    let (id, request) = answer((|| -> Result<_, AppError> {
+        let id =
+            SettlementItemId::parse(&item_id).map_err(|m| AppError::validation("item_id", m))?;
+        let request = SettlementActionRequest {
+            action: settlement_action(&action)?,
+            expected_version: expected_version
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| AppError::validation("expected_version", "reload the page"))?,
+            bank_reference: filled(bank_reference),
+            note: filled(note),
+            line_id: filled(line_id)
+                .map(|text| {
+                    StatementLineId::parse(&text).map_err(|m| AppError::validation("line_id", m))
+                })
+                .transpose()?,
+        };
+        Ok((id, request))
+    })())?;
+    let engine = engine()?;
+    let caller = caller()?;
+    let key = key(&idempotency_key)?;
+    answer(wait_for_first(|| engine.act_on_settlement_item(&caller, &key, id, &request)).await)
+}
+
+/// Takes a statement line off the manual-matching list with a note (it is not a settlement).
+#[server(output = JsonText)]
+pub async fn dismiss_statement_line(
+    line_id: String,
+    note: String,
+) -> Result<StatementLine, AppError> {
+    let id =
+        answer(StatementLineId::parse(&line_id).map_err(|m| AppError::validation("line_id", m)))?;
+    answer(
+        engine()?
+            .dismiss_statement_line(&caller()?, id, &DismissLineRequest { note })
+            .await,
+    )
+}
+
+/// Sets the IBAN an employee's bank payouts go to (a QR-IBAN is refused).
+#[server(output = JsonText)]
+pub async fn set_employee_bank_account(employee_id: String, iban: String) -> Result<(), AppError> {
+    let id = answer(
+        EmployeeId::parse(&employee_id).map_err(|m| AppError::validation("employee_id", m)),
+    )?;
+    let request = BankAccountRequest { iban, holder: None };
+    answer(
+        engine()?
+            .set_employee_bank_account(&caller()?, id, &request)
+            .await,
+    )
+}
+
+/// Sets the account a studio's bank files pay from, and its holder's name (empty: the studio's
+/// name).
+#[server(output = JsonText)]
+pub async fn set_studio_bank_account(
+    studio_id: String,
+    iban: String,
+    holder: Option<String>,
+) -> Result<(), AppError> {
+    let id = answer(StudioId::parse(&studio_id).map_err(|m| AppError::validation("studio_id", m)))?;
+    let request = BankAccountRequest {
+        iban,
+        holder: filled(holder),
+    };
+    answer(
+        engine()?
+            .set_studio_bank_account(&caller()?, id, &request)
+            .await,
+    )
+}
+
+/// The bank transfers of an employee's payouts, newest first (employees: only their own).
+#[server(output = JsonText)]
+pub async fn list_payout_settlements(employee_id: String) -> Result<Vec<SettlementItem>, AppError> {
+    let id = answer(
+        EmployeeId::parse(&employee_id).map_err(|m| AppError::validation("employee_id", m)),
+    )?;
+    answer(engine()?.payout_settlements(&caller()?, id).await)
+}
+
+#[cfg(test)]
+mod settlement_tests {
+    use super::*;
+
+    #[test]
+    fn settlement_action_names_are_the_json_names() {
+        for action in SettlementAction::ALL {
+            assert_eq!(
+                serde_json::to_value(action).ok(),
+                Some(serde_json::Value::String(
+                    settlement_action_name(action).to_string()
+                )),
+                "{action:?}"
+            );
+        }
+    }
+}

@@ -11,6 +11,7 @@ mod payments;
 mod payout;
 mod reception;
 mod settings;
+mod settlements;
 mod till;
 mod webhooks;
 
@@ -84,6 +85,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/till") view={Lazy::<till::TillRoute>::new()}/>
                     <Route path=path!("/audits") view={Lazy::<audits::AuditsRoute>::new()}/>
                     <Route path=path!("/payments") view={Lazy::<payments::PaymentsRoute>::new()}/>
+                    <Route path=path!("/settlements") view={Lazy::<settlements::SettlementsRoute>::new()}/>
                     <Route path=path!("/payouts/:id") view={Lazy::<payout::PayoutRoute>::new()}/>
                     <Route path=path!("/employees") view={Lazy::<employee::EmployeesRoute>::new()}/>
                     <Route path=path!("/employees/:id") view={Lazy::<employee::EmployeeRoute>::new()}/>
@@ -116,6 +118,7 @@ fn TopBar(me: Me) -> impl IntoView {
                     None => view! { <A href="/employees">"Employees"</A> }.into_any(),
                 }}
                 {may(Permission::OperatePayments).then(|| view! { <A href="/payments">"Card payments"</A> })}
+                {may(Permission::ReadSettlements).then(|| view! { <A href="/settlements">"Settlements"</A> })}
                 {may(Permission::RunAudit).then(|| view! { <A href="/audits">"Audit"</A> })}
                 {may(Permission::ManageWebhooks).then(|| view! { <A href="/webhooks">"Webhooks"</A> })}
                 {may(Permission::ReadLiveFeed).then(|| view! { <A href="/live">"Live"</A> })}
@@ -162,6 +165,7 @@ fn StaffHome() -> impl IntoView {
             <li><a href="/owner"><strong>"Owner"</strong>" — preview, commit and review payouts of both studios"</a></li>
             <li><a href="/till"><strong>"Till"</strong>" — open the cash register, cash in and out, count and close with a Z report"</a></li>
             <li><a href="/employees"><strong>"Employee"</strong>" — see your payouts, their status and lines"</a></li>
+            <li><a href="/settlements"><strong>"Settlements"</strong>" — write bank files, import bank statements and follow each transfer until the bank shows it"</a></li>
             <li><a href="/audits"><strong>"Audit"</strong>" — check the books now and see what the nightly audit found"</a></li>
             <li><a href="/live"><strong>"Live"</strong>" — watch payouts, payments, tills and audits as they happen"</a></li>
         </ul>
