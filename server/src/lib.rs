@@ -68,7 +68,8 @@ pub fn app_router(engine: Engine, options: LeptosOptions, fault_injection: bool)
             },
         )
         .fallback(leptos_axum::file_and_error_handler(app::shell))
-        .with_state(options);
+        .with_state(options)
+        .layer(axum::middleware::from_fn(statement_import_limit));
     // Layers run bottom-up on the way in: trace, the cross-site check, authentication, then the
     // sign-in redirect of pages.
     api::router(fault_injection)
@@ -84,6 +85,29 @@ pub fn app_router(engine: Engine, options: LeptosOptions, fault_injection: bool)
         ))
         .layer(axum::middleware::from_fn(auth::reject_cross_site))
         .layer(TraceLayer::new_for_http())
+}
+
+/// The Settlements page imports a camt statement through a server function: it may be as large
+/// as the JSON API's import allows, three times over for the form encoding (a busy month is
+/// about a megabyte). Every other server function keeps the 64 KiB limit of the whole router;
+/// this layer sits inside it, and the innermost limit is the one extractors apply.
+async fn statement_import_limit(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tower::{Layer as _, ServiceExt as _};
+    if request.uri().path() != <app::api::ImportBankStatement as leptos::server_fn::ServerFn>::PATH
+    {
+        return next.run(request).await;
+    }
+    match DefaultBodyLimit::max(3 * app::engine::settlements::MAX_STATEMENT_BYTES)
+        .layer(next)
+        .oneshot(request)
+        .await
+    {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
 }
 
 /// Binds `config.addr` and serves until SIGTERM or Ctrl-C, then finishes in-flight requests and

@@ -989,3 +989,31 @@ async fn a_transfer_missing_from_the_statements_two_business_days_after_its_date
         .iter()
         .all(|i| i["state"] == "scheduled"));
 }
+
+#[tokio::test]
+async fn the_pages_import_takes_a_statement_far_larger_than_a_json_request() {
+    use leptos::server_fn::ServerFn;
+    let app = spawn_demo_app().await;
+    let owner = app.sign_in("owner@demo.test", "owner-demo").await.unwrap();
+    // 2,000 debits nobody made through us: a busy month's statement, about 1 MiB.
+    let entries: Vec<Entry> = (0..2_000)
+        .map(|n| ("DBIT", 1_000 + n, vec![(None, 1_000 + n, None)]))
+        .collect();
+    let xml = statement("STMT-LARGE-1", ZURICH_IBAN, &entries);
+    assert!(xml.len() > 512 * 1024, "{} bytes", xml.len());
+    let response = owner
+        .post(app.url(<app::api::ImportBankStatement as ServerFn>::PATH))
+        .header("Origin", &app.address)
+        .form(&[("document", xml.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let result: Value = response.json().await.unwrap();
+    assert_eq!(result["lines"], 2_000);
+    assert_eq!(result["unmatched"], 2_000);
+    assert_eq!(app.count("bank_statement_lines").await, 2_000);
+    // The JSON API takes it too (its own 10 MiB limit) and knows the file.
+    let again: Value = import(&app, &xml).await.json().await.unwrap();
+    assert_eq!(again["duplicate"], true, "{again}");
+}
