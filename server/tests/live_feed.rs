@@ -283,6 +283,7 @@ async fn each_caller_sees_only_their_studios_events_filtered_by_type_and_studio(
     let bern_till = append_events(&app, "till.closed", Some(bern), 1).await;
     let audit = append_events(&app, "audit.findings", None, 1).await;
     let zurich_payout = append_events(&app, "payout.committed", Some(zurich), 1).await;
+    let zurich_return = append_events(&app, "settlement.failed", Some(zurich), 1).await;
 
     let ids = |events: Vec<LiveEvent>| events.iter().map(|e| e.id).collect::<Vec<_>>();
     let quiet = Duration::from_millis(800);
@@ -294,8 +295,8 @@ async fn each_caller_sees_only_their_studios_events_filtered_by_type_and_studio(
     );
     assert_eq!(
         ids(all),
-        [zurich_till, bern_till, audit, zurich_payout],
-        "the owner sees both studios and the business-wide audit"
+        [zurich_till, bern_till, audit, zurich_payout, zurich_return],
+        "the owner sees both studios, the business-wide audit and the bank's return"
     );
     assert_eq!(
         ids(payouts_only.events_until_quiet(quiet).await),
@@ -305,7 +306,7 @@ async fn each_caller_sees_only_their_studios_events_filtered_by_type_and_studio(
     assert_eq!(
         ids(receptionist.events_until_quiet(quiet).await),
         [zurich_till, zurich_payout],
-        "a receptionist sees her studio only, and no business-wide events"
+        "a receptionist sees her studio only, no business-wide events, and no settlements (owners' business)"
     );
 
     // Refusals, before any stream starts.

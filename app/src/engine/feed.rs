@@ -165,11 +165,15 @@ struct Interest {
     audience: Audience,
     types: Vec<String>,
     studio: Option<StudioId>,
+    /// Whether the caller may read settlements: `settlement.*` events (bank transfers,
+    /// returns and what the bank said) are for them only, not for every receptionist.
+    settlements: bool,
 }
 
 impl Interest {
     fn wants(&self, event: &FeedEvent) -> bool {
         self.audience.sees(event.business, event.studio)
+            && (self.settlements || !event.event_type.starts_with("settlement."))
             && filter_matches(&self.types, event.event_type)
             && self
                 .studio
@@ -406,6 +410,7 @@ impl Engine {
             audience: Audience::of(caller),
             types,
             studio: request.studio_id,
+            settlements: caller.may(Permission::ReadSettlements),
         };
         let settings = &self.settings().live_feed;
         let newest: i64 = db::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
