@@ -46,6 +46,7 @@ interface SettlementItem {
   business_days_left: number;
   overdue: boolean;
   reason: string | null;
+  note: string | null;
   reissue_of: string | null;
   version: number;
 }
@@ -248,9 +249,9 @@ test.describe("Settlements", () => {
     const onTheirWay = (o: Overview) =>
       o.in_transit.filter((i) => i.studio_id === zurich && i.kind === "bank_payout" && i.state === "in_transit");
     let sent = onTheirWay(await overview(request));
-    if (sent.length < 3) {
+    if (sent.length < 4) {
       // No bank file yet (this test alone): write one through the API.
-      if (sendable(await overview(request), zurich).length < 3) await commitBankPayout(request, "Mia Fischer");
+      if (sendable(await overview(request), zurich).length < 4) await commitBankPayout(request, "Mia Fischer");
       const file = await request.post("/api/v1/bank-files", {
         headers: { "Idempotency-Key": randomUUID() },
         data: { studio_id: zurich },
@@ -258,14 +259,16 @@ test.describe("Settlements", () => {
       expect(file.status(), await file.text()).toBe(201);
       sent = onTheirWay(await overview(request));
     }
-    expect(sent.length, "three Zürich transfers in transit").toBeGreaterThanOrEqual(3);
-    const [paid, alsoPaid, returned] = sent;
+    expect(sent.length, "four Zürich transfers in transit").toBeGreaterThanOrEqual(4);
+    const [paid, alsoPaid, returned, short] = sent;
 
-    // The bank's statement: two debits with their exact amounts, and a return of the third.
+    // The bank's statement: two debits with their exact amounts, a return of the third, and the
+    // fourth debited with CHF 1.00 more than the payout.
     const xml = statement(`E2E-STMT-${Date.now()}`, ZURICH_IBAN, [
       ["DBIT", paid.amount, paid.end_to_end_id, null],
       ["DBIT", alsoPaid.amount, alsoPaid.end_to_end_id, null],
       ["CRDT", returned.amount, returned.end_to_end_id, "AC04"],
+      ["DBIT", short.amount + 100, short.end_to_end_id, null],
     ]);
     await open(page, "/settlements");
     const importing = section(page, "Import bank statement");
@@ -275,9 +278,17 @@ test.describe("Settlements", () => {
       buffer: Buffer.from(xml, "utf-8"),
     });
     await expect(importing.getByRole("status").filter({ hasText: "imported" })).toContainText(
-      "2 settled, 1 failed, 0 needs reconciliation, 0 unmatched",
+      "2 settled, 1 failed, 1 needs reconciliation, 0 unmatched",
       { timeout: UI_TIMEOUT },
     );
+
+    // Every page with the attention banner now says which transfers need the owner.
+    await open(page, "/");
+    const banner = page.locator("section.settlement-banner");
+    await expect(banner).toContainText("AC04", { timeout: UI_TIMEOUT });
+    await expect(banner).toContainText("the bank debited");
+    await expect(banner.getByRole("link", { name: /Open Settlements/ })).toHaveAttribute("href", "/settlements");
+    await open(page, "/settlements");
 
     // The returned transfer needs attention, with the bank's reason.
     const attention = section(page, "Needs attention");
@@ -329,6 +340,24 @@ test.describe("Settlements", () => {
     await expect(newRow).toContainText(returned.counterparty);
     await expect(newRow).toContainText("Scheduled");
     await expect(newRow).toContainText(chf(returned.amount));
+
+    // The transfer debited with another amount is confirmed by hand against its statement line,
+    // with a note of what the bank said.
+    const flagged = attention.locator(`article[data-item-id="${short.id}"]`);
+    await expect(flagged).toHaveAttribute("data-state", "needs_reconciliation");
+    await expect(flagged).toContainText("the bank debited");
+    const line = await flagged.locator("option", { hasText: short.end_to_end_id }).getAttribute("value");
+    expect(line, "the mismatched statement line is offered").toBeTruthy();
+    await flagged.getByLabel("Statement line that shows it (to confirm)").selectOption(line ?? "");
+    const note = "The bank charged CHF 1.00 for the transfer; the employee received the full payout.";
+    await flagged.getByLabel("What the bank said").fill(note);
+    await flagged.getByRole("button", { name: "Confirm settled" }).click();
+    await expect(attention.locator(`article[data-item-id="${short.id}"]`)).toHaveCount(0, { timeout: UI_TIMEOUT });
+    const confirmed = (await overview(request)).recent.find((i) => i.id === short.id);
+    expect(confirmed).toMatchObject({ state: "settled", note });
+    await open(page, "/");
+    await expect(page.locator("section.settlement-banner")).toHaveCount(0, { timeout: UI_TIMEOUT });
+    await open(page, "/settlements");
 
     // The same file again changes nothing.
     await importing.getByLabel("Bank statement file").setInputFiles({

@@ -354,6 +354,18 @@ pub async fn payouts_needing_attention() -> Result<Vec<Payout>, AppError> {
     engine()?.payouts_needing_attention(&caller()?).await
 }
 
+/// Bank transfers and card settlements that need a person (the attention banner's second
+/// part). Empty for whoever may not read settlements (receptionists, employees): the banner
+/// asks on every page every 10 s, and that is no refusal worth logging.
+#[server(output = JsonText)]
+pub async fn settlements_needing_attention() -> Result<Vec<SettlementItem>, AppError> {
+    let caller = caller()?;
+    if !caller.may(Permission::ReadSettlements) {
+        return Ok(Vec::new());
+    }
+    engine()?.settlements_needing_attention(&caller).await
+}
+
 /// Payouts, newest first, optionally by state and/or employee.
 #[server(output = JsonText)]
 pub async fn list_payouts(

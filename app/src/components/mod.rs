@@ -1,7 +1,7 @@
 //! Reusable UI pieces: the idempotency key every mutating form carries, the red banner of payouts
 //! needing attention with its Finish payout button, error and money display.
 
-use crate::api::{payouts_needing_attention, FinishPayout};
+use crate::api::{payouts_needing_attention, settlements_needing_attention, FinishPayout};
 use crate::domain::*;
 use leptos::prelude::*;
 
@@ -133,6 +133,46 @@ pub fn AttentionBanner() -> impl IntoView {
             })}
         </Transition>
         <FinishedNotice finish/>
+        <SettlementAttention tick=tick.read_only()/>
+    }
+}
+
+/// The banner's line about money that did not arrive: bank transfers the bank returned and
+/// settlements the statement disagrees with, with a link to the Settlements page where a person
+/// records what the bank says. Owners only (others get 403 and see nothing).
+#[component]
+fn SettlementAttention(tick: ReadSignal<u32>) -> impl IntoView {
+    let items = Resource::new(move || tick.get(), |_| settlements_needing_attention());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match items.await {
+                    Ok(items) if items.is_empty() => ().into_any(),
+                    Ok(items) => view! {
+                        <section class="settlement-banner" role="alert" aria-live="assertive">
+                            <h2><span class="icon" aria-hidden="true">"⚠ "</span>
+                                {format!("{} bank transfer(s) or settlement(s) need you", items.len())}</h2>
+                            <ul>
+                                {items.into_iter().map(|item| view! {
+                                    <li>
+                                        <strong>{format!("{} {}", item.counterparty, chf(item.amount))}</strong>
+                                        {format!(" — {}: {}", item.state.label(), item.reason.clone().unwrap_or_default())}
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                            <p><a href="/settlements">"Open Settlements to record what the bank says and resolve them"</a></p>
+                        </section>
+                    }.into_any(),
+                    Err(AppError::Denied { status: 403, .. }) => ().into_any(),
+                    Err(error) => view! {
+                        <section class="settlement-banner" role="alert">
+                            <p>"Could not check the settlements:"</p>
+                            <ErrorMessage error/>
+                        </section>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
     }
 }
 

@@ -550,6 +550,28 @@ impl Engine {
         })
     }
 
+    /// The items that need a person (failed, needs reconciliation) of the caller's studios,
+    /// oldest first, at most 50: the settlement line of the attention banner.
+    ///
+    /// Errors: 403 without [`Permission::ReadSettlements`] (the banner then shows nothing).
+    pub async fn settlements_needing_attention(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<SettlementItem>, AppError> {
+        caller.require(Permission::ReadSettlements)?;
+        let rows: Vec<ItemRow> = db::query_as(format!(
+            "{ITEM_SELECT} WHERE i.state IN ('failed', 'needs_reconciliation') AND {}
+             ORDER BY i.updated_at, i.id LIMIT 50",
+            studio_condition(self.backend(), "i.studio_id", 1)
+        ))
+        .bind(caller.studio_filter())
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error("reading the settlements needing attention"))?;
+        let today = business_date(now());
+        rows.iter().map(|r| r.to_item(today)).collect()
+    }
+
     /// The bank transfers of `employee`'s payouts, newest first (at most 50): what an employee
     /// checks ("in transit, expected Tuesday"). Employees see only their own.
     ///
