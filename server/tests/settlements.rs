@@ -121,6 +121,19 @@ async fn balance(app: &TestApp, studio: &Value, code: &str) -> i64 {
     .unwrap()
 }
 
+/// Writes the bank file of `studio` through the API; asserts 201.
+async fn bank_file(app: &TestApp, studio: &Value) -> Value {
+    let response = app
+        .post(
+            "/api/v1/bank-files",
+            &new_key(),
+            &json!({ "studio_id": studio["id"] }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
 async fn act(app: &TestApp, item: &Value, body: Value) -> reqwest::Response {
     app.post(
         &format!(
@@ -443,16 +456,7 @@ async fn a_bank_file_a_statement_and_a_resolved_return_settle_the_payouts_and_th
 async fn the_shipped_camt053_fixture_matches_its_transfers_and_lists_the_rest() {
     let app = spawn_demo_app().await;
     let zurich = studio_of(&app, "Jonas Keller").await;
-    let file: Value = app
-        .post(
-            "/api/v1/bank-files",
-            &new_key(),
-            &json!({ "studio_id": zurich["id"] }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let file = bank_file(&app, &zurich).await;
     // Give three of the file's transfers the fixture's end-to-end ids and amounts, as if the
     // bank had booked this file.
     for (n, (e2e, amount)) in [
@@ -572,16 +576,7 @@ async fn bank_details_and_statements_are_checked_at_the_door() {
     let sample = std::fs::read_to_string(fixture("camt053-sample-v8.xml")).unwrap();
     let refused: Value = import(&app, &sample).await.json().await.unwrap();
     assert_eq!(refused["error"]["code"], "unknown_account", "{refused:#}");
-    let file: Value = app
-        .post(
-            "/api/v1/bank-files",
-            &new_key(),
-            &json!({ "studio_id": zurich["id"] }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let file = bank_file(&app, &zurich).await;
     let pain = app
         .client
         .get(app.url(file["download_url"].as_str().unwrap()))
@@ -636,16 +631,7 @@ async fn an_audit_finds_a_returned_payout_whose_transfer_state_disagrees_with_th
     use app::domain::{AuditCheck, AuditTrigger};
     let app = spawn_demo_app().await;
     let zurich = studio_of(&app, "Jonas Keller").await;
-    let file: Value = app
-        .post(
-            "/api/v1/bank-files",
-            &new_key(),
-            &json!({ "studio_id": zurich["id"] }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let file = bank_file(&app, &zurich).await;
     let item = &file["items"][0];
     let amount = item["amount"].as_i64().unwrap();
     let e2e = item["end_to_end_id"].as_str().unwrap();
@@ -952,16 +938,7 @@ async fn card_payments_settle_in_acquirer_batches_by_provider_term_and_a_short_c
 async fn a_transfer_missing_from_the_statements_two_business_days_after_its_date_is_flagged() {
     let app = spawn_demo_app().await;
     let zurich = studio_of(&app, "Jonas Keller").await;
-    let file: Value = app
-        .post(
-            "/api/v1/bank-files",
-            &new_key(),
-            &json!({ "studio_id": zurich["id"] }),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let file = bank_file(&app, &zurich).await;
     // Nothing is due yet: the sweep leaves everything alone.
     assert_eq!(app.engine.sweep_settlements().await.unwrap().flagged, 0);
     // As if the file had been executed three weeks ago and no statement showed it since.
