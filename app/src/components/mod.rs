@@ -156,7 +156,10 @@ fn SettlementAttention(tick: ReadSignal<u32>) -> impl IntoView {
                                 {items.into_iter().map(|item| view! {
                                     <li>
                                         <strong>{format!("{} {}", item.counterparty, chf(item.amount))}</strong>
-                                        {format!(" — {}: {}", item.state.label(), item.reason.clone().unwrap_or_default())}
+                                        {match &item.reason {
+                                            Some(reason) => format!(" — {}: {reason}", item.state.label()),
+                                            None => format!(" — {}", item.state.label()),
+                                        }}
                                     </li>
                                 }).collect_view()}
                             </ul>

@@ -1169,10 +1169,10 @@ impl Engine {
             self.match_line_by_hand(&mut tx, caller, line, &row).await?;
         }
         let reason = match request.action {
-            SettlementAction::Fail => Some(format!(
-                "the bank reports it failed: {}",
-                note.clone().unwrap_or_default()
-            )),
+            // A failure needs the bank's record, so `note` was checked present above.
+            SettlementAction::Fail => note
+                .as_ref()
+                .map(|note| format!("the bank reports it failed: {note}")),
             SettlementAction::Send
             | SettlementAction::Confirm
             | SettlementAction::Flag
