@@ -101,8 +101,9 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGE
   cargo_for_install install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --root "$HOME/.cargo"
 fi
 
-# 3. xmllint, which the tests use to validate the pain.001 bank files against the SIX schema.
-apt_install libxml2-utils
+# 3. xmllint, which the tests use to validate the pain.001 bank files against the SIX schema;
+# pdftotext, which reads the payout slips' text back.
+apt_install libxml2-utils poppler-utils
 
 # 4. Browser and end-to-end test tools, when asked.
 if [ "${BOOTSTRAP_E2E:-1}" = 1 ]; then

@@ -1,4 +1,5 @@
-import { expect, type APIRequestContext, type Locator, type Page } from "@playwright/test";
+import { randomUUID } from "node:crypto";
+import { expect, type APIRequestContext, type Browser, type BrowserContext, type Locator, type Page } from "@playwright/test";
 
 /** How long to wait for anything the server or the WASM UI has to do. */
 export const UI_TIMEOUT = 15_000;
@@ -114,6 +115,42 @@ export async function octoberPayoutsOf(request: APIRequestContext, employeeId: s
   return (await payoutsOf(request, employeeId)).filter((p) => p.period_start >= OCTOBER);
 }
 
+/** Today in Zürich, YYYY-MM-DD. */
+export function today(): string {
+  return new Date().toLocaleDateString("sv-SE", { timeZone: "Europe/Zurich" });
+}
+
+/**
+ * Commits a bank payout of the employee's whole unpaid period through the JSON API (the owner's
+ * session), registering a card service for them first when nothing is owed. Returns its total.
+ * Used with Mia Fischer (Zürich; no other spec pays her) and Lara Meier.
+ */
+export async function commitBankPayout(request: APIRequestContext, name: string): Promise<number> {
+  let person = await employee(request, name);
+  if (person.unpaid_record_count === 0) {
+    const records = await request.get(`/api/v1/service-records?employee_id=${person.id}&limit=1`);
+    expect(records.status()).toBe(200);
+    const [last] = (await records.json()) as { service_id: string }[];
+    const registered = await request.post("/api/v1/service-records", {
+      headers: { "Idempotency-Key": randomUUID() },
+      data: { employee_id: person.id, service_id: last.service_id, price: 8_000, tip: 0, payment_method: "card", performed_on: today() },
+    });
+    expect(registered.status(), await registered.text()).toBe(201);
+    person = await employee(request, name);
+  }
+  const committed = await request.post("/api/v1/payouts", {
+    headers: { "Idempotency-Key": randomUUID() },
+    data: {
+      employee_id: person.id,
+      period_start: person.oldest_unpaid_on,
+      period_end: person.newest_unpaid_on,
+      method: "bank",
+    },
+  });
+  expect(committed.status(), await committed.text()).toBe(201);
+  return ((await committed.json()) as { total: number }).total;
+}
+
 /** Arms a fault in the server's payout engine. */
 export async function armFault(request: APIRequestContext, fault: Fault): Promise<void> {
   const response = await request.post("/api/v1/test/faults", { data: { times: 1, ...fault } });
@@ -161,4 +198,32 @@ export function attentionBanner(page: Page): Locator {
 /** Success notices (`p.notice.success`), e.g. of a register, a commit or a Finish. */
 export function successNotice(page: Page): Locator {
   return page.locator("p.notice.success");
+}
+
+/** The demo employee with a login: Lara Meier. */
+export const LARA_LOGIN = { email: "lara@demo.test", password: "employee-demo" };
+
+/**
+ * Signs in through the form in a browser context of its own (another person at another device)
+ * and lands on `next`. Close the returned context when done.
+ */
+export async function signedInContext(
+  browser: Browser,
+  baseURL: string | undefined,
+  login: { email: string; password: string },
+  next: string,
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({
+    baseURL,
+    storageState: { cookies: [], origins: [] },
+    extraHTTPHeaders: { Origin: baseURL ?? "" },
+  });
+  const page = await context.newPage();
+  await page.goto(`/login?next=${next}`);
+  await hydrated(page);
+  await page.getByLabel("Email").fill(login.email);
+  await page.getByLabel("Password").fill(login.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator(".signed-in")).toBeVisible({ timeout: UI_TIMEOUT });
+  return { context, page };
 }

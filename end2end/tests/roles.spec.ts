@@ -37,7 +37,7 @@ test.describe("Roles", () => {
 
   test("the owner sees every page and both studios' employees", async ({ page }) => {
     await signIn(page, "/owner", "owner@demo.test", "owner-demo");
-    expect(await navigation(page)).toEqual(["Reception", "Till", "Payouts", "Employees", "Card payments", "Settlements", "Audit", "Webhooks", "Live", "Settings"]);
+    expect(await navigation(page)).toEqual(["Reception", "Till", "Payouts", "Employees", "Card payments", "Settlements", "Exports", "Audit", "Webhooks", "Live", "Settings"]);
     const rows = page.locator("table.employees tr[data-employee]");
     await expect(rows.first()).toBeVisible({ timeout: UI_TIMEOUT });
     await expect(page.locator('tr[data-employee="Lara Meier"]')).toHaveCount(1);

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { expect, test, type APIRequestContext, type Locator, type Page } from "@playwright/test";
-import { employee, hydrated, open, UI_TIMEOUT } from "./helpers";
+import { commitBankPayout, employee, hydrated, LARA_LOGIN, open, signedInContext, today, UI_TIMEOUT } from "./helpers";
 
 // Runs as the demo owner. The demo commits September as bank payouts for everyone but Lara Meier
 // (11 scheduled transfers); earlier specs add their own payouts (Lara Meier, Sofia Brunner, Noah
@@ -70,11 +70,6 @@ function chf(rappen: number): string {
   return `CHF ${francs}.${(rappen % 100).toString().padStart(2, "0")}`;
 }
 
-/** Today in Zürich, YYYY-MM-DD. */
-function today(): string {
-  return new Date().toLocaleDateString("sv-SE", { timeZone: "Europe/Zurich" });
-}
-
 /** The countdown the page shows for a transfer on its way. */
 function countdown(item: SettlementItem): string {
   if (item.overdue) return `overdue since ${item.expected_on}`;
@@ -98,37 +93,6 @@ function sendable(o: Overview, studio: string): SettlementItem[] {
   return o.in_transit.filter(
     (i) => i.studio_id === studio && i.kind === "bank_payout" && i.state === "scheduled" && i.counterparty !== "Noah Weber",
   );
-}
-
-/**
- * Commits a bank payout of the employee's whole unpaid period through the JSON API (the owner's
- * session), registering a card service for them first when nothing is owed. Returns its total.
- * Used with Mia Fischer (Zürich; no other spec pays her) and Lara Meier.
- */
-async function commitBankPayout(request: APIRequestContext, name: string): Promise<number> {
-  let person = await employee(request, name);
-  if (person.unpaid_record_count === 0) {
-    const records = await request.get(`/api/v1/service-records?employee_id=${person.id}&limit=1`);
-    expect(records.status()).toBe(200);
-    const [last] = (await records.json()) as { service_id: string }[];
-    const registered = await request.post("/api/v1/service-records", {
-      headers: { "Idempotency-Key": randomUUID() },
-      data: { employee_id: person.id, service_id: last.service_id, price: 8_000, tip: 0, payment_method: "card", performed_on: today() },
-    });
-    expect(registered.status(), await registered.text()).toBe(201);
-    person = await employee(request, name);
-  }
-  const committed = await request.post("/api/v1/payouts", {
-    headers: { "Idempotency-Key": randomUUID() },
-    data: {
-      employee_id: person.id,
-      period_start: person.oldest_unpaid_on,
-      period_end: person.newest_unpaid_on,
-      method: "bank",
-    },
-  });
-  expect(committed.status(), await committed.text()).toBe(201);
-  return ((await committed.json()) as { total: number }).total;
 }
 
 /** The page's section (a labelled region) called `name`. */
@@ -385,18 +349,8 @@ test.describe("Settlements", () => {
     const before = await transfersOf();
 
     // Lara signs in in her own browser.
-    const context = await browser.newContext({
-      baseURL,
-      storageState: { cookies: [], origins: [] },
-      extraHTTPHeaders: { Origin: baseURL ?? "" },
-    });
+    const { context, page } = await signedInContext(browser, baseURL, LARA_LOGIN, `/employees/${lara.id}`);
     try {
-      const page = await context.newPage();
-      await page.goto(`/login?next=/employees/${lara.id}`);
-      await hydrated(page);
-      await page.getByLabel("Email").fill("lara@demo.test");
-      await page.getByLabel("Password").fill("employee-demo");
-      await page.getByRole("button", { name: "Sign in" }).click();
       await expect(page.getByRole("heading", { level: 1, name: "Lara Meier" })).toBeVisible({ timeout: UI_TIMEOUT });
       await expect(page.getByRole("heading", { level: 2, name: "Bank transfers" })).toBeVisible();
       const rows = page.locator("table.bank-transfers tbody tr");

@@ -316,6 +316,8 @@ fn documented_routes() -> OpenApiRouter<ApiState> {
         .merge(crate::webhooks_api::routes())
         .merge(crate::feed_api::routes())
         .merge(crate::settlements_api::routes())
+        .merge(crate::slips_api::routes())
+        .merge(crate::exports_api::routes())
 }
 
 #[utoipa::path(

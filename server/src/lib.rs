@@ -4,11 +4,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod exports_api;
 pub mod feed_api;
 pub mod openapi;
 pub mod payments_api;
 pub mod replay;
 pub mod settlements_api;
+pub mod slips_api;
 pub mod webhooks_api;
 
 use anyhow::Context as _;

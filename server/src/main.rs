@@ -1,9 +1,10 @@
 //! `payout-engine`: the one binary. `serve` (default), `migrate`, `seed-demo`, `finish`, `audit`,
-//! `api-key`, `user`, `replay`, `openapi`.
+//! `bank-file`, `import-statement`, `export`, `api-key`, `user`, `replay`, `openapi`.
 //! Configuration from flags or environment; every failure is a clear message and exit code 1.
 
 use anyhow::Context as _;
 use app::engine::access::Caller;
+use app::engine::exports::{ExportDataset, ExportPeriod, ExportRequest};
 use app::engine::notifications::{BotToken, TelegramSettings};
 use app::engine::{Engine, EngineSettings};
 use clap::{Parser, Subcommand};
@@ -189,6 +190,29 @@ enum Command {
         /// The camt XML file.
         file: std::path::PathBuf,
     },
+    /// Export the payouts, payout lines, ledger postings or Z reports of a period as CSV for the
+    /// accountant (docs/exports.md describes every column): the same file as
+    /// GET /api/v1/exports/DATASET.csv, of every studio unless `--studio` is given. Progress goes
+    /// to standard error. The file is written under `<out>.partial` and renamed when complete, so
+    /// a failed export (exit code 1) never leaves a file that looks complete.
+    Export {
+        /// payouts, payout-lines, ledger-transfers or z-reports.
+        #[arg(value_parser = parse_dataset)]
+        dataset: ExportDataset,
+        /// First business day of the period (YYYY-MM-DD, Europe/Zurich), inclusive.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last business day of the period (YYYY-MM-DD), inclusive; at most 366 days in all.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// Only this studio (its id).
+        #[arg(long)]
+        studio: Option<String>,
+        /// Where to write the CSV: a file (default `DATASET-FROM-TO.csv` in the current
+        /// directory), or `-` for standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Print the OpenAPI 3.1 document of the JSON API (what GET /api/v1/openapi.json serves) as
     /// JSON and exit; needs no database.
     Openapi,
@@ -285,6 +309,10 @@ fn parse_role(text: &str) -> Result<app::domain::Role, String> {
 
 fn parse_scope(text: &str) -> Result<app::domain::ApiScope, String> {
     app::domain::ApiScope::parse(text)
+}
+
+fn parse_dataset(text: &str) -> Result<ExportDataset, String> {
+    ExportDataset::parse(text)
 }
 
 /// The new password: `PAYOUT_ENGINE_NEW_PASSWORD`, else the first line of standard input (never
@@ -460,8 +488,22 @@ async fn run(cli: Cli, database_url_given: bool) -> anyhow::Result<std::process:
             anyhow::bail!("replay and openapi are handled before connecting")
         }
         Command::Audit { days } => {
+            // Progress on standard error, one line per finished job; the findings go to
+            // standard output.
+            let progress = |step: app::engine::audit::AuditProgress| {
+                eprintln!(
+                    "audit: {} / {} checks ({} done)",
+                    step.done, step.total, step.check
+                );
+            };
             let report = engine
-                .run_audit(&operator, app::domain::AuditTrigger::Cli, days, None)
+                .run_audit_with_progress(
+                    &operator,
+                    app::domain::AuditTrigger::Cli,
+                    days,
+                    None,
+                    &progress,
+                )
                 .await
                 .map_err(|e| anyhow::anyhow!("the audit could not run: {e}"))?;
             for finding in &report.findings {
@@ -541,6 +583,20 @@ async fn run(cli: Cli, database_url_given: bool) -> anyhow::Result<std::process:
                 file.batch.total,
                 file.batch.expected_on
             );
+        }
+        Command::Export {
+            dataset,
+            from,
+            to,
+            studio,
+            out,
+        } => {
+            let request = ExportRequest {
+                dataset,
+                period: ExportPeriod::new(from, to).map_err(|e| anyhow::anyhow!("{e}"))?,
+                studio: parse_id("studio", studio.as_deref(), app::domain::StudioId::parse)?,
+            };
+            export(&engine, &operator, &request, out).await?;
         }
         Command::ImportStatement { file } => {
             let document = std::fs::read_to_string(&file)
@@ -744,6 +800,139 @@ async fn run(cli: Cli, database_url_given: bool) -> anyhow::Result<std::process:
     }
     engine.close().await;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `export`: writes the CSV of `request` to `out` (`-`: standard output; default its file name in
+/// the current directory), printing progress to standard error every 1,000 rows and a last line
+/// with the rows and where they went.
+async fn export(
+    engine: &Engine,
+    operator: &Caller,
+    request: &ExportRequest,
+    out: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut export = engine
+        .export(operator, request)
+        .await
+        .map_err(|e| anyhow::anyhow!("the export could not start: {e}"))?;
+    let mut progress = ExportProgress {
+        dataset: request.dataset,
+        total: export.rows(),
+        written: 0,
+        next_report: 1_000,
+    };
+    if out.as_deref() == Some(std::path::Path::new("-")) {
+        let mut stdout = std::io::stdout();
+        while let Some(chunk) = export.next_chunk().await {
+            let chunk = chunk.map_err(|e| progress.failed(&e))?;
+            stdout
+                .write_all(&chunk.csv)
+                .context("writing the export to standard output")?;
+            progress.advance(chunk.rows_written);
+        }
+        stdout
+            .flush()
+            .context("writing the export to standard output")?;
+        eprintln!(
+            "{}: {} rows written to standard output",
+            request.dataset,
+            thousands(progress.written)
+        );
+        return Ok(());
+    }
+    let path = out.unwrap_or_else(|| std::path::PathBuf::from(request.file_name()));
+    let mut partial = path.clone().into_os_string();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
+    let mut writer = std::io::BufWriter::new(file);
+    let mut written = async {
+        while let Some(chunk) = export.next_chunk().await {
+            let chunk = chunk.map_err(|e| progress.failed(&e))?;
+            writer
+                .write_all(&chunk.csv)
+                .with_context(|| format!("writing {}", partial.display()))?;
+            progress.advance(chunk.rows_written);
+        }
+        writer
+            .flush()
+            .with_context(|| format!("writing {}", partial.display()))
+    }
+    .await;
+    drop(writer);
+    if written.is_ok() {
+        written = std::fs::rename(&partial, &path)
+            .with_context(|| format!("renaming {} to {}", partial.display(), path.display()));
+    }
+    if let Err(error) = written {
+        if let Err(removal) = std::fs::remove_file(&partial) {
+            eprintln!(
+                "warning: the incomplete {} could not be removed: {removal}",
+                partial.display()
+            );
+        }
+        return Err(error.context(format!("{} was not written", path.display())));
+    }
+    println!(
+        "{}: {} rows written to {}",
+        request.dataset,
+        thousands(progress.written),
+        path.display()
+    );
+    Ok(())
+}
+
+/// The command line's progress of an export, on standard error.
+struct ExportProgress {
+    dataset: ExportDataset,
+    /// Rows the export announced.
+    total: u64,
+    /// Rows written so far.
+    written: u64,
+    /// The next multiple of 1,000 rows to report.
+    next_report: u64,
+}
+
+impl ExportProgress {
+    /// Records `rows_written` and prints `payouts: 1,000 / 4,210 rows (23 %)` at every 1,000.
+    fn advance(&mut self, rows_written: u64) {
+        self.written = rows_written;
+        if rows_written >= self.next_report {
+            eprintln!(
+                "{}: {} / {} rows ({} %)",
+                self.dataset,
+                thousands(rows_written),
+                thousands(self.total),
+                rows_written * 100 / self.total.max(1)
+            );
+            self.next_report = (rows_written / 1_000 + 1) * 1_000;
+        }
+    }
+
+    /// The error of an export that failed mid-way.
+    fn failed(&self, error: &app::domain::AppError) -> anyhow::Error {
+        anyhow::anyhow!(
+            "the {} export failed after {} of {} rows: {error}",
+            self.dataset,
+            thousands(self.written),
+            thousands(self.total)
+        )
+    }
+}
+
+/// `4210` → `4,210`.
+fn thousands(number: u64) -> String {
+    let digits = number.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
 }
 
 /// `replay`: on `url`, or on a fresh SQLite file in a temporary directory (deleted afterwards).

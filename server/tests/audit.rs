@@ -107,6 +107,41 @@ async fn a_clean_database_gives_a_clean_run_and_no_alert_event() {
 }
 
 #[tokio::test]
+async fn a_run_reports_each_finished_check_in_order_and_records_its_progress_on_the_run() {
+    let app = spawn_demo_app().await;
+    let steps = std::sync::Mutex::new(Vec::new());
+    let report = app
+        .engine
+        .run_audit_with_progress(
+            &app::engine::access::Caller::operator("test"),
+            AuditTrigger::Manual,
+            None,
+            None,
+            &|step| steps.lock().unwrap().push(step),
+        )
+        .await
+        .unwrap();
+    let steps = steps.into_inner().unwrap();
+    // One step per job, counting up to the total, which every step agrees on.
+    let total = steps.len();
+    assert!(total >= 10, "every check reports: {steps:?}");
+    assert_eq!(
+        steps.iter().map(|s| s.done).collect::<Vec<_>>(),
+        (1..=total).collect::<Vec<_>>()
+    );
+    assert!(steps.iter().all(|s| s.total == total));
+    // The run's row says the same to whoever reads the runs (the audit page).
+    assert_eq!(
+        (report.run.checks_done, report.run.checks_total),
+        (total as i64, total as i64)
+    );
+    let runs = app.get_json("/api/v1/audits").await;
+    assert_eq!(runs[0]["id"], report.run.id.to_string());
+    assert_eq!(runs[0]["checks_done"], total);
+    assert_eq!(runs[0]["checks_total"], total);
+}
+
+#[tokio::test]
 async fn a_payout_whose_total_was_altered_is_found_with_the_difference_at_stake() {
     let app = spawn_demo_app().await;
     exec(

@@ -439,6 +439,8 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
         fresh(row(post.clone(), "/api/v1/payouts", Some(lara_today(&z)),           [Who, Done, Done, No, No])),
         row(get.clone(), "/api/v1/payouts", None,                                  [Who, Done, Done, Done, Done]),
         row(get.clone(), format!("/api/v1/payouts/{lara_payout}"), None,           [Who, Done, Done, Done, Done]),
+        // Payout slips (issue 10): owners and the employee paid; not receptionists or their keys.
+        row(get.clone(), format!("/api/v1/payouts/{lara_payout}/slip.pdf"), None,  [Who, Done, No, Done, No]),
         row(post.clone(), format!("/api/v1/payouts/{lara_payout}/finish"), Some(json!({})),
                                                                                    [Who, Done, Done, No, No]),
         row(post.clone(), format!("/api/v1/payouts/{failed_payout}/cancel"), Some(json!({})),
@@ -512,6 +514,9 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
         row(get.clone(), format!("/api/v1/employees/{lara_id}/settlements"), None, [Who, Done, Done, Done, Done]),
         row(get.clone(), "/api/v1/settlement-terms", None,                         [Who, Done, No, No, No]),
         row(put.clone(), "/api/v1/settlement-terms/worldline", Some(json!({ "business_days": 1 })),
+                                                                                   [Who, Done, No, No, No]),
+        // CSV exports (issue 10): owners only.
+        row(get.clone(), "/api/v1/exports/payouts.csv?from=2026-09-01&to=2026-09-30", None,
                                                                                    [Who, Done, No, No, No]),
         row(get.clone(), format!("/api/v1/till?studio_id={studio}"), None,         [Who, Done, Done, No, No]),
         // One till session per studio and day: the owner opens it, the receptionist hears 409.
@@ -591,7 +596,7 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
     }
     assert_eq!(
         table.len(),
-        68,
+        70,
         "every route but /healthz and the test faults"
     );
     assert!(

@@ -117,6 +117,17 @@ fn audit_exits_0_on_clean_books_and_1_with_each_finding_printed() {
         String::from_utf8_lossy(&clean.stderr)
     );
     assert!(String::from_utf8_lossy(&clean.stdout).contains(": clean"));
+    // Its progress goes to standard error, one line per check, ending with all of them done.
+    let progress = String::from_utf8_lossy(&clean.stderr);
+    let last = progress
+        .lines()
+        .rfind(|line| line.starts_with("audit: "))
+        .unwrap_or_else(|| panic!("no progress on standard error: {progress}"));
+    let counts: Vec<&str> = last["audit: ".len()..].split(' ').collect();
+    assert_eq!(
+        counts[0], counts[2],
+        "the last step is the last check: {last}"
+    );
 
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         // Behind the binary's back, through a pool of this test's own.

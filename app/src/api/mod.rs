@@ -1046,3 +1046,58 @@ mod settlement_tests {
         }
     }
 }
+
+/// The Exports page: how many rows each CSV export has for the business days `from ..= to`
+/// (YYYY-MM-DD; empty: this year so far, Europe/Zurich) of one studio (`studio_id`, empty for
+/// every studio of the caller).
+///
+/// Errors: 422 naming `from`, `to` or `studio_id`; 403 unless the caller may export the books.
+#[server(output = JsonText)]
+pub async fn export_overview(
+    from: String,
+    to: String,
+    studio_id: String,
+) -> Result<crate::domain::export::ExportOverview, AppError> {
+    use crate::domain::export::{ExportDataset, ExportOverview, ExportSummary};
+    use crate::engine::exports::{ExportPeriod, ExportRequest};
+    use chrono::Datelike as _;
+    let engine = engine()?;
+    let caller = caller()?;
+    answer(
+        async {
+            let today = crate::engine::today();
+            let to = match to.trim() {
+                "" => today,
+                text => parse_date("to", text)?,
+            };
+            let from = match from.trim() {
+                "" => NaiveDate::from_ymd_opt(to.year(), 1, 1).unwrap_or(to),
+                text => parse_date("from", text)?,
+            };
+            let period = ExportPeriod::new(from, to)?;
+            let studio = match studio_id.trim() {
+                "" => None,
+                text => {
+                    Some(StudioId::parse(text).map_err(|m| AppError::validation("studio_id", m))?)
+                }
+            };
+            let mut datasets = Vec::with_capacity(ExportDataset::ALL.len());
+            for dataset in ExportDataset::ALL {
+                let request = ExportRequest {
+                    dataset,
+                    period,
+                    studio,
+                };
+                let rows = engine.export_row_count(&caller, &request).await?;
+                datasets.push(ExportSummary { dataset, rows });
+            }
+            Ok(ExportOverview {
+                from: from.to_string(),
+                to: to.to_string(),
+                studio_id: studio.map(|id| id.to_string()),
+                datasets,
+            })
+        }
+        .await,
+    )
+}

@@ -66,7 +66,7 @@ impl Role {
                 CancelPayout | ReadLedger | RunAudit | ReadAudits | ReadNotifications
                 | ManageUsers | ManageApiKeys | ReadActivity | IngestPaymentEvents
                 | OperatePayments | ReadWebhooks | ManageWebhooks | ReadSettlements
-                | ManageSettlements => false,
+                | ManageSettlements | ExportBooks => false,
             },
             Role::Employee => match action {
                 ReadCatalog | ReadRecords | ReadPayouts => true,
@@ -75,7 +75,7 @@ impl Role {
                 | ReadLedger | RunAudit | ReadAudits | ReadNotifications | ManageUsers
                 | ManageApiKeys | ReadActivity | ReadPayments | IngestPaymentEvents
                 | OperatePayments | ReadWebhooks | ManageWebhooks | ReadLiveFeed
-                | ReadSettlements | ManageSettlements => false,
+                | ReadSettlements | ManageSettlements | ExportBooks => false,
             },
         }
     }
@@ -150,11 +150,14 @@ pub enum Permission {
     /// Write bank files, import bank statements, resolve settlement items, set bank details and
     /// settlement terms.
     ManageSettlements,
+    /// Download the books as CSV for the accountant (payouts, payout lines, ledger postings,
+    /// Z reports of a period).
+    ExportBooks,
 }
 
 impl Permission {
     /// Every action.
-    pub const ALL: [Permission; 28] = [
+    pub const ALL: [Permission; 29] = [
         Permission::ReadCatalog,
         Permission::ReadRecords,
         Permission::RegisterService,
@@ -183,6 +186,7 @@ impl Permission {
         Permission::ReadLiveFeed,
         Permission::ReadSettlements,
         Permission::ManageSettlements,
+        Permission::ExportBooks,
     ];
 
     /// What the action is, for refusals ("… may not cancel payouts").
@@ -216,6 +220,7 @@ impl Permission {
             Permission::ReadLiveFeed => "watch the live feed",
             Permission::ReadSettlements => "read settlements and bank files",
             Permission::ManageSettlements => "manage bank files, statements and settlements",
+            Permission::ExportBooks => "export the books",
         }
     }
 
@@ -248,6 +253,7 @@ impl Permission {
             Permission::ReadLiveFeed => Some(ApiScope::EventsRead),
             Permission::ReadSettlements => Some(ApiScope::SettlementsRead),
             Permission::ManageSettlements => Some(ApiScope::SettlementsWrite),
+            Permission::ExportBooks => Some(ApiScope::ExportsRead),
             Permission::ManageUsers | Permission::ManageApiKeys | Permission::ReadActivity => None,
         }
     }
@@ -314,11 +320,14 @@ pub enum ApiScope {
     /// `settlements:write`: write bank files, import statements, resolve items, bank details.
     #[serde(rename = "settlements:write")]
     SettlementsWrite,
+    /// `exports:read`: CSV exports of payouts, payout lines, ledger postings and Z reports.
+    #[serde(rename = "exports:read")]
+    ExportsRead,
 }
 
 impl ApiScope {
     /// Every scope.
-    pub const ALL: [ApiScope; 19] = [
+    pub const ALL: [ApiScope; 20] = [
         ApiScope::CatalogRead,
         ApiScope::ServiceRecordsRead,
         ApiScope::ServiceRecordsWrite,
@@ -338,6 +347,7 @@ impl ApiScope {
         ApiScope::EventsRead,
         ApiScope::SettlementsRead,
         ApiScope::SettlementsWrite,
+        ApiScope::ExportsRead,
     ];
 
     /// The wire name, e.g. `payouts:read`.
@@ -362,6 +372,7 @@ impl ApiScope {
             ApiScope::EventsRead => "events:read",
             ApiScope::SettlementsRead => "settlements:read",
             ApiScope::SettlementsWrite => "settlements:write",
+            ApiScope::ExportsRead => "exports:read",
         }
     }
 

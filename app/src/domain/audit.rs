@@ -151,6 +151,25 @@ pub struct AuditRun {
     pub error: Option<String>,
     /// Always "CHF".
     pub currency: String,
+    /// Jobs of the run (a check over one key range; a large table's check runs as several).
+    /// 0 until the run has planned them (and for runs from before progress was recorded).
+    #[serde(default)]
+    pub checks_total: i64,
+    /// Jobs finished so far; equals `checks_total` once the run has finished its checks.
+    #[serde(default)]
+    pub checks_done: i64,
+}
+
+impl AuditRun {
+    /// What a running audit has done, for people watching: `7 / 12 checks`, or `planning` before
+    /// the jobs are known.
+    pub fn progress_text(&self) -> String {
+        if self.checks_total == 0 {
+            "planning the checks".into()
+        } else {
+            format!("{} / {} checks", self.checks_done, self.checks_total)
+        }
+    }
 }
 
 /// A run with its findings.
@@ -180,6 +199,10 @@ struct AuditReportWire {
     amount_at_stake: Rappen,
     error: Option<String>,
     currency: String,
+    #[serde(default)]
+    checks_total: i64,
+    #[serde(default)]
+    checks_done: i64,
     findings: Vec<AuditFinding>,
 }
 
@@ -197,6 +220,8 @@ impl From<AuditReportWire> for AuditReport {
                 amount_at_stake: wire.amount_at_stake,
                 error: wire.error,
                 currency: wire.currency,
+                checks_total: wire.checks_total,
+                checks_done: wire.checks_done,
             },
             findings: wire.findings,
         }
@@ -240,6 +265,8 @@ mod tests {
                 amount_at_stake: Rappen(500),
                 error: None,
                 currency: "CHF".into(),
+                checks_total: 12,
+                checks_done: 12,
             },
             findings: vec![AuditFinding {
                 check: AuditCheck::TillMismatch,
@@ -262,5 +289,8 @@ mod tests {
             "amount_at_stake":0,"currency":"CHF","findings":[]}"#;
         let parsed = serde_json::from_str::<AuditReport>(minimal).expect("a minimal report reads");
         assert_eq!((parsed.run.days, parsed.run.finished_at), (None, None));
+        assert_eq!((parsed.run.checks_done, parsed.run.checks_total), (0, 0));
+        assert_eq!(parsed.run.progress_text(), "planning the checks");
+        assert_eq!(report.run.progress_text(), "12 / 12 checks");
     }
 }

@@ -439,19 +439,27 @@ impl PayoutLine {
     /// `40 % of CHF 85.00 = CHF 34.00 + tip CHF 5.00 = CHF 39.00`, or for a day line
     /// `minimum CHF 150.00 − earned CHF 120.00 = top-up CHF 30.00; deduction −CHF 30.00 = CHF 0.00`.
     pub fn formula(&self) -> String {
+        let parts = self.formula_parts();
         match self.kind {
-            LineKind::Service => {
-                let mut text = format!(
-                    "{} of {} = {}",
-                    self.commission_bps.percent_text(),
-                    self.price,
-                    self.commission
-                );
-                if self.tip.0 != 0 {
-                    text.push_str(&format!(" + tip {} = {}", self.tip, self.amount));
-                }
-                text
+            LineKind::Service if self.tip.0 != 0 => {
+                format!("{} + tip {} = {}", parts.join("; "), self.tip, self.amount)
             }
+            LineKind::Service => parts.join("; "),
+            LineKind::Day => format!("{} = {}", parts.join("; "), self.amount),
+        }
+    }
+
+    /// The formula's terms without the tip and the line's amount, each a piece a narrow column
+    /// (the payout slip's) may set on a line of its own: `40 % of CHF 85.00 = CHF 34.00`; for a
+    /// working day its guaranteed-minimum top-up and its deduction, or that it has neither.
+    pub fn formula_parts(&self) -> Vec<String> {
+        match self.kind {
+            LineKind::Service => vec![format!(
+                "{} of {} = {}",
+                self.commission_bps.percent_text(),
+                self.price,
+                self.commission
+            )],
             LineKind::Day => {
                 let mut parts = Vec::new();
                 if self.guaranteed_minimum.0 > 0 {
@@ -466,7 +474,7 @@ impl PayoutLine {
                 if parts.is_empty() {
                     parts.push("working day, nothing to add or deduct".into());
                 }
-                format!("{} = {}", parts.join("; "), self.amount)
+                parts
             }
         }
     }

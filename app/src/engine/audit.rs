@@ -589,7 +589,19 @@ pub async fn run_scheduler(
 }
 
 const RUN_SELECT: &str = "SELECT id, trigger, days, status, started_at, finished_at, finding_count,
-                                 amount_at_stake, error, 'CHF' AS currency FROM audit_runs";
+                                 amount_at_stake, error, 'CHF' AS currency, checks_total,
+                                 checks_done FROM audit_runs";
+
+/// How far a running audit is, as each of its jobs (a check over one key range) finishes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditProgress {
+    /// Jobs finished, this one included.
+    pub done: usize,
+    /// Jobs of the run.
+    pub total: usize,
+    /// The check the job just finished ran.
+    pub check: AuditCheck,
+}
 
 impl Engine {
     /// Runs every check and stores the run with its findings; returns the report.
@@ -601,13 +613,30 @@ impl Engine {
     ///
     /// Errors: 422 `days` not positive; 409 as above; 503/500 when the database fails (the run
     /// is then stored with status `error` when possible).
-    #[tracing::instrument(skip(self))]
     pub async fn run_audit(
         &self,
         caller: &super::access::Caller,
         trigger: AuditTrigger,
         days: Option<i64>,
         scheduled_for: Option<DateTime<Utc>>,
+    ) -> Result<AuditReport, AppError> {
+        self.run_audit_with_progress(caller, trigger, days, scheduled_for, &|_| {})
+            .await
+    }
+
+    /// [`Engine::run_audit`], calling `progress` as each job of the run finishes (the command
+    /// line prints it). The run's row records the same (`checks_done` of `checks_total`), so the
+    /// audit page shows it to anyone while the run goes on.
+    ///
+    /// Errors: those of [`Engine::run_audit`].
+    #[tracing::instrument(skip(self, progress))]
+    pub async fn run_audit_with_progress(
+        &self,
+        caller: &super::access::Caller,
+        trigger: AuditTrigger,
+        days: Option<i64>,
+        scheduled_for: Option<DateTime<Utc>>,
+        progress: &(dyn Fn(AuditProgress) + Send + Sync),
     ) -> Result<AuditReport, AppError> {
         caller.require(crate::domain::Permission::RunAudit)?;
         if days.is_some_and(|d| d <= 0) {
@@ -643,7 +672,7 @@ impl Engine {
         let stuck_before = started
             - chrono::Duration::from_std(self.settings().stuck_payout_age)
                 .unwrap_or(chrono::Duration::hours(1));
-        let outcome = self.run_checks(since, stuck_before).await;
+        let outcome = self.run_checks(id, since, stuck_before, progress).await;
         match outcome {
             Ok(findings) => self.finish_audit(id, findings).await,
             Err(error) => {
@@ -665,20 +694,58 @@ impl Engine {
     }
 
     /// Runs every check concurrently (a partitioned check as one job per key range); findings
-    /// sorted by amount at stake, largest first.
+    /// sorted by amount at stake, largest first. Records the number of jobs on the run's row,
+    /// then each finished one, and tells `progress`.
     async fn run_checks(
         &self,
+        id: AuditRunId,
         since: Option<NaiveDate>,
         stuck_before: DateTime<Utc>,
+        progress: &(dyn Fn(AuditProgress) + Send + Sync),
     ) -> Result<Vec<AuditFinding>, AppError> {
         type CheckFuture<'a> =
             Pin<Box<dyn Future<Output = Result<Vec<AuditFinding>, AppError>> + Send + 'a>>;
-        let mut runs: Vec<CheckFuture<'_>> = Vec::new();
+        let mut jobs = Vec::new();
         for check in CHECKS {
             for range in self.key_ranges(check).await? {
-                runs.push(Box::pin(self.run_check(check, range, since, stuck_before)));
+                jobs.push((check, range));
             }
         }
+        let total = jobs.len();
+        db::query("UPDATE audit_runs SET checks_total = $2 WHERE id = $1")
+            .bind(id)
+            .bind(total as i64)
+            .execute(self.pool())
+            .await
+            .map_err(db_error("recording the audit's checks"))?;
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let done = &done;
+        let runs: Vec<CheckFuture<'_>> = jobs
+            .into_iter()
+            .map(|(check, range)| -> CheckFuture<'_> {
+                Box::pin(async move {
+                    let findings = self.run_check(check, range, since, stuck_before).await?;
+                    let finished = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    // Told before the next await, so `progress` sees the counts in order.
+                    progress(AuditProgress {
+                        done: finished,
+                        total,
+                        check: check.check,
+                    });
+                    // Rows may be written out of order: the row keeps the highest count.
+                    db::query(
+                        "UPDATE audit_runs SET checks_done = CASE WHEN checks_done < $2 THEN $2
+                         ELSE checks_done END WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(finished as i64)
+                    .execute(self.pool())
+                    .await
+                    .map_err(db_error("recording the audit's progress"))?;
+                    Ok(findings)
+                })
+            })
+            .collect();
         // Each job waits on its own pool connection, so the queries run in parallel.
         let mut findings: Vec<AuditFinding> = futures::future::try_join_all(runs)
             .await?

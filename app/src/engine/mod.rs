@@ -11,6 +11,7 @@ pub mod day_records;
 pub mod db;
 pub mod demo;
 pub mod events;
+pub mod exports;
 pub mod faults;
 pub mod feed;
 pub mod idempotency;
@@ -22,6 +23,7 @@ pub mod payouts;
 pub mod refunds;
 pub mod schema;
 pub mod settlements;
+pub mod slips;
 pub mod till;
 pub mod webhooks;
 

@@ -11,7 +11,26 @@ use leptos_router::{lazy_route, LazyRoute};
 #[component]
 pub fn AuditsPage() -> impl IntoView {
     let run = ServerAction::<RunAuditNow>::new();
-    let runs = Resource::new(move || run.version().get(), |_| list_audit_runs());
+    // While a run started here goes on, the list of runs is read twice a second: the running
+    // run's row shows how many of its checks are done.
+    let tick = RwSignal::new(0_u32);
+    Effect::new(move |_| {
+        if run.pending().get() {
+            match set_interval_with_handle(
+                move || tick.update(|t| *t += 1),
+                std::time::Duration::from_millis(500),
+            ) {
+                Ok(handle) => on_cleanup(move || handle.clear()),
+                Err(error) => {
+                    leptos::logging::warn!("the audit's progress cannot be followed: {error:?}")
+                }
+            }
+        }
+    });
+    let runs = Resource::new(
+        move || (run.version().get(), tick.get()),
+        |_| list_audit_runs(),
+    );
     let problems = Resource::new(move || run.version().get(), |_| alert_problems());
     view! {
         <AttentionBanner/>
@@ -20,6 +39,22 @@ pub fn AuditsPage() -> impl IntoView {
         <ActionForm action=run>
             <button type="submit" class="run-audit" disabled=move || run.pending().get()>"Run audit now"</button>
         </ActionForm>
+        {move || run.pending().get().then(|| {
+            let running = match runs.get() {
+                Some(Ok(list)) => list.into_iter().find(|r| r.status == AuditStatus::Running),
+                // The list's own error shows under Runs.
+                Some(Err(_)) | None => None,
+            };
+            let (done, total) = running.as_ref().map_or((0, 0), |r| (r.checks_done, r.checks_total));
+            let text = running.map_or_else(|| "starting".to_string(), |r| r.progress_text());
+            view! {
+                <p class="audit-progress" role="status" data-testid="audit-progress">
+                    "Running the audit: "
+                    <progress max=total.max(1).to_string() value=done.to_string() aria-label="Audit progress"></progress>
+                    " "{text}
+                </p>
+            }
+        })}
         {move || match run.value().get() {
             Some(Ok(report)) => view! { <Findings report/> }.into_any(),
             Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
@@ -37,7 +72,8 @@ pub fn AuditsPage() -> impl IntoView {
                                     <tr>
                                         <td>{utc_minute(r.started_at)}</td>
                                         <td>{trigger_text(r.trigger)}</td>
-                                        <td>{status_text(r.status, r.error.as_deref())}</td>
+                                        <td>{status_text(r.status, r.error.as_deref())}
+                                            {(r.status == AuditStatus::Running).then(|| format!(" ({})", r.progress_text()))}</td>
                                         <td class="num">{r.finding_count}</td>
                                         <td class="num">{chf(r.amount_at_stake)}</td>
                                     </tr>

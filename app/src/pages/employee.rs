@@ -1,10 +1,12 @@
-//! Employees: the list, and each employee's own page with their payouts (status, lines, total),
-//! the bank transfers paying them (with the business-day countdown) and what is not paid out yet.
+//! Employees: the list, and each employee's own page with their payouts (status, lines, total,
+//! the slip of each committed one), the bank transfers paying them (with the business-day
+//! countdown) and what is not paid out yet.
 
 use super::owner::PayoutTable;
 use super::settlements::countdown;
 use crate::api::{get_employee_summary, list_employees, list_payout_settlements, list_payouts};
-use crate::components::{chf, ErrorMessage};
+use crate::components::{chf, ErrorMessage, ScrollTable};
+use crate::domain::slip::may_download_slips;
 use crate::domain::{SettlementItem, SettlementState};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -40,15 +42,18 @@ pub fn EmployeePage() -> impl IntoView {
     let summary = Resource::new(id, get_employee_summary);
     let payouts = Resource::new(id, |id| list_payouts(None, Some(id)));
     let transfers = Resource::new(id, list_payout_settlements);
+    let session = expect_context::<crate::pages::Session>().me;
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
+                // Without a session (its error shows in the top bar) no slip links: they would be refused.
+                let slips = matches!(session.await, Ok(Some(me)) if may_download_slips(me.role));
                 match (summary.await, payouts.await) {
                     (Ok(e), Ok(list)) => view! {
                         <h1>{e.name.clone()}</h1>
                         <p>{format!("{} · not paid out yet: {} records, {}", e.studio_name, e.unpaid_record_count, chf(e.unpaid_total))}</p>
                         <h2>"Your payouts"</h2>
-                        <PayoutTable payouts=list/>
+                        <PayoutTable payouts=list slips/>
                     }.into_any(),
                     (Err(error), _) | (_, Err(error)) => view! { <ErrorMessage error/> }.into_any(),
                 }
@@ -95,26 +100,28 @@ fn TransferTable(transfers: Vec<SettlementItem>) -> impl IntoView {
         return view! { <p class="hint">"No bank transfer yet: a payout by bank transfer shows here once it is committed."</p> }.into_any();
     }
     view! {
-        <table class="bank-transfers">
-            <thead><tr><th class="num">"Amount"</th><th>"State"</th><th>"Expected"</th><th>"What happens now"</th></tr></thead>
-            <tbody>
-                {transfers.into_iter().map(|item| {
-                    let status = transfer_status(&item);
-                    let attention = item.state.needs_attention();
-                    view! {
-                        <tr data-item-id=item.id.to_string() data-state=item.state.as_str()>
-                            <td class="num">{chf(item.amount)}</td>
-                            <td>
-                                {attention.then(|| view! { <span class="icon" aria-hidden="true">"⚠ "</span> })}
-                                <span class=format!("state state-{}", item.state.as_str())>{item.state.label()}</span>
-                            </td>
-                            <td>{item.expected_on.to_string()}</td>
-                            <td class="transfer-status" class:overdue=item.overdue>{status}</td>
-                        </tr>
-                    }
-                }).collect_view()}
-            </tbody>
-        </table>
+        <ScrollTable label="Bank transfers">
+            <table class="bank-transfers">
+                <thead><tr><th class="num">"Amount"</th><th>"State"</th><th>"Expected"</th><th>"What happens now"</th></tr></thead>
+                <tbody>
+                    {transfers.into_iter().map(|item| {
+                        let status = transfer_status(&item);
+                        let attention = item.state.needs_attention();
+                        view! {
+                            <tr data-item-id=item.id.to_string() data-state=item.state.as_str()>
+                                <td class="num">{chf(item.amount)}</td>
+                                <td>
+                                    {attention.then(|| view! { <span class="icon" aria-hidden="true">"⚠ "</span> })}
+                                    <span class=format!("state state-{}", item.state.as_str())>{item.state.label()}</span>
+                                </td>
+                                <td>{item.expected_on.to_string()}</td>
+                                <td class="transfer-status" class:overdue=item.overdue>{status}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </ScrollTable>
     }
     .into_any()
 }

@@ -4,6 +4,7 @@
 
 mod audits;
 mod employee;
+mod exports;
 mod live;
 mod login;
 mod owner;
@@ -86,6 +87,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/audits") view={Lazy::<audits::AuditsRoute>::new()}/>
                     <Route path=path!("/payments") view={Lazy::<payments::PaymentsRoute>::new()}/>
                     <Route path=path!("/settlements") view={Lazy::<settlements::SettlementsRoute>::new()}/>
+                    <Route path=path!("/exports") view={Lazy::<exports::ExportsRoute>::new()}/>
                     <Route path=path!("/payouts/:id") view={Lazy::<payout::PayoutRoute>::new()}/>
                     <Route path=path!("/employees") view={Lazy::<employee::EmployeesRoute>::new()}/>
                     <Route path=path!("/employees/:id") view={Lazy::<employee::EmployeeRoute>::new()}/>
@@ -119,6 +121,7 @@ fn TopBar(me: Me) -> impl IntoView {
                 }}
                 {may(Permission::OperatePayments).then(|| view! { <A href="/payments">"Card payments"</A> })}
                 {may(Permission::ReadSettlements).then(|| view! { <A href="/settlements">"Settlements"</A> })}
+                {may(Permission::ExportBooks).then(|| view! { <A href="/exports">"Exports"</A> })}
                 {may(Permission::RunAudit).then(|| view! { <A href="/audits">"Audit"</A> })}
                 {may(Permission::ManageWebhooks).then(|| view! { <A href="/webhooks">"Webhooks"</A> })}
                 {may(Permission::ReadLiveFeed).then(|| view! { <A href="/live">"Live"</A> })}

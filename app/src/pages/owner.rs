@@ -2,7 +2,10 @@
 //! commission formula, and the totals), the Commit button, and the payouts of both studios.
 
 use crate::api::{list_employees, list_payouts, preview_payout, CommitPayout};
-use crate::components::{chf, idempotency_key_for, utc_minute, AttentionBanner, ErrorMessage};
+use crate::components::{
+    chf, idempotency_key_for, utc_minute, AttentionBanner, ErrorMessage, ScrollTable,
+};
+use crate::domain::slip::{slip_path, slip_refusal};
 use crate::domain::*;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -207,29 +210,42 @@ pub fn LineTable(lines: Vec<PayoutLine>) -> impl IntoView {
     }
 }
 
-/// Payouts with their state.
+/// Payouts with their state and, when `slips` (the person looking may download slips), a
+/// column with each committed payout's slip: a plain link, so it works without JavaScript.
 #[component]
-pub fn PayoutTable(payouts: Vec<Payout>) -> impl IntoView {
+pub fn PayoutTable(payouts: Vec<Payout>, #[prop(optional)] slips: bool) -> impl IntoView {
     if payouts.is_empty() {
         return view! { <p class="hint">"No payouts."</p> }.into_any();
     }
     view! {
-        <table class="payouts">
-            <thead><tr><th>"Created"</th><th>"Employee"</th><th>"Period"</th><th>"State"</th>
-                <th class="num">"Records"</th><th class="num">"Total"</th></tr></thead>
-            <tbody>
-                {payouts.into_iter().map(|p| view! {
-                    <tr data-payout-id=p.id.to_string()>
-                        <td><a href=format!("/payouts/{}", p.id)>{utc_minute(p.created_at)}</a></td>
-                        <td>{p.employee_name}</td>
-                        <td>{format!("{} – {}", p.period_start, p.period_end)}</td>
-                        <td><span class=format!("state state-{}", p.state)>{p.state.as_str()}</span></td>
-                        <td class="num">{p.record_count}</td>
-                        <td class="num">{chf(p.total)}</td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+        <ScrollTable label="Payouts">
+            <table class="payouts">
+                <thead><tr><th>"Created"</th><th>"Employee"</th><th>"Period"</th><th>"State"</th>
+                    <th class="num">"Records"</th><th class="num">"Total"</th>
+                    {slips.then(|| view! { <th>"Slip"</th> })}</tr></thead>
+                <tbody>
+                    {payouts.into_iter().map(|p| {
+                        let slip = slips.then(|| {
+                            let href = slip_refusal(p.state).is_none().then(|| slip_path(p.id));
+                            view! { <td>{href.map(|href| view! {
+                                <a class="slip-download" href=href download>"Download slip (PDF)"</a>
+                            })}</td> }
+                        });
+                        view! {
+                            <tr data-payout-id=p.id.to_string()>
+                                <td><a href=format!("/payouts/{}", p.id)>{utc_minute(p.created_at)}</a></td>
+                                <td>{p.employee_name}</td>
+                                <td>{format!("{} – {}", p.period_start, p.period_end)}</td>
+                                <td><span class=format!("state state-{}", p.state)>{p.state.as_str()}</span></td>
+                                <td class="num">{p.record_count}</td>
+                                <td class="num">{chf(p.total)}</td>
+                                {slip}
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </ScrollTable>
     }
     .into_any()
 }

@@ -58,6 +58,13 @@ fn PayoutView(
     let may = |action| me.as_ref().is_some_and(|me| me.may(action));
     let finish_allowed = may(Permission::FinishPayout).then(|| p.state.apply(PayoutAction::Finish));
     let cancel_allowed = may(Permission::CancelPayout).then(|| p.state.apply(PayoutAction::Cancel));
+    // The slip of a committed payout, for those who may download it (a plain link: works
+    // without JavaScript).
+    let slip_href = (slip::slip_refusal(p.state).is_none()
+        && me
+            .as_ref()
+            .is_some_and(|me| slip::may_download_slips(me.role)))
+    .then(|| slip::slip_path(p.id));
     view! {
         <h1>{format!("Payout to {}", p.employee_name)}</h1>
         <dl class="facts" data-state=p.state.as_str()>
@@ -72,6 +79,7 @@ fn PayoutView(
             {p.committed_at.map(|at| view! { <dt>"Committed"</dt><dd>{utc_minute(at)}</dd> })}
         </dl>
         <div class="actions">
+            {slip_href.map(|href| view! { <a class="slip-download" href=href download>"Download slip (PDF)"</a> })}
             {finish_allowed.map(|allowed| match allowed {
                 Ok(_) => view! {
                     <ActionForm action=finish>

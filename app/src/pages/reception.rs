@@ -6,7 +6,7 @@ use crate::api::{
     list_employees, list_services, recent_day_records, recent_service_records, studio_today,
     RefundService, RegisterDay, RegisterService,
 };
-use crate::components::{chf, idempotency_key_for, AttentionBanner, ErrorMessage};
+use crate::components::{chf, idempotency_key_for, AttentionBanner, ErrorMessage, ScrollTable};
 use crate::domain::*;
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
@@ -145,31 +145,33 @@ pub fn ReceptionPage() -> impl IntoView {
 #[component]
 fn RecordTable(records: Vec<ServiceRecord>, refund: ServerAction<RefundService>) -> impl IntoView {
     view! {
-        <table class="records">
-            <thead><tr><th>"Date"</th><th>"Employee"</th><th>"Service"</th><th>"Payment"</th>
-                <th class="num">"Price"</th><th class="num">"Tip"</th><th class="num">"Commission"</th><th>"Paid out"</th>
-                <th>"Refund"</th></tr></thead>
-            <tbody>
-                {records.into_iter().map(|r| {
-                    let refund_cell = view! { <RefundCell record=r.clone() refund/> };
-                    view! {
-                    <tr class:refunded=r.refunded_at.is_some()>
-                        <td>{r.performed_on.to_string()}</td>
-                        <td>{r.employee_name}</td>
-                        <td>{r.service_name}</td>
-                        <td>{r.payment_method.label()}</td>
-                        <td class="num">{chf(r.price)}</td>
-                        <td class="num">{chf(r.tip)}</td>
-                        <td class="num">{chf(r.commission)}</td>
-                        <td>{match r.payout_id {
-                            Some(id) => view! { <a href=format!("/payouts/{id}")>"yes"</a> }.into_any(),
-                            None => view! { <span>"not yet"</span> }.into_any(),
-                        }}</td>
-                        <td>{refund_cell}</td>
-                    </tr>
-                }}).collect_view()}
-            </tbody>
-        </table>
+        <ScrollTable label="Latest registrations">
+            <table class="records">
+                <thead><tr><th>"Date"</th><th>"Employee"</th><th>"Service"</th><th>"Payment"</th>
+                    <th class="num">"Price"</th><th class="num">"Tip"</th><th class="num">"Commission"</th><th>"Paid out"</th>
+                    <th>"Refund"</th></tr></thead>
+                <tbody>
+                    {records.into_iter().map(|r| {
+                        let refund_cell = view! { <RefundCell record=r.clone() refund/> };
+                        view! {
+                        <tr class:refunded=r.refunded_at.is_some()>
+                            <td>{r.performed_on.to_string()}</td>
+                            <td>{r.employee_name}</td>
+                            <td>{r.service_name}</td>
+                            <td>{r.payment_method.label()}</td>
+                            <td class="num">{chf(r.price)}</td>
+                            <td class="num">{chf(r.tip)}</td>
+                            <td class="num">{chf(r.commission)}</td>
+                            <td>{match r.payout_id {
+                                Some(id) => view! { <a href=format!("/payouts/{id}")>"yes"</a> }.into_any(),
+                                None => view! { <span>"not yet"</span> }.into_any(),
+                            }}</td>
+                            <td>{refund_cell}</td>
+                        </tr>
+                    }}).collect_view()}
+                </tbody>
+            </table>
+        </ScrollTable>
     }
 }
 
@@ -265,25 +267,27 @@ fn DayForm() -> impl IntoView {
             {move || Suspend::new(async move {
                 match recent.await {
                     Ok(days) => view! {
-                        <table class="days">
-                            <thead><tr><th>"Date"</th><th>"Employee"</th><th class="num">"Deduction"</th>
-                                <th class="num">"Guaranteed minimum"</th><th>"Note"</th><th>"Paid out"</th></tr></thead>
-                            <tbody>
-                                {days.into_iter().map(|d| view! {
-                                    <tr>
-                                        <td>{d.worked_on.to_string()}</td>
-                                        <td>{d.employee_name}</td>
-                                        <td class="num">{chf(d.deduction)}</td>
-                                        <td class="num">{chf(d.guaranteed_minimum)}</td>
-                                        <td>{d.note}</td>
-                                        <td>{match d.payout_id {
-                                            Some(id) => view! { <a href=format!("/payouts/{id}")>"yes"</a> }.into_any(),
-                                            None => view! { <span>"not yet"</span> }.into_any(),
-                                        }}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
+                        <ScrollTable label="Latest working days">
+                            <table class="days">
+                                <thead><tr><th>"Date"</th><th>"Employee"</th><th class="num">"Deduction"</th>
+                                    <th class="num">"Guaranteed minimum"</th><th>"Note"</th><th>"Paid out"</th></tr></thead>
+                                <tbody>
+                                    {days.into_iter().map(|d| view! {
+                                        <tr>
+                                            <td>{d.worked_on.to_string()}</td>
+                                            <td>{d.employee_name}</td>
+                                            <td class="num">{chf(d.deduction)}</td>
+                                            <td class="num">{chf(d.guaranteed_minimum)}</td>
+                                            <td>{d.note}</td>
+                                            <td>{match d.payout_id {
+                                                Some(id) => view! { <a href=format!("/payouts/{id}")>"yes"</a> }.into_any(),
+                                                None => view! { <span>"not yet"</span> }.into_any(),
+                                            }}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </ScrollTable>
                     }.into_any(),
                     Err(error) => view! { <ErrorMessage error/> }.into_any(),
                 }

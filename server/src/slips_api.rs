@@ -1,0 +1,89 @@
+//! Payout slips in the JSON API (issue 10): `GET /api/v1/payouts/{id}/slip.pdf` sends the slip of
+//! a committed payout as a PDF download. Same conventions as [`crate::api`]: a session cookie or
+//! an API key, and every refusal is a JSON error with its status. The slip carries pay data, so
+//! the answer is never stored by a cache.
+
+use crate::api::{ApiResult, ApiState, Auth, ErrorBody};
+use crate::openapi::ReadErrors;
+use app::domain::{AppError, PayoutId};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The slip routes, documented (merged into [`crate::api::router`]).
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(payout_slip))
+}
+
+/// The schema of a PDF answer: the document's bytes.
+struct PdfDocument;
+
+impl utoipa::PartialSchema for PdfDocument {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("application/pdf")
+            .description(Some("The PDF document (binary)."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PdfDocument {}
+
+/// The payout slip of a committed payout as a PDF (A4, one or more pages): studio, employee,
+/// period, the dates of the records, when it was committed, how it was paid (cash, or a bank
+/// transfer to the masked IBAN with the transfer's end-to-end reference), every line with its
+/// commission formula, tips, top-ups, deductions and the total in CHF. Owners download the slips
+/// of their business, an employee their own; receptionists and their API keys do not (403).
+#[utoipa::path(
+    get,
+    path = "/api/v1/payouts/{id}/slip.pdf",
+    tag = "payouts",
+    params(("id" = Uuid, Path, description = "Payout id")),
+    responses(
+        (status = 200, description = "The slip, as an attachment named \
+            `slip-<employee>-<period start>-to-<period end>.pdf`.",
+            content_type = "application/pdf", body = inline(PdfDocument)),
+        (status = 409, description = "The payout has no slip: it is pending or failed (\"the \
+            payout is not committed yet; finish it first\") or cancelled (`payout_not_committed`).",
+            body = ErrorBody),
+        ReadErrors
+    )
+)]
+async fn payout_slip(
+    State(state): State<ApiState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = PayoutId::parse(&id).map_err(|message| AppError::validation("payout_id", message))?;
+    let slip = state.engine.payout_slip(&caller, id).await?;
+    let disposition = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"",
+        slip.file_name
+    ))
+    .map_err(|error| {
+        tracing::error!(%error, "the slip's file name is not a header value");
+        AppError::Internal {
+            message: "the slip's file name cannot be sent; it is logged on the server".into(),
+        }
+    })?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pdf"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            ),
+        ],
+        slip.bytes,
+    )
+        .into_response())
+}
