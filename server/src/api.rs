@@ -316,6 +316,7 @@ fn documented_routes() -> OpenApiRouter<ApiState> {
         .merge(crate::webhooks_api::routes())
         .merge(crate::feed_api::routes())
         .merge(crate::settlements_api::routes())
+        .merge(crate::dashboard_api::routes())
 }
 
 #[utoipa::path(
