@@ -34,6 +34,7 @@ const OWNER_PAGES = [
   "/",
   "/reception",
   "/till",
+  "/dashboard",
   "/owner",
   "/employees",
   "/payments",

@@ -37,7 +37,7 @@ test.describe("Roles", () => {
 
   test("the owner sees every page and both studios' employees", async ({ page }) => {
     await signIn(page, "/owner", "owner@demo.test", "owner-demo");
-    expect(await navigation(page)).toEqual(["Reception", "Till", "Payouts", "Employees", "Card payments", "Settlements", "Exports", "Audit", "Webhooks", "Live", "Settings"]);
+    expect(await navigation(page)).toEqual(["Reception", "Till", "Dashboard", "Payouts", "Employees", "Card payments", "Settlements", "Exports", "Audit", "Webhooks", "Live", "Settings"]);
     const rows = page.locator("table.employees tr[data-employee]");
     await expect(rows.first()).toBeVisible({ timeout: UI_TIMEOUT });
     await expect(page.locator('tr[data-employee="Lara Meier"]')).toHaveCount(1);
@@ -51,6 +51,9 @@ test.describe("Roles", () => {
     // Bank files and statements are the owner's: no link, and the API refuses her.
     expect(await navigation(page)).not.toContain("Settlements");
     expect((await page.request.get("/api/v1/settlements")).status()).toBe(403);
+    // The dashboard (the business's takings) is the owner's too.
+    expect(await navigation(page)).not.toContain("Dashboard");
+    expect((await page.request.get("/api/v1/dashboard")).status()).toBe(403);
     await expect(page.locator('tr[data-employee="Lara Meier"]')).toHaveCount(1, { timeout: UI_TIMEOUT });
     // Luca Schmid works in Bern: not hers to see or pay.
     await expect(page.locator('tr[data-employee="Luca Schmid"]')).toHaveCount(0);

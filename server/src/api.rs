@@ -318,6 +318,7 @@ fn documented_routes() -> OpenApiRouter<ApiState> {
         .merge(crate::settlements_api::routes())
         .merge(crate::slips_api::routes())
         .merge(crate::exports_api::routes())
+        .merge(crate::dashboard_api::routes())
 }
 
 #[utoipa::path(

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod dashboard_api;
 pub mod exports_api;
 pub mod feed_api;
 pub mod openapi;

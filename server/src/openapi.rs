@@ -45,6 +45,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         (name = "events", description = "The live feed of domain events (server-sent events)"),
         (name = "settlements", description = "Settlement tracking: pain.001 bank files, camt.053/054 statements, reconciliation"),
         (name = "exports", description = "CSV exports for the accountant: payouts, payout lines, ledger postings, Z reports of a period"),
+        (name = "dashboard", description = "The owner dashboard: revenue, commission, tips and payouts per employee and per week or month"),
         (name = "access", description = "Sessions, users, API keys and the activity log"),
         (name = "operations", description = "Health of the service")
     )

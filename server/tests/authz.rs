@@ -466,6 +466,10 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
         row(get.clone(), "/api/v1/audits", None,                                   [Who, Done, No, No, No]),
         row(get.clone(), format!("/api/v1/audits/{audit_run}"), None,              [Who, Done, No, No, No]),
         row(get.clone(), "/api/v1/notifications", None,                            [Who, Done, No, No, No]),
+        // The dashboard (issue 10): owners only.
+        row(get.clone(), "/api/v1/dashboard", None,                                [Who, Done, No, No, No]),
+        row(get.clone(), format!("/api/v1/dashboard?studio_id={studio}&granularity=month"), None,
+                                                                                   [Who, Done, No, No, No]),
         // Webhooks (issue 7): owners only.
         row(post.clone(), "/api/v1/webhooks/endpoints",
             Some(json!({ "url": "https://example.com/hook{n}" })),                 [Who, Done, No, No, No]),
@@ -596,7 +600,7 @@ async fn every_api_endpoint_admits_exactly_the_roles_and_scopes_the_role_table_a
     }
     assert_eq!(
         table.len(),
-        70,
+        72,
         "every route but /healthz and the test faults"
     );
     assert!(

@@ -570,6 +570,15 @@ async fn real_answers_match_their_documented_schemas() {
     );
     assert_eq!(conflict["error"]["payment"]["id"], payment.as_str());
 
+    // The owner dashboard, after the audit above (its run is in the answer).
+    probe
+        .get(
+            &owner,
+            "/api/v1/dashboard",
+            "/api/v1/dashboard?from=2026-09-01&to=2026-10-30&granularity=month",
+        )
+        .await;
+
     // A browser session.
     let session = app
         .sign_in("owner@demo.test", "owner-demo")
@@ -604,5 +613,5 @@ async fn real_answers_match_their_documented_schemas() {
         ],
         "only the deliberate refusals"
     );
-    assert_eq!(probe.checked.len(), 34, "{:?}", probe.checked);
+    assert_eq!(probe.checked.len(), 35, "{:?}", probe.checked);
 }

@@ -366,6 +366,30 @@ pub async fn settlements_needing_attention() -> Result<Vec<SettlementItem>, AppE
     engine()?.settlements_needing_attention(&caller).await
 }
 
+/// The owner dashboard for the page's GET form (`from`, `to`, `studio_id`, `granularity` as
+/// typed; empty means the default). The same engine call as `GET /api/v1/dashboard`.
+///
+/// Errors: 403 unless the caller may read the dashboard; 422 naming the malformed field.
+#[server(output = JsonText)]
+pub async fn owner_dashboard(
+    from: Option<String>,
+    to: Option<String>,
+    studio_id: Option<String>,
+    granularity: Option<String>,
+) -> Result<Dashboard, AppError> {
+    let caller = caller()?;
+    // Who may ask first: a receptionist hears that the dashboard is not theirs, not that a
+    // date was mistyped.
+    answer(caller.require(Permission::ReadDashboard))?;
+    let request = answer(DashboardRequest::parse(
+        from.as_deref(),
+        to.as_deref(),
+        studio_id.as_deref(),
+        granularity.as_deref(),
+    ))?;
+    answer(engine()?.dashboard(&caller, &request).await)
+}
+
 /// Payouts, newest first, optionally by state and/or employee.
 #[server(output = JsonText)]
 pub async fn list_payouts(

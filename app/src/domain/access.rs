@@ -66,7 +66,7 @@ impl Role {
                 CancelPayout | ReadLedger | RunAudit | ReadAudits | ReadNotifications
                 | ManageUsers | ManageApiKeys | ReadActivity | IngestPaymentEvents
                 | OperatePayments | ReadWebhooks | ManageWebhooks | ReadSettlements
-                | ManageSettlements | ExportBooks => false,
+                | ManageSettlements | ExportBooks | ReadDashboard => false,
             },
             Role::Employee => match action {
                 ReadCatalog | ReadRecords | ReadPayouts => true,
@@ -75,7 +75,7 @@ impl Role {
                 | ReadLedger | RunAudit | ReadAudits | ReadNotifications | ManageUsers
                 | ManageApiKeys | ReadActivity | ReadPayments | IngestPaymentEvents
                 | OperatePayments | ReadWebhooks | ManageWebhooks | ReadLiveFeed
-                | ReadSettlements | ManageSettlements | ExportBooks => false,
+                | ReadSettlements | ManageSettlements | ExportBooks | ReadDashboard => false,
             },
         }
     }
@@ -153,11 +153,14 @@ pub enum Permission {
     /// Download the books as CSV for the accountant (payouts, payout lines, ledger postings,
     /// Z reports of a period).
     ExportBooks,
+    /// The owner dashboard: revenue, commission, tips and payouts per employee and per week or
+    /// month. The business's takings are the owner's, not the desk's.
+    ReadDashboard,
 }
 
 impl Permission {
     /// Every action.
-    pub const ALL: [Permission; 29] = [
+    pub const ALL: [Permission; 30] = [
         Permission::ReadCatalog,
         Permission::ReadRecords,
         Permission::RegisterService,
@@ -187,6 +190,7 @@ impl Permission {
         Permission::ReadSettlements,
         Permission::ManageSettlements,
         Permission::ExportBooks,
+        Permission::ReadDashboard,
     ];
 
     /// What the action is, for refusals ("… may not cancel payouts").
@@ -221,6 +225,7 @@ impl Permission {
             Permission::ReadSettlements => "read settlements and bank files",
             Permission::ManageSettlements => "manage bank files, statements and settlements",
             Permission::ExportBooks => "export the books",
+            Permission::ReadDashboard => "read the dashboard of revenue, commission and payouts",
         }
     }
 
@@ -241,7 +246,9 @@ impl Permission {
             }
             Permission::ReadTill => Some(ApiScope::TillRead),
             Permission::OperateTill => Some(ApiScope::TillWrite),
-            Permission::ReadLedger => Some(ApiScope::LedgerRead),
+            // The dashboard sums what the books hold: a key that may read the ledger may read
+            // its sums, and keys made before the dashboard existed keep working.
+            Permission::ReadLedger | Permission::ReadDashboard => Some(ApiScope::LedgerRead),
             Permission::RunAudit => Some(ApiScope::AuditsWrite),
             Permission::ReadAudits => Some(ApiScope::AuditsRead),
             Permission::ReadNotifications => Some(ApiScope::NotificationsRead),
@@ -284,7 +291,7 @@ pub enum ApiScope {
     /// `till:write`: open, cash in/out, close.
     #[serde(rename = "till:write")]
     TillWrite,
-    /// `ledger:read`: balances and transfers.
+    /// `ledger:read`: balances and transfers, and the dashboard's sums of them.
     #[serde(rename = "ledger:read")]
     LedgerRead,
     /// `audits:read`.
@@ -589,6 +596,7 @@ mod tests {
         for action in [
             Permission::CancelPayout,
             Permission::ReadLedger,
+            Permission::ReadDashboard,
             Permission::RunAudit,
             Permission::ManageUsers,
             Permission::ManageApiKeys,

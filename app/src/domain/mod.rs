@@ -5,6 +5,7 @@
 pub mod access;
 pub mod audit;
 pub mod calendar;
+pub mod dashboard;
 pub mod error;
 pub mod export;
 pub mod feed;
@@ -25,6 +26,10 @@ pub use access::{
     Permission, Role, UserInfo, UserRequest,
 };
 pub use audit::*;
+pub use dashboard::{
+    Dashboard, DashboardAmounts, DashboardAttention, DashboardRequest, EmployeeAmounts,
+    Granularity, PeriodAmounts, MAX_DASHBOARD_DAYS,
+};
 pub use error::AppError;
 pub use feed::{FeedConnection, FeedDropped, FeedReady, LiveEvent};
 pub use ids::*;

@@ -59,6 +59,30 @@ impl Backend {
         }
     }
 
+    /// SQL expression: the first day (a date) of the ISO week (its Monday) or the calendar month
+    /// the date `column` falls in, the same day [`Granularity::start_of`] computes, so rows can
+    /// be grouped by week or month in the database.
+    ///
+    /// [`Granularity::start_of`]: crate::domain::Granularity::start_of
+    pub fn period_start_of(self, column: &str, granularity: crate::domain::Granularity) -> String {
+        use crate::domain::Granularity;
+        match (self, granularity) {
+            // 'weekday 0' moves forward to the next Sunday (a Sunday stays), 6 days back is the
+            // Monday of that ISO week.
+            (Backend::Sqlite, Granularity::Week) => {
+                format!("date({column}, 'weekday 0', '-6 days')")
+            }
+            (Backend::Sqlite, Granularity::Month) => format!("date({column}, 'start of month')"),
+            // On a timestamp without time zone, so the session's time zone plays no part.
+            (Backend::Postgres, Granularity::Week) => {
+                format!("CAST(date_trunc('week', CAST({column} AS TIMESTAMP)) AS DATE)")
+            }
+            (Backend::Postgres, Granularity::Month) => {
+                format!("CAST(date_trunc('month', CAST({column} AS TIMESTAMP)) AS DATE)")
+            }
+        }
+    }
+
     /// The locking clause of a `SELECT` that claims jobs: PostgreSQL locks the rows it picks and
     /// skips rows another process has locked (`FOR UPDATE SKIP LOCKED`), so concurrent workers
     /// claim disjoint jobs; SQLite needs nothing (one writer at a time).

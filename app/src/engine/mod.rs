@@ -7,6 +7,7 @@ pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod dashboard;
 pub mod day_records;
 pub mod db;
 pub mod demo;

@@ -67,6 +67,15 @@ const LINE_VIEW: &str = "
     LEFT JOIN services s ON s.id = sr.service_id
     ORDER BY l.on_date, kind DESC, s.name, record_id";
 
+/// SQL condition: the payout aliased `alias` needs a person (the red banner, the dashboard's
+/// counts): it failed, or it is pending and was not updated since `$parameter`, bound to
+/// [`Engine::attention_cutoff`].
+pub(crate) fn needs_attention_condition(alias: &str, parameter: usize) -> String {
+    format!(
+        "({alias}.state = 'failed' OR ({alias}.state = 'pending' AND {alias}.updated_at < ${parameter}))"
+    )
+}
+
 const PAYOUT_SELECT: &str = "
     SELECT p.id, p.employee_id, e.name AS employee_name, p.studio_id, p.state, p.phase, p.record_count,
            p.total, p.currency, p.period_start, p.period_end, p.failed_phase, p.error, p.created_at,
@@ -449,13 +458,11 @@ impl Engine {
         caller: &Caller,
     ) -> Result<Vec<Payout>, AppError> {
         caller.require(Permission::ReadAttention)?;
-        let grace = chrono::Duration::from_std(self.settings().pending_grace)
-            .unwrap_or(chrono::Duration::seconds(30));
         db::query_as::<Payout>(&format!(
-            "{PAYOUT_SELECT} WHERE p.state = 'failed' OR (p.state = 'pending' AND p.updated_at < $1)
-             ORDER BY p.created_at"
+            "{PAYOUT_SELECT} WHERE {} ORDER BY p.created_at",
+            needs_attention_condition("p", 1)
         ))
-        .bind(now() - grace)
+        .bind(self.attention_cutoff())
         .fetch_all(self.pool())
         .await
         .map_err(db_error("listing payouts needing attention"))
@@ -465,6 +472,14 @@ impl Engine {
                 .filter(|p| caller.sees(p.studio_id, p.employee_id))
                 .collect()
         })
+    }
+
+    /// The bound of [`needs_attention_condition`]: a pending payout not updated since this
+    /// instant (now minus the grace period) was interrupted.
+    pub(crate) fn attention_cutoff(&self) -> chrono::DateTime<chrono::Utc> {
+        let grace = chrono::Duration::from_std(self.settings().pending_grace)
+            .unwrap_or(chrono::Duration::seconds(30));
+        now() - grace
     }
 
     /// The employee a payout is for. Errors: 422 naming `employee_id` when unknown or outside

@@ -1,8 +1,9 @@
 //! Pages and the application shell. Reception registers services; the owner previews, commits
-//! and reviews payouts; each employee reads their own payouts. Every owner/reception page shows
-//! the red banner of payouts needing attention.
+//! and reviews payouts, and reads the dashboard; each employee reads their own payouts. Every
+//! owner/reception page shows the red banner of payouts needing attention.
 
 mod audits;
+mod dashboard;
 mod employee;
 mod exports;
 mod live;
@@ -22,7 +23,7 @@ use crate::domain::{AppError, Me, Permission};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::{path, Lazy, StaticSegment};
+use leptos_router::{path, Lazy, SsrMode, StaticSegment};
 
 /// The HTML document around the app (server-rendered, then hydrated).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -83,6 +84,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view={Lazy::<login::LoginRoute>::new()}/>
                     <Route path=path!("/reception") view={Lazy::<reception::ReceptionRoute>::new()}/>
                     <Route path=path!("/owner") view={Lazy::<owner::OwnerRoute>::new()}/>
+                    // Rendered whole on the server before it is sent (not streamed with
+                    // placeholders that script fills in), so the dashboard reads without JavaScript.
+                    <Route path=path!("/dashboard") view={Lazy::<dashboard::DashboardRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/till") view={Lazy::<till::TillRoute>::new()}/>
                     <Route path=path!("/audits") view={Lazy::<audits::AuditsRoute>::new()}/>
                     <Route path=path!("/payments") view={Lazy::<payments::PaymentsRoute>::new()}/>
@@ -114,6 +118,7 @@ fn TopBar(me: Me) -> impl IntoView {
             <nav>
                 {may(Permission::RegisterService).then(|| view! { <A href="/reception">"Reception"</A> })}
                 {may(Permission::OperateTill).then(|| view! { <A href="/till">"Till"</A> })}
+                {may(Permission::ReadDashboard).then(|| view! { <A href="/dashboard">"Dashboard"</A> })}
                 {may(Permission::CommitPayout).then(|| view! { <A href="/owner">"Payouts"</A> })}
                 {match own_page.clone() {
                     Some(href) => view! { <A href=href>"My payouts"</A> }.into_any(),
@@ -166,6 +171,7 @@ fn StaffHome() -> impl IntoView {
         <ul class="roles">
             <li><a href="/reception"><strong>"Reception"</strong>" — register the services each employee performed"</a></li>
             <li><a href="/owner"><strong>"Owner"</strong>" — preview, commit and review payouts of both studios"</a></li>
+            <li><a href="/dashboard"><strong>"Dashboard"</strong>" — revenue, commission, tips and payouts per employee and per week or month"</a></li>
             <li><a href="/till"><strong>"Till"</strong>" — open the cash register, cash in and out, count and close with a Z report"</a></li>
             <li><a href="/employees"><strong>"Employee"</strong>" — see your payouts, their status and lines"</a></li>
             <li><a href="/settlements"><strong>"Settlements"</strong>" — write bank files, import bank statements and follow each transfer until the bank shows it"</a></li>
