@@ -3,6 +3,7 @@
 //! Configuration from flags or environment; every failure is a clear message and exit code 1.
 
 use anyhow::Context as _;
+use app::domain::export::rows_text;
 use app::engine::access::Caller;
 use app::engine::exports::{ExportDataset, ExportPeriod, ExportRequest};
 use app::engine::notifications::{BotToken, TelegramSettings};
@@ -837,7 +838,7 @@ async fn export(
         eprintln!(
             "{}: {} rows written to standard output",
             request.dataset,
-            thousands(progress.written)
+            rows_text(progress.written)
         );
         return Ok(());
     }
@@ -878,7 +879,7 @@ async fn export(
     println!(
         "{}: {} rows written to {}",
         request.dataset,
-        thousands(progress.written),
+        rows_text(progress.written),
         path.display()
     );
     Ok(())
@@ -903,8 +904,8 @@ impl ExportProgress {
             eprintln!(
                 "{}: {} / {} rows ({} %)",
                 self.dataset,
-                thousands(rows_written),
-                thousands(self.total),
+                rows_text(rows_written),
+                rows_text(self.total),
                 rows_written * 100 / self.total.max(1)
             );
             self.next_report = (rows_written / 1_000 + 1) * 1_000;
@@ -916,23 +917,10 @@ impl ExportProgress {
         anyhow::anyhow!(
             "the {} export failed after {} of {} rows: {error}",
             self.dataset,
-            thousands(self.written),
-            thousands(self.total)
+            rows_text(self.written),
+            rows_text(self.total)
         )
     }
-}
-
-/// `4210` → `4,210`.
-fn thousands(number: u64) -> String {
-    let digits = number.to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    grouped
 }
 
 /// `replay`: on `url`, or on a fresh SQLite file in a temporary directory (deleted afterwards).

@@ -80,6 +80,19 @@ impl fmt::Display for ExportDataset {
     }
 }
 
+/// A row count as the Exports page and `payout-engine export` print it: `12480` → `12,480`.
+pub fn rows_text(rows: u64) -> String {
+    let digits = rows.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// One dataset of the Exports page: how many rows its file has for the chosen period.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportSummary {
@@ -128,6 +141,14 @@ mod tests {
             ExportDataset::parse("payout"),
             Err("'payout' is not an export; the exports are payouts, payout-lines, ledger-transfers, z-reports".into())
         );
+    }
+
+    #[test]
+    fn row_counts_are_grouped_by_thousands() {
+        assert_eq!(rows_text(0), "0");
+        assert_eq!(rows_text(999), "999");
+        assert_eq!(rows_text(1_000), "1,000");
+        assert_eq!(rows_text(1_234_567), "1,234,567");
     }
 
     #[test]

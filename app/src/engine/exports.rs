@@ -731,6 +731,8 @@ fn text(value: &str) -> String {
     }
 }
 
+/// A nullable column's cell: its value shown, or empty for NULL (no error is involved: the
+/// column is optional in the documented layout).
 fn optional<T>(value: Option<T>, show: impl FnOnce(T) -> String) -> String {
     value.map(show).unwrap_or_default()
 }
@@ -827,6 +829,7 @@ fn payout_line_fields(row: PayoutLineRow) -> Result<Vec<String>, AppError> {
         row.record_id.to_string(),
         date(row.on_date),
         optional(row.service_name, |name| text(&name)),
+        // NULL for a working day's line: an empty cell.
         row.payment_method.unwrap_or_default(),
         decimal_chf(row.price),
         percent(row.commission_bps),

@@ -6,7 +6,7 @@
 
 use crate::api::{export_overview, list_studios};
 use crate::components::ErrorMessage;
-use crate::domain::export::{ExportDataset, ExportOverview};
+use crate::domain::export::{rows_text, ExportDataset, ExportOverview};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use leptos_router::{lazy_route, LazyRoute};
@@ -30,29 +30,16 @@ impl DownloadProgress {
         match self {
             DownloadProgress::Receiving { rows, of } => format!(
                 "{} / {} rows ({} %)",
-                grouped(*rows),
-                grouped(*of),
+                rows_text(*rows),
+                rows_text(*of),
                 rows.min(of) * 100 / (*of).max(1)
             ),
-            DownloadProgress::Saved { rows } => format!("Saved: {} rows.", grouped(*rows)),
+            DownloadProgress::Saved { rows } => format!("Saved: {} rows.", rows_text(*rows)),
             DownloadProgress::Failed(why) => {
                 format!("The download failed, nothing was saved: {why}")
             }
         }
     }
-}
-
-/// `12480` → `12,480`.
-fn grouped(number: u64) -> String {
-    let digits = number.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 #[component]
@@ -132,7 +119,7 @@ fn ExportTable(overview: ExportOverview) -> impl IntoView {
                         <tr data-dataset=dataset.as_str()>
                             <td><code>{format!("{dataset}.csv")}</code></td>
                             <td>{dataset.description()}</td>
-                            <td class="num" data-testid=format!("rows-{dataset}")>{grouped(summary.rows)}</td>
+                            <td class="num" data-testid=format!("rows-{dataset}")>{rows_text(summary.rows)}</td>
                             <td><Download dataset overview=overview.clone()/></td>
                         </tr>
                     }
@@ -376,13 +363,5 @@ mod tests {
             DownloadProgress::Saved { rows: 12_480 }.text(),
             "Saved: 12,480 rows."
         );
-    }
-
-    #[test]
-    fn big_numbers_are_grouped_by_thousands() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1_000), "1,000");
-        assert_eq!(grouped(1_234_567), "1,234,567");
     }
 }
