@@ -321,6 +321,68 @@ impl StudioDirectory {
     }
 }
 
+/// How long this process answers an API key from memory before reading its row again. A
+/// revocation in this process takes effect at once ([`Engine::revoke_api_key`] forgets every
+/// key; only a request that read the row just before the revocation committed can still
+/// remember it), one made by another server instance within this time. Short, because a
+/// revoked key is a security matter; long enough that a busy key's row is read a few times a
+/// second at most.
+const API_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Most keys remembered; past that the memory is emptied and refills with the keys in use.
+const API_KEYS_REMEMBERED: usize = 10_000;
+
+/// The API keys seen recently, by the SHA-256 of the key: a busy integration (a payment
+/// provider delivering one event per request, 64 at a time) otherwise read its key's row on
+/// every request. Only keys that exist are remembered, so unknown keys cannot fill it.
+#[derive(Default)]
+pub(crate) struct ApiKeyDirectory {
+    keys: std::sync::Mutex<HashMap<Vec<u8>, (std::time::Instant, KnownApiKey)>>,
+}
+
+/// What a request needs of a live API key's row.
+#[derive(Clone)]
+struct KnownApiKey {
+    id: ApiKeyId,
+    business_id: BusinessId,
+    name: String,
+    role: Role,
+    studio_id: Option<StudioId>,
+    scopes: Vec<ApiScope>,
+}
+
+impl ApiKeyDirectory {
+    fn keys(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (std::time::Instant, KnownApiKey)>> {
+        // A panic while holding the lock cannot leave the map half-written (one insert, remove
+        // or clear), so the data stays usable.
+        self.keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The key with this hash, if it was read less than [`API_KEY_TTL`] ago.
+    fn get(&self, hash: &[u8]) -> Option<KnownApiKey> {
+        self.keys()
+            .get(hash)
+            .filter(|(read_at, _)| read_at.elapsed() < API_KEY_TTL)
+            .map(|(_, key)| key.clone())
+    }
+
+    fn remember(&self, hash: Vec<u8>, key: KnownApiKey) {
+        let mut keys = self.keys();
+        if keys.len() >= API_KEYS_REMEMBERED {
+            keys.clear();
+        }
+        keys.insert(hash, (std::time::Instant::now(), key));
+    }
+
+    fn forget_all(&self) {
+        self.keys().clear();
+    }
+}
+
 impl Engine {
     /// The studios of `business`, sorted by name; at most [`STUDIO_LIST_TTL`] old.
     async fn studios_of(&self, business: BusinessId) -> Result<Arc<[StudioId]>, AppError> {
@@ -534,10 +596,44 @@ impl Engine {
         }
     }
 
-    /// The caller of an API key (`pe_<prefix>_<secret>`), or `None` when unknown or revoked.
+    /// The caller of an API key (`pe_<prefix>_<secret>`), or `None` when unknown or revoked;
+    /// the key's row as read at most [`API_KEY_TTL`] ago.
     ///
     /// Errors: a database error.
     pub async fn api_key_caller(&self, key: &str) -> Result<Option<Caller>, AppError> {
+        let hash = sha256(key.trim());
+        let known = match self.api_keys.get(&hash) {
+            Some(known) => known,
+            None => match self.read_api_key(&hash).await? {
+                Some(known) => {
+                    self.api_keys.remember(hash, known.clone());
+                    known
+                }
+                None => return Ok(None),
+            },
+        };
+        let studios = match known.role {
+            Role::Receptionist => known.studio_id.into_iter().collect(),
+            Role::Owner | Role::Employee => self.studios_of(known.business_id).await?,
+        };
+        Ok(Some(Caller {
+            principal: Principal::ApiKey {
+                id: known.id,
+                name: known.name,
+            },
+            role: known.role,
+            business_id: Some(known.business_id),
+            studios: StudioScope::Only(studios),
+            employee: None,
+            scopes: Some(known.scopes),
+        }))
+    }
+
+    /// The live (unrevoked) API key whose SHA-256 is `hash`, from its row; records its use
+    /// (at most once a minute).
+    ///
+    /// Errors: a database error; 500 for unreadable stored scopes.
+    async fn read_api_key(&self, hash: &[u8]) -> Result<Option<KnownApiKey>, AppError> {
         #[derive(sqlx::FromRow)]
         struct Row {
             id: ApiKeyId,
@@ -552,7 +648,7 @@ impl Engine {
             "SELECT id, business_id, name, role, studio_id, scopes, last_used_at
              FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
         )
-        .bind(sha256(key.trim()))
+        .bind(hash.to_vec())
         .fetch_optional(self.pool())
         .await
         .map_err(db_error("reading the API key"))?;
@@ -578,20 +674,13 @@ impl Engine {
                 .await
                 .map_err(db_error("recording the API key's use"))?;
         }
-        let studios = match row.role {
-            Role::Receptionist => row.studio_id.into_iter().collect(),
-            Role::Owner | Role::Employee => self.studios_of(row.business_id).await?,
-        };
-        Ok(Some(Caller {
-            principal: Principal::ApiKey {
-                id: row.id,
-                name: row.name,
-            },
+        Ok(Some(KnownApiKey {
+            id: row.id,
+            business_id: row.business_id,
+            name: row.name,
             role: row.role,
-            business_id: Some(row.business_id),
-            studios: StudioScope::Only(studios),
-            employee: None,
-            scopes: Some(scopes),
+            studio_id: row.studio_id,
+            scopes,
         }))
     }
 
@@ -804,6 +893,8 @@ impl Engine {
         tx.commit()
             .await
             .map_err(db_error("committing the revocation"))?;
+        // The key's next request reads its row again and finds it revoked.
+        self.api_keys.forget_all();
         tracing::info!(key_id = %id, "API key revoked");
         Ok(after)
     }

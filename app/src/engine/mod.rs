@@ -108,6 +108,8 @@ pub struct Engine {
     writers: db::WriterQueue,
     /// The businesses' studio lists, shared by their callers' requests.
     studio_directory: Arc<auth::StudioDirectory>,
+    /// The API keys seen recently (a short-lived copy of their rows).
+    api_keys: Arc<auth::ApiKeyDirectory>,
     /// The live feed's streams and tailer.
     live_feed: Arc<feed::LiveFeed>,
 }
@@ -150,6 +152,7 @@ impl Engine {
             ingest_group: Arc::new(payments::IngestGroup::default()),
             writers: db::WriterQueue::default(),
             studio_directory: Arc::default(),
+            api_keys: Arc::default(),
             live_feed: Arc::default(),
         };
         engine.migrate().await?;
