@@ -1,5 +1,5 @@
 import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
-import { hydrated, UI_TIMEOUT } from "./helpers";
+import { chf, date, hydrated, UI_TIMEOUT } from "./helpers";
 
 // The owner dashboard (issue 10) on the demo data. Read-only: it changes nothing the other files'
 // tests rely on, and reads whatever they changed before it (the API is asked for the same query).
@@ -29,15 +29,6 @@ interface Dashboard {
 
 const FIGURES = ["revenue", "commission", "tips", "payouts"] as const;
 
-/** `CHF 18'080.00`, as the page formats Rappen (a minus sign, U+2212, before a negative amount). */
-function chf(rappen: number): string {
-  const sign = rappen < 0 ? "\u2212" : "";
-  const abs = Math.abs(rappen);
-  const francs = Math.floor(abs / 100)
-    .toString()
-    .replace(/\B(?=(\d{3})+(?!\d))/g, "'");
-  return `CHF ${sign}${francs}.${String(abs % 100).padStart(2, "0")}`;
-}
 
 /** The dashboard the JSON API answers for `query`, with the same session cookie as the page. */
 async function apiDashboard(request: APIRequestContext, query: string): Promise<Dashboard> {
@@ -129,7 +120,7 @@ test.describe("Owner dashboard", () => {
     expect(api.periods.map((p) => p.label)).toEqual(["2026-09", "2026-10"]);
     expect(api.employees.every((e) => e.studio_name === "Studio Marktgasse, Bern")).toBe(true);
     expect(api.totals.revenue).toBeLessThan(all.totals.revenue);
-    await expect(page.getByRole("heading", { level: 2, name: /^Studio Marktgasse, Bern, 2026-09-01 to 2026-10-30$/ })).toBeVisible();
+    await expect(page.getByRole("heading", { level: 2, name: `Studio Marktgasse, Bern, ${date("2026-09-01")} to ${date("2026-10-30")}`, exact: true })).toBeVisible();
     await expect(page.getByRole("img", { name: /per month/ }).locator("g.group")).toHaveCount(2);
     await expectTotals(page, api);
   });

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { expect, test } from "@playwright/test";
-import { open, today, UI_TIMEOUT, type Payout } from "./helpers";
+import { count, open, type Payout, today, UI_TIMEOUT } from "./helpers";
 
 // CSV exports for the accountant (issue 10), as the demo owner: the Exports page shows each file's
 // row count for the period, downloads it with progress, and the file's rows and sums agree with
@@ -70,14 +70,14 @@ test.describe("Exports", () => {
     expect(committed.length).toBeGreaterThan(0);
 
     await open(page, `/exports?from=${from}&to=${to}`);
-    await expect(page.getByTestId("rows-payouts")).toHaveText(committed.length.toLocaleString("en-US"), { timeout: UI_TIMEOUT });
+    await expect(page.getByTestId("rows-payouts")).toHaveText(count(committed.length), { timeout: UI_TIMEOUT });
 
     const [download] = await Promise.all([
       page.waitForEvent("download"),
       page.getByRole("link", { name: "Download payouts.csv" }).click(),
     ]);
     expect(download.suggestedFilename()).toBe(`payouts-${from}-${to}.csv`);
-    await expect(page.getByTestId("progress-payouts")).toHaveText(`Saved: ${committed.length.toLocaleString("en-US")} rows.`, {
+    await expect(page.getByTestId("progress-payouts")).toHaveText(`Saved: ${count(committed.length)} rows.`, {
       timeout: UI_TIMEOUT,
     });
 

@@ -227,3 +227,40 @@ export async function signedInContext(
   await expect(page.locator(".signed-in")).toBeVisible({ timeout: UI_TIMEOUT });
   return { context, page };
 }
+
+/** A UI language: the `lang` of the page and the value of the language menu. */
+export type Language = "en" | "de" | "fr";
+
+/**
+ * Rappen as the app prints them in `language` (CLDR's Swiss formats through ICU4X):
+ * `CHF 18'080.00` in English and German, `18'080,00 CHF` in French, a minus before a negative
+ * amount (`-CHF 5.00`). The space next to `CHF` is a no-break space; Playwright's text matchers
+ * treat it as a space, `textContent()` does not.
+ */
+export function chf(rappen: number, language: Language = "en"): string {
+  const sign = rappen < 0 ? "-" : "";
+  const abs = Math.abs(rappen);
+  const francs = Math.floor(abs / 100)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, "'");
+  const cents = String(abs % 100).padStart(2, "0");
+  return language === "fr"
+    ? `${sign}${francs},${cents}\u00a0CHF`
+    : `${sign}CHF\u00a0${francs}.${cents}`;
+}
+
+/**
+ * A date (`YYYY-MM-DD`) as the app prints it in `language`: `23 Nov 2026`, `23.11.2026`,
+ * `23 nov. 2026` (CLDR's medium Swiss date; Node's Intl has the same CLDR patterns as the app's
+ * ICU4X for these three).
+ */
+export function date(iso: string, language: Language = "en"): string {
+  return new Intl.DateTimeFormat(`${language}-CH`, { dateStyle: "medium", timeZone: "UTC" }).format(
+    new Date(`${iso}T00:00:00Z`),
+  );
+}
+
+/** A count as the app prints it (CLDR's Swiss grouping, the same in the three languages): `12'480`. */
+export function count(n: number): string {
+  return n.toString().replace(/\B(?=(\d{3})+(?!\d))/g, "'");
+}

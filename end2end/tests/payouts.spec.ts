@@ -32,7 +32,7 @@ test.describe("Payouts", () => {
     const summary = await preparePayout(page, "Lara Meier");
     await expect(summary).toHaveAttribute("data-record-count", "212");
     await expect(summary).toHaveAttribute("data-total", "1808000");
-    await expect(summary).toContainText(/^Lara Meier — \d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}: 212 records, total CHF 18'080\.00$/);
+    await expect(summary).toContainText(/^Lara Meier — \d{1,2} \w{3,4} \d{4} to \d{1,2} \w{3,4} \d{4}: 212 records, total CHF\s18'080\.00$/);
     await expect(commitButton(page)).toHaveText("Commit payout of CHF 18'080.00");
 
     await commitButton(page).click();

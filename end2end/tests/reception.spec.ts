@@ -1,5 +1,5 @@
 import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
-import { employee, open, successNotice, UI_TIMEOUT } from "./helpers";
+import { date, employee, open, successNotice, UI_TIMEOUT } from "./helpers";
 
 // Each test works on its own employee (Jonas Keller, Tim Frei, Anna Huber), so none disturbs the
 // payout tests, which use Lara Meier, Sofia Brunner and Luca Schmid.
@@ -49,7 +49,7 @@ test.describe("Reception", () => {
 
     const notice = successNotice(page);
     await expect(notice).toBeVisible({ timeout: UI_TIMEOUT });
-    await expect(notice).toContainText(`Registered: Men's cut for Jonas Keller on ${today}, CHF 55.00`);
+    await expect(notice).toContainText(`Registered: Men's cut for Jonas Keller on ${date(today)}, CHF 55.00`);
     await expect(notice).toContainText("tip CHF 5.00");
     await expect(page.locator("p.error")).toHaveCount(0);
 
@@ -129,7 +129,7 @@ test.describe("Reception", () => {
 
     const notice = page.locator("#days p.notice.success");
     await expect(notice).toBeVisible({ timeout: UI_TIMEOUT });
-    await expect(notice).toContainText("Recorded: Anna Huber worked on 2026-11-02 (deduction CHF 45.50");
+    await expect(notice).toContainText(`Recorded: Anna Huber worked on ${date("2026-11-02")} (deduction CHF 45.50`);
     const newest = page.locator("#days table.days tbody tr").first();
     await expect(newest).toContainText("Anna Huber", { timeout: UI_TIMEOUT });
     await expect(newest).toContainText("CHF 45.50");

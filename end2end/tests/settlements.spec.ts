@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { expect, test, type APIRequestContext, type Locator, type Page } from "@playwright/test";
-import { commitBankPayout, employee, hydrated, LARA_LOGIN, open, signedInContext, today, UI_TIMEOUT } from "./helpers";
+import { chf, commitBankPayout, date, employee, hydrated, LARA_LOGIN, open, signedInContext, today, UI_TIMEOUT } from "./helpers";
 
 // Runs as the demo owner. The demo commits September as bank payouts for everyone but Lara Meier
 // (11 scheduled transfers); earlier specs add their own payouts (Lara Meier, Sofia Brunner, Noah
@@ -62,17 +62,9 @@ interface Overview {
   in_transit_total: number;
 }
 
-/** CHF text of Rappen, as the app prints it: CHF 1'234.50 */
-function chf(rappen: number): string {
-  const francs = Math.floor(rappen / 100)
-    .toString()
-    .replace(/\B(?=(\d{3})+(?!\d))/g, "'");
-  return `CHF ${francs}.${(rappen % 100).toString().padStart(2, "0")}`;
-}
-
 /** The countdown the page shows for a transfer on its way. */
 function countdown(item: SettlementItem): string {
-  if (item.overdue) return `overdue since ${item.expected_on}`;
+  if (item.overdue) return `overdue since ${date(item.expected_on)}`;
   if (item.business_days_left === 0) return "due today";
   if (item.business_days_left === 1) return "arrives in 1 business day";
   return `arrives in ${item.business_days_left} business days`;
@@ -152,7 +144,7 @@ test.describe("Settlements", () => {
       const row = inTransit.locator(`tr[data-item-id="${item.id}"]`);
       await expect(row).toContainText(item.counterparty);
       await expect(row).toContainText(chf(item.amount));
-      await expect(row).toContainText(item.expected_on);
+      await expect(row).toContainText(date(item.expected_on));
       await expect(row).toContainText(countdown(item));
       await expect(row).toContainText(item.end_to_end_id);
     }
@@ -375,7 +367,7 @@ test.describe("Settlements", () => {
       await expect(row).toBeVisible({ timeout: UI_TIMEOUT });
       await expect(row).toContainText(chf(total));
       await expect(row).toContainText("Scheduled");
-      await expect(row).toContainText(transfer.expected_on);
+      await expect(row).toContainText(date(transfer.expected_on));
       await expect(row).toContainText(countdown(transfer));
       // Her session reads her own transfers only, and no settlement overview.
       expect((await page.request.get("/api/v1/settlements")).status()).toBe(403);

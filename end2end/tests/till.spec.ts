@@ -1,20 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { expect, test } from "@playwright/test";
-import { commitButton, employee, open, preparePayout, successNotice, UI_TIMEOUT } from "./helpers";
+import { chf, commitButton, date, employee, open, preparePayout, successNotice, UI_TIMEOUT } from "./helpers";
 
 // Works on Studio Marktgasse's till and David Baumann, whom no other test uses.
 const STUDIO = "Studio Marktgasse, Bern";
 const DENOMINATIONS = [100_000, 20_000, 10_000, 5_000, 2_000, 1_000, 500, 200, 100, 50, 20, 10, 5];
 
-/** CHF text of Rappen, as the app prints it: CHF 1'234.50, CHF −5.00 */
-function chf(rappen: number): string {
-  const sign = rappen < 0 ? "−" : "";
-  const abs = Math.abs(rappen);
-  const francs = Math.floor(abs / 100)
-    .toString()
-    .replace(/\B(?=(\d{3})+(?!\d))/g, "'");
-  return `CHF ${sign}${francs}.${(abs % 100).toString().padStart(2, "0")}`;
-}
 
 test("a day at the till: open, cash sales, cash in, a cash payout, close with a variance, Z report", async ({ page, request }) => {
   const david = await employee(request, "David Baumann");
@@ -88,10 +79,10 @@ test("a day at the till: open, cash sales, cash in, a cash payout, close with a 
   await close.getByRole("button", { name: "Close till" }).click();
   const report = page.locator("#z-report");
   await expect(report).toBeVisible({ timeout: UI_TIMEOUT });
-  await expect(report.locator("h2")).toContainText(`Z report — ${STUDIO}, ${today}`);
+  await expect(report.locator("h2")).toContainText(`Z report — ${STUDIO}, ${date(today)}`);
   await expect(report.locator(".expected")).toHaveText(chf(expectedCash));
   await expect(report.locator(".counted")).toHaveText(chf(expectedCash - 500));
-  await expect(report.locator(".variance")).toHaveText("CHF −5.00 (change given twice)");
+  await expect(report.locator(".variance")).toHaveText(`${chf(-500)} (change given twice)`);
   await expect(report).toContainText("Cash payouts");
   await expect(report).toContainText(chf(owed));
   await expect(report.getByRole("button", { name: "Print" })).toBeVisible();

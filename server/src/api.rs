@@ -6,7 +6,7 @@
 use app::domain::*;
 use app::engine::access::{Authenticated, Caller, ClientIp};
 use app::engine::auth::{
-    expired_session_cookie, served_over_https, session_cookie, session_token_in,
+    expired_session_cookie, language_cookie, served_over_https, session_cookie, session_token_in,
 };
 use app::engine::faults::Fault;
 use app::engine::idempotency::IdempotencyKey;
@@ -266,7 +266,8 @@ pub fn router(fault_injection: bool) -> Router<ApiState> {
                 async move { Json(document.as_ref().clone()) }
             }),
         )
-        .route("/logout", post(log_out_form));
+        .route("/logout", post(log_out_form))
+        .route("/language", post(choose_language_form));
     if fault_injection {
         router.route(
             "/api/v1/test/faults",
@@ -1079,6 +1080,72 @@ async fn log_out_form(State(state): State<ApiState>, headers: HeaderMap) -> ApiR
         ],
     )
         .into_response())
+}
+
+/// The language menu's form (`language=de|fr|en`, `next=/path`).
+#[derive(Deserialize)]
+struct LanguageForm {
+    language: String,
+    next: Option<String>,
+}
+
+/// The language menu: remembers the language in this browser (a cookie for a year), stores it as
+/// the signed-in person's choice (so it follows them to other devices), and sends the browser
+/// back to the page it came from (303) to render it in that language. Works without JavaScript.
+///
+/// Errors: 422 `language` for anything but `de`, `fr` or `en`.
+async fn choose_language_form(
+    State(state): State<ApiState>,
+    auth: Option<axum::Extension<Authenticated>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<LanguageForm>,
+) -> ApiResult<Response> {
+    let language = Language::from_code(&form.language).ok_or_else(|| {
+        AppError::validation(
+            "language",
+            format!(
+                "'{}' is not a language of this app: choose de, fr or en",
+                form.language
+            ),
+        )
+    })?;
+    if let Some(axum::Extension(Authenticated {
+        caller,
+        me: Some(_),
+    })) = &auth
+    {
+        state
+            .engine
+            .set_own_language(caller, Some(language))
+            .await?;
+    }
+    Ok((
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                language_cookie(language, served_over_https(&headers)),
+            ),
+            (header::LOCATION, local_path(form.next.as_deref())),
+        ],
+    )
+        .into_response())
+}
+
+/// `next` when it is a path on this site (`/…`, not `//host` or `/\host`, which browsers read
+/// as another site), else `/`: a form's redirect target never leaves the app.
+fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.starts_with("/\\")
+                && !path.chars().any(char::is_control) =>
+        {
+            path.to_string()
+        }
+        Some(_) | None => "/".to_string(),
+    }
 }
 
 #[utoipa::path(

@@ -7,7 +7,7 @@
 use crate::api::ApiError;
 use app::domain::AppError;
 use app::engine::access::{Authenticated, ClientIp};
-use app::engine::auth::session_token_in;
+use app::engine::auth::{prefer_language, session_token_in};
 use app::engine::Engine;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, Method};
@@ -73,6 +73,9 @@ pub async fn authenticate(
     };
     match resolved {
         Ok(Some(authenticated)) => {
+            if let Some(language) = authenticated.me.as_ref().and_then(|me| me.language) {
+                prefer_language(request.headers_mut(), language);
+            }
             request.extensions_mut().insert(authenticated);
             next.run(request).await
         }

@@ -487,7 +487,7 @@ async fn the_pages_render_on_the_server_with_the_red_banner_when_a_payout_failed
         assert!(html.contains("attention-banner"), "{page} shows the banner");
         assert!(html.contains("Lara Meier"), "{page} names the employee");
         assert!(
-            html.contains("CHF 18&#x27;080.00") || html.contains("CHF 18'080.00"),
+            html.contains("CHF\u{a0}18&#x27;080.00") || html.contains("CHF\u{a0}18'080.00"),
             "{page} shows the amount"
         );
         assert!(

@@ -137,6 +137,10 @@ pub async fn sign_in(email: String, password: String) -> Result<Me, AppError> {
         session.expires_at,
         https,
     ))?;
+    // This browser remembers the person's language, also for the sign-in page after signing out.
+    if let Some(language) = session.me.language {
+        set_cookie(&crate::engine::auth::language_cookie(language, https))?;
+    }
     Ok(session.me)
 }
 

@@ -2,7 +2,9 @@
 //! needing attention with its Finish payout button, error and money display.
 
 use crate::api::{payouts_needing_attention, settlements_needing_attention, FinishPayout};
+use crate::domain::locale::{format_chf, format_count, format_date, format_utc_minute};
 use crate::domain::*;
+use crate::i18n::{t, t_string, use_i18n, Locale};
 use leptos::prelude::*;
 
 /// A fresh idempotency key, a random (v4) UUID: from `crypto.getRandomValues()` in the browser;
@@ -63,26 +65,141 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
             <span class="icon" aria-hidden="true">"⚠ "</span>
             {field}
             {if let AppError::Validation { message, .. } = &error { message.clone() } else { error.to_string() }}
-            {(error.code() == "unauthenticated").then(|| view! { " " <a href="/login">"Sign in"</a> })}
+            {(error.code() == "unauthenticated").then(|| view! { " " <a href="/login">{t!(use_i18n(), common.error.sign_in)}</a> })}
         </p>
     }
 }
 
-/// `CHF 18'080.00`.
-pub fn chf(amount: Rappen) -> String {
-    amount.to_string()
+impl From<Locale> for Language {
+    fn from(locale: Locale) -> Language {
+        match locale {
+            Locale::en => Language::En,
+            Locale::de => Language::De,
+            Locale::fr => Language::Fr,
+        }
+    }
 }
 
-/// `2026-11-23 14:05 UTC`, built from the date parts (chrono's strftime and RFC 3339 formatters
-/// would add their machinery to the WASM bundle).
+impl From<Language> for Locale {
+    fn from(language: Language) -> Locale {
+        match language {
+            Language::En => Locale::en,
+            Language::De => Locale::de,
+            Language::Fr => Locale::fr,
+        }
+    }
+}
+
+/// The language of the page being rendered: the signed-in person's choice, else this browser's
+/// (cookie, then Accept-Language), else English. Read once, not tracked: choosing another
+/// language loads the page again ([`LanguageMenu`]). Outside the app's context (a test), English.
+pub fn current_language() -> Language {
+    use_context::<leptos_i18n::I18nContext<Locale>>()
+        .map_or(Language::En, |i18n| i18n.get_locale_untracked().into())
+}
+
+/// An amount in the page's language: `CHF 18'080.00` (de, en), `18'080,00 CHF` (fr).
+pub fn chf(amount: Rappen) -> String {
+    format_chf(current_language(), amount)
+}
+
+/// A moment to the minute in the page's language, in UTC: `23.11.2026, 14:05 UTC` (de).
 pub fn utc_minute(at: chrono::DateTime<chrono::Utc>) -> String {
-    use chrono::Timelike as _;
-    format!(
-        "{} {:02}:{:02} UTC",
-        at.date_naive(),
-        at.hour(),
-        at.minute()
-    )
+    format_utc_minute(current_language(), at)
+}
+
+/// A date in the page's language: `23.11.2026` (de), `23 nov. 2026` (fr), `23 Nov 2026` (en).
+pub fn date(day: chrono::NaiveDate) -> String {
+    format_date(current_language(), day)
+}
+
+/// A count with the page language's grouping: `1'234`.
+pub fn count(n: impl Into<i64>) -> String {
+    format_count(current_language(), n.into())
+}
+
+/// A payout's state in words of the page's language.
+pub fn payout_state_label(state: PayoutState) -> &'static str {
+    let i18n = use_i18n();
+    match state {
+        PayoutState::Pending => t_string!(i18n, common.payout_state.pending),
+        PayoutState::Committed => t_string!(i18n, common.payout_state.committed),
+        PayoutState::Failed => t_string!(i18n, common.payout_state.failed),
+        PayoutState::Cancelled => t_string!(i18n, common.payout_state.cancelled),
+    }
+}
+
+/// A payout phase's name in the page's language ("totals verified").
+pub fn payout_phase_label(phase: PayoutPhase) -> &'static str {
+    let i18n = use_i18n();
+    match phase {
+        PayoutPhase::Created => t_string!(i18n, common.payout_phase.created),
+        PayoutPhase::LinesClaimed => t_string!(i18n, common.payout_phase.lines_claimed),
+        PayoutPhase::TotalsVerified => t_string!(i18n, common.payout_phase.totals_verified),
+        PayoutPhase::Committed => t_string!(i18n, common.payout_phase.committed),
+    }
+}
+
+/// What a payout phase does, in the page's language ("verifying the totals").
+pub fn payout_phase_doing(phase: PayoutPhase) -> &'static str {
+    let i18n = use_i18n();
+    match phase {
+        PayoutPhase::Created => t_string!(i18n, common.payout_phase_doing.created),
+        PayoutPhase::LinesClaimed => t_string!(i18n, common.payout_phase_doing.lines_claimed),
+        PayoutPhase::TotalsVerified => t_string!(i18n, common.payout_phase_doing.totals_verified),
+        PayoutPhase::Committed => t_string!(i18n, common.payout_phase_doing.committed),
+    }
+}
+
+/// A settlement's state in the page's language ("Needs reconciliation").
+pub fn settlement_state_label(state: SettlementState) -> &'static str {
+    let i18n = use_i18n();
+    match state {
+        SettlementState::Scheduled => t_string!(i18n, common.settlement_state.scheduled),
+        SettlementState::InTransit => t_string!(i18n, common.settlement_state.in_transit),
+        SettlementState::Settled => t_string!(i18n, common.settlement_state.settled),
+        SettlementState::Failed => t_string!(i18n, common.settlement_state.failed),
+        SettlementState::NeedsReconciliation => {
+            t_string!(i18n, common.settlement_state.needs_reconciliation)
+        }
+        SettlementState::Reissued => t_string!(i18n, common.settlement_state.reissued),
+        SettlementState::WrittenOff => t_string!(i18n, common.settlement_state.written_off),
+    }
+}
+
+/// The language menu: a plain form posting to `/language`, which remembers the choice (cookie,
+/// and the signed-in person's account) and loads the current page again in that language. With
+/// JavaScript, choosing an entry submits at once; without, the button does.
+#[component]
+pub fn LanguageMenu() -> impl IntoView {
+    let i18n = use_i18n();
+    let location = leptos_router::hooks::use_location();
+    let here = move || format!("{}{}", location.pathname.get(), location.search.get());
+    let current = current_language();
+    let form = NodeRef::<leptos::html::Form>::new();
+    let submit = move |_| {
+        if let Some(form) = form.get() {
+            if let Err(error) = form.request_submit() {
+                leptos::logging::error!("could not submit the language menu: {error:?}");
+            }
+        }
+    };
+    view! {
+        <form class="language-menu" method="post" action="/language" node_ref=form>
+            <input type="hidden" name="next" value=here/>
+            <label>
+                <span class="visually-hidden">{t!(i18n, common.language.label)}</span>
+                <select name="language" on:change=submit>
+                    {Language::ALL.into_iter().map(|language| view! {
+                        <option value=language.code() selected=language == current lang=language.code()>
+                            {language.native_name()}
+                        </option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <noscript><button type="submit">{t!(i18n, common.language.apply)}</button></noscript>
+        </form>
+    }
 }
 
 /// The red banner: every failed payout and every pending one past its grace period, each with the
@@ -111,21 +228,24 @@ pub fn AttentionBanner() -> impl IntoView {
             {move || Suspend::new(async move {
                 match attention.await {
                     Ok(payouts) if payouts.is_empty() => ().into_any(),
-                    Ok(payouts) => view! {
+                    Ok(payouts) => {
+                        let payouts_count = payouts.len() as u64;
+                        view! {
                         <section class="attention-banner" role="alert" aria-live="assertive">
                             <h2><span class="icon" aria-hidden="true">"⛔ "</span>
-                                {format!("{} payout(s) did not complete", payouts.len())}</h2>
+                                {t!(use_i18n(), common.banner.payouts_title, count = move || payouts_count)}</h2>
                             <ul>
                                 {payouts.into_iter().map(|p| view! { <AttentionItem payout=p finish=finish/> }).collect_view()}
                             </ul>
                             <FinishOutcome finish=finish/>
                         </section>
-                    }.into_any(),
+                    }.into_any()
+                    }
                     // An employee's pages carry no banner: finishing payouts is not theirs to do.
                     Err(AppError::Denied { status: 403, .. }) => ().into_any(),
                     Err(error) => view! {
                         <section class="attention-banner" role="alert">
-                            <p>"Could not check for unfinished payouts:"</p>
+                            <p>{t!(use_i18n(), common.banner.could_not_check)}</p>
                             <ErrorMessage error/>
                         </section>
                     }.into_any(),
@@ -148,28 +268,31 @@ fn SettlementAttention(tick: ReadSignal<u32>) -> impl IntoView {
             {move || Suspend::new(async move {
                 match items.await {
                     Ok(items) if items.is_empty() => ().into_any(),
-                    Ok(items) => view! {
+                    Ok(items) => {
+                        let items_count = items.len() as u64;
+                        view! {
                         <section class="settlement-banner" role="alert" aria-live="assertive">
                             <h2><span class="icon" aria-hidden="true">"⚠ "</span>
-                                {format!("{} bank transfer(s) or settlement(s) need you", items.len())}</h2>
+                                {t!(use_i18n(), common.banner.settlements_title, count = move || items_count)}</h2>
                             <ul>
                                 {items.into_iter().map(|item| view! {
                                     <li>
                                         <strong>{format!("{} {}", item.counterparty, chf(item.amount))}</strong>
                                         {match &item.reason {
-                                            Some(reason) => format!(" — {}: {reason}", item.state.label()),
-                                            None => format!(" — {}", item.state.label()),
+                                            Some(reason) => format!(" — {}: {reason}", settlement_state_label(item.state)),
+                                            None => format!(" — {}", settlement_state_label(item.state)),
                                         }}
                                     </li>
                                 }).collect_view()}
                             </ul>
-                            <p><a href="/settlements">"Open Settlements to record what the bank says and resolve them"</a></p>
+                            <p><a href="/settlements">{t!(use_i18n(), common.banner.settlements_link)}</a></p>
                         </section>
-                    }.into_any(),
+                    }.into_any()
+                    }
                     Err(AppError::Denied { status: 403, .. }) => ().into_any(),
                     Err(error) => view! {
                         <section class="settlement-banner" role="alert">
-                            <p>"Could not check the settlements:"</p>
+                            <p>{t!(use_i18n(), common.banner.settlements_could_not_check)}</p>
                             <ErrorMessage error/>
                         </section>
                     }.into_any(),
@@ -182,14 +305,28 @@ fn SettlementAttention(tick: ReadSignal<u32>) -> impl IntoView {
 #[component]
 fn AttentionItem(payout: Payout, finish: ServerAction<FinishPayout>) -> impl IntoView {
     let key = idempotency_key_for(finish.version().read_only());
-    let done = format!(
-        "{} of {} records done",
-        payout.record_count, payout.expected_record_count
-    );
+    let i18n = use_i18n();
+    let done = t_string!(
+        i18n,
+        common.banner.records_done,
+        done = count(payout.record_count),
+        expected = count(payout.expected_record_count)
+    )
+    .to_string();
     let status = match (payout.state, payout.failed_phase) {
-        (PayoutState::Failed, Some(phase)) => format!("failed while {}", phase.describe()),
-        (PayoutState::Failed, None) => "failed".to_string(),
-        _ => format!("interrupted after phase “{}”", payout.phase),
+        (PayoutState::Failed, Some(phase)) => t_string!(
+            i18n,
+            common.banner.failed_while,
+            phase = payout_phase_doing(phase)
+        )
+        .to_string(),
+        (PayoutState::Failed, None) => t_string!(i18n, common.banner.failed).to_string(),
+        _ => t_string!(
+            i18n,
+            common.banner.interrupted_after,
+            phase = payout_phase_label(payout.phase)
+        )
+        .to_string(),
     };
     let error = payout.error.clone().unwrap_or_default();
     let id = payout.id.to_string();
@@ -200,13 +337,13 @@ fn AttentionItem(payout: Payout, finish: ServerAction<FinishPayout>) -> impl Int
                 <strong>{payout.employee_name.clone()}</strong>
                 {format!(" — {} — {done} — {status}", chf(payout.expected_total))}
                 {(!error.is_empty()).then(|| view! { <span class="detail">{format!(": {error}")}</span> })}
-                " " <a href=href>"details"</a>
+                " " <a href=href>{t!(i18n, common.banner.details)}</a>
             </p>
             <ActionForm action=finish>
                 <input type="hidden" name="idempotency_key" prop:value=move || key.get()/>
                 <input type="hidden" name="payout_id" value=id.clone()/>
                 <button type="submit" class="finish" disabled=move || finish.pending().get()>
-                    "Finish payout"
+                    {t!(i18n, common.banner.finish)}
                 </button>
             </ActionForm>
         </li>
@@ -224,16 +361,21 @@ fn FinishOutcome(finish: ServerAction<FinishPayout>) -> impl IntoView {
 /// The outcome of a finish, shown outside the banner (the banner disappears once nothing is left).
 #[component]
 fn FinishedNotice(finish: ServerAction<FinishPayout>) -> impl IntoView {
-    move || {
-        match finish.value().get() {
+    move || match finish.value().get() {
         Some(Ok(payout)) => view! {
             <p class="notice success" role="status">
-                {format!("Payout to {} {}: {} records, {}.", payout.employee_name, payout.state, payout.record_count, chf(payout.total))}
+                {t_string!(
+                    use_i18n(),
+                    common.banner.finished,
+                    name = payout.employee_name.clone(),
+                    state = payout_state_label(payout.state),
+                    count = count(payout.record_count),
+                    total = chf(payout.total)
+                ).to_string()}
             </p>
         }
         .into_any(),
         Some(Err(_)) | None => ().into_any(),
-    }
     }
 }
 
@@ -244,7 +386,8 @@ fn FinishedNotice(finish: ServerAction<FinishPayout>) -> impl IntoView {
 #[component]
 pub fn ScrollTable(
     /// What the table lists, for screen readers ("Payouts").
-    label: &'static str,
+    #[prop(into)]
+    label: String,
     children: Children,
 ) -> impl IntoView {
     view! {

@@ -427,6 +427,9 @@ pub struct Me {
     pub studio_id: Option<StudioId>,
     /// An employee's own employee id.
     pub employee_id: Option<EmployeeId>,
+    /// The language they chose for the UI; `None` (or absent): the browser's language decides.
+    #[serde(default)]
+    pub language: Option<super::Language>,
 }
 
 impl Me {

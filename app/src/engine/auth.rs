@@ -9,7 +9,8 @@ use super::db::{self, DbTransaction};
 use super::{db_error, now, Engine};
 use crate::domain::{
     ActivityEntry, ApiKeyId, ApiKeyInfo, ApiKeyRequest, ApiScope, AppError, BusinessId,
-    CreatedApiKey, EmployeeId, Me, Permission, Role, StudioId, UserId, UserInfo, UserRequest,
+    CreatedApiKey, EmployeeId, Language, Me, Permission, Role, StudioId, UserId, UserInfo,
+    UserRequest,
 };
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{Output, PasswordHash, Salt, SaltString};
@@ -292,6 +293,8 @@ struct Account {
     role: Role,
     studio_id: Option<StudioId>,
     employee_id: Option<EmployeeId>,
+    #[sqlx(rename = "locale")]
+    language: Option<Language>,
 }
 
 /// How long a business's studio list read for one request serves later requests. Studios are
@@ -444,6 +447,7 @@ impl Engine {
             role,
             studio_id: account.studio_id,
             employee_id: account.employee_id,
+            language: account.language,
         };
         Ok((caller, me))
     }
@@ -471,8 +475,8 @@ impl Engine {
             active: bool,
         }
         let stored = db::query_as::<Stored>(
-            "SELECT id, business_id, email, name, role, studio_id, employee_id, password_hash,
-                    active
+            "SELECT id, business_id, email, name, role, studio_id, employee_id, locale,
+                    password_hash, active
              FROM users WHERE lower(email) = lower($1)",
         )
         .bind(email)
@@ -581,7 +585,8 @@ impl Engine {
     /// Errors: a database error.
     pub async fn session_caller(&self, token: &str) -> Result<Option<(Caller, Me)>, AppError> {
         let account = db::query_as::<Account>(
-            "SELECT u.id, u.business_id, u.email, u.name, u.role, u.studio_id, u.employee_id
+            "SELECT u.id, u.business_id, u.email, u.name, u.role, u.studio_id, u.employee_id,
+                    u.locale
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.active",
         )
@@ -1030,6 +1035,36 @@ impl Engine {
         Ok(user)
     }
 
+    /// Stores the language the signed-in user chose for the UI (`None`: the browser's language
+    /// decides again). Every role may choose its own; API keys have no UI and are refused.
+    ///
+    /// Errors: 403 for an API key; a database error.
+    pub async fn set_own_language(
+        &self,
+        caller: &Caller,
+        language: Option<Language>,
+    ) -> Result<(), AppError> {
+        let Principal::User { id, .. } = &caller.principal else {
+            return Err(AppError::Denied {
+                status: 403,
+                code: "not_a_user".into(),
+                message: "only a signed-in person has a language; an API key has none".into(),
+            });
+        };
+        let mut tx = self.begin_write().await?;
+        db::query("UPDATE users SET locale = $2 WHERE id = $1")
+            .bind(*id)
+            .bind(language)
+            .execute(&mut tx)
+            .await
+            .map_err(db_error("saving the language"))?;
+        tx.commit()
+            .await
+            .map_err(db_error("committing the language"))?;
+        tracing::info!(user_id = %id, language = ?language, "language chosen");
+        Ok(())
+    }
+
     /// Sets a user's password (clearing the demo-credentials mark) and ends their sessions.
     ///
     /// Errors: 403 unless the caller may manage users; 404 for an unknown email (or one of
@@ -1289,6 +1324,50 @@ pub fn session_token_in(headers: &http::HeaderMap) -> Option<String> {
         .find_map(session_token)
 }
 
+/// Name of the language cookie: the one leptos_i18n reads (before Accept-Language) to choose the
+/// page's language; its value is a [`Language::code`].
+pub const LANGUAGE_COOKIE: &str = "i18n_pref_locale";
+
+/// The `Set-Cookie` value that remembers the language chosen in this browser for a year
+/// (`Path=/`, `SameSite=Lax`; readable by the page, which holds nothing secret).
+pub fn language_cookie(language: Language, secure: bool) -> String {
+    cookie::Cookie::build((LANGUAGE_COOKIE, language.code()))
+        .same_site(cookie::SameSite::Lax)
+        .secure(secure)
+        .path("/")
+        .max_age(cookie::time::Duration::days(365))
+        .build()
+        .to_string()
+}
+
+/// Makes the request's language cookie say `language`: the signed-in person's stored choice wins
+/// over whatever this browser remembered (a shared desk PC, a phone set up by someone else). The
+/// other cookies stay as they were, in one `Cookie` header.
+pub fn prefer_language(headers: &mut http::HeaderMap, language: Language) {
+    let mut pairs: Vec<String> = headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|header| {
+            cookie::Cookie::split_parse(header)
+                .filter_map(Result::ok)
+                .filter(|c| c.name() != LANGUAGE_COOKIE)
+                .map(|c| format!("{}={}", c.name(), c.value()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    pairs.push(format!("{LANGUAGE_COOKIE}={}", language.code()));
+    match http::HeaderValue::from_str(&pairs.join("; ")) {
+        Ok(value) => {
+            headers.insert(http::header::COOKIE, value);
+        }
+        Err(error) => {
+            // Cookies arrived as valid header text, and the rebuilt header holds only them.
+            tracing::error!(%error, "could not rebuild the Cookie header with the language");
+        }
+    }
+}
+
 /// Whether the request came over HTTPS: through a proxy that says so (`X-Forwarded-Proto:
 /// https`). Decides the session cookie's `Secure` flag.
 pub fn served_over_https(headers: &http::HeaderMap) -> bool {
@@ -1302,6 +1381,22 @@ pub fn served_over_https(headers: &http::HeaderMap) -> bool {
 #[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stored_language_replaces_the_browsers_and_keeps_the_session() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::COOKIE,
+            http::HeaderValue::from_static("pe_session=abc; i18n_pref_locale=fr; other=1"),
+        );
+        prefer_language(&mut headers, Language::De);
+        let cookie = headers
+            .get(http::header::COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .expect("a Cookie header");
+        assert_eq!(cookie, "pe_session=abc; other=1; i18n_pref_locale=de");
+        assert_eq!(session_token_in(&headers).as_deref(), Some("abc"));
+    }
 
     #[test]
     fn the_dummy_hash_costs_what_a_real_one_costs_so_unknown_accounts_are_not_faster() {

@@ -5,6 +5,7 @@
 use crate::api::{alert_problems, get_audit_report, list_audit_runs, RunAuditNow};
 use crate::components::{chf, utc_minute, AttentionBanner, ErrorMessage};
 use crate::domain::*;
+use crate::i18n::{t, t_string, use_i18n};
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
@@ -32,12 +33,13 @@ pub fn AuditsPage() -> impl IntoView {
         |_| list_audit_runs(),
     );
     let problems = Resource::new(move || run.version().get(), |_| alert_problems());
+    let i18n = use_i18n();
     view! {
         <AttentionBanner/>
-        <h1>"Audit"</h1>
-        <p>"Every night the audit checks the books: payouts against their lines and ledger transfers, balances against unpaid records, tills against their cash. It alerts only when something is wrong."</p>
+        <h1>{t!(i18n, audits.title)}</h1>
+        <p>{t!(i18n, audits.intro)}</p>
         <ActionForm action=run>
-            <button type="submit" class="run-audit" disabled=move || run.pending().get()>"Run audit now"</button>
+            <button type="submit" class="run-audit" disabled=move || run.pending().get()>{t!(i18n, audits.run_now)}</button>
         </ActionForm>
         {move || run.pending().get().then(|| {
             let running = match runs.get() {
@@ -46,11 +48,14 @@ pub fn AuditsPage() -> impl IntoView {
                 Some(Err(_)) | None => None,
             };
             let (done, total) = running.as_ref().map_or((0, 0), |r| (r.checks_done, r.checks_total));
-            let text = running.map_or_else(|| "starting".to_string(), |r| r.progress_text());
+            let text = running.map_or_else(
+                || t_string!(i18n, audits.progress.starting).to_string(),
+                |r| progress_text(&r),
+            );
             view! {
                 <p class="audit-progress" role="status" data-testid="audit-progress">
-                    "Running the audit: "
-                    <progress max=total.max(1).to_string() value=done.to_string() aria-label="Audit progress"></progress>
+                    {t!(i18n, audits.progress.running)}
+                    <progress max=total.max(1).to_string() value=done.to_string() aria-label=t_string!(i18n, audits.progress.label)></progress>
                     " "{text}
                 </p>
             }
@@ -60,20 +65,20 @@ pub fn AuditsPage() -> impl IntoView {
             Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
             None => view! { <LatestFindings runs/> }.into_any(),
         }}
-        <h2>"Runs"</h2>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <h2>{t!(i18n, audits.runs.title)}</h2>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match runs.await {
                     Ok(runs) => view! {
                         <table class="audit-runs">
-                            <thead><tr><th>"Started"</th><th>"Trigger"</th><th>"Result"</th><th class="num">"Findings"</th><th class="num">"At stake"</th></tr></thead>
+                            <thead><tr><th>{t!(i18n, audits.runs.started)}</th><th>{t!(i18n, audits.runs.trigger)}</th><th>{t!(i18n, audits.runs.result)}</th><th class="num">{t!(i18n, audits.runs.findings)}</th><th class="num">{t!(i18n, audits.runs.at_stake)}</th></tr></thead>
                             <tbody>
                                 {runs.into_iter().map(|r| view! {
                                     <tr>
                                         <td>{utc_minute(r.started_at)}</td>
                                         <td>{trigger_text(r.trigger)}</td>
                                         <td>{status_text(r.status, r.error.as_deref())}
-                                            {(r.status == AuditStatus::Running).then(|| format!(" ({})", r.progress_text()))}</td>
+                                            {(r.status == AuditStatus::Running).then(|| format!(" ({})", progress_text(&r)))}</td>
                                         <td class="num">{r.finding_count}</td>
                                         <td class="num">{chf(r.amount_at_stake)}</td>
                                     </tr>
@@ -85,17 +90,17 @@ pub fn AuditsPage() -> impl IntoView {
                 }
             })}
         </Transition>
-        <h2>"Alerts that did not arrive"</h2>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <h2>{t!(i18n, audits.alerts.title)}</h2>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match problems.await {
-                    Ok(list) if list.is_empty() => view! { <p class="hint">"Every Telegram alert was delivered (or none was needed)."</p> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p class="hint">{t!(i18n, audits.alerts.all_delivered)}</p> }.into_any(),
                     Ok(list) => view! {
                         <table class="alert-problems">
-                            <thead><tr><th>"Queued"</th><th>"To"</th><th>"State"</th><th>"Why"</th><th>"Message"</th></tr></thead>
+                            <thead><tr><th>{t!(i18n, audits.alerts.queued)}</th><th>{t!(i18n, audits.alerts.to)}</th><th>{t!(i18n, audits.alerts.state)}</th><th>{t!(i18n, audits.alerts.why)}</th><th>{t!(i18n, audits.alerts.message)}</th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|p| view! {
-                                    <tr><td>{utc_minute(p.created_at)}</td><td>{p.audience}</td><td>{p.state}</td><td>{p.error}</td><td>{p.text}</td></tr>
+                                    <tr><td>{utc_minute(p.created_at)}</td><td>{audience_text(p.audience)}</td><td>{alert_state_text(p.state)}</td><td>{p.error}</td><td>{p.text}</td></tr>
                                 }).collect_view()}
                             </tbody>
                         </table>
@@ -108,19 +113,64 @@ pub fn AuditsPage() -> impl IntoView {
 }
 
 fn trigger_text(trigger: AuditTrigger) -> &'static str {
+    let i18n = use_i18n();
     match trigger {
-        AuditTrigger::Schedule => "nightly",
-        AuditTrigger::Cli => "command line",
-        AuditTrigger::Manual => "button",
+        AuditTrigger::Schedule => t_string!(i18n, audits.trigger.schedule),
+        AuditTrigger::Cli => t_string!(i18n, audits.trigger.cli),
+        AuditTrigger::Manual => t_string!(i18n, audits.trigger.manual),
     }
 }
 
 fn status_text(status: AuditStatus, error: Option<&str>) -> String {
+    let i18n = use_i18n();
     match status {
-        AuditStatus::Running => "running".into(),
-        AuditStatus::Clean => "clean".into(),
-        AuditStatus::Findings => "findings".into(),
-        AuditStatus::Error => format!("could not run: {}", error.unwrap_or("see the server log")),
+        AuditStatus::Running => t_string!(i18n, audits.status.running).into(),
+        AuditStatus::Clean => t_string!(i18n, audits.status.clean).into(),
+        AuditStatus::Findings => t_string!(i18n, audits.status.findings).into(),
+        AuditStatus::Error => t_string!(
+            i18n,
+            audits.status.error,
+            error = error.unwrap_or(t_string!(i18n, audits.status.see_log))
+        )
+        .to_string(),
+    }
+}
+
+/// How far a running run is, in the page's language: "planning the checks", "3 / 11 checks".
+fn progress_text(run: &AuditRun) -> String {
+    let i18n = use_i18n();
+    if run.checks_total == 0 {
+        t_string!(i18n, audits.progress.planning).to_string()
+    } else {
+        t_string!(
+            i18n,
+            audits.progress.checks,
+            done = run.checks_done,
+            count = run.checks_total
+        )
+        .to_string()
+    }
+}
+
+/// Who an alert was for ("owner" or "employee") in the page's language; another value as it
+/// came.
+fn audience_text(audience: String) -> String {
+    let i18n = use_i18n();
+    match audience.as_str() {
+        "owner" => t_string!(i18n, common.role.owner).to_string(),
+        "employee" => t_string!(i18n, common.role.employee).to_string(),
+        _ => audience,
+    }
+}
+
+/// An undelivered alert's state ("failed" or "unknown") in the page's language; another value
+/// as it came.
+fn alert_state_text(state: String) -> String {
+    let i18n = use_i18n();
+    match state.as_str() {
+        "failed" => t_string!(i18n, audits.alerts.failed).to_string(),
+        "unknown" => t_string!(i18n, audits.alerts.unknown).to_string(),
+        _ => state,
     }
 }
 
@@ -145,7 +195,7 @@ fn LatestFindings(runs: Resource<Result<Vec<AuditRun>, AppError>>) -> impl IntoV
             {move || Suspend::new(async move {
                 match report.await {
                     Ok(Some(report)) => view! { <Findings report/> }.into_any(),
-                    Ok(None) => view! { <p class="hint">"No audit has run yet."</p> }.into_any(),
+                    Ok(None) => view! { <p class="hint">{t!(use_i18n(), audits.findings.none_yet)}</p> }.into_any(),
                     Err(error) => view! { <ErrorMessage error/> }.into_any(),
                 }
             })}
@@ -155,18 +205,23 @@ fn LatestFindings(runs: Resource<Result<Vec<AuditRun>, AppError>>) -> impl IntoV
 
 #[component]
 fn Findings(report: AuditReport) -> impl IntoView {
+    let i18n = use_i18n();
     let headline = if report.findings.is_empty() {
-        format!(
-            "Audit of {}: clean, every invariant holds.",
-            utc_minute(report.run.started_at)
+        t_string!(
+            i18n,
+            audits.findings.clean,
+            at = utc_minute(report.run.started_at)
         )
+        .to_string()
     } else {
-        format!(
-            "Audit of {}: {} findings, {} at stake.",
-            utc_minute(report.run.started_at),
-            report.findings.len(),
-            chf(report.run.amount_at_stake)
+        t_string!(
+            i18n,
+            audits.findings.found,
+            at = utc_minute(report.run.started_at),
+            count = report.findings.len() as u64,
+            total = chf(report.run.amount_at_stake)
         )
+        .to_string()
     };
     let clean = report.findings.is_empty();
     view! {
@@ -174,7 +229,7 @@ fn Findings(report: AuditReport) -> impl IntoView {
             <p class=if clean { "notice success" } else { "notice error" } role="status">{headline}</p>
             {(!clean).then(|| view! {
                 <table>
-                    <thead><tr><th>"Check"</th><th>"Entity"</th><th>"What is wrong"</th><th class="num">"At stake"</th></tr></thead>
+                    <thead><tr><th>{t!(i18n, audits.findings.check)}</th><th>{t!(i18n, audits.findings.entity)}</th><th>{t!(i18n, audits.findings.what)}</th><th class="num">{t!(i18n, audits.findings.at_stake)}</th></tr></thead>
                     <tbody>
                         {report.findings.into_iter().map(|f| view! {
                             <tr>

@@ -11,15 +11,17 @@
 //! drawn.
 
 use crate::api::owner_dashboard;
-use crate::components::{chf, utc_minute, AttentionBanner, ErrorMessage, ScrollTable};
+use crate::components::{chf, date, utc_minute, AttentionBanner, ErrorMessage, ScrollTable};
 use crate::domain::*;
+use crate::i18n::{t, t_string, use_i18n};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use leptos_router::{lazy_route, LazyRoute};
 
-/// One of the four figures of a bar group: its name and colour class, and how to read it.
+/// One of the four figures of a bar group: its name (in the page's language) and colour class,
+/// and how to read it.
 struct Series {
-    name: &'static str,
+    name: fn() -> &'static str,
     class: &'static str,
     of: fn(&DashboardAmounts) -> Rappen,
 }
@@ -27,22 +29,22 @@ struct Series {
 /// The figures in the order every chart, legend and table shows them.
 const SERIES: [Series; 4] = [
     Series {
-        name: "Revenue",
+        name: || t_string!(use_i18n(), dashboard.series.revenue),
         class: "revenue",
         of: |a| a.revenue,
     },
     Series {
-        name: "Commission",
+        name: || t_string!(use_i18n(), dashboard.series.commission),
         class: "commission",
         of: |a| a.commission,
     },
     Series {
-        name: "Tips",
+        name: || t_string!(use_i18n(), dashboard.series.tips),
         class: "tips",
         of: |a| a.tips,
     },
     Series {
-        name: "Payouts",
+        name: || t_string!(use_i18n(), dashboard.series.payouts),
         class: "payouts",
         of: |a| a.payouts,
     },
@@ -74,16 +76,17 @@ pub fn DashboardPage() -> impl IntoView {
     let dashboard = Resource::new(selection, |(from, to, studio, granularity)| {
         owner_dashboard(from, to, studio, granularity)
     });
+    let i18n = use_i18n();
     view! {
         <AttentionBanner/>
-        <h1>"Dashboard"</h1>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <h1>{t!(i18n, dashboard.title)}</h1>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match dashboard.await {
                     Ok(dashboard) => view! { <DashboardView dashboard/> }.into_any(),
                     Err(error) => view! {
                         <ErrorMessage error/>
-                        <p><a href="/dashboard">"Show the dashboard of the last two months"</a></p>
+                        <p><a href="/dashboard">{t!(i18n, dashboard.show_default)}</a></p>
                     }
                     .into_any(),
                 }
@@ -95,20 +98,48 @@ pub fn DashboardPage() -> impl IntoView {
 
 #[component]
 fn DashboardView(dashboard: Dashboard) -> impl IntoView {
-    let per = match dashboard.granularity {
-        Granularity::Week => "week",
-        Granularity::Month => "month",
+    let i18n = use_i18n();
+    let (from, to) = (date(dashboard.from), date(dashboard.to));
+    let (per_heading, periods_title) = match dashboard.granularity {
+        Granularity::Week => (
+            t_string!(i18n, dashboard.per_week),
+            t_string!(
+                i18n,
+                dashboard.chart_title.week,
+                from = from.clone(),
+                to = to.clone()
+            )
+            .to_string(),
+        ),
+        Granularity::Month => (
+            t_string!(i18n, dashboard.per_month),
+            t_string!(
+                i18n,
+                dashboard.chart_title.month,
+                from = from.clone(),
+                to = to.clone()
+            )
+            .to_string(),
+        ),
     };
+    let employees_title = t_string!(
+        i18n,
+        dashboard.chart_title.employees,
+        from = from.clone(),
+        to = to.clone()
+    )
+    .to_string();
     let scope = match dashboard.studio_id {
         Some(id) => dashboard
             .studios
             .iter()
             .find(|s| s.id == id)
             .map(|s| s.name.clone())
-            .unwrap_or_else(|| "the selected studio".into()),
+            .unwrap_or_else(|| t_string!(i18n, dashboard.scope.selected_studio).into()),
         None => all_studios(dashboard.studios.len()).to_string(),
     };
-    let heading = format!("{scope}, {} to {}", dashboard.from, dashboard.to);
+    let heading =
+        t_string!(i18n, dashboard.heading, scope = scope, from = from, to = to).to_string();
     let employee_groups: Vec<(String, DashboardAmounts)> = dashboard
         .employees
         .iter()
@@ -117,7 +148,17 @@ fn DashboardView(dashboard: Dashboard) -> impl IntoView {
     let period_groups: Vec<(String, DashboardAmounts)> = dashboard
         .periods
         .iter()
-        .map(|p| (format!("{} ({} to {})", p.label, p.start, p.end), p.amounts))
+        .map(|p| {
+            let label = t_string!(
+                i18n,
+                dashboard.period_group,
+                label = p.label.clone(),
+                start = date(p.start),
+                end = date(p.end)
+            )
+            .to_string();
+            (label, p.amounts)
+        })
         .collect();
     let empty = dashboard.totals.services == 0 && dashboard.totals.payouts == Rappen::ZERO;
     view! {
@@ -127,34 +168,35 @@ fn DashboardView(dashboard: Dashboard) -> impl IntoView {
             <h2 id="dashboard-heading">{heading}</h2>
             <Totals totals=dashboard.totals/>
             {empty.then(|| view! {
-                <p class="hint">"No services were registered and no payouts committed in this period. Choose another period above."</p>
+                <p class="hint">{t!(i18n, dashboard.empty)}</p>
             })}
         </section>
         <Legend/>
         <section class="dashboard-chart" data-chart="employees">
-            <h2>"Per employee"</h2>
-            <BarChart id="chart-employees" title=format!("Revenue, commission, tips and payouts per employee, {} to {}", dashboard.from, dashboard.to) groups=employee_groups/>
+            <h2>{t!(i18n, dashboard.per_employee)}</h2>
+            <BarChart id="chart-employees" title=employees_title groups=employee_groups/>
             <EmployeeNumbers dashboard=dashboard.clone()/>
         </section>
         <section class="dashboard-chart" data-chart="periods">
-            <h2>{format!("Per {per}")}</h2>
-            <BarChart id="chart-periods" title=format!("Revenue, commission, tips and payouts per {per}, {} to {}", dashboard.from, dashboard.to) groups=period_groups/>
+            <h2>{per_heading}</h2>
+            <BarChart id="chart-periods" title=periods_title groups=period_groups/>
             <PeriodNumbers dashboard/>
         </section>
         <p class="hint">
-            "Revenue: the prices of the services registered (tips not included); commission and tips: what the employees earned with them. Refunded services count for nothing. "
-            "Payouts: what committed payouts paid for the work of these days (commission and tips, plus guaranteed-minimum top-ups, minus deductions such as chair rent). Dates are business days in Zurich."
+            {t!(i18n, dashboard.hint_revenue)}
+            {t!(i18n, dashboard.hint_payouts)}
         </p>
     }
     .into_any()
 }
 
-/// "Both studios" for two, "All studios" otherwise.
+/// "Both studios" for two, "All studios" otherwise (in the page's language).
 fn all_studios(count: usize) -> &'static str {
+    let i18n = use_i18n();
     if count == 2 {
-        "Both studios"
+        t_string!(i18n, dashboard.scope.both_studios)
     } else {
-        "All studios"
+        t_string!(i18n, dashboard.scope.all_studios)
     }
 }
 
@@ -163,26 +205,36 @@ fn all_studios(count: usize) -> &'static str {
 /// themselves with their Finish button.
 #[component]
 fn AttentionCounts(attention: DashboardAttention) -> impl IntoView {
+    let i18n = use_i18n();
     let stuck = attention.failed_payouts + attention.pending_payouts;
     let payouts = if stuck == 0 {
-        "No failed or interrupted payouts.".to_string()
+        t_string!(i18n, dashboard.attention.no_payouts).to_string()
     } else {
-        format!(
-            "{} failed and {} interrupted payout(s) need finishing.",
-            attention.failed_payouts, attention.pending_payouts
+        t_string!(
+            i18n,
+            dashboard.attention.payouts,
+            failed = attention.failed_payouts,
+            pending = attention.pending_payouts,
+            count = stuck
         )
+        .to_string()
     };
     let audit = match (attention.audited_at, attention.open_audit_findings) {
-        (None, _) => "No audit has completed yet.".to_string(),
-        (Some(at), 0) => format!("The last audit ({}) found nothing wrong.", utc_minute(at)),
-        (Some(at), n) => format!(
-            "{n} open finding(s) in the last audit ({}).",
-            utc_minute(at)
-        ),
+        (None, _) => t_string!(i18n, dashboard.attention.no_audit).to_string(),
+        (Some(at), 0) => {
+            t_string!(i18n, dashboard.attention.audit_clean, at = utc_minute(at)).to_string()
+        }
+        (Some(at), n) => t_string!(
+            i18n,
+            dashboard.attention.findings,
+            count = n,
+            at = utc_minute(at)
+        )
+        .to_string(),
     };
     let audit_alert = attention.open_audit_findings > 0;
     view! {
-        <section class="dashboard-attention" aria-label="What needs you">
+        <section class="dashboard-attention" aria-label=t_string!(i18n, dashboard.attention.label)>
             <p
                 data-testid="attention-payouts"
                 data-failed=attention.failed_payouts
@@ -191,7 +243,7 @@ fn AttentionCounts(attention: DashboardAttention) -> impl IntoView {
             >
                 <span class="icon" aria-hidden="true">{if stuck > 0 { "⛔ " } else { "✓ " }}</span>
                 {payouts}
-                " " <a href="/owner?state=failed">"Open payouts"</a>
+                " " <a href="/owner?state=failed">{t!(i18n, dashboard.attention.open_payouts)}</a>
             </p>
             <p
                 data-testid="attention-audit"
@@ -200,7 +252,7 @@ fn AttentionCounts(attention: DashboardAttention) -> impl IntoView {
             >
                 <span class="icon" aria-hidden="true">{if audit_alert { "⚠ " } else { "✓ " }}</span>
                 {audit}
-                " " <a href="/audits">"Open audit"</a>
+                " " <a href="/audits">{t!(i18n, dashboard.attention.open_audit)}</a>
             </p>
         </section>
     }
@@ -212,10 +264,11 @@ fn AttentionCounts(attention: DashboardAttention) -> impl IntoView {
 fn Filters(dashboard: Dashboard) -> impl IntoView {
     let selected_studio = dashboard.studio_id;
     let all = all_studios(dashboard.studios.len());
+    let i18n = use_i18n();
     view! {
         <form method="get" action="/dashboard" class="dashboard-filters">
             <label>
-                "Studio"
+                {t!(i18n, dashboard.filters.studio)}
                 <select name="studio_id">
                     <option value="" selected=selected_studio.is_none()>{all}</option>
                     {dashboard.studios.into_iter().map(|studio| {
@@ -224,19 +277,22 @@ fn Filters(dashboard: Dashboard) -> impl IntoView {
                     }).collect_view()}
                 </select>
             </label>
-            <label>"From" <input type="date" name="from" value=dashboard.from.to_string() required/></label>
-            <label>"To" <input type="date" name="to" value=dashboard.to.to_string() required/></label>
+            <label>{t!(i18n, dashboard.filters.from)} <input type="date" name="from" value=dashboard.from.to_string() required/></label>
+            <label>{t!(i18n, dashboard.filters.to)} <input type="date" name="to" value=dashboard.to.to_string() required/></label>
             <label>
-                "Per"
+                {t!(i18n, dashboard.filters.per)}
                 <select name="granularity">
                     {Granularity::ALL.into_iter().map(|g| view! {
                         <option value=g.as_str() selected=g == dashboard.granularity>
-                            {match g { Granularity::Week => "Week", Granularity::Month => "Month" }}
+                            {match g {
+                                Granularity::Week => t_string!(i18n, dashboard.filters.week),
+                                Granularity::Month => t_string!(i18n, dashboard.filters.month),
+                            }}
                         </option>
                     }).collect_view()}
                 </select>
             </label>
-            <button type="submit">"Show"</button>
+            <button type="submit">{t!(i18n, dashboard.filters.show)}</button>
         </form>
     }
     .into_any()
@@ -245,19 +301,20 @@ fn Filters(dashboard: Dashboard) -> impl IntoView {
 /// The period's four totals (and the number of services), as text.
 #[component]
 fn Totals(totals: DashboardAmounts) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <dl class="dashboard-totals">
             {SERIES.iter().map(|series| {
                 let amount = (series.of)(&totals);
                 view! {
                     <div class=format!("total {}", series.class)>
-                        <dt>{series.name}</dt>
+                        <dt>{(series.name)()}</dt>
                         <dd data-testid=format!("total-{}", series.class) data-rappen=amount.0>{chf(amount)}</dd>
                     </div>
                 }
             }).collect_view()}
             <div class="total services">
-                <dt>"Services"</dt>
+                <dt>{t!(i18n, dashboard.numbers.services)}</dt>
                 <dd data-testid="total-services">{totals.services}</dd>
             </div>
         </dl>
@@ -271,7 +328,7 @@ fn Legend() -> impl IntoView {
     view! {
         <ul class="chart-legend" aria-hidden="true">
             {SERIES.iter().map(|series| view! {
-                <li><span class=format!("swatch {}", series.class)></span>{series.name}</li>
+                <li><span class=format!("swatch {}", series.class)></span>{(series.name)()}</li>
             }).collect_view()}
         </ul>
     }
@@ -297,13 +354,11 @@ fn BarChart(
     let height = (group_height * groups.len() as f64).max(GROUP_LABEL);
     let title_id = format!("{id}-title");
     let labelled_by = title_id.clone();
+    let i18n = use_i18n();
     let description = if groups.is_empty() {
-        "Nothing to show.".to_string()
+        t_string!(i18n, dashboard.chart.nothing).to_string()
     } else {
-        format!(
-            "{} groups of four bars; the numbers are in the table below the chart.",
-            groups.len()
-        )
+        t_string!(i18n, dashboard.chart.groups, count = groups.len() as u64).to_string()
     };
     let bars = groups
         .into_iter()
@@ -317,10 +372,23 @@ fn BarChart(
                     let amount = (series.of)(&amounts);
                     let width = BAR_MAX * (amount.0.max(0) as f64) / (largest as f64);
                     let y = top + GROUP_LABEL + BAR_STEP * row as f64;
-                    let text = format!("{} {}", series.name, chf(amount));
+                    let text = t_string!(
+                        i18n,
+                        dashboard.chart.bar,
+                        name = (series.name)(),
+                        amount = chf(amount)
+                    )
+                    .to_string();
+                    let tooltip = t_string!(
+                        i18n,
+                        dashboard.chart.bar_title,
+                        label = label.clone(),
+                        text = text.clone()
+                    )
+                    .to_string();
                     view! {
                         <g class=format!("bar {}", series.class)>
-                            {svg_title(format!("{label}: {text}"), None)}
+                            {svg_title(tooltip, None)}
                             <rect x="0" y=format!("{y:.1}") width=format!("{width:.1}") height=BAR_HEIGHT.to_string()></rect>
                             <text x=format!("{:.1}", width + 4.0) y=format!("{:.1}", y + BAR_HEIGHT - 2.5)>{text}</text>
                         </g>
@@ -385,21 +453,22 @@ fn amount_cells(amounts: DashboardAmounts, testid_prefix: Option<&'static str>) 
 
 fn figure_headers() -> impl IntoView {
     view! {
-        <th class="num" scope="col">"Services"</th>
-        {SERIES.iter().map(|s| view! { <th class="num" scope="col">{s.name}</th> }).collect_view()}
+        <th class="num" scope="col">{t!(use_i18n(), dashboard.numbers.services)}</th>
+        {SERIES.iter().map(|s| view! { <th class="num" scope="col">{(s.name)()}</th> }).collect_view()}
     }
 }
 
 /// The per-employee chart's exact figures, with a totals row.
 #[component]
 fn EmployeeNumbers(dashboard: Dashboard) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <details class="numbers">
-            <summary>"Numbers"</summary>
-            <ScrollTable label="Per employee">
+            <summary>{t!(i18n, dashboard.numbers.summary)}</summary>
+            <ScrollTable label=t_string!(i18n, dashboard.numbers.employees_label)>
                 <table class="dashboard-employees">
-                    <caption>"Per employee, in CHF"</caption>
-                    <thead><tr><th scope="col">"Employee"</th><th scope="col">"Studio"</th>{figure_headers()}</tr></thead>
+                    <caption>{t!(i18n, dashboard.numbers.employees_caption)}</caption>
+                    <thead><tr><th scope="col">{t!(i18n, dashboard.numbers.employee)}</th><th scope="col">{t!(i18n, dashboard.numbers.studio)}</th>{figure_headers()}</tr></thead>
                     <tbody>
                         {dashboard.employees.into_iter().map(|e| view! {
                             <tr data-employee-id=e.employee_id.to_string()>
@@ -411,7 +480,7 @@ fn EmployeeNumbers(dashboard: Dashboard) -> impl IntoView {
                     </tbody>
                     <tfoot>
                         <tr class="totals">
-                            <th scope="row" colspan="2">"Total"</th>
+                            <th scope="row" colspan="2">{t!(i18n, dashboard.numbers.total)}</th>
                             {amount_cells(dashboard.totals, Some("employees-total"))}
                         </tr>
                     </tfoot>
@@ -425,32 +494,39 @@ fn EmployeeNumbers(dashboard: Dashboard) -> impl IntoView {
 /// The per-week or per-month chart's exact figures, with a totals row.
 #[component]
 fn PeriodNumbers(dashboard: Dashboard) -> impl IntoView {
-    let per = match dashboard.granularity {
-        Granularity::Week => "Week",
-        Granularity::Month => "Month",
+    let i18n = use_i18n();
+    let (per, caption) = match dashboard.granularity {
+        Granularity::Week => (
+            t_string!(i18n, dashboard.numbers.week),
+            t_string!(i18n, dashboard.numbers.week_caption),
+        ),
+        Granularity::Month => (
+            t_string!(i18n, dashboard.numbers.month),
+            t_string!(i18n, dashboard.numbers.month_caption),
+        ),
     };
     view! {
         <details class="numbers">
-            <summary>"Numbers"</summary>
-            <ScrollTable label="Per week or month">
+            <summary>{t!(i18n, dashboard.numbers.summary)}</summary>
+            <ScrollTable label=t_string!(i18n, dashboard.numbers.periods_label)>
                 <table class="dashboard-periods">
-                    <caption>{format!("Per {}, in CHF", per.to_lowercase())}</caption>
-                    <thead><tr><th scope="col">{per}</th><th scope="col">"From"</th><th scope="col">"To"</th>{figure_headers()}</tr></thead>
+                    <caption>{caption}</caption>
+                    <thead><tr><th scope="col">{per}</th><th scope="col">{t!(i18n, dashboard.numbers.from)}</th><th scope="col">{t!(i18n, dashboard.numbers.to)}</th>{figure_headers()}</tr></thead>
                     <tbody>
                         {dashboard.periods.into_iter().map(|p| {
                             let label = p.label.clone();
                             view! {
                             <tr data-period=label>
                                 <th scope="row">{p.label}</th>
-                                <td>{p.start.to_string()}</td>
-                                <td>{p.end.to_string()}</td>
+                                <td>{date(p.start)}</td>
+                                <td>{date(p.end)}</td>
                                 {amount_cells(p.amounts, None)}
                             </tr>
                         }}).collect_view()}
                     </tbody>
                     <tfoot>
                         <tr class="totals">
-                            <th scope="row" colspan="3">"Total"</th>
+                            <th scope="row" colspan="3">{t!(i18n, dashboard.numbers.total)}</th>
                             {amount_cells(dashboard.totals, Some("periods-total"))}
                         </tr>
                     </tfoot>

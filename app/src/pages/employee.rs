@@ -5,9 +5,10 @@
 use super::owner::PayoutTable;
 use super::settlements::countdown;
 use crate::api::{get_employee_summary, list_employees, list_payout_settlements, list_payouts};
-use crate::components::{chf, ErrorMessage, ScrollTable};
+use crate::components::{chf, count, date, settlement_state_label, ErrorMessage, ScrollTable};
 use crate::domain::slip::may_download_slips;
 use crate::domain::{SettlementItem, SettlementState};
+use crate::i18n::{t, t_string, use_i18n};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use leptos_router::{lazy_route, LazyRoute};
@@ -15,10 +16,11 @@ use leptos_router::{lazy_route, LazyRoute};
 #[component]
 pub fn EmployeesPage() -> impl IntoView {
     let employees = OnceResource::new(list_employees());
+    let i18n = use_i18n();
     view! {
-        <h1>"Employees"</h1>
-        <p>"Open your page to see your payouts."</p>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <h1>{t!(i18n, employee.list.title)}</h1>
+        <p>{t!(i18n, employee.list.intro)}</p>
+        <Suspense fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match employees.await {
                     Ok(list) => view! {
@@ -43,24 +45,32 @@ pub fn EmployeePage() -> impl IntoView {
     let payouts = Resource::new(id, |id| list_payouts(None, Some(id)));
     let transfers = Resource::new(id, list_payout_settlements);
     let session = expect_context::<crate::pages::Session>().me;
+    let i18n = use_i18n();
     view! {
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Suspense fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 // Without a session (its error shows in the top bar) no slip links: they would be refused.
                 let slips = matches!(session.await, Ok(Some(me)) if may_download_slips(me.role));
                 match (summary.await, payouts.await) {
                     (Ok(e), Ok(list)) => view! {
                         <h1>{e.name.clone()}</h1>
-                        <p>{format!("{} · not paid out yet: {} records, {}", e.studio_name, e.unpaid_record_count, chf(e.unpaid_total))}</p>
-                        <h2>"Your payouts"</h2>
+                        <p>{t_string!(
+                            i18n,
+                            employee.page.unpaid,
+                            count = e.unpaid_record_count,
+                            studio = e.studio_name.clone(),
+                            records = count(e.unpaid_record_count),
+                            total = chf(e.unpaid_total)
+                        ).to_string()}</p>
+                        <h2>{t!(i18n, employee.page.your_payouts)}</h2>
                         <PayoutTable payouts=list slips/>
                     }.into_any(),
                     (Err(error), _) | (_, Err(error)) => view! { <ErrorMessage error/> }.into_any(),
                 }
             })}
         </Suspense>
-        <h2>"Bank transfers"</h2>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <h2>{t!(i18n, employee.transfers.heading)}</h2>
+        <Suspense fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match transfers.await {
                     Ok(list) => view! { <TransferTable transfers=list/> }.into_any(),
@@ -74,35 +84,42 @@ pub fn EmployeePage() -> impl IntoView {
 /// What the employee reads about a transfer besides its state: when it arrives, or what happens
 /// with it now.
 fn transfer_status(item: &SettlementItem) -> String {
+    let i18n = use_i18n();
     let reason = item.reason.clone().unwrap_or_default();
     match item.state {
-        SettlementState::Scheduled => format!(
-            "goes out with the studio's next bank file · {}",
-            countdown(item).unwrap_or_default()
-        ),
+        SettlementState::Scheduled => t_string!(
+            i18n,
+            employee.status.scheduled,
+            countdown = countdown(item).unwrap_or_default()
+        )
+        .to_string(),
         SettlementState::InTransit => countdown(item).unwrap_or_default(),
-        SettlementState::Settled => "arrived: the bank statement shows it".to_string(),
-        SettlementState::Failed => format!("{reason} — the studio is resolving it"),
+        SettlementState::Settled => t_string!(i18n, employee.status.settled).to_string(),
+        SettlementState::Failed => {
+            t_string!(i18n, employee.status.failed, reason = reason).to_string()
+        }
         SettlementState::NeedsReconciliation => {
-            format!("{reason} — the studio is checking it with the bank")
+            t_string!(i18n, employee.status.needs_reconciliation, reason = reason).to_string()
         }
-        SettlementState::Reissued => "paid again with a new transfer (see above)".to_string(),
-        SettlementState::WrittenOff => {
-            "not paid out again by bank transfer; ask the studio".to_string()
-        }
+        SettlementState::Reissued => t_string!(i18n, employee.status.reissued).to_string(),
+        SettlementState::WrittenOff => t_string!(i18n, employee.status.written_off).to_string(),
     }
 }
 
 /// The bank transfers of the employee's payouts, newest first.
 #[component]
 fn TransferTable(transfers: Vec<SettlementItem>) -> impl IntoView {
+    let i18n = use_i18n();
     if transfers.is_empty() {
-        return view! { <p class="hint">"No bank transfer yet: a payout by bank transfer shows here once it is committed."</p> }.into_any();
+        return view! { <p class="hint">{t!(i18n, employee.transfers.none)}</p> }.into_any();
     }
     view! {
-        <ScrollTable label="Bank transfers">
+        <ScrollTable label=t_string!(i18n, employee.transfers.heading)>
             <table class="bank-transfers">
-                <thead><tr><th class="num">"Amount"</th><th>"State"</th><th>"Expected"</th><th>"What happens now"</th></tr></thead>
+                <thead><tr>
+                    <th class="num">{t!(i18n, employee.transfers.amount)}</th><th>{t!(i18n, employee.transfers.state)}</th>
+                    <th>{t!(i18n, employee.transfers.expected)}</th><th>{t!(i18n, employee.transfers.what_now)}</th>
+                </tr></thead>
                 <tbody>
                     {transfers.into_iter().map(|item| {
                         let status = transfer_status(&item);
@@ -112,9 +129,9 @@ fn TransferTable(transfers: Vec<SettlementItem>) -> impl IntoView {
                                 <td class="num">{chf(item.amount)}</td>
                                 <td>
                                     {attention.then(|| view! { <span class="icon" aria-hidden="true">"⚠ "</span> })}
-                                    <span class=format!("state state-{}", item.state.as_str())>{item.state.label()}</span>
+                                    <span class=format!("state state-{}", item.state.as_str())>{settlement_state_label(item.state)}</span>
                                 </td>
-                                <td>{item.expected_on.to_string()}</td>
+                                <td>{date(item.expected_on)}</td>
                                 <td class="transfer-status" class:overdue=item.overdue>{status}</td>
                             </tr>
                         }

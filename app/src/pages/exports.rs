@@ -5,8 +5,10 @@
 //! postings is not a silent wait.
 
 use crate::api::{export_overview, list_studios};
-use crate::components::ErrorMessage;
-use crate::domain::export::{rows_text, ExportDataset, ExportOverview};
+use crate::components::{date, ErrorMessage};
+use crate::domain::export::{ExportDataset, ExportOverview};
+use crate::domain::locale::format_count;
+use crate::i18n::{t, t_string, td_string, use_i18n, Locale};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use leptos_router::{lazy_route, LazyRoute};
@@ -25,20 +27,53 @@ enum DownloadProgress {
 }
 
 impl DownloadProgress {
-    /// What the page says: `1,500 / 12,480 rows (12 %)`, `Saved: 12,480 rows.`, or why it failed.
-    fn text(&self) -> String {
+    /// What the page says in `locale`: `1'500 / 12'480 rows (12 %)`, `Saved: 12'480 rows.`, or
+    /// why it failed.
+    fn text(&self, locale: Locale) -> String {
         match self {
-            DownloadProgress::Receiving { rows, of } => format!(
-                "{} / {} rows ({} %)",
-                rows_text(*rows),
-                rows_text(*of),
-                rows.min(of) * 100 / (*of).max(1)
-            ),
-            DownloadProgress::Saved { rows } => format!("Saved: {} rows.", rows_text(*rows)),
+            DownloadProgress::Receiving { rows, of } => td_string!(
+                locale,
+                exports.progress.receiving,
+                rows = rows_in(locale, *rows),
+                of = rows_in(locale, *of),
+                percent = rows.min(of) * 100 / (*of).max(1),
+                count = *of
+            )
+            .to_string(),
+            DownloadProgress::Saved { rows } => td_string!(
+                locale,
+                exports.progress.saved,
+                rows = rows_in(locale, *rows),
+                count = *rows
+            )
+            .to_string(),
             DownloadProgress::Failed(why) => {
-                format!("The download failed, nothing was saved: {why}")
+                td_string!(locale, exports.progress.failed, why = why).to_string()
             }
         }
+    }
+}
+
+/// A row count with the grouping of `locale`: `12'480`.
+fn rows_in(locale: Locale, rows: u64) -> String {
+    format_count(locale.into(), i64::try_from(rows).unwrap_or(i64::MAX))
+}
+
+/// A period's day (YYYY-MM-DD, as the server sends it) in the page's language; as it came if it
+/// is not a date.
+fn day_text(day: &str) -> String {
+    day.parse::<chrono::NaiveDate>()
+        .map_or_else(|_| day.to_string(), date)
+}
+
+/// What a file holds, in a sentence of the page's language.
+fn dataset_description(dataset: ExportDataset) -> &'static str {
+    let i18n = use_i18n();
+    match dataset {
+        ExportDataset::Payouts => t_string!(i18n, exports.dataset.payouts),
+        ExportDataset::PayoutLines => t_string!(i18n, exports.dataset.payout_lines),
+        ExportDataset::LedgerTransfers => t_string!(i18n, exports.dataset.ledger_transfers),
+        ExportDataset::ZReports => t_string!(i18n, exports.dataset.z_reports),
     }
 }
 
@@ -58,10 +93,11 @@ pub fn ExportsPage() -> impl IntoView {
         export_overview(from, to, studio)
     });
     let studios = OnceResource::new(list_studios());
+    let i18n = use_i18n();
     view! {
-        <h1>"Exports"</h1>
-        <p>"CSV files for the accountant: UTF-8, one header row, amounts in CHF with two decimals (1234.50), dates as YYYY-MM-DD. Each column is described in the documentation (docs/exports.md)."</p>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <h1>{t!(i18n, exports.title)}</h1>
+        <p>{t!(i18n, exports.intro)}</p>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 let studios = match studios.await {
                     Ok(studios) => studios,
@@ -74,7 +110,7 @@ pub fn ExportsPage() -> impl IntoView {
                     }.into_any(),
                     Err(error) => view! {
                         <ErrorMessage error/>
-                        <p><a href="/exports">"Back to this year so far"</a></p>
+                        <p><a href="/exports">{t!(i18n, exports.back)}</a></p>
                     }.into_any(),
                 }
             })}
@@ -86,13 +122,14 @@ pub fn ExportsPage() -> impl IntoView {
 #[component]
 fn PeriodForm(overview: ExportOverview, studios: Vec<crate::domain::Studio>) -> impl IntoView {
     let chosen = overview.studio_id.clone().unwrap_or_default();
+    let i18n = use_i18n();
     view! {
         <form method="get" action="/exports" class="export-period card">
-            <label>"From"<input type="date" name="from" value=overview.from.clone() required/></label>
-            <label>"To"<input type="date" name="to" value=overview.to.clone() required/></label>
-            <label>"Studio"
+            <label>{t!(i18n, exports.form.from)}<input type="date" name="from" value=overview.from.clone() required/></label>
+            <label>{t!(i18n, exports.form.to)}<input type="date" name="to" value=overview.to.clone() required/></label>
+            <label>{t!(i18n, exports.form.studio)}
                 <select name="studio_id">
-                    <option value="" selected=chosen.is_empty()>"Both studios"</option>
+                    <option value="" selected=chosen.is_empty()>{t!(i18n, exports.form.both_studios)}</option>
                     {studios.into_iter().map(|studio| {
                         let id = studio.id.to_string();
                         let selected = id == chosen;
@@ -100,7 +137,7 @@ fn PeriodForm(overview: ExportOverview, studios: Vec<crate::domain::Studio>) -> 
                     }).collect_view()}
                 </select>
             </label>
-            <button type="submit">"Show"</button>
+            <button type="submit">{t!(i18n, exports.form.show)}</button>
         </form>
     }
 }
@@ -108,18 +145,27 @@ fn PeriodForm(overview: ExportOverview, studios: Vec<crate::domain::Studio>) -> 
 /// Each file of the period with its row count and its download.
 #[component]
 fn ExportTable(overview: ExportOverview) -> impl IntoView {
+    let i18n = use_i18n();
+    let locale = i18n.get_locale_untracked();
+    let period = t_string!(
+        i18n,
+        exports.table.period,
+        from = day_text(&overview.from),
+        to = day_text(&overview.to)
+    )
+    .to_string();
     view! {
         <table class="exports">
-            <caption>{format!("{} to {}", overview.from, overview.to)}</caption>
-            <thead><tr><th>"File"</th><th>"What it holds"</th><th class="num">"Rows"</th><th>"Download"</th></tr></thead>
+            <caption>{period}</caption>
+            <thead><tr><th>{t!(i18n, exports.table.file)}</th><th>{t!(i18n, exports.table.holds)}</th><th class="num">{t!(i18n, exports.table.rows)}</th><th>{t!(i18n, exports.table.download)}</th></tr></thead>
             <tbody>
                 {overview.datasets.iter().map(|summary| {
                     let dataset = summary.dataset;
                     view! {
                         <tr data-dataset=dataset.as_str()>
                             <td><code>{format!("{dataset}.csv")}</code></td>
-                            <td>{dataset.description()}</td>
-                            <td class="num" data-testid=format!("rows-{dataset}")>{rows_text(summary.rows)}</td>
+                            <td>{dataset_description(dataset)}</td>
+                            <td class="num" data-testid=format!("rows-{dataset}")>{rows_in(locale, summary.rows)}</td>
                             <td><Download dataset overview=overview.clone()/></td>
                         </tr>
                     }
@@ -135,15 +181,22 @@ fn Download(dataset: ExportDataset, overview: ExportOverview) -> impl IntoView {
     let progress = RwSignal::new(None::<DownloadProgress>);
     let href = overview.download_path(dataset);
     let file_name = overview.file_name(dataset);
-    let label = format!("Download {dataset}.csv");
+    let i18n = use_i18n();
+    let locale = i18n.get_locale_untracked();
+    let label = t_string!(
+        i18n,
+        exports.table.download_label,
+        file = format!("{dataset}.csv")
+    )
+    .to_string();
     let started = {
         let href = href.clone();
         move |ev: leptos::ev::MouseEvent| {
-            start_download(ev, href.clone(), file_name.clone(), progress)
+            start_download(ev, href.clone(), file_name.clone(), progress, locale)
         }
     };
     view! {
-        <a class="download" href=href download aria-label=label on:click=started>"Download"</a>
+        <a class="download" href=href download aria-label=label on:click=started>{t!(i18n, exports.table.download)}</a>
         {move || progress.get().map(|state| {
             let receiving = match &state {
                 DownloadProgress::Receiving { rows, of } => Some((*rows, *of)),
@@ -158,7 +211,7 @@ fn Download(dataset: ExportDataset, overview: ExportOverview) -> impl IntoView {
                     {receiving.map(|(rows, of)| view! {
                         <progress max=of.max(1).to_string() value=rows.min(of).to_string()></progress>
                     })}
-                    " "{state.text()}
+                    " "{state.text(locale)}
                 </p>
             }
         })}
@@ -172,6 +225,7 @@ fn start_download(
     href: String,
     file_name: String,
     progress: RwSignal<Option<DownloadProgress>>,
+    locale: Locale,
 ) {
     #[cfg(feature = "hydrate")]
     {
@@ -188,7 +242,7 @@ fn start_download(
         leptos::task::spawn_local(async move {
             let report =
                 move |rows, of| progress.set(Some(DownloadProgress::Receiving { rows, of }));
-            let outcome = match browser::download(&href, &file_name, report).await {
+            let outcome = match browser::download(&href, &file_name, report, locale).await {
                 Ok(rows) => DownloadProgress::Saved { rows },
                 Err(why) => {
                     leptos::logging::warn!("export download {href}: {why}");
@@ -200,12 +254,13 @@ fn start_download(
     }
     // Server rendering never runs event handlers.
     #[cfg(not(feature = "hydrate"))]
-    let _ = (ev, href, file_name, progress);
+    let _ = (ev, href, file_name, progress, locale);
 }
 
 /// The browser side of a download: fetch, read the body chunk by chunk, save it as a file.
 #[cfg(feature = "hydrate")]
 mod browser {
+    use crate::i18n::{td_string, Locale};
     use js_sys::{Array, Reflect, Uint8Array};
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
@@ -225,15 +280,16 @@ mod browser {
     /// Downloads `href` and saves it as `file_name`, calling `report(rows, of)` as data rows
     /// arrive (`of`: the server's `X-Export-Rows`). Returns the rows saved.
     ///
-    /// Errors (in words for the page): the server refused (its JSON error's message), the
-    /// connection broke or the server ended the file with an error mid-way (nothing is saved
-    /// then: a short file must never look complete).
+    /// Errors (in words for the page, in `locale`): the server refused (its JSON error's
+    /// message), the connection broke or the server ended the file with an error mid-way
+    /// (nothing is saved then: a short file must never look complete).
     pub(super) async fn download(
         href: &str,
         file_name: &str,
         report: impl Fn(u64, u64),
+        locale: Locale,
     ) -> Result<u64, String> {
-        let window = web_sys::window().ok_or("no browser window")?;
+        let window = web_sys::window().ok_or(td_string!(locale, exports.error.no_window))?;
         let response: Response = JsFuture::from(window.fetch_with_str(href))
             .await
             .map_err(why)?
@@ -245,16 +301,18 @@ mod browser {
                 .map_err(why)?
                 .as_string()
                 .unwrap_or_default();
-            return Err(refusal(response.status(), &body));
+            return Err(refusal(response.status(), &body, locale));
         }
         let announced = match response.headers().get("x-export-rows").map_err(why)? {
-            Some(text) => text
-                .parse::<u64>()
-                .map_err(|_| format!("the server announced '{text}' rows"))?,
-            None => return Err("the server did not announce the number of rows".into()),
+            Some(text) => text.parse::<u64>().map_err(|_| {
+                td_string!(locale, exports.error.announced, text = text.clone()).to_string()
+            })?,
+            None => return Err(td_string!(locale, exports.error.not_announced).into()),
         };
         report(0, announced);
-        let body = response.body().ok_or("the answer has no body")?;
+        let body = response
+            .body()
+            .ok_or(td_string!(locale, exports.error.no_body))?;
         let reader: ReadableStreamDefaultReader = body
             .get_reader()
             .dyn_into()
@@ -265,10 +323,7 @@ mod browser {
         let mut line_ends = 0_u64;
         loop {
             let step = JsFuture::from(reader.read()).await.map_err(|error| {
-                format!(
-                    "the connection broke or the server failed mid-way ({})",
-                    why(error)
-                )
+                td_string!(locale, exports.error.broke, why = why(error)).to_string()
             })?;
             if Reflect::get(&step, &JsValue::from_str("done"))
                 .map_err(why)?
@@ -289,7 +344,9 @@ mod browser {
         options.set_type("text/csv;charset=utf-8");
         let blob = Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(why)?;
         let url = Url::create_object_url_with_blob(&blob).map_err(why)?;
-        let document = window.document().ok_or("no document")?;
+        let document = window
+            .document()
+            .ok_or(td_string!(locale, exports.error.no_document))?;
         let anchor: HtmlAnchorElement = document
             .create_element("a")
             .map_err(why)?
@@ -311,17 +368,26 @@ mod browser {
     }
 
     /// The message of the JSON error the server answered with `status`.
-    fn refusal(status: u16, body: &str) -> String {
+    fn refusal(status: u16, body: &str, locale: Locale) -> String {
         match serde_json::from_str::<serde_json::Value>(body) {
             Ok(json) => match json["error"]["message"].as_str() {
                 Some(message) => message.to_owned(),
-                None => format!("the server answered {status}: {body}"),
+                None => td_string!(
+                    locale,
+                    exports.error.answered,
+                    status = status,
+                    body = body.to_owned()
+                )
+                .to_string(),
             },
             // Not JSON (a proxy's page, say): the status and the start of what came.
-            Err(_) => format!(
-                "the server answered {status}: {}",
-                body.chars().take(200).collect::<String>()
-            ),
+            Err(_) => td_string!(
+                locale,
+                exports.error.answered,
+                status = status,
+                body = body.chars().take(200).collect::<String>()
+            )
+            .to_string(),
         }
     }
 }
@@ -352,16 +418,24 @@ mod tests {
                 rows: 1_500,
                 of: 12_480
             }
-            .text(),
-            "1,500 / 12,480 rows (12 %)"
+            .text(Locale::en),
+            "1'500 / 12'480 rows (12 %)"
         );
         assert_eq!(
-            DownloadProgress::Receiving { rows: 0, of: 0 }.text(),
+            DownloadProgress::Receiving { rows: 0, of: 0 }.text(Locale::en),
             "0 / 0 rows (0 %)"
         );
         assert_eq!(
-            DownloadProgress::Saved { rows: 12_480 }.text(),
-            "Saved: 12,480 rows."
+            DownloadProgress::Saved { rows: 12_480 }.text(Locale::en),
+            "Saved: 12'480 rows."
+        );
+        assert_eq!(
+            DownloadProgress::Saved { rows: 1 }.text(Locale::en),
+            "Saved: 1 row."
+        );
+        assert_eq!(
+            DownloadProgress::Saved { rows: 12_480 }.text(Locale::de),
+            "Gespeichert: 12'480 Zeilen."
         );
     }
 }

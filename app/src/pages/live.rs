@@ -13,9 +13,11 @@
 //! The page only reads: it never writes anything.
 
 use crate::api::list_studios;
-use crate::components::{chf, ErrorMessage};
+use crate::components::{chf, date, ErrorMessage};
 use crate::domain::feed::LIVE_PAGE_ROWS;
+use crate::domain::locale::format_count;
 use crate::domain::*;
+use crate::i18n::{t, t_string, td_string, use_i18n, Locale};
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 use serde_json::Value;
@@ -25,16 +27,24 @@ use std::sync::Arc;
 /// The feed's address (same origin: the session cookie authenticates it).
 const STREAM_PATH: &str = "/api/v1/events/stream";
 
-/// The type filter's choices: the `types` query value (empty: every type) and its label.
-const TYPE_FILTERS: [(&str, &str); 8] = [
-    ("", "All events"),
-    ("payout.*", "Payouts (payout.*)"),
-    ("payment.*", "Payments (payment.*)"),
-    ("till.*", "Tills (till.*)"),
-    ("audit.*", "Audits (audit.*)"),
-    ("webhook.*", "Webhook endpoints (webhook.*)"),
-    ("service_record.*", "Refunded services (service_record.*)"),
-    ("payment_event.*", "Parked payment events (payment_event.*)"),
+/// A label worded in the page's language when it is shown.
+type Label = fn() -> &'static str;
+
+/// The type filter's choices: the `types` query value (empty: every type) and its label in the
+/// page's language.
+const TYPE_FILTERS: [(&str, Label); 8] = [
+    ("", || t_string!(use_i18n(), live.filters.all_events)),
+    ("payout.*", || t_string!(use_i18n(), live.filters.payouts)),
+    ("payment.*", || t_string!(use_i18n(), live.filters.payments)),
+    ("till.*", || t_string!(use_i18n(), live.filters.tills)),
+    ("audit.*", || t_string!(use_i18n(), live.filters.audits)),
+    ("webhook.*", || t_string!(use_i18n(), live.filters.webhooks)),
+    ("service_record.*", || {
+        t_string!(use_i18n(), live.filters.refunds)
+    }),
+    ("payment_event.*", || {
+        t_string!(use_i18n(), live.filters.payment_events)
+    }),
 ];
 
 /// What the page shows of one connection to the feed. Written by the browser's reader (at most
@@ -55,10 +65,13 @@ struct Feed {
     /// How far the page has read the feed: the newest event drawn, or the stream's head when it
     /// started live. Reconnect resumes after it.
     last_id: RwSignal<Option<i64>>,
+    /// The page's language, for the problems the browser's reader words.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    locale: Locale,
 }
 
 impl Feed {
-    fn new() -> Self {
+    fn new(locale: Locale) -> Self {
         Feed {
             rows: RwSignal::new(VecDeque::new()),
             connection: RwSignal::new(FeedConnection::Connecting),
@@ -66,6 +79,7 @@ impl Feed {
             server_dropped: RwSignal::new(0),
             client_dropped: RwSignal::new(0),
             last_id: RwSignal::new(None),
+            locale,
         }
     }
 }
@@ -76,12 +90,11 @@ impl Feed {
 pub fn LivePage() -> impl IntoView {
     let session = expect_context::<crate::pages::Session>().me;
     let studios = OnceResource::new(list_studios());
+    let i18n = use_i18n();
     view! {
-        <h1>"Live"</h1>
-        <p>{format!(
-            "Payouts, payments, tills, refunds, audits and webhook endpoints as they change, newest first. The page keeps the latest {LIVE_PAGE_ROWS} events; when they come faster than it can show them, it drops the oldest and counts them."
-        )}</p>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <h1>{t!(i18n, live.title)}</h1>
+        <p>{t_string!(i18n, live.intro, rows = LIVE_PAGE_ROWS).to_string()}</p>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match session.await {
                     Ok(Some(me)) if me.may(Permission::ReadLiveFeed) => {
@@ -95,19 +108,15 @@ pub fn LivePage() -> impl IntoView {
                         }.into_any()
                     }
                     Ok(Some(me)) => {
-                        let article = match me.role {
-                            Role::Owner | Role::Employee => "an",
-                            Role::Receptionist => "a",
-                        };
-                        let error = AppError::forbidden(format!(
-                            "{article} {} may not {}; ask the owner",
-                            me.role,
-                            Permission::ReadLiveFeed.describe()
-                        ));
+                        let error = AppError::forbidden(match me.role {
+                            Role::Owner => t_string!(i18n, live.denied.owner),
+                            Role::Receptionist => t_string!(i18n, live.denied.receptionist),
+                            Role::Employee => t_string!(i18n, live.denied.employee),
+                        });
                         view! { <ErrorMessage error/> }.into_any()
                     }
                     Ok(None) => {
-                        let error = AppError::unauthenticated("sign in first");
+                        let error = AppError::unauthenticated(t_string!(i18n, live.denied.sign_in_first));
                         view! { <ErrorMessage error/> }.into_any()
                     }
                     Err(error) => view! { <ErrorMessage error/> }.into_any(),
@@ -121,7 +130,9 @@ pub fn LivePage() -> impl IntoView {
 /// opened in the browser only ([`browser::follow`]).
 #[component]
 fn LiveFeed(studios: Vec<Studio>) -> impl IntoView {
-    let feed = Feed::new();
+    let i18n = use_i18n();
+    let locale = i18n.get_locale_untracked();
+    let feed = Feed::new(locale);
     let types = RwSignal::new(String::new());
     let studio = RwSignal::new(String::new());
     // Bumped by Reconnect: a new EventSource that resumes after the last event shown.
@@ -132,79 +143,86 @@ fn LiveFeed(studios: Vec<Studio>) -> impl IntoView {
     let total = move || feed.server_dropped.get() + feed.client_dropped.get();
     view! {
         <form class="live-filters" on:submit=|ev| ev.prevent_default()>
-            <label>"Event types "
+            <label>{t!(i18n, live.filters.types)}" "
                 <select name="types" autocomplete="off" prop:value=move || types.get()
                     on:change=move |ev| types.set(event_target_value(&ev))>
-                    {TYPE_FILTERS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
+                    {TYPE_FILTERS.iter().map(|(value, label)| view! { <option value=*value>{label()}</option> }).collect_view()}
                 </select>
             </label>
-            <label>"Studio "
+            <label>{t!(i18n, live.filters.studio)}" "
                 <select name="studio_id" autocomplete="off" prop:value=move || studio.get()
                     on:change=move |ev| studio.set(event_target_value(&ev))>
-                    <option value="">"All my studios"</option>
+                    <option value="">{t!(i18n, live.filters.all_studios)}</option>
                     {studios.into_iter().map(|s| view! { <option value=s.id.to_string()>{s.name}</option> }).collect_view()}
                 </select>
             </label>
         </form>
         // Only the state and its problem are announced (role=status), not every new event id.
         <p class="feed-state" data-testid="feed-state" data-state=move || state_key(feed.connection.get())>
-            "Connection: "
+            {t!(i18n, live.connection.label)}" "
             <span role="status">
-                <strong>{move || feed.connection.get().describe()}</strong>
+                <strong>{move || connection_text(locale, feed.connection.get())}</strong>
                 {move || feed.problem.get().map(|problem| view! {
                     <span class="problem"><span aria-hidden="true">" ⚠"</span>{format!(" {problem}")}</span>
                 })}
             </span>
-            {move || feed.last_id.get().map(|id| format!(" · read up to event #{id}"))}
+            {move || feed.last_id.get().map(|id| {
+                format!(" · {}", t_string!(i18n, live.connection.read_up_to, id = id))
+            })}
         </p>
         {move || (feed.connection.get() == FeedConnection::Closed).then(|| view! {
             <button type="button" class="reconnect" on:click=move |_| restart.update(|n| *n += 1)>
-                "Reconnect"
+                {t!(i18n, live.connection.reconnect)}
             </button>
         })}
         <p class="dropped" data-testid="dropped" data-dropped=move || total().to_string()>
             <strong>{move || {
                 let total = total();
-                format!("{total} {} dropped", if total == 1 { "event" } else { "events" })
+                t_string!(i18n, live.dropped.total, n = grouped(total), count = total).to_string()
             }}</strong>
             {move || format!(
-                " (server: {}, this page: {})",
-                feed.server_dropped.get(),
-                feed.client_dropped.get()
+                " {}",
+                t_string!(
+                    i18n,
+                    live.dropped.detail,
+                    server = grouped(feed.server_dropped.get()),
+                    page = grouped(feed.client_dropped.get())
+                )
             )}
         </p>
         <table class="live-feed">
-            <caption class="visually-hidden">"Latest events, newest first"</caption>
+            <caption class="visually-hidden">{t!(i18n, live.table.caption)}</caption>
             <thead><tr>
-                <th class="num">"#"</th><th>"Time (UTC)"</th><th>"Event"</th><th>"Studio"</th><th>"What happened"</th>
+                <th class="num">{t!(i18n, live.table.id)}</th><th>{t!(i18n, live.table.time)}</th><th>{t!(i18n, live.table.event)}</th><th>{t!(i18n, live.table.studio)}</th><th>{t!(i18n, live.table.what)}</th>
             </tr></thead>
             <tbody>
                 <For each=move || feed.rows.get() key=|event| event.id children=move |event| view! { <LiveRow event names/> }/>
             </tbody>
         </table>
         {move || feed.rows.with(VecDeque::is_empty).then(|| view! {
-            <p class="hint">"No event yet. New ones appear here as they are committed."</p>
+            <p class="hint">{t!(i18n, live.table.empty)}</p>
         })}
     }
 }
 
 #[component]
 fn LiveRow(event: Arc<LiveEvent>, names: StoredValue<Vec<Studio>>) -> impl IntoView {
+    let i18n = use_i18n();
     let studio = match event.studio_id {
         Some(id) => names.with_value(|list| {
             list.iter()
                 .find(|s| s.id == id)
                 .map_or_else(|| id.to_string(), |s| s.name.clone())
         }),
-        None => "all studios".to_string(),
+        None => t_string!(i18n, live.table.all_studios).to_string(),
     };
     view! {
         <tr data-testid="live-row" data-type=event.event_type.clone() data-id=event.id.to_string()>
             <td class="num">{event.id}</td>
-            <td title=event.occurred_at.date_naive().to_string()>{clock(event.occurred_at)}</td>
+            <td title=date(event.occurred_at.date_naive())>{clock(event.occurred_at)}</td>
             <td><code>{event.event_type.clone()}</code></td>
             <td>{studio}</td>
-            <td class="summary">{summary(&event)}</td>
+            <td class="summary">{summary(&event, i18n.get_locale_untracked())}</td>
         </tr>
     }
 }
@@ -220,6 +238,52 @@ fn state_key(connection: FeedConnection) -> &'static str {
     }
 }
 
+/// The connection's state in words of `locale` ("live (resumed from #42)").
+fn connection_text(locale: Locale, connection: FeedConnection) -> String {
+    match connection {
+        FeedConnection::Connecting => td_string!(locale, live.connection.connecting).to_string(),
+        FeedConnection::Live => td_string!(locale, live.connection.live).to_string(),
+        FeedConnection::Resumed { from } => {
+            td_string!(locale, live.connection.resumed, from = from).to_string()
+        }
+        FeedConnection::Reconnecting => {
+            td_string!(locale, live.connection.reconnecting).to_string()
+        }
+        FeedConnection::Closed => td_string!(locale, live.connection.closed).to_string(),
+    }
+}
+
+/// A count with the page language's grouping (`1'234`).
+fn grouped(n: u64) -> String {
+    crate::components::count(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// A payout's state (from an event's data) in words of `locale`.
+fn payout_state_text(locale: Locale, state: PayoutState) -> &'static str {
+    match state {
+        PayoutState::Pending => td_string!(locale, common.payout_state.pending),
+        PayoutState::Committed => td_string!(locale, common.payout_state.committed),
+        PayoutState::Failed => td_string!(locale, common.payout_state.failed),
+        PayoutState::Cancelled => td_string!(locale, common.payout_state.cancelled),
+    }
+}
+
+/// A card payment's state (from an event's data) in words of `locale`.
+fn payment_state_text(locale: Locale, state: PaymentState) -> &'static str {
+    match state {
+        PaymentState::Draft => td_string!(locale, live.payment_state.draft),
+        PaymentState::Submitted => td_string!(locale, live.payment_state.submitted),
+        PaymentState::Processing => td_string!(locale, live.payment_state.processing),
+        PaymentState::Succeeded => td_string!(locale, live.payment_state.succeeded),
+        PaymentState::PartiallyRefunded => {
+            td_string!(locale, live.payment_state.partially_refunded)
+        }
+        PaymentState::Refunded => td_string!(locale, live.payment_state.refunded),
+        PaymentState::Failed => td_string!(locale, live.payment_state.failed),
+        PaymentState::Cancelled => td_string!(locale, live.payment_state.cancelled),
+    }
+}
+
 /// `14:05:09`, UTC, built from the time parts (as [`crate::components::utc_minute`], without
 /// chrono's formatting machinery in the WASM bundle).
 fn clock(at: chrono::DateTime<chrono::Utc>) -> String {
@@ -227,10 +291,10 @@ fn clock(at: chrono::DateTime<chrono::Utc>) -> String {
     format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second())
 }
 
-/// A short line saying what happened, from the event's data (the webhook payload of its type):
-/// for a payout the employee, total, records and state; for a payment the provider's id, state
-/// and amounts; and so on. Unknown shapes fall back to compact JSON.
-fn summary(event: &LiveEvent) -> String {
+/// A short line saying what happened, in words of `locale`, from the event's data (the webhook
+/// payload of its type): for a payout the employee, total, records and state; for a payment the
+/// provider's id, state and amounts; and so on. Unknown shapes fall back to compact JSON.
+fn summary(event: &LiveEvent, locale: Locale) -> String {
     let data = &event.data;
     let text = |key: &str| {
         data.get(key)
@@ -244,6 +308,25 @@ fn summary(event: &LiveEvent) -> String {
         amount
             .filter(|a| a.0 != 0)
             .map(|a| format!("{label} {}", chf(a)))
+    };
+    // A state or a day the page knows is worded or formatted; another value shows as it came.
+    let payout_state = || {
+        text("state").map(|state| match PayoutState::parse(&state) {
+            Ok(known) => payout_state_text(locale, known).to_string(),
+            Err(_) => state,
+        })
+    };
+    let payment_state = || {
+        text("state").map(|state| match PaymentState::parse(&state) {
+            Ok(known) => payment_state_text(locale, known).to_string(),
+            Err(_) => state,
+        })
+    };
+    let day = |key: &str| {
+        text(key).map(|day| match day.parse::<chrono::NaiveDate>() {
+            Ok(known) => date(known),
+            Err(_) => day,
+        })
     };
     let provider_payment = match (text("provider"), text("provider_payment_id")) {
         (Some(provider), Some(id)) => Some(format!("{provider} {id}")),
@@ -259,16 +342,24 @@ fn summary(event: &LiveEvent) -> String {
                 .and_then(Value::as_i64)
                 .filter(|n| *n > 0)
                 .or_else(|| data.get("expected_record_count").and_then(Value::as_i64))
-                .map(|n| format!("{n} records")),
-            text("state"),
+                .map(|n| {
+                    td_string!(
+                        locale,
+                        live.summary.records,
+                        n = format_count(locale.into(), n),
+                        count = n
+                    )
+                    .to_string()
+                }),
+            payout_state(),
             text("error"),
         ],
         "payment" => vec![
             provider_payment,
-            text("state"),
-            labelled("captured", money("captured")),
-            labelled("refunded", money("refunded")),
-            labelled("settled", money("settled")),
+            payment_state(),
+            labelled(td_string!(locale, live.summary.captured), money("captured")),
+            labelled(td_string!(locale, live.summary.refunded), money("refunded")),
+            labelled(td_string!(locale, live.summary.settled), money("settled")),
         ],
         "payment_event" => vec![
             provider_payment,
@@ -283,18 +374,33 @@ fn summary(event: &LiveEvent) -> String {
         ],
         "till" => vec![
             text("studio_name"),
-            text("business_date"),
-            labelled("float", money("opening_float")),
-            labelled("counted", money("counted_cash")),
-            labelled("variance", money("variance")),
+            day("business_date"),
+            labelled(
+                td_string!(locale, live.summary.float),
+                money("opening_float"),
+            ),
+            labelled(
+                td_string!(locale, live.summary.counted),
+                money("counted_cash"),
+            ),
+            labelled(td_string!(locale, live.summary.variance), money("variance")),
         ],
         "audit" => {
             let run = data.get("run").unwrap_or(data);
             vec![
-                run.get("finding_count")
-                    .and_then(Value::as_i64)
-                    .map(|n| format!("{n} finding(s)")),
-                labelled("at stake", money_in(run, "amount_at_stake")),
+                run.get("finding_count").and_then(Value::as_i64).map(|n| {
+                    td_string!(
+                        locale,
+                        live.summary.findings,
+                        n = format_count(locale.into(), n),
+                        count = n
+                    )
+                    .to_string()
+                }),
+                labelled(
+                    td_string!(locale, live.summary.at_stake),
+                    money_in(run, "amount_at_stake"),
+                ),
             ]
         }
         "webhook" => vec![text("url"), text("reason"), text("sent_by")],
@@ -357,6 +463,7 @@ mod browser {
     use super::{stream_url, Feed};
     use crate::domain::feed::{DROPPED_EVENT, FAILED_EVENT, LIVE_PAGE_ROWS, READY_EVENT};
     use crate::domain::*;
+    use crate::i18n::{td_string, Locale};
     use futures::future::{AbortHandle, Abortable};
     use futures::stream::{select_all, StreamExt};
     use gloo_net::eventsource::futures::{EventSource, EventSourceSubscription};
@@ -422,7 +529,10 @@ mod browser {
             Ok(source) => source,
             Err(error) => {
                 feed.connection.set(FeedConnection::Closed);
-                report(feed, format!("cannot open the live feed: {error}"));
+                report(
+                    feed,
+                    td_string!(feed.locale, live.problem.cannot_open, error = error).to_string(),
+                );
                 return;
             }
         };
@@ -434,7 +544,10 @@ mod browser {
             Ok(subscriptions) => subscriptions,
             Err(error) => {
                 feed.connection.set(FeedConnection::Closed);
-                report(feed, format!("cannot listen to the live feed: {error}"));
+                report(
+                    feed,
+                    td_string!(feed.locale, live.problem.cannot_listen, error = error).to_string(),
+                );
                 return;
             }
         };
@@ -505,10 +618,11 @@ mod browser {
         }
 
         fn on_event(&mut self, name: &str, message: &MessageEvent) {
+            let locale = self.feed.locale;
             match name {
                 // The `error` event is a plain Event, not a MessageEvent: not read here.
-                "error" => self.on_error("the connection to the server broke"),
-                READY_EVENT => match parse::<FeedReady>(name, message) {
+                "error" => self.on_error(td_string!(locale, live.problem.broke)),
+                READY_EVENT => match parse::<FeedReady>(name, message, locale) {
                     Ok(ready) => {
                         self.feed.connection.set(match ready.resumed_from {
                             Some(from) => FeedConnection::Resumed { from },
@@ -527,27 +641,27 @@ mod browser {
                     }
                     Err(problem) => report(self.feed, problem),
                 },
-                FAILED_EVENT => match parse::<serde_json::Value>(name, message) {
+                FAILED_EVENT => match parse::<serde_json::Value>(name, message, locale) {
                     Ok(body) => {
                         let reason = body
                             .pointer("/error/message")
                             .and_then(serde_json::Value::as_str)
-                            .unwrap_or("no reason given");
+                            .unwrap_or(td_string!(locale, live.problem.no_reason));
                         report(
                             self.feed,
-                            format!("the server stopped the stream ({reason}); the browser reconnects and resumes after the last event"),
+                            td_string!(locale, live.problem.stopped, reason = reason).to_string(),
                         );
                     }
                     Err(problem) => report(self.feed, problem),
                 },
-                DROPPED_EVENT => match parse::<FeedDropped>(name, message) {
+                DROPPED_EVENT => match parse::<FeedDropped>(name, message, locale) {
                     Ok(dropped) => {
                         self.batch.borrow_mut().server_dropped += dropped.dropped;
                         self.schedule();
                     }
                     Err(problem) => report(self.feed, problem),
                 },
-                _ => match parse::<LiveEvent>(name, message) {
+                _ => match parse::<LiveEvent>(name, message, locale) {
                     Ok(event) if self.last_seen.is_some_and(|last| event.id <= last) => {
                         warn!(
                             "live feed: skipped event #{} (already received up to #{:?})",
@@ -574,16 +688,15 @@ mod browser {
         /// An `error` event: the browser is reconnecting (CONNECTING) or gave up (CLOSED: the
         /// server refused the stream, e.g. signed out, or answered with an error).
         fn on_error(&self, error: &str) {
+            let locale = self.feed.locale;
             let (connection, problem) = match self.source.state() {
                 State::Connecting => (
                     FeedConnection::Reconnecting,
-                    format!("{error}; the browser reconnects and resumes after the last event"),
+                    td_string!(locale, live.problem.reconnecting, error = error).to_string(),
                 ),
                 State::Closed => (
                     FeedConnection::Closed,
-                    format!(
-                        "{error}; the server refused or ended the live feed (signed out?). Reconnect resumes after the last event."
-                    ),
+                    td_string!(locale, live.problem.refused, error = error).to_string(),
                 ),
                 // An error while open does not happen (the browser closes or reconnects first).
                 State::Open => return,
@@ -608,7 +721,12 @@ mod browser {
                 // Without frames (no window), draw right away rather than never.
                 report(
                     feed,
-                    format!("no animation frame ({error:?}); drawing without"),
+                    td_string!(
+                        feed.locale,
+                        live.problem.no_frame,
+                        error = format!("{error:?}")
+                    )
+                    .to_string(),
                 );
                 draw(&self.batch, feed, &self.closed);
             }
@@ -644,17 +762,24 @@ mod browser {
         }
     }
 
-    /// Reads a stream event's JSON data.
+    /// Reads a stream event's JSON data; a problem is worded in `locale`.
     fn parse<T: serde::de::DeserializeOwned>(
         name: &str,
         message: &MessageEvent,
+        locale: Locale,
     ) -> Result<T, String> {
-        let data = message
-            .data()
-            .as_string()
-            .ok_or_else(|| format!("a `{name}` event without text data"))?;
-        serde_json::from_str(&data)
-            .map_err(|error| format!("a `{name}` event could not be read: {error}"))
+        let data = message.data().as_string().ok_or_else(|| {
+            td_string!(locale, live.problem.no_text, name = name.to_owned()).to_string()
+        })?;
+        serde_json::from_str(&data).map_err(|error| {
+            td_string!(
+                locale,
+                live.problem.unreadable,
+                name = name.to_owned(),
+                error = error
+            )
+            .to_string()
+        })
     }
 }
 
@@ -698,7 +823,7 @@ mod tests {
             serde_json::json!({"employee_name": "Lara Meier", "total": 1_808_000, "record_count": 212, "state": "committed", "error": null}),
         );
         assert_eq!(
-            summary(&payout),
+            summary(&payout, Locale::en),
             format!(
                 "Lara Meier · {} · 212 records · committed",
                 chf(Rappen(1_808_000))
@@ -713,7 +838,7 @@ mod tests {
             serde_json::json!({"employee_name": "Noah Weber", "total": 301_800, "record_count": 0, "expected_record_count": 106, "state": "pending"}),
         );
         assert_eq!(
-            summary(&payout),
+            summary(&payout, Locale::en),
             format!(
                 "Noah Weber · {} · 106 records · pending",
                 chf(Rappen(301_800))
@@ -728,7 +853,7 @@ mod tests {
             serde_json::json!({"provider": "sumup", "provider_payment_id": "TX1", "state": "captured", "captured": 4500, "refunded": 0, "settled": 0}),
         );
         assert_eq!(
-            summary(&payment),
+            summary(&payment, Locale::en),
             format!("sumup TX1 · captured · captured {}", chf(Rappen(4500)))
         );
     }
@@ -739,13 +864,13 @@ mod tests {
             "audit.finding",
             serde_json::json!({"run": {"finding_count": 2, "amount_at_stake": 0}, "findings": []}),
         );
-        assert_eq!(summary(&audit), "2 finding(s)");
+        assert_eq!(summary(&audit, Locale::en), "2 findings");
     }
 
     #[test]
     fn an_unknown_shape_falls_back_to_compact_json() {
         let unknown = event("something.new", serde_json::json!({"a": "x".repeat(200)}));
-        let text = summary(&unknown);
+        let text = summary(&unknown, Locale::en);
         assert!(text.starts_with("{\"a\":\"xxx"));
         assert!(text.ends_with('…'));
         assert_eq!(text.chars().count(), 121);

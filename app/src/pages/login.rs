@@ -2,7 +2,8 @@
 
 use super::Session;
 use crate::api::SignIn;
-use crate::components::ErrorMessage;
+use crate::components::{current_language, ErrorMessage};
+use crate::i18n::{t, use_i18n};
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
@@ -14,12 +15,6 @@ use leptos_router::{lazy_route, LazyRoute};
 pub fn LoginPage() -> impl IntoView {
     let Session { me, changed } = expect_context::<Session>();
     let sign_in = ServerAction::<SignIn>::new();
-    // A successful sign-in makes the shell read who is signed in again; this page then redirects.
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = sign_in.value().get() {
-            changed.update(|n| *n += 1);
-        }
-    });
     let query = use_query_map();
     let next = move || {
         query
@@ -27,8 +22,28 @@ pub fn LoginPage() -> impl IntoView {
             .filter(|path| path.starts_with('/') && !path.starts_with("//"))
             .unwrap_or_else(|| "/".to_string())
     };
+    // A successful sign-in makes the shell read who is signed in again; this page then redirects.
+    // Someone who chose another language than this page's gets `next` loaded anew instead, so
+    // everything renders in their language (the sign-in set the cookie the server reads).
+    Effect::new(move |_| {
+        if let Some(Ok(signed_in)) = sign_in.value().get() {
+            match signed_in.language {
+                Some(language) if language != current_language() => {
+                    if let Err(error) = window().location().set_href(&next()) {
+                        leptos::logging::error!(
+                            "could not load {} in the chosen language: {error:?}",
+                            next()
+                        );
+                        changed.update(|n| *n += 1);
+                    }
+                }
+                Some(_) | None => changed.update(|n| *n += 1),
+            }
+        }
+    });
+    let i18n = use_i18n();
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match me.await {
                     Ok(Some(_)) => view! { <Redirect path=next()/> }.into_any(),
@@ -43,13 +58,14 @@ pub fn LoginPage() -> impl IntoView {
 #[component]
 fn SignInForm(sign_in: ServerAction<SignIn>) -> impl IntoView {
     let refused = move || sign_in.value().get().and_then(Result::err);
+    let i18n = use_i18n();
     view! {
         <section class="sign-in">
-            <h1>"Sign in"</h1>
+            <h1>{t!(i18n, common.sign_in.title)}</h1>
             <ActionForm action=sign_in>
-                <label>"Email" <input type="email" name="email" autocomplete="username" required/></label>
-                <label>"Password" <input type="password" name="password" autocomplete="current-password" required/></label>
-                <button type="submit">"Sign in"</button>
+                <label>{t!(i18n, common.sign_in.email)} " " <input type="email" name="email" autocomplete="username" required/></label>
+                <label>{t!(i18n, common.sign_in.password)} " " <input type="password" name="password" autocomplete="current-password" required/></label>
+                <button type="submit">{t!(i18n, common.sign_in.submit)}</button>
             </ActionForm>
             {move || refused().map(|error| view! { <ErrorMessage error/> })}
         </section>

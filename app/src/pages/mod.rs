@@ -18,8 +18,9 @@ mod till;
 mod webhooks;
 
 use crate::api::whoami;
-use crate::components::AttentionBanner;
-use crate::domain::{AppError, Me, Permission};
+use crate::components::{AttentionBanner, LanguageMenu};
+use crate::domain::{AppError, Me, Permission, Role};
+use crate::i18n::{t, t_string, use_i18n, I18nContextProvider};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
@@ -29,7 +30,9 @@ use leptos_router::{path, Lazy, SsrMode, StaticSegment};
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        // `lang` is set by the I18nContextProvider to the page's language; the browser's half of
+        // the app reads it back to hydrate in the language the server chose.
+        <html>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -64,6 +67,33 @@ pub fn App() -> impl IntoView {
     let me = Resource::new(move || changed.get(), |_| whoami());
     provide_context(Session { me, changed });
     view! {
+        // The language: the signed-in person's (the server puts it in the cookie), else the
+        // cookie's, else the browser's Accept-Language, else English. The page writes the
+        // language it renders in back to the same cookie as `POST /language` (Path=/, a
+        // year): with the default path, each page would keep a cookie of its own folder that
+        // outranks the site-wide one and holds an older choice.
+        <I18nContextProvider cookie_options=language_cookie_options()>
+            <Shell/>
+        </I18nContextProvider>
+    }
+}
+
+/// The language cookie as the page writes it: the one `POST /language` writes
+/// (`app::engine::auth::language_cookie`): `Path=/`, for a year (no `SameSite`: browsers treat
+/// that as `Lax`).
+fn language_cookie_options() -> leptos_i18n::context::CookieOptions<crate::i18n::Locale> {
+    const YEAR_MS: i64 = 365 * 24 * 60 * 60 * 1000;
+    leptos_i18n::context::CookieOptions::default()
+        .path("/")
+        .max_age(YEAR_MS)
+}
+
+/// The top bar and the routes, inside the language context.
+#[component]
+fn Shell() -> impl IntoView {
+    let Session { me, .. } = expect_context::<Session>();
+    let i18n = use_i18n();
+    view! {
         <Stylesheet id="leptos" href="/pkg/payout-engine.css"/>
         <Title text="Payout Engine"/>
         <Router>
@@ -72,14 +102,17 @@ pub fn App() -> impl IntoView {
                     match me.await {
                         Ok(Some(me)) => view! { <TopBar me/> }.into_any(),
                         Ok(None) | Err(_) => view! {
-                            <header class="top"><a class="brand" href="/">"Payout Engine"</a></header>
+                            <header class="top">
+                                <a class="brand" href="/">"Payout Engine"</a>
+                                <div class="who"><LanguageMenu/></div>
+                            </header>
                         }
                         .into_any(),
                     }
                 })}
             </Transition>
             <main>
-                <Routes fallback=|| view! { <p>"Page not found."</p> }>
+                <Routes fallback=move || view! { <p>{t!(i18n, common.page_not_found)}</p> }>
                     <Route path=StaticSegment("") view=Home/>
                     <Route path=path!("/login") view={Lazy::<login::LoginRoute>::new()}/>
                     <Route path=path!("/reception") view={Lazy::<reception::ReceptionRoute>::new()}/>
@@ -110,32 +143,39 @@ pub fn App() -> impl IntoView {
 /// page with a full page load, so nothing of the session stays in the page).
 #[component]
 fn TopBar(me: Me) -> impl IntoView {
+    let i18n = use_i18n();
     let may = |action| me.may(action);
     let own_page = me.employee_id.map(|id| format!("/employees/{id}"));
+    let role = match me.role {
+        Role::Owner => t_string!(i18n, common.role.owner),
+        Role::Receptionist => t_string!(i18n, common.role.receptionist),
+        Role::Employee => t_string!(i18n, common.role.employee),
+    };
     view! {
         <header class="top">
             <a class="brand" href="/">"Payout Engine"</a>
-            <nav>
-                {may(Permission::RegisterService).then(|| view! { <A href="/reception">"Reception"</A> })}
-                {may(Permission::OperateTill).then(|| view! { <A href="/till">"Till"</A> })}
-                {may(Permission::ReadDashboard).then(|| view! { <A href="/dashboard">"Dashboard"</A> })}
-                {may(Permission::CommitPayout).then(|| view! { <A href="/owner">"Payouts"</A> })}
+            <nav aria-label=t_string!(i18n, common.nav.label)>
+                {may(Permission::RegisterService).then(|| view! { <A href="/reception">{t!(i18n, common.nav.reception)}</A> })}
+                {may(Permission::OperateTill).then(|| view! { <A href="/till">{t!(i18n, common.nav.till)}</A> })}
+                {may(Permission::ReadDashboard).then(|| view! { <A href="/dashboard">{t!(i18n, common.nav.dashboard)}</A> })}
+                {may(Permission::CommitPayout).then(|| view! { <A href="/owner">{t!(i18n, common.nav.payouts)}</A> })}
                 {match own_page.clone() {
-                    Some(href) => view! { <A href=href>"My payouts"</A> }.into_any(),
-                    None => view! { <A href="/employees">"Employees"</A> }.into_any(),
+                    Some(href) => view! { <A href=href>{t!(i18n, common.nav.my_payouts)}</A> }.into_any(),
+                    None => view! { <A href="/employees">{t!(i18n, common.nav.employees)}</A> }.into_any(),
                 }}
-                {may(Permission::OperatePayments).then(|| view! { <A href="/payments">"Card payments"</A> })}
-                {may(Permission::ReadSettlements).then(|| view! { <A href="/settlements">"Settlements"</A> })}
-                {may(Permission::ExportBooks).then(|| view! { <A href="/exports">"Exports"</A> })}
-                {may(Permission::RunAudit).then(|| view! { <A href="/audits">"Audit"</A> })}
-                {may(Permission::ManageWebhooks).then(|| view! { <A href="/webhooks">"Webhooks"</A> })}
-                {may(Permission::ReadLiveFeed).then(|| view! { <A href="/live">"Live"</A> })}
-                {may(Permission::ManageApiKeys).then(|| view! { <A href="/settings">"Settings"</A> })}
+                {may(Permission::OperatePayments).then(|| view! { <A href="/payments">{t!(i18n, common.nav.card_payments)}</A> })}
+                {may(Permission::ReadSettlements).then(|| view! { <A href="/settlements">{t!(i18n, common.nav.settlements)}</A> })}
+                {may(Permission::ExportBooks).then(|| view! { <A href="/exports">{t!(i18n, common.nav.exports)}</A> })}
+                {may(Permission::RunAudit).then(|| view! { <A href="/audits">{t!(i18n, common.nav.audit)}</A> })}
+                {may(Permission::ManageWebhooks).then(|| view! { <A href="/webhooks">{t!(i18n, common.nav.webhooks)}</A> })}
+                {may(Permission::ReadLiveFeed).then(|| view! { <A href="/live">{t!(i18n, common.nav.live)}</A> })}
+                {may(Permission::ManageApiKeys).then(|| view! { <A href="/settings">{t!(i18n, common.nav.settings)}</A> })}
             </nav>
             <div class="who">
-                <span class="signed-in" data-role=me.role.as_str()>{format!("{} · {}", me.name, me.role)}</span>
+                <span class="signed-in" data-role=me.role.as_str()>{format!("{} · {role}", me.name)}</span>
+                <LanguageMenu/>
                 <form method="post" action="/logout">
-                    <button type="submit" class="sign-out">"Sign out"</button>
+                    <button type="submit" class="sign-out">{t!(i18n, common.nav.sign_out)}</button>
                 </form>
             </div>
         </header>
@@ -145,13 +185,14 @@ fn TopBar(me: Me) -> impl IntoView {
 #[component]
 fn Home() -> impl IntoView {
     let Session { me, .. } = expect_context::<Session>();
+    let i18n = use_i18n();
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match me.await {
                     Ok(Some(Me { employee_id: Some(id), .. })) => view! {
                         <h1>"Payout Engine"</h1>
-                        <p><a href=format!("/employees/{id}")>"See your payouts and what is not paid out yet"</a></p>
+                        <p><a href=format!("/employees/{id}")>{t!(i18n, common.home.employee_link)}</a></p>
                     }
                     .into_any(),
                     Ok(_) | Err(_) => view! { <StaffHome/> }.into_any(),
@@ -164,19 +205,20 @@ fn Home() -> impl IntoView {
 /// What the owner and reception choose from.
 #[component]
 fn StaffHome() -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <AttentionBanner/>
         <h1>"Payout Engine"</h1>
-        <p>"Services, commissions and payouts for the studios. Choose what you do:"</p>
+        <p>{t!(i18n, common.home.intro)}</p>
         <ul class="roles">
-            <li><a href="/reception"><strong>"Reception"</strong>" — register the services each employee performed"</a></li>
-            <li><a href="/owner"><strong>"Owner"</strong>" — preview, commit and review payouts of both studios"</a></li>
-            <li><a href="/dashboard"><strong>"Dashboard"</strong>" — revenue, commission, tips and payouts per employee and per week or month"</a></li>
-            <li><a href="/till"><strong>"Till"</strong>" — open the cash register, cash in and out, count and close with a Z report"</a></li>
-            <li><a href="/employees"><strong>"Employee"</strong>" — see your payouts, their status and lines"</a></li>
-            <li><a href="/settlements"><strong>"Settlements"</strong>" — write bank files, import bank statements and follow each transfer until the bank shows it"</a></li>
-            <li><a href="/audits"><strong>"Audit"</strong>" — check the books now and see what the nightly audit found"</a></li>
-            <li><a href="/live"><strong>"Live"</strong>" — watch payouts, payments, tills and audits as they happen"</a></li>
+            <li><a href="/reception"><strong>{t!(i18n, common.home.reception)}</strong>{t!(i18n, common.home.reception_desc)}</a></li>
+            <li><a href="/owner"><strong>{t!(i18n, common.home.owner)}</strong>{t!(i18n, common.home.owner_desc)}</a></li>
+            <li><a href="/dashboard"><strong>{t!(i18n, common.home.dashboard)}</strong>{t!(i18n, common.home.dashboard_desc)}</a></li>
+            <li><a href="/till"><strong>{t!(i18n, common.home.till)}</strong>{t!(i18n, common.home.till_desc)}</a></li>
+            <li><a href="/employees"><strong>{t!(i18n, common.home.employee)}</strong>{t!(i18n, common.home.employee_desc)}</a></li>
+            <li><a href="/settlements"><strong>{t!(i18n, common.home.settlements)}</strong>{t!(i18n, common.home.settlements_desc)}</a></li>
+            <li><a href="/audits"><strong>{t!(i18n, common.home.audit)}</strong>{t!(i18n, common.home.audit_desc)}</a></li>
+            <li><a href="/live"><strong>{t!(i18n, common.home.live)}</strong>{t!(i18n, common.home.live_desc)}</a></li>
         </ul>
     }
 }

@@ -5,8 +5,9 @@
 //! the version the operator saw (a stale page gets "the payment changed since you loaded it").
 
 use crate::api::{list_payments, payment_inbox, ActOnPayment};
-use crate::components::{chf, idempotency_key_for, utc_minute, ErrorMessage};
+use crate::components::{chf, count, idempotency_key_for, utc_minute, ErrorMessage};
 use crate::domain::*;
+use crate::i18n::{t, t_string, use_i18n};
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
@@ -15,16 +16,23 @@ pub fn PaymentsPage() -> impl IntoView {
     let act = ServerAction::<ActOnPayment>::new();
     let payments = Resource::new(move || act.version().get(), |_| list_payments(None));
     let inbox = Resource::new(move || act.version().get(), |_| payment_inbox());
+    let i18n = use_i18n();
     view! {
-        <h1>"Payments"</h1>
-        <p>"Payments reported by the card terminals and payment providers. Each one offers only what its state allows; the reason is shown for the rest."</p>
+        <h1>{t!(i18n, payments.title)}</h1>
+        <p>{t!(i18n, payments.intro)}</p>
         {move || act.value().get().map(|result| match result {
             Ok(payment) => view! {
-                <p class="notice" role="status">{format!("Payment {} is now {} (version {}).", payment.provider_payment_id, payment.state, payment.version)}</p>
+                <p class="notice" role="status">{t_string!(
+                    i18n,
+                    payments.now,
+                    id = payment.provider_payment_id.clone(),
+                    state = payment_state_label(payment.state),
+                    version = payment.version
+                ).to_string()}</p>
             }.into_any(),
             Err(error) => view! { <ErrorMessage error/> }.into_any(),
         })}
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match inbox.await {
                     Ok((summary, parked)) => view! { <Inbox summary parked/> }.into_any(),
@@ -32,16 +40,18 @@ pub fn PaymentsPage() -> impl IntoView {
                 }
             })}
         </Transition>
-        <h2>"Payments"</h2>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <h2>{t!(i18n, payments.list.heading)}</h2>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match payments.await {
-                    Ok(list) if list.is_empty() => view! { <p class="hint">"No payment has been reported yet."</p> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p class="hint">{t!(i18n, payments.list.none)}</p> }.into_any(),
                     Ok(list) => view! {
                         <table class="payments">
                             <thead><tr>
-                                <th>"Payment"</th><th>"State"</th><th class="num">"Amount"</th><th class="num">"Captured"</th>
-                                <th class="num">"Refunded"</th><th class="num">"Settled"</th><th>"Last change"</th><th>"Actions"</th>
+                                <th>{t!(i18n, payments.list.payment)}</th><th>{t!(i18n, payments.list.state)}</th>
+                                <th class="num">{t!(i18n, payments.list.amount)}</th><th class="num">{t!(i18n, payments.list.captured)}</th>
+                                <th class="num">{t!(i18n, payments.list.refunded)}</th><th class="num">{t!(i18n, payments.list.settled)}</th>
+                                <th>{t!(i18n, payments.list.last_change)}</th><th>{t!(i18n, payments.list.actions)}</th>
                             </tr></thead>
                             <tbody>
                                 {list.into_iter().map(|payment| view! { <PaymentRow payment act/> }).collect_view()}
@@ -57,15 +67,26 @@ pub fn PaymentsPage() -> impl IntoView {
 
 #[component]
 fn Inbox(summary: InboxSummary, parked: Vec<InboxEvent>) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <p class="inbox-summary">
-            {format!("Inbox: {} waiting, {} applied, {} parked.", summary.received, summary.applied, summary.parked)}
+            {t_string!(
+                i18n,
+                payments.inbox.summary,
+                received = count(summary.received),
+                applied = count(summary.applied),
+                parked = count(summary.parked)
+            ).to_string()}
         </p>
         {(!parked.is_empty()).then(|| view! {
-            <h2>"Parked events"</h2>
-            <p class="hint">"These events could not be applied. Each is retried whenever its payment changes; none is dropped."</p>
+            <h2>{t!(i18n, payments.parked.heading)}</h2>
+            <p class="hint">{t!(i18n, payments.parked.hint)}</p>
             <table class="parked-events">
-                <thead><tr><th>"Received"</th><th>"Payment"</th><th>"Event"</th><th class="num">"Amount"</th><th>"Why it is parked"</th></tr></thead>
+                <thead><tr>
+                    <th>{t!(i18n, payments.parked.received)}</th><th>{t!(i18n, payments.parked.payment)}</th>
+                    <th>{t!(i18n, payments.parked.event)}</th><th class="num">{t!(i18n, payments.parked.amount)}</th>
+                    <th>{t!(i18n, payments.parked.why)}</th>
+                </tr></thead>
                 <tbody>
                     // A parked event always has its reason (the database refuses one without), so
                     // the empty default is never shown.
@@ -73,7 +94,7 @@ fn Inbox(summary: InboxSummary, parked: Vec<InboxEvent>) -> impl IntoView {
                         <tr>
                             <td>{utc_minute(event.received_at)}</td>
                             <td>{format!("{} {}", event.provider, event.provider_payment_id)}</td>
-                            <td>{event.event_type.as_str()}</td>
+                            <td>{event_type_label(event.event_type)}</td>
                             <td class="num">{chf(event.amount)}</td>
                             <td class="reason">{event.reason.unwrap_or_default()}</td>
                         </tr>
@@ -81,6 +102,51 @@ fn Inbox(summary: InboxSummary, parked: Vec<InboxEvent>) -> impl IntoView {
                 </tbody>
             </table>
         })}
+    }
+}
+
+/// A payment's state in the page's language (English: the stored spelling, "partially_refunded").
+fn payment_state_label(state: PaymentState) -> &'static str {
+    let i18n = use_i18n();
+    match state {
+        PaymentState::Draft => t_string!(i18n, payments.state.draft),
+        PaymentState::Submitted => t_string!(i18n, payments.state.submitted),
+        PaymentState::Processing => t_string!(i18n, payments.state.processing),
+        PaymentState::Succeeded => t_string!(i18n, payments.state.succeeded),
+        PaymentState::PartiallyRefunded => t_string!(i18n, payments.state.partially_refunded),
+        PaymentState::Refunded => t_string!(i18n, payments.state.refunded),
+        PaymentState::Failed => t_string!(i18n, payments.state.failed),
+        PaymentState::Cancelled => t_string!(i18n, payments.state.cancelled),
+    }
+}
+
+/// An action's button label in the page's language ("Refund part").
+fn payment_action_label(action: PaymentAction) -> &'static str {
+    let i18n = use_i18n();
+    match action {
+        PaymentAction::Submitted => t_string!(i18n, payments.action.submitted),
+        PaymentAction::Authorized => t_string!(i18n, payments.action.authorized),
+        PaymentAction::Captured => t_string!(i18n, payments.action.captured),
+        PaymentAction::Failed => t_string!(i18n, payments.action.failed),
+        PaymentAction::Cancelled => t_string!(i18n, payments.action.cancelled),
+        PaymentAction::Refunded => t_string!(i18n, payments.action.refunded),
+        PaymentAction::PartiallyRefunded => t_string!(i18n, payments.action.partially_refunded),
+        PaymentAction::Settled => t_string!(i18n, payments.action.settled),
+    }
+}
+
+/// A provider event's type in the page's language (English: the event type, "captured").
+fn event_type_label(event_type: PaymentAction) -> &'static str {
+    let i18n = use_i18n();
+    match event_type {
+        PaymentAction::Submitted => t_string!(i18n, payments.event.submitted),
+        PaymentAction::Authorized => t_string!(i18n, payments.event.authorized),
+        PaymentAction::Captured => t_string!(i18n, payments.event.captured),
+        PaymentAction::Failed => t_string!(i18n, payments.event.failed),
+        PaymentAction::Cancelled => t_string!(i18n, payments.event.cancelled),
+        PaymentAction::Refunded => t_string!(i18n, payments.event.refunded),
+        PaymentAction::PartiallyRefunded => t_string!(i18n, payments.event.partially_refunded),
+        PaymentAction::Settled => t_string!(i18n, payments.event.settled),
     }
 }
 
@@ -99,23 +165,27 @@ fn suggested_amount(book: &PaymentBook, action: PaymentAction) -> Option<Rappen>
 
 #[component]
 fn PaymentRow(payment: Payment, act: ServerAction<ActOnPayment>) -> impl IntoView {
+    let i18n = use_i18n();
     let book = payment.book();
     let (allowed, refused): (Vec<_>, Vec<_>) = PaymentAction::ALL
         .into_iter()
         .map(|action| (action, book.state.apply(action)))
         .partition(|(_, outcome)| outcome.is_ok());
     let settled_refusal = (book.is_settled).then(|| {
-        format!(
-            "Mark settled: cannot settle: the payment is already settled ({})",
-            chf(book.settled)
+        t_string!(
+            i18n,
+            payments.row.already_settled,
+            action = payment_action_label(PaymentAction::Settled),
+            amount = chf(book.settled)
         )
+        .to_string()
     });
     let id = payment.id.to_string();
     let version = payment.version.to_string();
     view! {
         <tr data-state=payment.state.as_str() data-payment=payment.provider_payment_id.clone()>
             <td>{format!("{} {}", payment.provider, payment.provider_payment_id)}</td>
-            <td><span class=format!("state state-{}", payment.state)>{payment.state.as_str()}</span></td>
+            <td><span class=format!("state state-{}", payment.state)>{payment_state_label(payment.state)}</span></td>
             <td class="num">{chf(payment.amount)}</td>
             <td class="num">{chf(payment.captured)}</td>
             <td class="num">{chf(payment.refunded)}</td>
@@ -136,20 +206,20 @@ fn PaymentRow(payment: Payment, act: ServerAction<ActOnPayment>) -> impl IntoVie
                                 <input type="hidden" name="expected_version" value=version/>
                                 {action.takes_amount().then(|| view! {
                                     <label>
-                                        <span class="visually-hidden">{format!("{} amount (CHF)", action.label())}</span>
+                                        <span class="visually-hidden">{t_string!(i18n, payments.row.amount_label, action = payment_action_label(action)).to_string()}</span>
                                         <input name="amount" inputmode="decimal" size="8" placeholder="CHF"
                                             value=amount.map(|a| format!("{}.{:02}", a.0 / 100, a.0 % 100)).unwrap_or_default()/>
                                     </label>
                                 })}
-                                <button type="submit" disabled=move || act.pending().get()>{action.label()}</button>
+                                <button type="submit" disabled=move || act.pending().get()>{payment_action_label(action)}</button>
                             </ActionForm>
                         }
                     }).collect_view()}
                 <details class="refused-actions">
-                    <summary>"Not possible now"</summary>
+                    <summary>{t!(i18n, payments.row.not_possible_now)}</summary>
                     <ul>
                         {refused.into_iter().filter_map(|(action, outcome)| outcome.err().map(|refusal| view! {
-                            <li>{format!("{}: {}", action.label(), refusal.explanation)}</li>
+                            <li>{t_string!(i18n, payments.row.refused, action = payment_action_label(action), why = refusal.explanation).to_string()}</li>
                         })).collect_view()}
                         {settled_refusal.map(|text| view! { <li>{text}</li> })}
                     </ul>

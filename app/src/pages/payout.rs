@@ -3,8 +3,12 @@
 
 use super::owner::LineTable;
 use crate::api::{get_payout_detail, CancelPayout, FinishPayout};
-use crate::components::{chf, idempotency_key_for, utc_minute, AttentionBanner, ErrorMessage};
+use crate::components::{
+    chf, count, date, idempotency_key_for, payout_phase_doing, payout_phase_label,
+    payout_state_label, utc_minute, AttentionBanner, ErrorMessage,
+};
 use crate::domain::*;
+use crate::i18n::{t, t_string, use_i18n};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use leptos_router::{lazy_route, LazyRoute};
@@ -25,9 +29,10 @@ pub fn PayoutPage() -> impl IntoView {
         |(id, _, _)| get_payout_detail(id),
     );
     let session = expect_context::<crate::pages::Session>().me;
+    let i18n = use_i18n();
     view! {
         <AttentionBanner/>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 let me = session.await.ok().flatten();
                 match detail.await {
@@ -48,6 +53,7 @@ fn PayoutView(
     finish: ServerAction<FinishPayout>,
     cancel: ServerAction<CancelPayout>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let p = detail.payout;
     let finish_key = idempotency_key_for(finish.version().read_only());
     let cancel_key = idempotency_key_for(cancel.version().read_only());
@@ -66,44 +72,50 @@ fn PayoutView(
             .is_some_and(|me| slip::may_download_slips(me.role)))
     .then(|| slip::slip_path(p.id));
     view! {
-        <h1>{format!("Payout to {}", p.employee_name)}</h1>
+        <h1>{t_string!(i18n, payout.title, name = p.employee_name.clone()).to_string()}</h1>
         <dl class="facts" data-state=p.state.as_str()>
-            <dt>"State"</dt><dd><span class=format!("state state-{}", p.state)>{p.state.as_str()}</span></dd>
-            <dt>"Phase"</dt><dd>{p.phase.as_str()}</dd>
-            <dt>"Period"</dt><dd>{format!("{} – {}", p.period_start, p.period_end)}</dd>
-            <dt>"Records"</dt><dd>{format!("{} (preview counted {})", p.record_count, p.expected_record_count)}</dd>
-            <dt>"Total"</dt><dd class="total">{chf(p.total)}</dd>
-            {p.failed_phase.map(|phase| view! { <dt>"Failed while"</dt><dd>{phase.describe()}</dd> })}
-            {p.error.clone().map(|e| view! { <dt>"Error"</dt><dd>{e}</dd> })}
-            <dt>"Created"</dt><dd>{utc_minute(p.created_at)}</dd>
-            {p.committed_at.map(|at| view! { <dt>"Committed"</dt><dd>{utc_minute(at)}</dd> })}
+            <dt>{t!(i18n, payout.facts.state)}</dt><dd><span class=format!("state state-{}", p.state)>{payout_state_label(p.state)}</span></dd>
+            <dt>{t!(i18n, payout.facts.phase)}</dt><dd>{payout_phase_label(p.phase)}</dd>
+            <dt>{t!(i18n, payout.facts.period)}</dt><dd>{format!("{} – {}", date(p.period_start), date(p.period_end))}</dd>
+            <dt>{t!(i18n, payout.facts.records)}</dt>
+            <dd>{t_string!(
+                i18n,
+                payout.facts.records_value,
+                records = count(p.record_count),
+                expected = count(p.expected_record_count)
+            ).to_string()}</dd>
+            <dt>{t!(i18n, payout.facts.total)}</dt><dd class="total">{chf(p.total)}</dd>
+            {p.failed_phase.map(|phase| view! { <dt>{t!(i18n, payout.facts.failed_while)}</dt><dd>{payout_phase_doing(phase)}</dd> })}
+            {p.error.clone().map(|e| view! { <dt>{t!(i18n, payout.facts.error)}</dt><dd>{e}</dd> })}
+            <dt>{t!(i18n, payout.facts.created)}</dt><dd>{utc_minute(p.created_at)}</dd>
+            {p.committed_at.map(|at| view! { <dt>{t!(i18n, payout.facts.committed)}</dt><dd>{utc_minute(at)}</dd> })}
         </dl>
         <div class="actions">
-            {slip_href.map(|href| view! { <a class="slip-download" href=href download>"Download slip (PDF)"</a> })}
+            {slip_href.map(|href| view! { <a class="slip-download" href=href download>{t!(i18n, payout.actions.slip)}</a> })}
             {finish_allowed.map(|allowed| match allowed {
                 Ok(_) => view! {
                     <ActionForm action=finish>
                         <input type="hidden" name="idempotency_key" prop:value=move || finish_key.get()/>
                         <input type="hidden" name="payout_id" value=id.clone()/>
-                        <button type="submit" class="finish" disabled=move || finish.pending().get()>"Finish payout"</button>
+                        <button type="submit" class="finish" disabled=move || finish.pending().get()>{t!(i18n, payout.actions.finish)}</button>
                     </ActionForm>
                 }.into_any(),
-                Err(refusal) => view! { <p class="refused">{format!("Finish: {}", refusal.explanation)}</p> }.into_any(),
+                Err(refusal) => view! { <p class="refused">{t_string!(i18n, payout.actions.finish_refused, why = refusal.explanation).to_string()}</p> }.into_any(),
             })}
             {cancel_allowed.map(|allowed| match allowed {
                 Ok(_) => view! {
                     <ActionForm action=cancel>
                         <input type="hidden" name="idempotency_key" prop:value=move || cancel_key.get()/>
                         <input type="hidden" name="payout_id" value=cancel_id/>
-                        <button type="submit" class="cancel" disabled=move || cancel.pending().get()>"Cancel payout and release its records"</button>
+                        <button type="submit" class="cancel" disabled=move || cancel.pending().get()>{t!(i18n, payout.actions.cancel)}</button>
                     </ActionForm>
                 }.into_any(),
-                Err(refusal) => view! { <p class="refused">{format!("Cancel: {}", refusal.explanation)}</p> }.into_any(),
+                Err(refusal) => view! { <p class="refused">{t_string!(i18n, payout.actions.cancel_refused, why = refusal.explanation).to_string()}</p> }.into_any(),
             })}
         </div>
-        <h2>"Lines"</h2>
+        <h2>{t!(i18n, payout.lines.heading)}</h2>
         {if detail.lines.is_empty() {
-            view! { <p class="hint">"No records are claimed yet."</p> }.into_any()
+            view! { <p class="hint">{t!(i18n, payout.lines.none)}</p> }.into_any()
         } else {
             view! { <LineTable lines=detail.lines/> }.into_any()
         }}

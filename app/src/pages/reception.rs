@@ -6,8 +6,11 @@ use crate::api::{
     list_employees, list_services, recent_day_records, recent_service_records, studio_today,
     RefundService, RegisterDay, RegisterService,
 };
-use crate::components::{chf, idempotency_key_for, AttentionBanner, ErrorMessage, ScrollTable};
+use crate::components::{
+    chf, date, idempotency_key_for, AttentionBanner, ErrorMessage, ScrollTable,
+};
 use crate::domain::*;
+use crate::i18n::{t, t_string, use_i18n};
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
@@ -27,12 +30,13 @@ pub fn ReceptionPage() -> impl IntoView {
     let employee = RwSignal::new(String::new());
     let service = RwSignal::new(String::new());
     let price = RwSignal::new(String::new());
+    let i18n = use_i18n();
 
     view! {
         <AttentionBanner/>
         <section id="services">
-        <h1>"Register a service"</h1>
-        <Suspense fallback=|| view! { <p>"Loading the catalogue…"</p> }>
+        <h1>{t!(i18n, reception.title)}</h1>
+        <Suspense fallback=move || view! { <p>{t!(i18n, reception.loading_catalogue)}</p> }>
             {move || Suspend::new(async move {
                 let (employees, services, today) = match (employees.await, services.await, today.await) {
                     (Ok(e), Ok(s), Ok(t)) => (e, s, t),
@@ -50,16 +54,16 @@ pub fn ReceptionPage() -> impl IntoView {
                     <ActionForm action=register>
                         <input type="hidden" name="idempotency_key" prop:value=move || key.get()/>
                         <div class="form-grid">
-                            <label>"Employee"
+                            <label>{t!(i18n, reception.form.employee)}
                                 <select name="employee_id" required
                                     on:change=move |ev| { employee.set(event_target_value(&ev)); service.set(String::new()); }>
-                                    <option value="">"— choose —"</option>
+                                    <option value="">{t!(i18n, reception.form.choose)}</option>
                                     {employees.iter().map(|e| view! {
                                         <option value=e.id.to_string()>{format!("{} ({})", e.name, e.studio_name)}</option>
                                     }).collect_view()}
                                 </select>
                             </label>
-                            <label>"Service"
+                            <label>{t!(i18n, reception.form.service)}
                                 <select name="service_id" required
                                     on:change=move |ev| {
                                         let id = event_target_value(&ev);
@@ -68,7 +72,7 @@ pub fn ReceptionPage() -> impl IntoView {
                                         }
                                         service.set(id);
                                     }>
-                                    <option value="">"— choose —"</option>
+                                    <option value="">{t!(i18n, reception.form.choose)}</option>
                                     {move || {
                                         let studio = studio_of.with_value(|f| f(&employee.get()));
                                         services.with_value(|all| all.iter()
@@ -81,27 +85,27 @@ pub fn ReceptionPage() -> impl IntoView {
                                     }}
                                 </select>
                             </label>
-                            <label>"Price (CHF)"
+                            <label>{t!(i18n, reception.form.price)}
                                 <input name="price" inputmode="decimal" required placeholder="85.00"
                                     prop:value=move || price.get() on:input=move |ev| price.set(event_target_value(&ev))/>
                             </label>
-                            <label>"Tip (CHF, optional)"
+                            <label>{t!(i18n, reception.form.tip)}
                                 <input name="tip" inputmode="decimal" placeholder="0.00"/>
                             </label>
                             <fieldset>
-                                <legend>"Payment"</legend>
+                                <legend>{t!(i18n, reception.form.payment)}</legend>
                                 {PaymentMethod::ALL.into_iter().map(|m| view! {
                                     <label class="inline">
                                         <input type="radio" name="payment_method" value=m.as_str() checked=m == PaymentMethod::Card/>
-                                        {m.label()}
+                                        {payment_method_label(m)}
                                     </label>
                                 }).collect_view()}
                             </fieldset>
-                            <label>"Date"
+                            <label>{t!(i18n, reception.form.date)}
                                 <input type="date" name="performed_on" value=today.clone() max=today required/>
                             </label>
                         </div>
-                        <button type="submit" disabled=move || register.pending().get()>"Register service"</button>
+                        <button type="submit" disabled=move || register.pending().get()>{t!(i18n, reception.form.submit)}</button>
                     </ActionForm>
                 }.into_any()
             })}
@@ -109,27 +113,41 @@ pub fn ReceptionPage() -> impl IntoView {
         {move || match register.value().get() {
             Some(Ok(record)) => view! {
                 <p class="notice success" role="status">
-                    {format!("Registered: {} for {} on {}, {} (commission {}{}).",
-                        record.service_name, record.employee_name, record.performed_on, chf(record.price), chf(record.commission),
-                        if record.tip.0 > 0 { format!(", tip {}", chf(record.tip)) } else { String::new() })}
+                    {if record.tip.0 > 0 {
+                        t_string!(i18n, reception.registered_with_tip,
+                            service = record.service_name.clone(), employee = record.employee_name.clone(),
+                            date = date(record.performed_on), price = chf(record.price),
+                            commission = chf(record.commission), tip = chf(record.tip)).to_string()
+                    } else {
+                        t_string!(i18n, reception.registered,
+                            service = record.service_name.clone(), employee = record.employee_name.clone(),
+                            date = date(record.performed_on), price = chf(record.price),
+                            commission = chf(record.commission)).to_string()
+                    }}
                 </p>
             }.into_any(),
             Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
             None => ().into_any(),
         }}
-        <h2>"Latest registrations"</h2>
+        <h2>{t!(i18n, reception.latest)}</h2>
         {move || match refund.value().get() {
             Some(Ok(record)) => view! {
                 <p class="notice success" role="status">
-                    {format!("Refunded: {} for {} on {}, {} back to the client{}.",
-                        record.service_name, record.employee_name, record.performed_on, chf(Rappen(record.price.0 + record.tip.0)),
-                        if record.payment_method == PaymentMethod::Cash { " from the till" } else { "" })}
+                    {if record.payment_method == PaymentMethod::Cash {
+                        t_string!(i18n, reception.refunded_from_till,
+                            service = record.service_name.clone(), employee = record.employee_name.clone(),
+                            date = date(record.performed_on), amount = chf(Rappen(record.price.0 + record.tip.0))).to_string()
+                    } else {
+                        t_string!(i18n, reception.refunded,
+                            service = record.service_name.clone(), employee = record.employee_name.clone(),
+                            date = date(record.performed_on), amount = chf(Rappen(record.price.0 + record.tip.0))).to_string()
+                    }}
                 </p>
             }.into_any(),
             Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
             None => ().into_any(),
         }}
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match recent.await {
                     Ok(records) => view! { <RecordTable records refund/> }.into_any(),
@@ -144,27 +162,30 @@ pub fn ReceptionPage() -> impl IntoView {
 
 #[component]
 fn RecordTable(records: Vec<ServiceRecord>, refund: ServerAction<RefundService>) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
-        <ScrollTable label="Latest registrations">
+        <ScrollTable label=t_string!(i18n, reception.table.label)>
             <table class="records">
-                <thead><tr><th>"Date"</th><th>"Employee"</th><th>"Service"</th><th>"Payment"</th>
-                    <th class="num">"Price"</th><th class="num">"Tip"</th><th class="num">"Commission"</th><th>"Paid out"</th>
-                    <th>"Refund"</th></tr></thead>
+                <thead><tr><th>{t!(i18n, reception.table.date)}</th><th>{t!(i18n, reception.table.employee)}</th>
+                    <th>{t!(i18n, reception.table.service)}</th><th>{t!(i18n, reception.table.payment)}</th>
+                    <th class="num">{t!(i18n, reception.table.price)}</th><th class="num">{t!(i18n, reception.table.tip)}</th>
+                    <th class="num">{t!(i18n, reception.table.commission)}</th><th>{t!(i18n, reception.table.paid_out)}</th>
+                    <th>{t!(i18n, reception.table.refund)}</th></tr></thead>
                 <tbody>
                     {records.into_iter().map(|r| {
                         let refund_cell = view! { <RefundCell record=r.clone() refund/> };
                         view! {
                         <tr class:refunded=r.refunded_at.is_some()>
-                            <td>{r.performed_on.to_string()}</td>
+                            <td>{date(r.performed_on)}</td>
                             <td>{r.employee_name}</td>
                             <td>{r.service_name}</td>
-                            <td>{r.payment_method.label()}</td>
+                            <td>{payment_method_label(r.payment_method)}</td>
                             <td class="num">{chf(r.price)}</td>
                             <td class="num">{chf(r.tip)}</td>
                             <td class="num">{chf(r.commission)}</td>
                             <td>{match r.payout_id {
-                                Some(id) => view! { <a href=format!("/payouts/{id}")>"yes"</a> }.into_any(),
-                                None => view! { <span>"not yet"</span> }.into_any(),
+                                Some(id) => view! { <a href=format!("/payouts/{id}")>{t!(i18n, reception.table.yes)}</a> }.into_any(),
+                                None => view! { <span>{t!(i18n, reception.table.not_yet)}</span> }.into_any(),
                             }}</td>
                             <td>{refund_cell}</td>
                         </tr>
@@ -179,28 +200,42 @@ fn RecordTable(records: Vec<ServiceRecord>, refund: ServerAction<RefundService>)
 /// (already refunded, held by a payout), from the same rule the server enforces.
 #[component]
 fn RefundCell(record: ServiceRecord, refund: ServerAction<RefundService>) -> impl IntoView {
+    let i18n = use_i18n();
     if let Some(reason) = record
         .refund_reason
         .clone()
         .filter(|_| record.refunded_at.is_some())
     {
-        return view! { <span class="refunded">{format!("refunded: {reason}")}</span> }.into_any();
+        return view! { <span class="refunded">{t_string!(i18n, reception.refund.refunded, reason = reason).to_string()}</span> }.into_any();
     }
-    if let Some(refusal) = record.refund_refusal() {
-        return view! { <details class="refused"><summary>"not refundable"</summary>{refusal}</details> }
+    if record.refund_refusal().is_some() {
+        // The rule is the domain's; its explanation, in the page's language.
+        let refusal = match record.refunded_at {
+            Some(at) => t_string!(
+                i18n,
+                reception.refund.already_refunded,
+                date = date(at.date_naive())
+            )
+            .to_string(),
+            None => t_string!(i18n, reception.refund.in_payout).to_string(),
+        };
+        return view! { <details class="refused"><summary>{t!(i18n, reception.refund.not_refundable)}</summary>{refusal}</details> }
             .into_any();
     }
     let key = idempotency_key_for(refund.version().read_only());
-    let label = format!(
-        "Refund reason for {} of {}",
-        record.service_name, record.employee_name
-    );
+    let label = t_string!(
+        i18n,
+        reception.refund.label,
+        service = record.service_name.clone(),
+        employee = record.employee_name.clone()
+    )
+    .to_string();
     view! {
         <ActionForm action=refund attr:class="refund">
             <input type="hidden" name="idempotency_key" prop:value=move || key.get()/>
             <input type="hidden" name="record_id" value=record.id.to_string()/>
-            <input name="reason" required maxlength="500" placeholder="reason" aria-label=label/>
-            <button type="submit" class="secondary" disabled=move || refund.pending().get()>"Refund"</button>
+            <input name="reason" required maxlength="500" placeholder=t_string!(i18n, reception.refund.placeholder) aria-label=label/>
+            <button type="submit" class="secondary" disabled=move || refund.pending().get()>{t!(i18n, reception.refund.submit)}</button>
         </ActionForm>
     }
     .into_any()
@@ -214,10 +249,11 @@ fn DayForm() -> impl IntoView {
     let employees = OnceResource::new(list_employees());
     let today = OnceResource::new(studio_today());
     let recent = Resource::new(move || register.version().get(), |_| recent_day_records());
+    let i18n = use_i18n();
     view! {
         <section id="days">
-        <h2>"Record a working day"</h2>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <h2>{t!(i18n, reception.day.title)}</h2>
+        <Suspense fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 let (employees, today) = match (employees.await, today.await) {
                     (Ok(e), Ok(t)) => (e, t),
@@ -227,28 +263,28 @@ fn DayForm() -> impl IntoView {
                     <ActionForm action=register>
                         <input type="hidden" name="idempotency_key" prop:value=move || key.get()/>
                         <div class="form-grid">
-                            <label>"Employee"
+                            <label>{t!(i18n, reception.day.employee)}
                                 <select name="employee_id" required>
-                                    <option value="">"— choose —"</option>
+                                    <option value="">{t!(i18n, reception.form.choose)}</option>
                                     {employees.iter().map(|e| view! {
                                         <option value=e.id.to_string()>{format!("{} ({})", e.name, e.studio_name)}</option>
                                     }).collect_view()}
                                 </select>
                             </label>
-                            <label>"Date"
+                            <label>{t!(i18n, reception.day.date)}
                                 <input type="date" name="worked_on" value=today.clone() max=today required/>
                             </label>
-                            <label>"Deduction (CHF, e.g. chair rent)"
+                            <label>{t!(i18n, reception.day.deduction)}
                                 <input name="deduction" inputmode="decimal" placeholder="0.00"/>
                             </label>
-                            <label>"Guaranteed minimum (CHF)"
+                            <label>{t!(i18n, reception.day.guaranteed_minimum)}
                                 <input name="guaranteed_minimum" inputmode="decimal" placeholder="0.00"/>
                             </label>
-                            <label>"Note"
+                            <label>{t!(i18n, reception.day.note)}
                                 <input name="note" maxlength="500"/>
                             </label>
                         </div>
-                        <button type="submit" disabled=move || register.pending().get()>"Record working day"</button>
+                        <button type="submit" disabled=move || register.pending().get()>{t!(i18n, reception.day.submit)}</button>
                     </ActionForm>
                 }.into_any()
             })}
@@ -256,32 +292,35 @@ fn DayForm() -> impl IntoView {
         {move || match register.value().get() {
             Some(Ok(day)) => view! {
                 <p class="notice success" role="status">
-                    {format!("Recorded: {} worked on {} (deduction {}, guaranteed minimum {}).",
-                        day.employee_name, day.worked_on, chf(day.deduction), chf(day.guaranteed_minimum))}
+                    {t_string!(i18n, reception.day.recorded,
+                        employee = day.employee_name.clone(), date = date(day.worked_on),
+                        deduction = chf(day.deduction), minimum = chf(day.guaranteed_minimum)).to_string()}
                 </p>
             }.into_any(),
             Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
             None => ().into_any(),
         }}
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match recent.await {
                     Ok(days) => view! {
-                        <ScrollTable label="Latest working days">
+                        <ScrollTable label=t_string!(i18n, reception.day.table.label)>
                             <table class="days">
-                                <thead><tr><th>"Date"</th><th>"Employee"</th><th class="num">"Deduction"</th>
-                                    <th class="num">"Guaranteed minimum"</th><th>"Note"</th><th>"Paid out"</th></tr></thead>
+                                <thead><tr><th>{t!(i18n, reception.day.table.date)}</th><th>{t!(i18n, reception.day.table.employee)}</th>
+                                    <th class="num">{t!(i18n, reception.day.table.deduction)}</th>
+                                    <th class="num">{t!(i18n, reception.day.table.guaranteed_minimum)}</th>
+                                    <th>{t!(i18n, reception.day.table.note)}</th><th>{t!(i18n, reception.day.table.paid_out)}</th></tr></thead>
                                 <tbody>
                                     {days.into_iter().map(|d| view! {
                                         <tr>
-                                            <td>{d.worked_on.to_string()}</td>
+                                            <td>{date(d.worked_on)}</td>
                                             <td>{d.employee_name}</td>
                                             <td class="num">{chf(d.deduction)}</td>
                                             <td class="num">{chf(d.guaranteed_minimum)}</td>
                                             <td>{d.note}</td>
                                             <td>{match d.payout_id {
-                                                Some(id) => view! { <a href=format!("/payouts/{id}")>"yes"</a> }.into_any(),
-                                                None => view! { <span>"not yet"</span> }.into_any(),
+                                                Some(id) => view! { <a href=format!("/payouts/{id}")>{t!(i18n, reception.table.yes)}</a> }.into_any(),
+                                                None => view! { <span>{t!(i18n, reception.table.not_yet)}</span> }.into_any(),
                                             }}</td>
                                         </tr>
                                     }).collect_view()}
@@ -294,6 +333,16 @@ fn DayForm() -> impl IntoView {
             })}
         </Transition>
         </section>
+    }
+}
+
+/// A payment method's name in the page's language ("Cash").
+fn payment_method_label(method: PaymentMethod) -> &'static str {
+    let i18n = use_i18n();
+    match method {
+        PaymentMethod::Cash => t_string!(i18n, reception.payment_method.cash),
+        PaymentMethod::Card => t_string!(i18n, reception.payment_method.card),
+        PaymentMethod::Twint => t_string!(i18n, reception.payment_method.twint),
     }
 }
 

@@ -6,6 +6,8 @@ use crate::api::{
     CreateUser, RevokeApiKey, SetUserActive,
 };
 use crate::components::{utc_minute, ErrorMessage};
+use crate::domain::Role;
+use crate::i18n::{t, t_string, use_i18n};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use leptos_router::{lazy_route, LazyRoute};
@@ -26,20 +28,21 @@ pub fn SettingsPage() -> impl IntoView {
     );
     let studios = OnceResource::new(list_studios());
     let employees = OnceResource::new(list_employees());
+    let i18n = use_i18n();
     view! {
-        <h1>"Settings"</h1>
-        <p><a href="/activity">"Activity log: every change, who made it and when"</a></p>
-        <h2>"API keys"</h2>
-        <p class="hint">"An integration (booking system, accounting) sends its key as "<code>"Authorization: Bearer pe_…"</code>". A receptionist key works for one studio."</p>
+        <h1>{t!(i18n, settings.title)}</h1>
+        <p><a href="/activity">{t!(i18n, settings.activity_link)}</a></p>
+        <h2>{t!(i18n, settings.api_keys.title)}</h2>
+        <p class="hint">{t!(i18n, settings.api_keys.hint_before)}<code>"Authorization: Bearer pe_…"</code>{t!(i18n, settings.api_keys.hint_after)}</p>
         <ActionForm action=create attr:class="api-key-form">
-            <label>"Name" <input type="text" name="name" required placeholder="booking system"/></label>
-            <label>"Role"
+            <label>{t!(i18n, settings.api_keys.name)} <input type="text" name="name" required placeholder=t_string!(i18n, settings.api_keys.name_placeholder)/></label>
+            <label>{t!(i18n, settings.api_keys.role)}
                 <select name="role">
-                    <option value="receptionist">"receptionist (one studio)"</option>
-                    <option value="owner">"owner (every studio)"</option>
+                    <option value="receptionist">{t!(i18n, settings.api_keys.role_receptionist)}</option>
+                    <option value="owner">{t!(i18n, settings.api_keys.role_owner)}</option>
                 </select>
             </label>
-            <label>"Studio (receptionist keys)"
+            <label>{t!(i18n, settings.api_keys.studio)}
                 <select name="studio_id">
                     <option value="">"—"</option>
                     <Suspense fallback=|| ()>
@@ -51,18 +54,18 @@ pub fn SettingsPage() -> impl IntoView {
                     </Suspense>
                 </select>
             </label>
-            <label>"Access"
+            <label>{t!(i18n, settings.api_keys.access)}
                 <select name="access">
-                    <option value="full">"everything the role may do"</option>
-                    <option value="read_only">"read only"</option>
+                    <option value="full">{t!(i18n, settings.api_keys.access_full)}</option>
+                    <option value="read_only">{t!(i18n, settings.api_keys.access_read_only)}</option>
                 </select>
             </label>
-            <button type="submit" class="create-key" disabled=move || create.pending().get()>"Create key"</button>
+            <button type="submit" class="create-key" disabled=move || create.pending().get()>{t!(i18n, settings.api_keys.create)}</button>
         </ActionForm>
         {move || match create.value().get() {
             Some(Ok(created)) => view! {
                 <div class="notice success new-key" role="status">
-                    <p>{format!("Key '{}' created. Copy it now: it is not shown again.", created.info.name)}</p>
+                    <p>{t_string!(i18n, settings.api_keys.created, name = created.info.name.clone()).to_string()}</p>
                     <code class="key">{created.key}</code>
                 </div>
             }.into_any(),
@@ -70,13 +73,16 @@ pub fn SettingsPage() -> impl IntoView {
             None => ().into_any(),
         }}
         {move || revoke.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error/> })}
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match keys.await {
-                    Ok(list) if list.is_empty() => view! { <p class="hint">"No API keys yet."</p> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p class="hint">{t!(i18n, settings.api_keys.none)}</p> }.into_any(),
                     Ok(list) => view! {
                         <table class="api-keys">
-                            <thead><tr><th>"Name"</th><th>"Key"</th><th>"Role"</th><th>"Scopes"</th><th>"Created"</th><th>"Last used"</th><th>"State"</th></tr></thead>
+                            <thead><tr><th>{t!(i18n, settings.api_keys.table.name)}</th><th>{t!(i18n, settings.api_keys.table.key)}</th>
+                                <th>{t!(i18n, settings.api_keys.table.role)}</th><th>{t!(i18n, settings.api_keys.table.scopes)}</th>
+                                <th>{t!(i18n, settings.api_keys.table.created)}</th><th>{t!(i18n, settings.api_keys.table.last_used)}</th>
+                                <th>{t!(i18n, settings.api_keys.table.state)}</th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|k| {
                                     let id = k.id.to_string();
@@ -85,16 +91,16 @@ pub fn SettingsPage() -> impl IntoView {
                                         <tr data-key=k.name.clone()>
                                             <td>{k.name.clone()}</td>
                                             <td><code>{format!("pe_{}_…", k.prefix)}</code></td>
-                                            <td>{k.role.as_str()}</td>
+                                            <td>{role_label(k.role)}</td>
                                             <td>{scopes.join(", ")}</td>
-                                            <td>{format!("{} by {}", utc_minute(k.created_at), k.created_by)}</td>
-                                            <td>{k.last_used_at.map(utc_minute).unwrap_or_else(|| "never".into())}</td>
+                                            <td>{t_string!(i18n, settings.api_keys.created_by, at = utc_minute(k.created_at), who = k.created_by.clone()).to_string()}</td>
+                                            <td>{k.last_used_at.map(utc_minute).unwrap_or_else(|| t_string!(i18n, settings.api_keys.never).to_string())}</td>
                                             <td>{match k.revoked_at {
-                                                Some(at) => view! { <span class="revoked">{format!("revoked {}", utc_minute(at))}</span> }.into_any(),
+                                                Some(at) => view! { <span class="revoked">{t_string!(i18n, settings.api_keys.revoked, at = utc_minute(at)).to_string()}</span> }.into_any(),
                                                 None => view! {
                                                     <ActionForm action=revoke>
                                                         <input type="hidden" name="key_id" value=id/>
-                                                        <button type="submit" class="revoke">"Revoke"</button>
+                                                        <button type="submit" class="revoke">{t!(i18n, settings.api_keys.revoke)}</button>
                                                     </ActionForm>
                                                 }.into_any(),
                                             }}</td>
@@ -108,18 +114,18 @@ pub fn SettingsPage() -> impl IntoView {
                 }
             })}
         </Transition>
-        <h2>"People who sign in"</h2>
+        <h2>{t!(i18n, settings.users.title)}</h2>
         <ActionForm action=add_user attr:class="user-form">
-            <label>"Name" <input type="text" name="name" required/></label>
-            <label>"Email" <input type="email" name="email" required autocomplete="off"/></label>
-            <label>"Role"
+            <label>{t!(i18n, settings.users.name)} <input type="text" name="name" required/></label>
+            <label>{t!(i18n, settings.users.email)} <input type="email" name="email" required autocomplete="off"/></label>
+            <label>{t!(i18n, settings.users.role)}
                 <select name="role">
-                    <option value="receptionist">"receptionist"</option>
-                    <option value="employee">"employee"</option>
-                    <option value="owner">"owner"</option>
+                    <option value="receptionist">{role_label(Role::Receptionist)}</option>
+                    <option value="employee">{role_label(Role::Employee)}</option>
+                    <option value="owner">{role_label(Role::Owner)}</option>
                 </select>
             </label>
-            <label>"Studio (receptionist)"
+            <label>{t!(i18n, settings.users.studio)}
                 <select name="studio_id">
                     <option value="">"—"</option>
                     <Suspense fallback=|| ()>
@@ -131,7 +137,7 @@ pub fn SettingsPage() -> impl IntoView {
                     </Suspense>
                 </select>
             </label>
-            <label>"Employee (employee account)"
+            <label>{t!(i18n, settings.users.employee)}
                 <select name="employee_id">
                     <option value="">"—"</option>
                     <Suspense fallback=|| ()>
@@ -143,35 +149,40 @@ pub fn SettingsPage() -> impl IntoView {
                     </Suspense>
                 </select>
             </label>
-            <label>"Initial password (12+ characters)" <input type="password" name="password" required minlength="12" autocomplete="new-password"/></label>
-            <button type="submit" class="add-user" disabled=move || add_user.pending().get()>"Add person"</button>
+            <label>{t!(i18n, settings.users.password)} <input type="password" name="password" required minlength="12" autocomplete="new-password"/></label>
+            <button type="submit" class="add-user" disabled=move || add_user.pending().get()>{t!(i18n, settings.users.add)}</button>
         </ActionForm>
         {move || match add_user.value().get() {
-            Some(Ok(user)) => view! { <p class="notice success" role="status">{format!("{} can now sign in as {}.", user.name, user.email)}</p> }.into_any(),
+            Some(Ok(user)) => view! { <p class="notice success" role="status">{t_string!(i18n, settings.users.added, name = user.name.clone(), email = user.email.clone()).to_string()}</p> }.into_any(),
             Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
             None => ().into_any(),
         }}
         {move || set_active.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error/> })}
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match users.await {
                     Ok(list) => view! {
                         <table class="users">
-                            <thead><tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"State"</th><th></th></tr></thead>
+                            <thead><tr><th>{t!(i18n, settings.users.table.name)}</th><th>{t!(i18n, settings.users.table.email)}</th>
+                                <th>{t!(i18n, settings.users.table.role)}</th><th>{t!(i18n, settings.users.table.state)}</th><th></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|u| {
                                     let id = u.id.to_string();
-                                    let (label, next) = if u.active { ("Deactivate", "false") } else { ("Reactivate", "true") };
+                                    let (label, next) = if u.active {
+                                        (t_string!(i18n, settings.users.deactivate), "false")
+                                    } else {
+                                        (t_string!(i18n, settings.users.reactivate), "true")
+                                    };
                                     let email = u.email.clone();
                                     view! {
                                         <tr data-user=email>
                                             <td>{u.name}</td>
                                             <td>{u.email}</td>
-                                            <td>{u.role.as_str()}</td>
+                                            <td>{role_label(u.role)}</td>
                                             <td>{match (u.active, u.demo_credentials) {
-                                                (false, _) => "inactive",
-                                                (true, true) => "active · demo password",
-                                                (true, false) => "active",
+                                                (false, _) => t_string!(i18n, settings.users.inactive),
+                                                (true, true) => t_string!(i18n, settings.users.active_demo),
+                                                (true, false) => t_string!(i18n, settings.users.active),
                                             }}</td>
                                             <td>
                                                 <ActionForm action=set_active>
@@ -190,7 +201,7 @@ pub fn SettingsPage() -> impl IntoView {
                 }
             })}
         </Transition>
-        <p class="hint">"Set a new password with "<code>"payout-engine user set-password --email EMAIL"</code>"."</p>
+        <p class="hint">{t!(i18n, settings.users.password_hint_before)}<code>"payout-engine user set-password --email EMAIL"</code>{t!(i18n, settings.users.password_hint_after)}</p>
     }
 }
 
@@ -199,10 +210,11 @@ pub fn ActivityPage() -> impl IntoView {
     let query = use_query_map();
     let before = move || query.with(|q| q.get("before").and_then(|b| b.parse::<i64>().ok()));
     let entries = Resource::new(before, list_activity);
+    let i18n = use_i18n();
     view! {
-        <h1>"Activity log"</h1>
-        <p class="hint">"Every change, newest first: who made it, when, with which request, and the state before and after. Nothing here can be edited or deleted."</p>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <h1>{t!(i18n, settings.activity.title)}</h1>
+        <p class="hint">{t!(i18n, settings.activity.hint)}</p>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match entries.await {
                     Ok(list) => {
@@ -210,34 +222,57 @@ pub fn ActivityPage() -> impl IntoView {
                         let full_page = list.len() == 50;
                         view! {
                             <table class="activity">
-                                <thead><tr><th>"When"</th><th>"Who"</th><th>"What"</th><th>"Entity"</th><th>"Request"</th><th>"Before → after"</th></tr></thead>
+                                <thead><tr><th>{t!(i18n, settings.activity.when)}</th><th>{t!(i18n, settings.activity.who)}</th>
+                                    <th>{t!(i18n, settings.activity.what)}</th><th>{t!(i18n, settings.activity.entity)}</th>
+                                    <th>{t!(i18n, settings.activity.request)}</th><th>{t!(i18n, settings.activity.before_after)}</th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|e| {
                                         let action = e.action.clone();
                                         view! {
                                         <tr data-action=action>
                                             <td>{utc_minute(e.at)}</td>
-                                            <td>{format!("{} ({})", e.actor_label, e.role)}</td>
+                                            <td>{format!("{} ({})", e.actor_label, stored_role_label(&e.role))}</td>
                                             <td>{e.action}</td>
                                             <td>{format!("{} {}", e.entity_type, e.entity_id.unwrap_or_default())}</td>
                                             <td><code>{e.idempotency_key.unwrap_or_default()}</code></td>
                                             <td>
                                                 <details>
-                                                    <summary>"states"</summary>
-                                                    <pre>{format!("before: {}\nafter: {}", e.before_state.unwrap_or_else(|| "—".into()), e.after_state.unwrap_or_else(|| "—".into()))}</pre>
+                                                    <summary>{t!(i18n, settings.activity.states)}</summary>
+                                                    <pre>{t_string!(i18n, settings.activity.before_and_after,
+                                                        before = e.before_state.unwrap_or_else(|| "—".into()),
+                                                        after = e.after_state.unwrap_or_else(|| "—".into())).to_string()}</pre>
                                                 </details>
                                             </td>
                                         </tr>
                                     }}).collect_view()}
                                 </tbody>
                             </table>
-                            {full_page.then(|| older.map(|href| view! { <p><a class="older" href=href>"Older entries"</a></p> }))}
+                            {full_page.then(|| older.map(|href| view! { <p><a class="older" href=href>{t!(i18n, settings.activity.older)}</a></p> }))}
                         }.into_any()
                     }
                     Err(error) => view! { <ErrorMessage error/> }.into_any(),
                 }
             })}
         </Transition>
+    }
+}
+
+/// A role in the page's language ("receptionist"), with the shell's words for it.
+fn role_label(role: Role) -> &'static str {
+    let i18n = use_i18n();
+    match role {
+        Role::Owner => t_string!(i18n, common.role.owner),
+        Role::Receptionist => t_string!(i18n, common.role.receptionist),
+        Role::Employee => t_string!(i18n, common.role.employee),
+    }
+}
+
+/// A role as the activity log stores it (`owner`), in the page's language; a spelling the app
+/// does not know is shown as it is.
+fn stored_role_label(stored: &str) -> String {
+    match Role::parse(stored) {
+        Ok(role) => role_label(role).to_string(),
+        Err(_) => stored.to_string(),
     }
 }
 

@@ -19,10 +19,14 @@ use crate::api::{
     ActOnSettlementItem, CreateBankFile, DismissStatementLine, ImportBankStatement,
     SetEmployeeBankAccount, SetStudioBankAccount,
 };
-use crate::components::{chf, idempotency_key_for, utc_minute, ErrorMessage};
+use crate::components::{
+    chf, count, date, idempotency_key_for, settlement_state_label, utc_minute, ErrorMessage,
+};
 use crate::domain::*;
+use crate::i18n::{t, t_string, use_i18n, Locale};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
+use leptos_i18n::I18nContext;
 use leptos_router::{lazy_route, LazyRoute};
 
 /// "arrives in 2 business days", "due today" or "overdue since 2026-12-07" for a transfer still
@@ -36,20 +40,20 @@ pub fn countdown(item: &SettlementItem) -> Option<String> {
         | SettlementState::Reissued
         | SettlementState::WrittenOff => return None,
     }
+    let i18n = use_i18n();
     Some(if item.overdue {
-        format!("overdue since {}", item.expected_on)
+        t_string!(
+            i18n,
+            settlements.countdown.overdue_since,
+            date = date(item.expected_on)
+        )
+        .to_string()
     } else {
         match item.business_days_left {
-            0 => "due today".to_string(),
-            1 => "arrives in 1 business day".to_string(),
-            n => format!("arrives in {n} business days"),
+            0 => t_string!(i18n, settlements.countdown.due_today).to_string(),
+            n => t_string!(i18n, settlements.countdown.arrives_in, count = n).to_string(),
         }
     })
-}
-
-/// "1 transfer", "4 transfers".
-fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// An amount as the statement has it: CHF as everywhere, another currency with its code.
@@ -68,9 +72,54 @@ fn line_amount(line: &StatementLine) -> String {
 
 /// "Debit (money out)" / "Credit (money in)".
 fn direction_words(direction: &str) -> String {
+    let i18n = use_i18n();
     match direction {
-        "debit" => "Debit (money out)".to_string(),
-        "credit" => "Credit (money in)".to_string(),
+        "debit" => t_string!(i18n, settlements.direction.debit).to_string(),
+        "credit" => t_string!(i18n, settlements.direction.credit).to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A settlement state inside a sentence ("…: now reissued."), in the page's language.
+fn state_in_sentence(state: SettlementState) -> &'static str {
+    let i18n = use_i18n();
+    match state {
+        SettlementState::Scheduled => t_string!(i18n, settlements.state_now.scheduled),
+        SettlementState::InTransit => t_string!(i18n, settlements.state_now.in_transit),
+        SettlementState::Settled => t_string!(i18n, settlements.state_now.settled),
+        SettlementState::Failed => t_string!(i18n, settlements.state_now.failed),
+        SettlementState::NeedsReconciliation => {
+            t_string!(i18n, settlements.state_now.needs_reconciliation)
+        }
+        SettlementState::Reissued => t_string!(i18n, settlements.state_now.reissued),
+        SettlementState::WrittenOff => t_string!(i18n, settlements.state_now.written_off),
+    }
+}
+
+/// An action's button label in the page's language ("Confirm settled").
+fn action_label(action: SettlementAction) -> &'static str {
+    let i18n = use_i18n();
+    match action {
+        SettlementAction::Send => t_string!(i18n, settlements.action.send),
+        SettlementAction::Confirm => t_string!(i18n, settlements.action.confirm),
+        SettlementAction::Flag => t_string!(i18n, settlements.action.flag),
+        SettlementAction::Fail => t_string!(i18n, settlements.action.fail),
+        SettlementAction::ResolvePaid => t_string!(i18n, settlements.action.resolve_paid),
+        SettlementAction::Reissue => t_string!(i18n, settlements.action.reissue),
+        SettlementAction::WriteOff => t_string!(i18n, settlements.action.write_off),
+    }
+}
+
+/// A statement line's match state in the page's language ("unmatched"); a state this page does
+/// not know is shown as stored.
+fn match_state_words(state: &str) -> String {
+    let i18n = use_i18n();
+    match state {
+        "matched" => t_string!(i18n, settlements.match_state.matched).to_string(),
+        "unmatched" => t_string!(i18n, settlements.match_state.unmatched).to_string(),
+        "mismatch" => t_string!(i18n, settlements.match_state.mismatch).to_string(),
+        "duplicate" => t_string!(i18n, settlements.match_state.duplicate).to_string(),
+        "dismissed" => t_string!(i18n, settlements.match_state.dismissed).to_string(),
         other => other.to_string(),
     }
 }
@@ -114,27 +163,26 @@ struct Actions {
 #[component]
 pub fn SettlementsPage() -> impl IntoView {
     let session = expect_context::<crate::pages::Session>().me;
+    let i18n = use_i18n();
     view! {
-        <h1>"Settlements"</h1>
-        <p>"Bank payouts on their way to the employees: write the bank file for your e-banking, import the bank's statement, and decide what the bank returned. Business days are Swiss bank business days."</p>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <h1>{t!(i18n, settlements.title)}</h1>
+        <p>{t!(i18n, settlements.intro)}</p>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match session.await {
                     Ok(Some(me)) if me.may(Permission::ReadSettlements) => view! { <Settlements/> }.into_any(),
                     Ok(Some(me)) => {
-                        let article = match me.role {
-                            Role::Owner | Role::Employee => "an",
-                            Role::Receptionist => "a",
+                        // "a receptionist may not read settlements and bank files; ask the owner"
+                        let refusal = match me.role {
+                            Role::Owner => t_string!(i18n, settlements.access.owner),
+                            Role::Receptionist => t_string!(i18n, settlements.access.receptionist),
+                            Role::Employee => t_string!(i18n, settlements.access.employee),
                         };
-                        let error = AppError::forbidden(format!(
-                            "{article} {} may not {}; ask the owner",
-                            me.role,
-                            Permission::ReadSettlements.describe()
-                        ));
+                        let error = AppError::forbidden(refusal);
                         view! { <ErrorMessage error/> }.into_any()
                     }
                     Ok(None) => {
-                        let error = AppError::unauthenticated("sign in first");
+                        let error = AppError::unauthenticated(t_string!(i18n, settlements.access.sign_in_first));
                         view! { <ErrorMessage error/> }.into_any()
                     }
                     Err(error) => view! { <ErrorMessage error/> }.into_any(),
@@ -164,9 +212,10 @@ fn Settlements() -> impl IntoView {
     );
     let studios = OnceResource::new(list_studios());
     let data = move || async move { (overview.await, studios.await) };
+    let i18n = use_i18n();
     view! {
         <ActOutcome act=actions.act/>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match data().await {
                     (Ok(overview), Ok(studios)) => view! {
@@ -188,13 +237,12 @@ fn Settlements() -> impl IntoView {
 /// says how the item is now; the lists below show it so).
 #[component]
 fn ActOutcome(act: ServerAction<ActOnSettlementItem>) -> impl IntoView {
+    let i18n = use_i18n();
     move || {
         act.value().get().map(|result| match result {
             Ok(item) => {
                 let next = match item.state {
-                    SettlementState::Reissued => {
-                        " A new transfer is scheduled for the next bank file."
-                    }
+                    SettlementState::Reissued => t_string!(i18n, settlements.outcome.reissued_next),
                     SettlementState::Settled
                     | SettlementState::WrittenOff
                     | SettlementState::Failed
@@ -204,12 +252,14 @@ fn ActOutcome(act: ServerAction<ActOnSettlementItem>) -> impl IntoView {
                 };
                 view! {
                     <p class="notice success" role="status" data-state=item.state.as_str()>
-                        {format!(
-                            "{}, {}: now {}.{next}",
-                            item.counterparty,
-                            chf(item.amount),
-                            item.state.label().to_lowercase()
-                        )}
+                        {t_string!(
+                            i18n,
+                            settlements.outcome.now,
+                            who = item.counterparty.clone(),
+                            amount = chf(item.amount),
+                            state = state_in_sentence(item.state),
+                            next = next
+                        ).to_string()}
                     </p>
                 }
                 .into_any()
@@ -219,13 +269,15 @@ fn ActOutcome(act: ServerAction<ActOnSettlementItem>) -> impl IntoView {
                 message,
                 item,
             }) => {
-                let now = format!(
-                    "{}, {} is now {} (version {}); the lists below show it as it is now.",
-                    item.counterparty,
-                    chf(item.amount),
-                    item.state.label().to_lowercase(),
-                    item.version
-                );
+                let now = t_string!(
+                    i18n,
+                    settlements.outcome.conflict,
+                    who = item.counterparty.clone(),
+                    amount = chf(item.amount),
+                    state = state_in_sentence(item.state),
+                    version = item.version
+                )
+                .to_string();
                 let error = AppError::SettlementConflict {
                     code,
                     message,
@@ -254,6 +306,7 @@ fn NeedsAttention(
     let items = overview.attention;
     let lines = overview.unmatched_lines;
     let item_count = items.len();
+    let i18n = use_i18n();
     let class = if items.is_empty() {
         "settlement-attention"
     } else {
@@ -261,15 +314,15 @@ fn NeedsAttention(
     };
     view! {
         <section class=class aria-labelledby="attention-heading" data-count=item_count>
-            <h2 id="attention-heading">"Needs attention"</h2>
+            <h2 id="attention-heading">{t!(i18n, settlements.attention.heading)}</h2>
             {if items.is_empty() {
-                view! { <p class="hint">"✔ Nothing needs you: no transfer failed or disagrees with the bank."</p> }.into_any()
+                view! { <p class="hint">{t!(i18n, settlements.attention.none)}</p> }.into_any()
             } else {
                 view! {
                     <p class="attention-summary">
                         <span class="icon" aria-hidden="true">"⛔ "</span>
-                        {format!("{} the bank returned, or the statement disagrees with.", count(items.len(), "transfer", "transfers"))}
-                        " Nothing is sent again by itself: record what the bank said, then decide."
+                        {t_string!(i18n, settlements.attention.summary, count = item_count).to_string()}
+                        {t!(i18n, settlements.attention.decide)}
                     </p>
                     {items.into_iter().map(|item| {
                         let studio = studio_name(&studios, item.studio_id);
@@ -288,6 +341,7 @@ fn AttentionItem(
     lines: Vec<StatementLine>,
     act: ServerAction<ActOnSettlementItem>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let icon = match item.state {
         SettlementState::Failed => "⛔ ",
         SettlementState::NeedsReconciliation
@@ -306,7 +360,7 @@ fn AttentionItem(
     let reason = item
         .reason
         .clone()
-        .unwrap_or_else(|| "no reason recorded".to_string());
+        .unwrap_or_else(|| t_string!(i18n, settlements.item.no_reason).to_string());
     view! {
         <article class="settlement-item" data-item-id=id data-state=state.as_str() aria-label=label.clone()>
             <h3>
@@ -314,11 +368,11 @@ fn AttentionItem(
                 {label.replacen(", ", " — ", 1)}
             </h3>
             <p>
-                <span class=format!("state state-{}", state.as_str())>{state.label()}</span>
-                <span class="reason">{format!(": {reason}")}</span>
+                <span class=format!("state state-{}", state.as_str())>{settlement_state_label(state)}</span>
+                <span class="reason">{t_string!(i18n, settlements.item.reason, reason = reason).to_string()}</span>
             </p>
             <p class="facts">
-                {format!("{studio} · expected {expected_on} · end-to-end id ")}
+                {t_string!(i18n, settlements.item.facts, studio = studio, date = date(expected_on)).to_string()}
                 <code>{end_to_end_id}</code>
             </p>
             <ItemActions item lines act/>
@@ -351,15 +405,16 @@ fn ItemActions(
         .filter(|line| line.direction == direction)
         .collect();
     let key = idempotency_key_for(act.version().read_only());
+    let i18n = use_i18n();
     let note_label = if needs_record {
-        "What the bank said"
+        t_string!(i18n, settlements.item_actions.note_bank)
     } else {
-        "Note"
+        t_string!(i18n, settlements.item_actions.note)
     };
     let hint = match (needs_record, confirm) {
-        (true, true) => "Confirming needs a note; recording a failure also needs the bank's reference.",
-        (true, false) => "Record the bank's reference (its case or transaction number) and what it told you before deciding.",
-        (false, true) => "Confirming by hand needs a note; choose the statement line that shows the money if there is one.",
+        (true, true) => t_string!(i18n, settlements.item_actions.hint_record_confirm),
+        (true, false) => t_string!(i18n, settlements.item_actions.hint_record),
+        (false, true) => t_string!(i18n, settlements.item_actions.hint_confirm),
         (false, false) => "",
     };
     view! {
@@ -369,43 +424,65 @@ fn ItemActions(
                 <input type="hidden" name="item_id" value=item.id.to_string()/>
                 <input type="hidden" name="expected_version" value=item.version.to_string()/>
                 {(confirm && !lines.is_empty()).then(|| view! {
-                    <label>"Statement line that shows it (to confirm)"
+                    <label>{t!(i18n, settlements.item_actions.statement_line)}
                         <select name="line_id">
-                            <option value="">"— none —"</option>
-                            {lines.into_iter().map(|line| view! {
-                                <option value=line.id.to_string()>{format!(
-                                    "{} {} on {} · {}",
-                                    direction_words(&line.direction),
-                                    line_amount(&line),
-                                    line.booked_on.map_or_else(|| "an unknown date".to_string(), |d| d.to_string()),
-                                    line.end_to_end_id.clone().or_else(|| line.reference.clone()).unwrap_or_else(|| "no reference".to_string()),
-                                )}</option>
+                            <option value="">{t!(i18n, settlements.item_actions.no_line)}</option>
+                            {lines.into_iter().map(|line| {
+                                let (direction, amount) = (direction_words(&line.direction), line_amount(&line));
+                                let reference = line
+                                    .end_to_end_id
+                                    .clone()
+                                    .or_else(|| line.reference.clone())
+                                    .unwrap_or_else(|| t_string!(i18n, settlements.item_actions.no_reference).to_string());
+                                let text = match line.booked_on {
+                                    Some(day) => t_string!(
+                                        i18n,
+                                        settlements.item_actions.line_option,
+                                        direction = direction,
+                                        amount = amount,
+                                        date = date(day),
+                                        reference = reference
+                                    ).to_string(),
+                                    None => t_string!(
+                                        i18n,
+                                        settlements.item_actions.line_option_undated,
+                                        direction = direction,
+                                        amount = amount,
+                                        reference = reference
+                                    ).to_string(),
+                                };
+                                view! { <option value=line.id.to_string()>{text}</option> }
                             }).collect_view()}
                         </select>
                     </label>
                 })}
                 {needs_record.then(|| view! {
-                    <label>"Bank reference"<span class="required">" (required)"</span>
+                    <label>{t!(i18n, settlements.item_actions.bank_reference)}<span class="required">{t!(i18n, settlements.item_actions.required)}</span>
                         <input type="text" name="bank_reference" aria-required="true" autocomplete="off" maxlength="1000"/>
                     </label>
                 })}
-                <label>{note_label}<span class="required">" (required)"</span>
+                <label>{note_label}<span class="required">{t!(i18n, settlements.item_actions.required)}</span>
                     <textarea name="note" rows="2" aria-required="true" maxlength="1000"></textarea>
                 </label>
                 <p class="hint">{hint}</p>
                 <div class="buttons">
                     {allowed.iter().map(|action| view! {
                         <button type="submit" name="action" value=settlement_action_name(*action)
-                            disabled=move || act.pending().get()>{action.label()}</button>
+                            disabled=move || act.pending().get()>{action_label(*action)}</button>
                     }).collect_view()}
                 </div>
             </ActionForm>
         })}
         <details class="refused-actions">
-            <summary>"Not possible now"</summary>
+            <summary>{t!(i18n, settlements.item_actions.not_possible_now)}</summary>
             <ul>
                 {refused.into_iter().filter_map(|(action, outcome)| outcome.err().map(|refusal| view! {
-                    <li>{format!("{}: {}", action.label(), refusal.explanation)}</li>
+                    <li>{t_string!(
+                        i18n,
+                        settlements.item_actions.refused,
+                        action = action_label(action),
+                        why = refusal.explanation
+                    ).to_string()}</li>
                 })).collect_view()}
             </ul>
         </details>
@@ -422,21 +499,20 @@ fn InTransit(
     let items = overview.in_transit;
     let lines = overview.unmatched_lines;
     let total = overview.in_transit_total;
+    let i18n = use_i18n();
     view! {
         <section class="in-transit" aria-labelledby="in-transit-heading">
-            <h2 id="in-transit-heading">"In transit"</h2>
+            <h2 id="in-transit-heading">{t!(i18n, settlements.in_transit.heading)}</h2>
             <p class="in-transit-total" data-total=total.0 data-count=items.len()>
-                {format!(
-                    "{} on their way or waiting for the next bank file: {} in total.",
-                    count(items.len(), "transfer", "transfers"),
-                    chf(total)
-                )}
+                {t_string!(i18n, settlements.in_transit.total, count = items.len(), total = chf(total)).to_string()}
             </p>
             {(!items.is_empty()).then(|| view! {
                 <table class="in-transit">
                     <thead><tr>
-                        <th>"Employee / provider"</th><th>"Studio"</th><th class="num">"Amount"</th><th>"State"</th>
-                        <th>"Expected"</th><th>"End-to-end id"</th><th>"By hand"</th>
+                        <th>{t!(i18n, settlements.in_transit.counterparty)}</th><th>{t!(i18n, settlements.in_transit.studio)}</th>
+                        <th class="num">{t!(i18n, settlements.in_transit.amount)}</th><th>{t!(i18n, settlements.in_transit.state)}</th>
+                        <th>{t!(i18n, settlements.in_transit.expected)}</th><th>{t!(i18n, settlements.in_transit.end_to_end_id)}</th>
+                        <th>{t!(i18n, settlements.in_transit.by_hand)}</th>
                     </tr></thead>
                     <tbody>
                         {items.into_iter().map(|item| {
@@ -451,9 +527,9 @@ fn InTransit(
                                     <td>{counterparty}</td>
                                     <td>{studio}</td>
                                     <td class="num">{chf(amount)}</td>
-                                    <td><span class=format!("state state-{}", state.as_str())>{state.label()}</span></td>
+                                    <td><span class=format!("state state-{}", state.as_str())>{settlement_state_label(state)}</span></td>
                                     <td>
-                                        {expected_on.to_string()}
+                                        {date(expected_on)}
                                         <br/>
                                         <span class="countdown" class:overdue=overdue>
                                             {overdue.then(|| view! { <span class="icon" aria-hidden="true">"⚠ "</span> })}
@@ -463,7 +539,7 @@ fn InTransit(
                                     <td><code>{e2e}</code></td>
                                     <td>
                                         <details class="item-actions">
-                                            <summary>"Record by hand"</summary>
+                                            <summary>{t!(i18n, settlements.in_transit.record_by_hand)}</summary>
                                             <ItemActions item lines=lines.clone() act/>
                                         </details>
                                     </td>
@@ -472,7 +548,7 @@ fn InTransit(
                         }).collect_view()}
                     </tbody>
                     <tfoot><tr>
-                        <th colspan="2">"Total in transit"</th><td class="num">{chf(total)}</td><td colspan="4"></td>
+                        <th colspan="2">{t!(i18n, settlements.in_transit.total_row)}</th><td class="num">{chf(total)}</td><td colspan="4"></td>
                     </tr></tfoot>
                 </table>
             })}
@@ -488,27 +564,28 @@ fn BankFiles(
     write: ServerAction<CreateBankFile>,
 ) -> impl IntoView {
     let key = idempotency_key_for(write.version().read_only());
+    let i18n = use_i18n();
     view! {
         <section class="bank-files" aria-labelledby="bank-files-heading">
-            <h2 id="bank-files-heading">"Bank files"</h2>
-            <p class="hint">"A bank file (pain.001) collects a studio's scheduled bank payouts for your e-banking. Payouts of employees without an IBAN stay scheduled for the next file."</p>
+            <h2 id="bank-files-heading">{t!(i18n, settlements.bank_files.heading)}</h2>
+            <p class="hint">{t!(i18n, settlements.bank_files.hint)}</p>
             <ActionForm action=write attr:class="form-grid bank-file-form">
                 <input type="hidden" name="idempotency_key" prop:value=move || key.get()/>
-                <label>"Studio"
+                <label>{t!(i18n, settlements.bank_files.studio)}
                     <StudioSelect studios/>
                 </label>
-                <label>"Execution date (optional)"
+                <label>{t!(i18n, settlements.bank_files.execution_date)}
                     <input type="date" name="execution_date"/>
                 </label>
-                <button type="submit" disabled=move || write.pending().get()>"Write bank file"</button>
+                <button type="submit" disabled=move || write.pending().get()>{t!(i18n, settlements.bank_files.write)}</button>
             </ActionForm>
-            <p class="hint">"Without a date the bank executes it on the next bank business day."</p>
+            <p class="hint">{t!(i18n, settlements.bank_files.no_date_hint)}</p>
             {move || write.value().get().map(|result| match result {
                 Ok(file) => view! { <BankFileResult file/> }.into_any(),
                 Err(error) => view! { <ErrorMessage error/> }.into_any(),
             })}
-            <h3>"Written so far"</h3>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            <h3>{t!(i18n, settlements.bank_files.written_so_far)}</h3>
+            <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
                 {move || Suspend::new(async move {
                     match (overview.await, studios.await) {
                         (Ok(overview), Ok(studios)) => view! { <BatchTable batches=overview.batches studios/> }.into_any(),
@@ -523,6 +600,7 @@ fn BankFiles(
 /// A `<select name="studio_id">` of the caller's studios.
 #[component]
 fn StudioSelect(studios: OnceResource<Result<Vec<Studio>, AppError>>) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <select name="studio_id" required>
             <Suspense fallback=|| ()>
@@ -532,7 +610,7 @@ fn StudioSelect(studios: OnceResource<Result<Vec<Studio>, AppError>>) -> impl In
                             <option value=s.id.to_string()>{s.name}</option>
                         }).collect_view().into_any(),
                         // The error itself shows above the page's lists (the same resource).
-                        Err(_) => view! { <option value="">"— the studios could not be loaded —"</option> }.into_any(),
+                        Err(_) => view! { <option value="">{t!(i18n, settlements.bank_files.studios_unavailable)}</option> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -543,18 +621,20 @@ fn StudioSelect(studios: OnceResource<Result<Vec<Studio>, AppError>>) -> impl In
 #[component]
 fn BankFileResult(file: BankFile) -> impl IntoView {
     let skipped = file.skipped;
+    let i18n = use_i18n();
     view! {
         <div class="notice success bank-file-result" role="status" data-batch-id=file.batch.id.to_string()>
-            <p>{format!(
-                "Bank file {} written: {}, {}, executed on {}.",
-                file.batch.reference,
-                count(file.items.len(), "transfer", "transfers"),
-                chf(file.batch.total),
-                file.batch.expected_on
-            )}</p>
-            <p><a href=file.download_url download>"Download the bank file (pain.001)"</a></p>
+            <p>{t_string!(
+                i18n,
+                settlements.bank_files.written,
+                count = file.items.len(),
+                reference = file.batch.reference.clone(),
+                total = chf(file.batch.total),
+                date = date(file.batch.expected_on)
+            ).to_string()}</p>
+            <p><a href=file.download_url download>{t!(i18n, settlements.bank_files.download_file)}</a></p>
             {(!skipped.is_empty()).then(|| view! {
-                <p class="skipped-heading">"Left out, still scheduled for the next file:"</p>
+                <p class="skipped-heading">{t!(i18n, settlements.bank_files.skipped)}</p>
                 <ul class="skipped">
                     {skipped.into_iter().map(|why| view! { <li>{why}</li> }).collect_view()}
                 </ul>
@@ -565,14 +645,17 @@ fn BankFileResult(file: BankFile) -> impl IntoView {
 
 #[component]
 fn BatchTable(batches: Vec<SettlementBatch>, studios: Vec<Studio>) -> impl IntoView {
+    let i18n = use_i18n();
     if batches.is_empty() {
-        return view! { <p class="hint">"No bank file yet."</p> }.into_any();
+        return view! { <p class="hint">{t!(i18n, settlements.bank_files.none)}</p> }.into_any();
     }
     view! {
         <table class="bank-files">
             <thead><tr>
-                <th>"Created"</th><th>"Studio"</th><th>"Reference"</th><th>"State"</th>
-                <th class="num">"Transfers"</th><th class="num">"Total"</th><th>"Executed / expected"</th><th>"File"</th>
+                <th>{t!(i18n, settlements.bank_files.created)}</th><th>{t!(i18n, settlements.bank_files.studio)}</th>
+                <th>{t!(i18n, settlements.bank_files.reference)}</th><th>{t!(i18n, settlements.bank_files.state)}</th>
+                <th class="num">{t!(i18n, settlements.bank_files.transfers)}</th><th class="num">{t!(i18n, settlements.bank_files.total)}</th>
+                <th>{t!(i18n, settlements.bank_files.executed)}</th><th>{t!(i18n, settlements.bank_files.file)}</th>
             </tr></thead>
             <tbody>
                 {batches.into_iter().map(|batch| {
@@ -586,15 +669,17 @@ fn BatchTable(batches: Vec<SettlementBatch>, studios: Vec<Studio>) -> impl IntoV
                             <td>{utc_minute(batch.created_at)}</td>
                             <td>{studio_name(&studios, batch.studio_id)}</td>
                             <td><code>{batch.reference}</code></td>
-                            <td><span class=format!("state state-{}", batch.state.as_str())>{batch.state.label()}</span></td>
-                            <td class="num">{batch.item_count}</td>
+                            <td><span class=format!("state state-{}", batch.state.as_str())>{settlement_state_label(batch.state)}</span></td>
+                            <td class="num">{count(batch.item_count)}</td>
                             <td class="num">{chf(batch.total)}</td>
-                            <td>{batch.expected_on.to_string()}</td>
+                            <td>{date(batch.expected_on)}</td>
                             <td>{match download {
                                 Some(href) => view! {
-                                    <a href=href download aria-label=format!("Download {reference}")>"Download"</a>
+                                    <a href=href download aria-label=t_string!(i18n, settlements.bank_files.download_named, reference = reference).to_string()>
+                                        {t!(i18n, settlements.bank_files.download)}
+                                    </a>
                                 }.into_any(),
-                                None => view! { <span class="hint">"card settlement"</span> }.into_any(),
+                                None => view! { <span class="hint">{t!(i18n, settlements.bank_files.card_settlement)}</span> }.into_any(),
                             }}</td>
                         </tr>
                     }
@@ -612,70 +697,85 @@ fn ImportStatement(import: ServerAction<ImportBankStatement>) -> impl IntoView {
     // Why the chosen file could not be read (the browser's side; the server's refusals are in
     // the action's value).
     let unreadable = RwSignal::new(None::<AppError>);
+    let i18n = use_i18n();
     view! {
         <section class="statement-import" aria-labelledby="import-heading">
-            <h2 id="import-heading">"Import bank statement"</h2>
-            <p class="hint">"The camt.053 statement (or camt.054 notification) of a studio's account, as your e-banking exports it. Transfers it shows settle, returned ones fail, other amounts need reconciliation. Importing the same file again changes nothing."</p>
+            <h2 id="import-heading">{t!(i18n, settlements.import.heading)}</h2>
+            <p class="hint">{t!(i18n, settlements.import.hint)}</p>
             <form class="statement-file" on:submit=|ev| ev.prevent_default()>
-                <label>"Bank statement file (camt.053 / camt.054 XML)"
+                <label>{t!(i18n, settlements.import.file)}
                     <input type="file" name="statement_file" accept=".xml,application/xml,text/xml"
                         disabled=move || import.pending().get()
-                        on:change=move |ev| file_chosen(ev, import, unreadable)/>
+                        on:change=move |ev| file_chosen(ev, import, unreadable, i18n)/>
                 </label>
             </form>
             <details class="paste-statement">
-                <summary>"Or paste the statement's XML"</summary>
+                <summary>{t!(i18n, settlements.import.paste)}</summary>
                 <ActionForm action=import>
-                    <label>"Statement XML"
+                    <label>{t!(i18n, settlements.import.xml)}
                         <textarea name="document" rows="6" required spellcheck="false"></textarea>
                     </label>
-                    <button type="submit" disabled=move || import.pending().get()>"Import statement"</button>
+                    <button type="submit" disabled=move || import.pending().get()>{t!(i18n, settlements.import.submit)}</button>
                 </ActionForm>
             </details>
-            {move || import.pending().get().then(|| view! { <p class="hint" role="status">"Importing the statement…"</p> })}
+            {move || import.pending().get().then(|| view! { <p class="hint" role="status">{t!(i18n, settlements.import.importing)}</p> })}
             {move || unreadable.get().map(|error| view! { <ErrorMessage error/> })}
             {move || import.value().get().map(|result| match result {
                 Ok(outcome) if outcome.duplicate => view! {
                     <p class="notice" role="status" data-statement-id=outcome.statement_id.to_string()>
-                        {format!("Statement {}: this file was imported before: nothing changed.", outcome.message_id)}
+                        {t_string!(i18n, settlements.import.duplicate, id = outcome.message_id.clone()).to_string()}
                     </p>
                 }.into_any(),
-                Ok(outcome) => view! {
-                    <p class="notice success" role="status" data-statement-id=outcome.statement_id.to_string()>
-                        {format!(
-                            "Statement {} ({}) imported, {}: {} settled, {} failed, {} needs reconciliation, {} unmatched{}.",
-                            outcome.message_id,
-                            outcome.kind,
-                            if outcome.lines == 1 { "1 line".to_string() } else { format!("{} lines", outcome.lines) },
-                            outcome.settled,
-                            outcome.failed,
-                            outcome.needs_reconciliation,
-                            outcome.unmatched,
-                            if outcome.duplicates > 0 {
-                                format!(", {} already matched by an earlier statement", outcome.duplicates)
-                            } else {
-                                String::new()
-                            }
-                        )}
-                    </p>
-                }.into_any(),
+                Ok(outcome) => {
+                    let lines = t_string!(
+                        i18n,
+                        settlements.import.lines,
+                        count = outcome.lines,
+                        lines = count(outcome.lines)
+                    )
+                    .to_string();
+                    let duplicates = if outcome.duplicates > 0 {
+                        t_string!(i18n, settlements.import.duplicates, duplicates = count(outcome.duplicates))
+                            .to_string()
+                    } else {
+                        String::new()
+                    };
+                    view! {
+                        <p class="notice success" role="status" data-statement-id=outcome.statement_id.to_string()>
+                            {t_string!(
+                                i18n,
+                                settlements.import.done,
+                                id = outcome.message_id.clone(),
+                                kind = outcome.kind.clone(),
+                                lines = lines,
+                                settled = count(outcome.settled),
+                                failed = count(outcome.failed),
+                                reconcile = count(outcome.needs_reconciliation),
+                                unmatched = count(outcome.unmatched),
+                                duplicates = duplicates
+                            ).to_string()}
+                        </p>
+                    }.into_any()
+                }
                 Err(error) => view! { <ErrorMessage error/> }.into_any(),
             })}
         </section>
     }
 }
 
-/// The file input's change: reads the chosen file in the browser and imports its text.
+/// The file input's change: reads the chosen file in the browser and imports its text (a file
+/// that cannot be read says why in the page's language, `i18n`).
 fn file_chosen(
     ev: leptos::ev::Event,
     import: ServerAction<ImportBankStatement>,
     unreadable: RwSignal<Option<AppError>>,
+    i18n: I18nContext<Locale>,
 ) {
     #[cfg(feature = "hydrate")]
-    browser::read_and_import(&ev, import, unreadable);
+    browser::read_and_import(&ev, import, unreadable, i18n);
     // Server rendering never runs event handlers.
     #[cfg(not(feature = "hydrate"))]
-    let _ = (ev, import, unreadable);
+    let _ = (ev, import, unreadable, i18n);
 }
 
 /// The browser side of the import: reading the chosen file.
@@ -683,18 +783,21 @@ fn file_chosen(
 mod browser {
     use crate::api::ImportBankStatement;
     use crate::domain::AppError;
+    use crate::i18n::{tu_string, Locale};
     use leptos::prelude::*;
+    use leptos_i18n::I18nContext;
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::{JsCast, JsValue};
     use web_sys::{Blob, FileReader, FormData, HtmlInputElement};
 
     /// Reads the file chosen in the input that fired `ev` (through its form's data: the file is
     /// a `Blob`) as text, then dispatches the import with it. A file that cannot be read shows
-    /// why in `unreadable`.
+    /// why in `unreadable`, in the page's language (`i18n`, read untracked: an event handler).
     pub(super) fn read_and_import(
         ev: &leptos::ev::Event,
         import: ServerAction<ImportBankStatement>,
         unreadable: RwSignal<Option<AppError>>,
+        i18n: I18nContext<Locale>,
     ) {
         unreadable.set(None);
         let input = event_target::<HtmlInputElement>(ev);
@@ -703,28 +806,38 @@ mod browser {
             unreadable.set(Some(AppError::validation("statement_file", why)));
         };
         let Some(form) = input.form() else {
-            return problem("the file input has no form; paste the XML instead".into());
+            return problem(tu_string!(i18n, settlements.file_problem.no_form).to_string());
         };
         let file = match FormData::new_with_form(&form) {
             Ok(data) => data.get(&input.name()),
             Err(error) => {
-                return problem(format!(
-                    "the browser cannot read the form ({error:?}); paste the XML instead"
-                ))
+                return problem(
+                    tu_string!(
+                        i18n,
+                        settlements.file_problem.form_unreadable,
+                        error = format!("{error:?}")
+                    )
+                    .to_string(),
+                )
             }
         };
         let Ok(blob) = file.dyn_into::<Blob>() else {
-            return problem("no file chosen".into());
+            return problem(tu_string!(i18n, settlements.file_problem.no_file).to_string());
         };
         if blob.size() == 0.0 {
-            return problem("no file chosen, or the file is empty".into());
+            return problem(tu_string!(i18n, settlements.file_problem.empty).to_string());
         }
         let reader = match FileReader::new() {
             Ok(reader) => reader,
             Err(error) => {
-                return problem(format!(
-                    "this browser cannot read files ({error:?}); paste the XML instead"
-                ))
+                return problem(
+                    tu_string!(
+                        i18n,
+                        settlements.file_problem.no_reader,
+                        error = format!("{error:?}")
+                    )
+                    .to_string(),
+                )
             }
         };
         let done = {
@@ -735,12 +848,17 @@ mod browser {
                     Ok(Some(document)) => {
                         import.dispatch(ImportBankStatement { document });
                     }
-                    Ok(None) => problem(
-                        "the file is not text; choose the camt XML file or paste it".into(),
+                    Ok(None) => {
+                        problem(tu_string!(i18n, settlements.file_problem.not_text).to_string())
+                    }
+                    Err(error) => problem(
+                        tu_string!(
+                            i18n,
+                            settlements.file_problem.unreadable_retry,
+                            error = format!("{error:?}")
+                        )
+                        .to_string(),
                     ),
-                    Err(error) => problem(format!(
-                        "the browser could not read the file ({error:?}); choose it again or paste the XML"
-                    )),
                 }
                 // Choosing the same file again imports it again (and is answered "imported
                 // before").
@@ -749,7 +867,14 @@ mod browser {
         };
         reader.set_onloadend(Some(done.unchecked_ref()));
         if let Err(error) = reader.read_as_text(&blob) {
-            problem(format!("the browser could not read the file ({error:?})"));
+            problem(
+                tu_string!(
+                    i18n,
+                    settlements.file_problem.unreadable,
+                    error = format!("{error:?}")
+                )
+                .to_string(),
+            );
         }
     }
 }
@@ -760,31 +885,35 @@ fn UnmatchedLines(
     overview: Resource<Result<SettlementOverview, AppError>>,
     dismiss: ServerAction<DismissStatementLine>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <section class="unmatched" aria-labelledby="unmatched-heading">
-            <h2 id="unmatched-heading">"Unmatched statement lines"</h2>
-            <p class="hint">"Lines of imported statements that matched no transfer. Match one by confirming its transfer above (choose the line), or dismiss it with a note when it is not a settlement (rent, bank fees)."</p>
+            <h2 id="unmatched-heading">{t!(i18n, settlements.unmatched.heading)}</h2>
+            <p class="hint">{t!(i18n, settlements.unmatched.hint)}</p>
             {move || dismiss.value().get().map(|result| match result {
                 Ok(line) => view! {
-                    <p class="notice success" role="status">{format!(
-                        "Line of {} dismissed: {}",
-                        line_amount(&line),
-                        line.explanation.unwrap_or_default()
-                    )}</p>
+                    <p class="notice success" role="status">{t_string!(
+                        i18n,
+                        settlements.unmatched.dismissed,
+                        amount = line_amount(&line),
+                        note = line.explanation.clone().unwrap_or_default()
+                    ).to_string()}</p>
                 }.into_any(),
                 Err(error) => view! { <ErrorMessage error/> }.into_any(),
             })}
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
                 {move || Suspend::new(async move {
                     match overview.await {
                         Ok(overview) if overview.unmatched_lines.is_empty() => view! {
-                            <p class="hint">"None: every imported line matched."</p>
+                            <p class="hint">{t!(i18n, settlements.unmatched.none)}</p>
                         }.into_any(),
                         Ok(overview) => view! {
                             <table class="unmatched-lines">
                                 <thead><tr>
-                                    <th>"Booked"</th><th>"Direction"</th><th class="num">"Amount"</th><th>"End-to-end id"</th>
-                                    <th>"Reference"</th><th>"Why unmatched"</th><th>"Dismiss"</th>
+                                    <th>{t!(i18n, settlements.unmatched.booked)}</th><th>{t!(i18n, settlements.unmatched.direction)}</th>
+                                    <th class="num">{t!(i18n, settlements.unmatched.amount)}</th><th>{t!(i18n, settlements.unmatched.end_to_end_id)}</th>
+                                    <th>{t!(i18n, settlements.unmatched.reference)}</th><th>{t!(i18n, settlements.unmatched.why)}</th>
+                                    <th>{t!(i18n, settlements.unmatched.dismiss_column)}</th>
                                 </tr></thead>
                                 <tbody>
                                     {overview.unmatched_lines.into_iter().map(|line| view! { <LineRow line dismiss/> }).collect_view()}
@@ -801,36 +930,39 @@ fn UnmatchedLines(
 
 #[component]
 fn LineRow(line: StatementLine, dismiss: ServerAction<DismissStatementLine>) -> impl IntoView {
+    let i18n = use_i18n();
     let reference = [line.reference.clone(), line.counterparty.clone()]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
         .join(" · ");
     let why = match (line.explanation.clone(), line.match_state.as_str()) {
-        (Some(text), "mismatch") => format!("does not match its transfer: {text}"),
+        (Some(text), "mismatch") => {
+            t_string!(i18n, settlements.unmatched.mismatch, text = text).to_string()
+        }
         (Some(text), _) => text,
-        (None, state) => state.to_string(),
+        (None, state) => match_state_words(state),
     };
     let amount = line_amount(&line);
     view! {
         <tr data-line-id=line.id.to_string() data-match-state=line.match_state.clone()>
-            <td>{line.booked_on.map_or_else(|| "—".to_string(), |d| d.to_string())}</td>
+            <td>{line.booked_on.map_or_else(|| "—".to_string(), date)}</td>
             <td>{direction_words(&line.direction)}</td>
             <td class="num">{amount.clone()}</td>
             <td>{match line.end_to_end_id.clone() {
                 Some(id) => view! { <code>{id}</code> }.into_any(),
                 None => view! { "—" }.into_any(),
             }}</td>
-            <td>{reference}{line.return_reason.clone().map(|code| format!(" · return reason {code}"))}</td>
+            <td>{reference}{line.return_reason.clone().map(|code| t_string!(i18n, settlements.unmatched.return_reason, code = code).to_string())}</td>
             <td class="reason">{why}</td>
             <td>
                 <ActionForm action=dismiss attr:class="dismiss-line">
                     <input type="hidden" name="line_id" value=line.id.to_string()/>
                     <label>
-                        <span class="visually-hidden">{format!("Why the line of {amount} is not a settlement")}</span>
-                        <input type="text" name="note" required placeholder="why it is not a settlement" maxlength="1000"/>
+                        <span class="visually-hidden">{t_string!(i18n, settlements.unmatched.note_label, amount = amount.clone()).to_string()}</span>
+                        <input type="text" name="note" required placeholder=t_string!(i18n, settlements.unmatched.note_placeholder) maxlength="1000"/>
                     </label>
-                    <button type="submit" disabled=move || dismiss.pending().get()>"Dismiss"</button>
+                    <button type="submit" disabled=move || dismiss.pending().get()>{t!(i18n, settlements.unmatched.dismiss)}</button>
                 </ActionForm>
             </td>
         </tr>
@@ -843,31 +975,32 @@ fn BankDetails(studios: OnceResource<Result<Vec<Studio>, AppError>>) -> impl Int
     let studio_account = ServerAction::<SetStudioBankAccount>::new();
     let employee_account = ServerAction::<SetEmployeeBankAccount>::new();
     let employees = OnceResource::new(list_employees());
+    let i18n = use_i18n();
     view! {
         <section class="bank-details" aria-labelledby="bank-details-heading">
-            <h2 id="bank-details-heading">"Bank details"</h2>
-            <h3>"A studio's account"</h3>
-            <p class="hint">"The account the studio's bank files pay from (a regular IBAN, not a QR-IBAN)."</p>
+            <h2 id="bank-details-heading">{t!(i18n, settlements.bank_details.heading)}</h2>
+            <h3>{t!(i18n, settlements.bank_details.studio_heading)}</h3>
+            <p class="hint">{t!(i18n, settlements.bank_details.studio_hint)}</p>
             <ActionForm action=studio_account attr:class="form-grid bank-account-form studio-account">
-                <label>"Studio"
+                <label>{t!(i18n, settlements.bank_details.studio)}
                     <StudioSelect studios/>
                 </label>
-                <label>"Studio IBAN"
+                <label>{t!(i18n, settlements.bank_details.studio_iban)}
                     <input type="text" name="iban" required autocomplete="off" spellcheck="false" placeholder="CH93 0076 2011 6238 5295 7"/>
                 </label>
-                <label>"Account holder (optional)"
-                    <input type="text" name="holder" maxlength="70" placeholder="the studio's name"/>
+                <label>{t!(i18n, settlements.bank_details.holder)}
+                    <input type="text" name="holder" maxlength="70" placeholder=t_string!(i18n, settlements.bank_details.holder_placeholder)/>
                 </label>
-                <button type="submit" disabled=move || studio_account.pending().get()>"Save studio account"</button>
+                <button type="submit" disabled=move || studio_account.pending().get()>{t!(i18n, settlements.bank_details.save_studio)}</button>
             </ActionForm>
             {move || studio_account.value().get().map(|result| match result {
-                Ok(()) => view! { <p class="notice success" role="status">"The studio's account is saved: the next bank file pays from it."</p> }.into_any(),
+                Ok(()) => view! { <p class="notice success" role="status">{t!(i18n, settlements.bank_details.studio_saved)}</p> }.into_any(),
                 Err(error) => view! { <ErrorMessage error/> }.into_any(),
             })}
-            <h3>"An employee's account"</h3>
-            <p class="hint">"Where the employee's bank payouts go. Their scheduled payouts go into the next bank file."</p>
+            <h3>{t!(i18n, settlements.bank_details.employee_heading)}</h3>
+            <p class="hint">{t!(i18n, settlements.bank_details.employee_hint)}</p>
             <ActionForm action=employee_account attr:class="form-grid bank-account-form employee-account">
-                <label>"Employee"
+                <label>{t!(i18n, settlements.bank_details.employee)}
                     <select name="employee_id" required>
                         <Suspense fallback=|| ()>
                             {move || Suspend::new(async move {
@@ -875,16 +1008,16 @@ fn BankDetails(studios: OnceResource<Result<Vec<Studio>, AppError>>) -> impl Int
                                     Ok(list) => list.into_iter().map(|e| view! {
                                         <option value=e.id.to_string()>{format!("{} ({})", e.name, e.studio_name)}</option>
                                     }).collect_view().into_any(),
-                                    Err(_) => view! { <option value="">"— the employees could not be loaded —"</option> }.into_any(),
+                                    Err(_) => view! { <option value="">{t!(i18n, settlements.bank_details.employees_unavailable)}</option> }.into_any(),
                                 }
                             })}
                         </Suspense>
                     </select>
                 </label>
-                <label>"Employee IBAN"
+                <label>{t!(i18n, settlements.bank_details.employee_iban)}
                     <input type="text" name="iban" required autocomplete="off" spellcheck="false" placeholder="CH.. .... .... .... .... ."/>
                 </label>
-                <button type="submit" disabled=move || employee_account.pending().get()>"Save employee account"</button>
+                <button type="submit" disabled=move || employee_account.pending().get()>{t!(i18n, settlements.bank_details.save_employee)}</button>
             </ActionForm>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -892,7 +1025,7 @@ fn BankDetails(studios: OnceResource<Result<Vec<Studio>, AppError>>) -> impl Int
                 })}
             </Suspense>
             {move || employee_account.value().get().map(|result| match result {
-                Ok(()) => view! { <p class="notice success" role="status">"The employee's IBAN is saved: their scheduled payouts go into the next bank file."</p> }.into_any(),
+                Ok(()) => view! { <p class="notice success" role="status">{t!(i18n, settlements.bank_details.employee_saved)}</p> }.into_any(),
                 Err(error) => view! { <ErrorMessage error/> }.into_any(),
             })}
         </section>

@@ -3,8 +3,11 @@
 //! or print the Z report.
 
 use crate::api::{current_till, list_studios, CloseTill, MoveCash, OpenTill};
-use crate::components::{chf, idempotency_key_for, utc_minute, AttentionBanner, ErrorMessage};
+use crate::components::{
+    chf, count, date, idempotency_key_for, utc_minute, AttentionBanner, ErrorMessage,
+};
 use crate::domain::*;
+use crate::i18n::{t, t_string, use_i18n};
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
@@ -32,10 +35,11 @@ pub fn TillPage() -> impl IntoView {
             }
         },
     );
+    let i18n = use_i18n();
     view! {
         <AttentionBanner/>
-        <h1>"Till"</h1>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <h1>{t!(i18n, till.title)}</h1>
+        <Suspense fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match studios.await {
                     Ok(list) => {
@@ -45,7 +49,7 @@ pub fn TillPage() -> impl IntoView {
                             }
                         }
                         view! {
-                            <label>"Studio "
+                            <label>{t!(i18n, till.studio)}
                                 <select name="studio" on:change=move |ev| studio.set(event_target_value(&ev))>
                                     {list.into_iter().map(|s| view! {
                                         <option value=s.id.to_string() selected=s.id.to_string() == studio.get_untracked()>{s.name}</option>
@@ -64,7 +68,7 @@ pub fn TillPage() -> impl IntoView {
             .filter_map(Result::err)
             .map(|error| view! { <ErrorMessage error/> })
             .collect_view()}
-        <Transition fallback=|| view! { <p>"Loading the till…"</p> }>
+        <Transition fallback=move || view! { <p>{t!(i18n, till.loading_till)}</p> }>
             {move || Suspend::new(async move {
                 match till.await {
                     Ok(None) => view! { <OpenForm studio=studio.get_untracked() open/> }.into_any(),
@@ -73,7 +77,7 @@ pub fn TillPage() -> impl IntoView {
                     }
                     Ok(Some(session)) => match session.z_report {
                         Some(report) => view! { <ZReportView report/> }.into_any(),
-                        None => view! { <p class="error">"This till is closed but has no Z report."</p> }.into_any(),
+                        None => view! { <p class="error">{t!(i18n, till.closed_without_report)}</p> }.into_any(),
                     },
                     Err(error) => view! { <ErrorMessage error/> }.into_any(),
                 }
@@ -85,21 +89,22 @@ pub fn TillPage() -> impl IntoView {
 #[component]
 fn OpenForm(studio: String, open: ServerAction<OpenTill>) -> impl IntoView {
     let key = idempotency_key_for(open.version().read_only());
+    let i18n = use_i18n();
     view! {
         <section id="open-till">
-            <h2>"Open today's till"</h2>
+            <h2>{t!(i18n, till.open.title)}</h2>
             <ActionForm action=open>
                 <input type="hidden" name="idempotency_key" prop:value=move || key.get()/>
                 <input type="hidden" name="studio_id" value=studio/>
                 <div class="form-grid">
-                    <label>"Counted float (CHF)"
+                    <label>{t!(i18n, till.open.float)}
                         <input name="opening_float" inputmode="decimal" required placeholder="200.00"/>
                     </label>
-                    <label>"Note (optional)"
+                    <label>{t!(i18n, till.open.note)}
                         <input name="reason" maxlength="500"/>
                     </label>
                 </div>
-                <button type="submit" disabled=move || open.pending().get()>"Open till"</button>
+                <button type="submit" disabled=move || open.pending().get()>{t!(i18n, till.open.submit)}</button>
             </ActionForm>
         </section>
     }
@@ -115,41 +120,56 @@ fn OpenTillView(
     let close_key = idempotency_key_for(close.version().read_only());
     let studio = session.studio_id.to_string();
     let studio_for_close = studio.clone();
+    let i18n = use_i18n();
+    let summary = t_string!(
+        i18n,
+        till.session.summary,
+        studio = session.studio_name.clone(),
+        since = utc_minute(session.opened_at),
+        float = chf(session.opening_float)
+    )
+    .to_string();
+    let expected = t_string!(
+        i18n,
+        till.session.expected,
+        amount = chf(session.expected_cash)
+    )
+    .to_string();
     view! {
         <section id="till" data-state="open">
             <p class="summary">
-                {format!("{} — open since {} with a float of {}. ", session.studio_name, utc_minute(session.opened_at), chf(session.opening_float))}
-                <strong class="expected" data-expected=session.expected_cash.0>{format!("The drawer should hold {}.", chf(session.expected_cash))}</strong>
+                {summary}
+                <strong class="expected" data-expected=session.expected_cash.0>{expected}</strong>
             </p>
             <MovementTable movements=session.movements.clone()/>
-            <h2>"Cash in or out"</h2>
+            <h2>{t!(i18n, till.movement.title)}</h2>
             <ActionForm action=movement attr:id="movement-form">
                 <input type="hidden" name="idempotency_key" prop:value=move || movement_key.get()/>
                 <input type="hidden" name="studio_id" value=studio/>
                 <div class="form-grid">
                     <fieldset>
-                        <legend>"Direction"</legend>
-                        <label class="inline"><input type="radio" name="direction" value="in" checked=true/>"Cash in"</label>
-                        <label class="inline"><input type="radio" name="direction" value="out"/>"Cash out"</label>
+                        <legend>{t!(i18n, till.movement.direction)}</legend>
+                        <label class="inline"><input type="radio" name="direction" value="in" checked=true/>{t!(i18n, till.movement.cash_in)}</label>
+                        <label class="inline"><input type="radio" name="direction" value="out"/>{t!(i18n, till.movement.cash_out)}</label>
                     </fieldset>
-                    <label>"Amount (CHF)"<input name="amount" inputmode="decimal" required/></label>
-                    <label>"Reason"<input name="reason" required maxlength="500"/></label>
+                    <label>{t!(i18n, till.movement.amount)}<input name="amount" inputmode="decimal" required/></label>
+                    <label>{t!(i18n, till.movement.reason)}<input name="reason" required maxlength="500"/></label>
                 </div>
-                <button type="submit" disabled=move || movement.pending().get()>"Record cash movement"</button>
+                <button type="submit" disabled=move || movement.pending().get()>{t!(i18n, till.movement.submit)}</button>
             </ActionForm>
-            <h2>"Close: count the drawer"</h2>
+            <h2>{t!(i18n, till.close.title)}</h2>
             <ActionForm action=close attr:id="close-form">
                 <input type="hidden" name="idempotency_key" prop:value=move || close_key.get()/>
                 <input type="hidden" name="studio_id" value=studio_for_close/>
                 <div class="form-grid denominations">
                     {CHF_DENOMINATIONS.into_iter().map(|d| view! {
-                        <label>{denomination_label(d)}
+                        <label>{denomination_text(d)}
                             <input name=format!("denominations[{d}]") inputmode="numeric" placeholder="0" size="4"/>
                         </label>
                     }).collect_view()}
                 </div>
-                <label>"Reason for a difference"<input name="variance_reason" maxlength="500"/></label>
-                <button type="submit" disabled=move || close.pending().get()>"Close till"</button>
+                <label>{t!(i18n, till.close.variance_reason)}<input name="variance_reason" maxlength="500"/></label>
+                <button type="submit" disabled=move || close.pending().get()>{t!(i18n, till.close.submit)}</button>
             </ActionForm>
         </section>
     }
@@ -157,9 +177,11 @@ fn OpenTillView(
 
 #[component]
 fn MovementTable(movements: Vec<TillMovement>) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <table class="movements">
-            <thead><tr><th>"Time"</th><th>"What"</th><th class="num">"Amount"</th></tr></thead>
+            <thead><tr><th>{t!(i18n, till.movements.time)}</th><th>{t!(i18n, till.movements.what)}</th>
+                <th class="num">{t!(i18n, till.movements.amount)}</th></tr></thead>
             <tbody>
                 {movements.into_iter().map(|m| view! {
                     <tr><td>{utc_minute(m.at)}</td><td>{m.reason}</td><td class="num">{chf(m.amount)}</td></tr>
@@ -176,45 +198,85 @@ fn ZReportView(report: ZReport) -> impl IntoView {
         Some(reason) => format!("{} ({reason})", chf(report.variance)),
         None => chf(report.variance),
     };
+    let i18n = use_i18n();
+    let title = t_string!(
+        i18n,
+        till.z_report.title,
+        studio = report.studio_name.clone(),
+        date = date(report.business_date)
+    )
+    .to_string();
+    let times = t_string!(
+        i18n,
+        till.z_report.times,
+        opened = utc_minute(report.opened_at),
+        closed = utc_minute(report.closed_at)
+    )
+    .to_string();
     view! {
         <section id="z-report" class="z-report">
-            <h2>{format!("Z report — {}, {}", report.studio_name, report.business_date)}</h2>
-            <p>{format!("Opened {}, closed {}.", utc_minute(report.opened_at), utc_minute(report.closed_at))}</p>
-            <h3>"Sales by payment method"</h3>
+            <h2>{title}</h2>
+            <p>{times}</p>
+            <h3>{t!(i18n, till.z_report.by_method)}</h3>
             <table>
-                <thead><tr><th>"Method"</th><th class="num">"Services"</th><th class="num">"Sales"</th><th class="num">"Tips"</th></tr></thead>
+                <thead><tr><th>{t!(i18n, till.z_report.method)}</th><th class="num">{t!(i18n, till.z_report.services)}</th>
+                    <th class="num">{t!(i18n, till.z_report.sales)}</th><th class="num">{t!(i18n, till.z_report.tips)}</th></tr></thead>
                 <tbody>
                     {report.sales_by_method.into_iter().map(|m| view! {
-                        <tr><td>{m.payment_method}</td><td class="num">{m.count}</td><td class="num">{chf(m.gross)}</td><td class="num">{chf(m.tips)}</td></tr>
+                        <tr><td>{method_label(&m.payment_method)}</td><td class="num">{count(m.count)}</td><td class="num">{chf(m.gross)}</td><td class="num">{chf(m.tips)}</td></tr>
                     }).collect_view()}
                 </tbody>
             </table>
-            <h3>"Sales by VAT rate"</h3>
+            <h3>{t!(i18n, till.z_report.by_vat_rate)}</h3>
             <table>
-                <thead><tr><th>"Rate"</th><th class="num">"Gross"</th><th class="num">"VAT"</th><th class="num">"Net"</th></tr></thead>
+                <thead><tr><th>{t!(i18n, till.z_report.rate)}</th><th class="num">{t!(i18n, till.z_report.gross)}</th>
+                    <th class="num">{t!(i18n, till.z_report.vat)}</th><th class="num">{t!(i18n, till.z_report.net)}</th></tr></thead>
                 <tbody>
                     {report.sales_by_vat_rate.into_iter().map(|v| view! {
                         <tr><td>{v.vat_rate_bps.percent_text()}</td><td class="num">{chf(v.gross)}</td><td class="num">{chf(v.vat)}</td><td class="num">{chf(v.net)}</td></tr>
                     }).collect_view()}
                 </tbody>
             </table>
-            <h3>"Cash"</h3>
+            <h3>{t!(i18n, till.z_report.cash)}</h3>
             <table class="cash">
                 <tbody>
-                    <tr><th>"Opening float"</th><td class="num">{chf(report.opening_float)}</td></tr>
-                    <tr><th>"Tips (all methods)"</th><td class="num">{chf(report.tips)}</td></tr>
-                    <tr><th>"Refunds"</th><td class="num">{chf(report.refunds)}</td></tr>
-                    <tr><th>"Cash payouts"</th><td class="num">{chf(report.cash_payouts)}</td></tr>
-                    <tr><th>"Cash in"</th><td class="num">{chf(report.cash_in)}</td></tr>
-                    <tr><th>"Cash out"</th><td class="num">{chf(report.cash_out)}</td></tr>
-                    <tr><th>"Expected closing cash"</th><td class="num expected">{chf(report.expected_cash)}</td></tr>
-                    <tr><th>"Counted closing cash"</th><td class="num counted">{chf(report.counted_cash)}</td></tr>
-                    <tr><th>"Variance"</th><td class="num variance">{variance_text}</td></tr>
+                    <tr><th>{t!(i18n, till.z_report.opening_float)}</th><td class="num">{chf(report.opening_float)}</td></tr>
+                    <tr><th>{t!(i18n, till.z_report.tips_all)}</th><td class="num">{chf(report.tips)}</td></tr>
+                    <tr><th>{t!(i18n, till.z_report.refunds)}</th><td class="num">{chf(report.refunds)}</td></tr>
+                    <tr><th>{t!(i18n, till.z_report.cash_payouts)}</th><td class="num">{chf(report.cash_payouts)}</td></tr>
+                    <tr><th>{t!(i18n, till.z_report.cash_in)}</th><td class="num">{chf(report.cash_in)}</td></tr>
+                    <tr><th>{t!(i18n, till.z_report.cash_out)}</th><td class="num">{chf(report.cash_out)}</td></tr>
+                    <tr><th>{t!(i18n, till.z_report.expected)}</th><td class="num expected">{chf(report.expected_cash)}</td></tr>
+                    <tr><th>{t!(i18n, till.z_report.counted)}</th><td class="num counted">{chf(report.counted_cash)}</td></tr>
+                    <tr><th>{t!(i18n, till.z_report.variance)}</th><td class="num variance">{variance_text}</td></tr>
                 </tbody>
             </table>
             <MovementTable movements=report.movements/>
-            <button type="button" class="no-print" onclick="window.print()">"Print"</button>
+            <button type="button" class="no-print" onclick="window.print()">{t!(i18n, till.z_report.print)}</button>
         </section>
+    }
+}
+
+/// A note or coin in the page's language: "CHF 200" for notes and francs, "50 Rp." for coins
+/// under a franc (the same split as [`denomination_label`]).
+fn denomination_text(rappen: i64) -> String {
+    let i18n = use_i18n();
+    if rappen >= 100 {
+        t_string!(i18n, till.denomination.francs, francs = rappen / 100).to_string()
+    } else {
+        t_string!(i18n, till.denomination.rappen, rappen = rappen).to_string()
+    }
+}
+
+/// A Z report's payment method ("cash", as the report stores it) in the page's language; a
+/// spelling the app does not know is shown as it is.
+fn method_label(stored: &str) -> String {
+    let i18n = use_i18n();
+    match PaymentMethod::parse(stored) {
+        Ok(PaymentMethod::Cash) => t_string!(i18n, till.z_report.methods.cash).to_string(),
+        Ok(PaymentMethod::Card) => t_string!(i18n, till.z_report.methods.card).to_string(),
+        Ok(PaymentMethod::Twint) => t_string!(i18n, till.z_report.methods.twint).to_string(),
+        Err(_) => stored.to_string(),
     }
 }
 

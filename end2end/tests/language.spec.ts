@@ -1,0 +1,94 @@
+import { expect, test, type Page } from "@playwright/test";
+import { chf, hydrated, signedInContext, UI_TIMEOUT, type Language } from "./helpers";
+
+/**
+ * Languages (issue 10): German, French and English, chosen per person, the browser's language
+ * by default, numbers and CHF per locale. The Bern receptionist is the person here: no other
+ * spec signs in as her, so her stored choice cannot leak into them; she ends in English again.
+ */
+
+const BERN = { email: "reception.bern@demo.test", password: "reception-demo" };
+
+/** The top bar's language menu. */
+function languageMenu(page: Page) {
+  return page.locator("form.language-menu select");
+}
+
+/** Chooses `language` in the menu and waits for the page to come back in it. */
+async function choose(page: Page, language: Language): Promise<void> {
+  await languageMenu(page).selectOption(language);
+  await expect(page.locator("html")).toHaveAttribute("lang", language, { timeout: UI_TIMEOUT });
+  await hydrated(page);
+}
+
+test("the sign-in page speaks the browser's language, English when it offers none of the three", async ({ browser, baseURL }) => {
+  const cases: [string, Language, string, string][] = [
+    ["de-CH", "de", "Anmelden", "Passwort"],
+    ["fr-CH", "fr", "Connexion", "Mot de passe"],
+    ["de-DE", "de", "Anmelden", "Passwort"],
+    ["en-US", "en", "Sign in", "Password"],
+    ["it-CH", "en", "Sign in", "Password"],
+  ];
+  for (const [locale, language, heading, password] of cases) {
+    const context = await browser.newContext({ baseURL, locale, storageState: { cookies: [], origins: [] } });
+    const page = await context.newPage();
+    await page.goto("/login");
+    await expect(page.locator("html"), locale).toHaveAttribute("lang", language);
+    await expect(page.getByRole("heading", { level: 1 }), locale).toHaveText(heading);
+    await expect(page.getByLabel(password), locale).toBeVisible();
+    await context.close();
+  }
+});
+
+test("a receptionist switches to German, then French; her choice follows her to another browser", async ({ browser, baseURL }) => {
+  const { context, page } = await signedInContext(browser, baseURL, BERN, "/reception");
+  try {
+    const nav = page.locator("header.top nav");
+    await expect(nav.getByRole("link", { name: "Reception" })).toBeVisible();
+
+    await choose(page, "de");
+    await expect(page).toHaveURL(/\/reception$/);
+    await expect(nav.getByRole("link", { name: "Empfang" })).toBeVisible();
+    await expect(nav.getByRole("link", { name: "Kasse" })).toBeVisible();
+    await expect(page.getByRole("button", { name: "Abmelden" })).toBeVisible();
+    await expect(page.locator(".signed-in")).toContainText("Reception Bern · Empfang");
+
+    await choose(page, "fr");
+    await expect(nav.getByRole("link", { name: "Réception" })).toBeVisible();
+    await expect(nav.getByRole("link", { name: "Caisse" })).toBeVisible();
+    await expect(page.getByRole("button", { name: "Se déconnecter" })).toBeVisible();
+
+    // Another device whose browser asks for English: signing in brings her French back.
+    const other = await signedInContext(browser, baseURL, BERN, "/till");
+    try {
+      await expect(other.page.locator("html")).toHaveAttribute("lang", "fr", { timeout: UI_TIMEOUT });
+      await expect(other.page.locator("header.top nav").getByRole("link", { name: "Caisse" })).toBeVisible();
+      await expect(other.page).toHaveURL(/\/till$/);
+    } finally {
+      await other.context.close();
+    }
+  } finally {
+    // Back to English for whoever signs in as her next (a failed run included).
+    const reset = await page.request.post("/language", { form: { language: "en", next: "/" }, maxRedirects: 0 });
+    expect(reset.status()).toBe(303);
+    await context.close();
+  }
+});
+
+test("amounts and dates follow the language: CHF 18'080.00 in German, 18'080,00 CHF in French", async ({ browser, baseURL, request }) => {
+  const response = await request.get("/api/v1/payouts?state=committed");
+  expect(response.status()).toBe(200);
+  const payouts = (await response.json()) as { id: string; total: number }[];
+  expect(payouts.length).toBeGreaterThan(0);
+  const payout = payouts[0];
+  for (const language of ["de", "fr", "en"] as Language[]) {
+    // The owner chose no language: the browser's cookie decides.
+    const context = await browser.newContext({ baseURL, storageState: ".auth/owner.json" });
+    await context.addCookies([{ name: "i18n_pref_locale", value: language, url: baseURL ?? "" }]);
+    const page = await context.newPage();
+    await page.goto(`/payouts/${payout.id}`);
+    await expect(page.locator("html")).toHaveAttribute("lang", language);
+    await expect(page.locator("dl.facts dd.total")).toHaveText(chf(payout.total, language), { timeout: UI_TIMEOUT });
+    await context.close();
+  }
+});
