@@ -1126,26 +1126,13 @@ async fn choose_language_form(
                 header::SET_COOKIE,
                 language_cookie(language, served_over_https(&headers)),
             ),
-            (header::LOCATION, local_path(form.next.as_deref())),
+            (
+                header::LOCATION,
+                local_redirect_target(form.next.as_deref()),
+            ),
         ],
     )
         .into_response())
-}
-
-/// `next` when it is a path on this site (`/…`, not `//host` or `/\host`, which browsers read
-/// as another site), else `/`: a form's redirect target never leaves the app.
-fn local_path(next: Option<&str>) -> String {
-    match next {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.starts_with("/\\")
-                && !path.chars().any(char::is_control) =>
-        {
-            path.to_string()
-        }
-        Some(_) | None => "/".to_string(),
-    }
 }
 
 #[utoipa::path(

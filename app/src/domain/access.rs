@@ -582,6 +582,25 @@ pub fn mask_personal(text: &str) -> String {
         .collect()
 }
 
+/// Where to send someone after signing in or choosing a language: `next` when it is a path on this
+/// site (`/payouts?state=failed`), `/` otherwise. Refuses `//host` and `/\\host` (browsers read
+/// both as another site: an open redirect, OWASP's "unvalidated redirects and forwards") and
+/// control characters (browsers strip tabs and line breaks from URLs, which turns `/\t/host` into
+/// `//host`). One rule for the sign-in page (WASM) and the server's `POST /language`.
+pub fn local_redirect_target(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.starts_with("/\\")
+                && !path.chars().any(char::is_control) =>
+        {
+            path.to_string()
+        }
+        Some(_) | None => "/".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -659,5 +678,30 @@ mod tests {
             assert_eq!(Role::parse(role.as_str()), Ok(role));
         }
         assert!(ApiScope::parse("payouts:delete").is_err());
+    }
+
+    #[test]
+    fn only_paths_of_this_site_are_followed_after_sign_in() {
+        for local in [
+            "/",
+            "/payouts?state=failed",
+            "/owner#top",
+            "/reception/../owner",
+        ] {
+            assert_eq!(local_redirect_target(Some(local)), local);
+        }
+        for elsewhere in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example/",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "evil.example",
+            "",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(local_redirect_target(Some(elsewhere)), "/", "{elsewhere:?}");
+        }
+        assert_eq!(local_redirect_target(None), "/");
     }
 }

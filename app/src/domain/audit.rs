@@ -160,18 +160,6 @@ pub struct AuditRun {
     pub checks_done: i64,
 }
 
-impl AuditRun {
-    /// What a running audit has done, for people watching: `7 / 12 checks`, or `planning` before
-    /// the jobs are known.
-    pub fn progress_text(&self) -> String {
-        if self.checks_total == 0 {
-            "planning the checks".into()
-        } else {
-            format!("{} / {} checks", self.checks_done, self.checks_total)
-        }
-    }
-}
-
 /// A run with its findings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -290,7 +278,5 @@ mod tests {
         let parsed = serde_json::from_str::<AuditReport>(minimal).expect("a minimal report reads");
         assert_eq!((parsed.run.days, parsed.run.finished_at), (None, None));
         assert_eq!((parsed.run.checks_done, parsed.run.checks_total), (0, 0));
-        assert_eq!(parsed.run.progress_text(), "planning the checks");
-        assert_eq!(report.run.progress_text(), "12 / 12 checks");
     }
 }

@@ -53,16 +53,6 @@ impl ExportDataset {
             })
     }
 
-    /// What the file holds, in a sentence for the Exports page.
-    pub fn description(self) -> &'static str {
-        match self {
-            ExportDataset::Payouts => "One row per payout committed in the period: employee, period, method, commission, tips, top-ups, deductions and total.",
-            ExportDataset::PayoutLines => "One row per line of those payouts: the service or working day, its price, commission rate and amounts.",
-            ExportDataset::LedgerTransfers => "One row per ledger posting effective in the period: account, amount, reason and what caused it.",
-            ExportDataset::ZReports => "One row per till closed for a business day of the period: sales by method, tips, VAT, cash counted and its variance.",
-        }
-    }
-
     /// Where the export of `from ..= to` (YYYY-MM-DD), of one studio or all, downloads from
     /// (`GET`, `text/csv`): `/api/v1/exports/payouts.csv?from=2026-09-01&to=2026-09-30`.
     pub fn download_path(self, from: &str, to: &str, studio_id: Option<&str>) -> String {

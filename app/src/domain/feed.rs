@@ -97,16 +97,3 @@ pub enum FeedConnection {
     /// The server refused or closed the stream for good (e.g. signed out); no more retries.
     Closed,
 }
-
-impl FeedConnection {
-    /// The words the Live page shows.
-    pub fn describe(self) -> String {
-        match self {
-            FeedConnection::Connecting => "connecting…".to_string(),
-            FeedConnection::Live => "live".to_string(),
-            FeedConnection::Resumed { from } => format!("live (resumed from #{from})"),
-            FeedConnection::Reconnecting => "reconnecting…".to_string(),
-            FeedConnection::Closed => "disconnected".to_string(),
-        }
-    }
-}

@@ -23,8 +23,8 @@ pub mod webhook;
 pub mod wire;
 
 pub use access::{
-    mask_personal, ActivityEntry, ApiKeyInfo, ApiKeyRequest, ApiScope, CreatedApiKey, Me,
-    Permission, Role, UserInfo, UserRequest,
+    local_redirect_target, mask_personal, ActivityEntry, ApiKeyInfo, ApiKeyRequest, ApiScope,
+    CreatedApiKey, Me, Permission, Role, UserInfo, UserRequest,
 };
 pub use audit::*;
 pub use dashboard::{

@@ -3,6 +3,7 @@
 use super::Session;
 use crate::api::SignIn;
 use crate::components::{current_language, ErrorMessage};
+use crate::domain::local_redirect_target;
 use crate::i18n::{t, use_i18n};
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
@@ -16,12 +17,7 @@ pub fn LoginPage() -> impl IntoView {
     let Session { me, changed } = expect_context::<Session>();
     let sign_in = ServerAction::<SignIn>::new();
     let query = use_query_map();
-    let next = move || {
-        query
-            .with(|q| q.get("next"))
-            .filter(|path| path.starts_with('/') && !path.starts_with("//"))
-            .unwrap_or_else(|| "/".to_string())
-    };
+    let next = move || query.with(|q| local_redirect_target(q.get_str("next")));
     // A successful sign-in makes the shell read who is signed in again; this page then redirects.
     // Someone who chose another language than this page's gets `next` loaded anew instead, so
     // everything renders in their language (the sign-in set the cookie the server reads).
