@@ -9,8 +9,9 @@ use std::error::Error;
 use std::path::PathBuf;
 
 /// The namespaces, one per page plus `common` (the shell, the sign-in page and the shared
-/// components); each has a file per locale.
-const NAMESPACES: [&str; 14] = [
+/// components) and `slip` (the payout slip's PDF, written on the server); each has a file per
+/// locale.
+const NAMESPACES: [&str; 15] = [
     "common",
     "reception",
     "till",
@@ -25,6 +26,7 @@ const NAMESPACES: [&str; 14] = [
     "webhooks",
     "live",
     "settings",
+    "slip",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -75,12 +75,28 @@ test("a receptionist switches to German, then French; her choice follows her to 
   }
 });
 
-test("amounts and dates follow the language: CHF 18'080.00 in German, 18'080,00 CHF in French", async ({ browser, baseURL, request }) => {
+test("amounts, dates and refusals follow the language: CHF 18'080.00 in German, 18'080,00 CHF in French", async ({ browser, baseURL, request }) => {
   const response = await request.get("/api/v1/payouts?state=committed");
   expect(response.status()).toBe(200);
   const payouts = (await response.json()) as { id: string; total: number }[];
   expect(payouts.length).toBeGreaterThan(0);
   const payout = payouts[0];
+  // The state machine's refusal is worded in the page's language too (a committed payout is
+  // never voided), not in the server's English.
+  const refused: Record<Language, string[]> = {
+    de: [
+      "Abschliessen: Die Auszahlung ist bereits ausgeführt",
+      "Stornieren: Die Auszahlung ist bereits ausgeführt; eine ausgeführte Auszahlung wird mit einer neuen Buchung korrigiert, nie storniert",
+    ],
+    fr: [
+      "Terminer : le versement est déjà exécuté",
+      "Annuler : le versement est déjà exécuté ; un versement exécuté se corrige par une nouvelle écriture, jamais par une annulation",
+    ],
+    en: [
+      "Finish: the payout is already committed",
+      "Cancel: the payout is already committed; a committed payout is corrected by a new entry, never voided",
+    ],
+  };
   for (const language of ["de", "fr", "en"] as Language[]) {
     // The owner chose no language: the browser's cookie decides.
     const context = await browser.newContext({ baseURL, storageState: ".auth/owner.json" });
@@ -89,6 +105,7 @@ test("amounts and dates follow the language: CHF 18'080.00 in German, 18'080,00 
     await page.goto(`/payouts/${payout.id}`);
     await expect(page.locator("html")).toHaveAttribute("lang", language);
     await expect(page.locator("dl.facts dd.total")).toHaveText(chf(payout.total, language), { timeout: UI_TIMEOUT });
+    await expect(page.locator("p.refused")).toHaveText(refused[language]);
     await context.close();
   }
 });

@@ -37,7 +37,7 @@ test("a provider's events show on the payments page, which offers only the legal
   await expect(row.getByRole("button", { name: "Refund part" })).toBeVisible();
   await expect(row.getByRole("button", { name: "Capture" })).toHaveCount(0);
   await row.locator("details.refused-actions summary").click();
-  await expect(row.locator("details.refused-actions")).toContainText("Capture: cannot capture: the payment is already captured");
+  await expect(row.locator("details.refused-actions")).toContainText("Capture: the payment is already captured");
   await expect(page.locator("table.parked-events")).toContainText("over the captured amount");
 
   // Refund CHF 5.00 of it from the page.

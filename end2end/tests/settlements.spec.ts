@@ -259,7 +259,7 @@ test.describe("Settlements", () => {
     await expect(item.getByRole("button", { name: "Resolve as paid" })).toBeVisible();
     await expect(item.getByRole("button", { name: "Write off" })).toBeVisible();
     await expect(item.getByRole("button", { name: "Confirm settled" })).toHaveCount(0);
-    await expect(item.locator("details.refused-actions")).toContainText("Confirm settled: cannot confirm");
+    await expect(item.locator("details.refused-actions")).toContainText("Confirm settled: it failed; if the bank says it reached the payee after all, resolve it as paid");
     const settled = (await overview(request)).recent.map((i) => [i.id, i.state]);
     expect(settled).toEqual(expect.arrayContaining([[paid.id, "settled"], [alsoPaid.id, "settled"]]));
     await hydrated(page);

@@ -27,7 +27,7 @@ test.describe("Payout slips", () => {
   test("the owner downloads the slip of a committed payout and it shows the payout's total", async ({ page, request }) => {
     const payout = await aCommittedPayout(request);
     await open(page, `/payouts/${payout.id}`);
-    // The page puts a no-break space after CHF (CLDR); the slip writes a plain one.
+    // Page and slip put a no-break space after CHF (CLDR); pdfText folds it to a plain one.
     const total = (await page.locator("dl.facts dd.total").innerText()).trim().replace(/\u00a0/g, " ");
     expect(total).toMatch(/^CHF [\d']+\.\d{2}$/);
 

@@ -5,9 +5,10 @@
 
 use crate::api::{ApiResult, ApiState, Auth, ErrorBody};
 use crate::openapi::ReadErrors;
-use app::domain::{AppError, PayoutId};
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue};
+use app::domain::{AppError, Language, PayoutId};
+use app::engine::auth::request_language;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
@@ -17,6 +18,15 @@ use utoipa_axum::routes;
 /// The slip routes, documented (merged into [`crate::api::router`]).
 pub(crate) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new().routes(routes!(payout_slip))
+}
+
+/// `?language=de`: the slip's language, when it should not be the request's.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SlipQuery {
+    /// `de`, `fr` or `en`. Without it: the signed-in person's language (as the pages), else the
+    /// browser's language cookie, else the best of `Accept-Language`, else English.
+    language: Option<String>,
 }
 
 /// The schema of a PDF answer: the document's bytes.
@@ -39,11 +49,14 @@ impl utoipa::ToSchema for PdfDocument {}
 /// transfer to the masked IBAN with the transfer's end-to-end reference), every line with its
 /// commission formula, tips, top-ups, deductions and the total in CHF. Owners download the slips
 /// of their business, an employee their own; receptionists and their API keys do not (403).
+/// Worded in German, French or English (`?language=`, else the reader's language), with amounts,
+/// rates and dates as that language writes them in Switzerland (`CHF 18'080.00`,
+/// `18'080,00 CHF`).
 #[utoipa::path(
     get,
     path = "/api/v1/payouts/{id}/slip.pdf",
     tag = "payouts",
-    params(("id" = Uuid, Path, description = "Payout id")),
+    params(("id" = Uuid, Path, description = "Payout id"), SlipQuery),
     responses(
         (status = 200, description = "The slip, as an attachment named \
             `slip-<employee>-<period start>-to-<period end>.pdf`.",
@@ -58,9 +71,20 @@ async fn payout_slip(
     State(state): State<ApiState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
+    Query(query): Query<SlipQuery>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let id = PayoutId::parse(&id).map_err(|message| AppError::validation("payout_id", message))?;
-    let slip = state.engine.payout_slip(&caller, id).await?;
+    let language = match query.language.as_deref() {
+        Some(code) => Language::from_code(code).ok_or_else(|| {
+            AppError::validation(
+                "language",
+                format!("'{code}' is not a language of the slips; use de, fr or en"),
+            )
+        })?,
+        None => request_language(&headers),
+    };
+    let slip = state.engine.payout_slip(&caller, id, language).await?;
     let disposition = HeaderValue::from_str(&format!(
         "attachment; filename=\"{}\"",
         slip.file_name

@@ -10,9 +10,10 @@
 
 mod common;
 
+use app::domain::locale::{format_chf, format_date};
 use app::domain::{
-    ApiKeyRequest, ApiScope, BasisPoints, DayRecordRequest, EmployeeId, PayoutPhase, Rappen, Role,
-    ServiceRecordRequest, StudioId,
+    ApiKeyRequest, ApiScope, BasisPoints, DayRecordRequest, EmployeeId, Language, PayoutPhase,
+    Rappen, Role, ServiceRecordRequest, StudioId,
 };
 use app::engine::access::Caller;
 use app::engine::db;
@@ -121,9 +122,10 @@ fn assert_shows_the_payout(text: &str, detail: &Value) {
                 "the slip lacks the formula '{formula}'"
             );
         }
-        let amount = Rappen(line["amount"].as_i64().unwrap()).to_string();
+        let amount = format_chf(Language::En, Rappen(line["amount"].as_i64().unwrap()))
+            .replace('\u{a0}', " ");
         assert!(flat.contains(&amount), "the slip lacks the amount {amount}");
-        assert!(flat.contains(line["on_date"].as_str().unwrap()));
+        assert!(flat.contains(&english_date(&line["on_date"])));
     }
     let total = Rappen(detail["total"].as_i64().unwrap()).to_string();
     assert!(
@@ -135,6 +137,12 @@ fn assert_shows_the_payout(text: &str, detail: &Value) {
         flat.contains(detail["id"].as_str().unwrap()),
         "the payout id"
     );
+}
+
+/// An API date (`2026-09-01`) as an English slip prints it (`1 Sept 2026`).
+fn english_date(date: &Value) -> String {
+    let date = NaiveDate::parse_from_str(date.as_str().unwrap(), "%Y-%m-%d").unwrap();
+    flat(&format_date(Language::En, date))
 }
 
 /// A client signed in as `login`.
@@ -187,8 +195,8 @@ async fn the_owner_downloads_a_slip_with_every_line_its_formula_the_masked_iban_
     assert!(flat_text.contains("Lara Meier"));
     assert!(flat_text.contains(&format!(
         "{} – {}",
-        payout["period_start"].as_str().unwrap(),
-        payout["period_end"].as_str().unwrap()
+        english_date(&payout["period_start"]),
+        english_date(&payout["period_end"])
     )));
     assert!(flat_text.contains("Bank transfer"));
     assert_shows_the_payout(&text, &payout);
@@ -240,6 +248,87 @@ async fn the_owner_downloads_a_slip_with_every_line_its_formula_the_masked_iban_
     // The same slip again is the same document.
     let (_, _, again) = slip(&app, &app.client, id).await;
     assert_eq!(again, pdf);
+}
+
+#[tokio::test]
+async fn a_slip_speaks_the_language_asked_for_else_the_readers_own() {
+    let app = spawn_demo_app().await;
+    let payout = laras_committed_payout(&app).await;
+    let id = payout["id"].as_str().unwrap();
+    let owner_slip = |query: &'static str, accept: &'static str| {
+        let request = app
+            .client
+            .get(app.url(&format!("/api/v1/payouts/{id}/slip.pdf{query}")))
+            .header("Accept-Language", accept);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.bytes().await.unwrap().to_vec())
+        }
+    };
+
+    // Asked for by name: German and French, amounts and dates the Swiss way of each.
+    let (status, pdf) = owner_slip("?language=de", "en").await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&pdf));
+    let german = flat(&pdf_text(&pdf));
+    for text in [
+        "Auszahlungsbeleg",
+        "Banküberweisung",
+        "Ausbezahlt total CHF 18'080.00",
+        "Seite 1 von",
+        "Provisionsberechnung",
+    ] {
+        assert!(
+            german.contains(text),
+            "German slip lacks '{text}': {german:.1500}"
+        );
+    }
+    assert!(!german.contains("Total paid out"));
+    let (status, pdf) = owner_slip("?language=fr", "de").await;
+    assert_eq!(status, 200);
+    let french = flat(&pdf_text(&pdf));
+    for text in [
+        "Fiche de versement",
+        "Total versé 18'080,00 CHF",
+        "Virement bancaire",
+    ] {
+        assert!(
+            french.contains(text),
+            "French slip lacks '{text}': {french:.1500}"
+        );
+    }
+
+    // Not named: the browser's Accept-Language (the owner chose no language).
+    let (_, pdf) = owner_slip("", "fr-CH, de;q=0.8").await;
+    assert!(flat(&pdf_text(&pdf)).contains("Fiche de versement"));
+    let (_, pdf) = owner_slip("", "it-CH").await;
+    assert!(flat(&pdf_text(&pdf)).contains("Total paid out CHF 18'080.00"));
+
+    // A language the slips do not speak is refused, naming the field.
+    let (status, body) = owner_slip("?language=it", "de").await;
+    assert_eq!(status, 422);
+    assert_eq!(error(&body)["error"]["field"], "language");
+
+    // Lara chose German once; her slip is German wherever she downloads it.
+    let lara = signed_in(&app, LARA_LOGIN).await;
+    let chosen = lara
+        .post(app.url("/language"))
+        .header("Origin", &app.address)
+        .form(&[("language", "de"), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert!(chosen.status().is_success(), "{}", chosen.status());
+    let elsewhere = signed_in(&app, LARA_LOGIN).await;
+    let response = elsewhere
+        .get(app.url(&format!("/api/v1/payouts/{id}/slip.pdf")))
+        .header("Accept-Language", "en-US")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let pdf = response.bytes().await.unwrap();
+    assert!(flat(&pdf_text(&pdf)).contains("Ausbezahlt total CHF 18'080.00"));
 }
 
 #[tokio::test]
@@ -476,7 +565,7 @@ async fn a_payout_of_three_hundred_lines_fills_numbered_pages_with_every_formula
     let text = pdf_text(&pdf);
     let flat_text = flat(&text);
     assert!(flat_text.contains("Jürg Müller"), "umlauts intact");
-    assert!(flat_text.contains("2026-06-01 – 2026-06-30"));
+    assert!(flat_text.contains("1 Jun 2026 – 30 Jun 2026"));
     assert!(flat_text.contains("CH93 **** **** **** *957"));
     assert!(!flat_text.contains("CH9300762011623852957"));
     assert!(

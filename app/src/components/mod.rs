@@ -2,7 +2,9 @@
 //! needing attention with its Finish payout button, error and money display.
 
 use crate::api::{payouts_needing_attention, settlements_needing_attention, FinishPayout};
-use crate::domain::locale::{format_chf, format_count, format_date, format_utc_minute};
+use crate::domain::locale::{
+    format_chf, format_count, format_date, format_percent, format_utc_minute,
+};
 use crate::domain::*;
 use crate::i18n::{t, t_string, use_i18n, Locale};
 use leptos::prelude::*;
@@ -64,9 +66,29 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
         <p class="error" role="alert" data-code=error.code().to_string()>
             <span class="icon" aria-hidden="true">"⚠ "</span>
             {field}
-            {if let AppError::Validation { message, .. } = &error { message.clone() } else { error.to_string() }}
+            {error_text(&error)}
             {(error.code() == "unauthenticated").then(|| view! { " " <a href="/login">{t!(use_i18n(), common.error.sign_in)}</a> })}
         </p>
+    }
+}
+
+/// An error's words for the person: a validation error's message (the field is shown before it),
+/// a payout state machine's refusal in the page's language, else the error's message.
+fn error_text(error: &AppError) -> String {
+    match error {
+        AppError::Validation { message, .. } => message.clone(),
+        AppError::IllegalTransition(refusal) => payout_refusal_text(refusal.reason).to_string(),
+        AppError::BadRequest { .. }
+        | AppError::Denied { .. }
+        | AppError::NotFound { .. }
+        | AppError::Conflict { .. }
+        | AppError::Unprocessable { .. }
+        | AppError::PayoutFailed { .. }
+        | AppError::PaymentConflict { .. }
+        | AppError::SettlementConflict { .. }
+        | AppError::Unavailable { .. }
+        | AppError::Internal { .. }
+        | AppError::Transport { .. } => error.to_string(),
     }
 }
 
@@ -118,6 +140,11 @@ pub fn count(n: impl Into<i64>) -> String {
     format_count(current_language(), n.into())
 }
 
+/// A rate (commission, VAT) in the page's language: `42.5 %` (de, en), `42,5 %` (fr).
+pub fn percent(rate: BasisPoints) -> String {
+    format_percent(current_language(), rate)
+}
+
 /// A payout's state in words of the page's language.
 pub fn payout_state_label(state: PayoutState) -> &'static str {
     let i18n = use_i18n();
@@ -126,6 +153,25 @@ pub fn payout_state_label(state: PayoutState) -> &'static str {
         PayoutState::Committed => t_string!(i18n, common.payout_state.committed),
         PayoutState::Failed => t_string!(i18n, common.payout_state.failed),
         PayoutState::Cancelled => t_string!(i18n, common.payout_state.cancelled),
+    }
+}
+
+/// Why the payout state machine refuses an action ([`PayoutState::apply`]), in the page's
+/// language: "the payout is already committed".
+pub fn payout_refusal_text(reason: PayoutRefusalReason) -> &'static str {
+    let i18n = use_i18n();
+    match reason {
+        PayoutRefusalReason::StillRunning => t_string!(i18n, payout.refusal.still_running),
+        PayoutRefusalReason::AlreadyCommitted => t_string!(i18n, payout.refusal.already_committed),
+        PayoutRefusalReason::CommittedCannotFail => {
+            t_string!(i18n, payout.refusal.committed_cannot_fail)
+        }
+        PayoutRefusalReason::CommittedIsFinal => t_string!(i18n, payout.refusal.committed_is_final),
+        PayoutRefusalReason::FailedNeedsFinish => {
+            t_string!(i18n, payout.refusal.failed_needs_finish)
+        }
+        PayoutRefusalReason::Cancelled => t_string!(i18n, payout.refusal.cancelled),
+        PayoutRefusalReason::AlreadyCancelled => t_string!(i18n, payout.refusal.already_cancelled),
     }
 }
 

@@ -4,7 +4,7 @@
 //! internal details stay in the server log, never in a 5xx body.
 
 use super::payment::Payment;
-use super::payout::{IllegalTransition, PayoutAction, PayoutState};
+use super::payout::{IllegalTransition, PayoutAction, PayoutRefusalReason, PayoutState};
 use super::records::Payout;
 use super::settlement::SettlementItem;
 use super::wire::JsonTextEncoding;
@@ -258,6 +258,7 @@ struct AppErrorWire {
     item: Option<Box<SettlementItem>>,
     from: Option<PayoutState>,
     action: Option<PayoutAction>,
+    reason: Option<PayoutRefusalReason>,
     explanation: Option<String>,
 }
 
@@ -298,6 +299,7 @@ impl TryFrom<AppErrorWire> for AppError {
             item,
             from,
             action,
+            reason,
             explanation,
         } = wire;
         Ok(match kind {
@@ -329,6 +331,7 @@ impl TryFrom<AppErrorWire> for AppError {
             ErrorKind::IllegalTransition => AppError::IllegalTransition(IllegalTransition {
                 from: required(from, "from")?,
                 action: required(action, "action")?,
+                reason: required(reason, "reason")?,
                 explanation: required(explanation, "explanation")?,
             }),
             ErrorKind::PayoutFailed => AppError::PayoutFailed {
@@ -440,6 +443,7 @@ mod tests {
             AppError::IllegalTransition(IllegalTransition {
                 from: PayoutState::Committed,
                 action: PayoutAction::Cancel,
+                reason: PayoutRefusalReason::CommittedIsFinal,
                 explanation: "cannot cancel: committed".into(),
             }),
             AppError::PayoutFailed {
@@ -473,13 +477,14 @@ mod tests {
     #[test]
     fn the_json_shape_is_kind_beside_the_fields() {
         let parsed: Result<AppError, _> = serde_json::from_str(
-            r#"{"kind":"illegal_transition","from":"committed","action":"cancel","explanation":"no","extra":1}"#,
+            r#"{"kind":"illegal_transition","from":"committed","action":"cancel","reason":"committed_is_final","explanation":"no","extra":1}"#,
         );
         assert_eq!(
             parsed.ok(),
             Some(AppError::IllegalTransition(IllegalTransition {
                 from: PayoutState::Committed,
                 action: PayoutAction::Cancel,
+                reason: PayoutRefusalReason::CommittedIsFinal,
                 explanation: "no".into(),
             }))
         );

@@ -10,11 +10,11 @@
 //! generated `crate::i18n::Locale` converts to and from [`Language`] without a default arm, so a
 //! language added to one is a compile error until it is added to the other.
 
-use chrono::{DateTime, Datelike as _, NaiveDate, Timelike as _, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDate, NaiveDateTime, Timelike as _, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use super::Rappen;
+use super::{BasisPoints, Rappen};
 
 /// A language the UI is translated into. Stored per user (`users.locale`, `None`: the browser's
 /// language decides) and sent in [`super::Me`].
@@ -195,6 +195,23 @@ pub fn format_count(language: Language, count: i64) -> String {
     )
 }
 
+/// A rate the way `language` writes its decimals, then a no-break space and `%`, trailing zeros
+/// dropped: `42.5 %` (de, en), `42,5 %` (fr), `8.1 %`, `40 %`. The space is the Swiss
+/// typographic rule for all three languages; CLDR's de-CH and en patterns have none, but the
+/// studios' price lists and the federal VAT notices write one.
+pub fn format_percent(language: Language, rate: BasisPoints) -> String {
+    with_formatters(
+        language,
+        |f| {
+            let mut percent = fixed_decimal::Decimal::from(rate.0);
+            percent.multiply_pow10(-2);
+            percent.trim_end();
+            format!("{}\u{a0}%", f.decimal.format(&percent))
+        },
+        || rate.percent_text(),
+    )
+}
+
 /// A calendar date, medium length: `23.11.2026` (de), `23 nov. 2026` (fr), `23 Nov 2026` (en).
 pub fn format_date(language: Language, date: NaiveDate) -> String {
     let Ok(icu_date) =
@@ -211,22 +228,25 @@ pub fn format_date(language: Language, date: NaiveDate) -> String {
 
 /// A moment to the minute, in UTC and saying so: `23.11.2026, 14:05 UTC` (de).
 pub fn format_utc_minute(language: Language, at: DateTime<Utc>) -> String {
-    let date = at.date_naive();
+    format!("{} UTC", format_minute(language, at.naive_utc()))
+}
+
+/// A wall-clock moment to the minute, without a time zone (the caller says which):
+/// `23.11.2026, 14:05` (de), `23 nov. 2026, 14:05` (fr).
+pub fn format_minute(language: Language, at: NaiveDateTime) -> String {
+    let date = at.date();
+    let plain = || format!("{date} {:02}:{:02}", at.hour(), at.minute());
     let (Ok(icu_date), Ok(icu_time)) = (
         icu_calendar::Date::try_new_gregorian(date.year(), date.month() as u8, date.day() as u8),
         icu_datetime::input::Time::try_new(at.hour() as u8, at.minute() as u8, 0, 0),
     ) else {
-        return format!("{date} {:02}:{:02} UTC", at.hour(), at.minute());
+        return plain();
     };
     let moment = icu_datetime::input::DateTime {
         date: icu_date,
         time: icu_time,
     };
-    with_formatters(
-        language,
-        |f| format!("{} UTC", f.date_time.format(&moment)),
-        || format!("{date} {:02}:{:02} UTC", at.hour(), at.minute()),
-    )
+    with_formatters(language, |f| f.date_time.format(&moment).to_string(), plain)
 }
 
 #[cfg(test)]
@@ -263,6 +283,19 @@ mod tests {
         assert_eq!(format_date(Language::Fr, date), "23 nov. 2026");
         assert_eq!(format_date(Language::En, date), "23 Nov 2026");
         assert_eq!(format_count(Language::De, 1_234_567), "1'234'567");
+        assert_eq!(
+            format_percent(Language::De, BasisPoints(4_250)),
+            "42.5\u{a0}%"
+        );
+        assert_eq!(format_percent(Language::Fr, BasisPoints(810)), "8,1\u{a0}%");
+        assert_eq!(
+            format_percent(Language::En, BasisPoints(4_000)),
+            "40\u{a0}%"
+        );
+        assert_eq!(
+            format_percent(Language::Fr, BasisPoints(1_005)),
+            "10,05\u{a0}%"
+        );
         let at = date.and_hms_opt(14, 5, 59).unwrap().and_utc();
         assert_eq!(format_utc_minute(Language::De, at), "23.11.2026, 14:05 UTC");
         assert_eq!(

@@ -38,7 +38,7 @@ pub use ledger::*;
 pub use locale::Language;
 pub use money::{BasisPoints, Rappen, CURRENCY, MAX_SERVICE_AMOUNT};
 pub use payment::*;
-pub use payout::{IllegalTransition, PayoutAction, PayoutPhase, PayoutState};
+pub use payout::{IllegalTransition, PayoutAction, PayoutPhase, PayoutRefusalReason, PayoutState};
 pub use records::*;
 pub use settlement::*;
 pub use till::*;

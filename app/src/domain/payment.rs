@@ -100,8 +100,158 @@ pub struct PaymentRefusal {
     pub from: Option<PaymentState>,
     /// What was asked.
     pub action: PaymentAction,
-    /// Human explanation, e.g. "cannot refund: the payment is still processing".
+    /// Why, as a code (with the amounts involved) the UI words in the reader's language.
+    pub reason: PaymentRefusalReason,
+    /// English explanation for the API, logs and parked events, e.g. "cannot refund: the
+    /// payment is still processing; cancel the authorisation instead".
     pub explanation: String,
+}
+
+/// Why a payment refuses an action: the lifecycle's reasons (from the state alone) and the
+/// money rules' (with the amounts, Rappen). JSON: `{"code": "over_refundable", "amount": 500,
+/// "refundable": 300, "captured": 1000}`. Worded in English by
+/// [`PaymentRefusalReason::explanation`] and per language by the UI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum PaymentRefusalReason {
+    /// A draft cannot fail: it was never sent.
+    NeverSubmitted,
+    /// Capture before authorisation.
+    NotAuthorised,
+    /// A refund before anything was captured.
+    NothingCaptured,
+    /// A settlement before anything was captured.
+    NothingToSettle,
+    /// Submitting twice.
+    AlreadySubmitted,
+    /// Submitting or authorising an authorised payment.
+    AlreadyAuthorised,
+    /// A refund of an authorisation (void it instead).
+    StillProcessingCancelInstead,
+    /// A settlement of an authorisation.
+    StillProcessing,
+    /// Submitting, authorising or capturing a captured payment.
+    AlreadyCaptured,
+    /// A captured payment cannot fail (refund it).
+    CapturedCannotFail,
+    /// A captured payment cannot be cancelled (refund it).
+    CapturedRefundInstead,
+    /// Refunding a fully refunded payment.
+    AlreadyRefunded,
+    /// Anything on a failed payment.
+    Failed,
+    /// Anything on a cancelled payment.
+    Cancelled,
+    /// Submitted or authorised with 0.
+    AmountNotPositive,
+    /// Captured with 0.
+    CapturedAmountNotPositive,
+    /// Partially refunded with 0.
+    RefundedAmountNotPositive,
+    /// A capture over the authorised amount.
+    OverAuthorised {
+        /// Asked to capture (Rappen).
+        amount: Rappen,
+        /// Authorised (Rappen).
+        authorised: Rappen,
+    },
+    /// A full refund of another amount than what is left.
+    FullRefundNotExact {
+        /// Asked to refund (Rappen).
+        amount: Rappen,
+        /// Still refundable (Rappen).
+        refundable: Rappen,
+    },
+    /// A partial refund over what is left.
+    OverRefundable {
+        /// Asked to refund (Rappen).
+        amount: Rappen,
+        /// Still refundable (Rappen).
+        refundable: Rappen,
+        /// Captured (Rappen).
+        captured: Rappen,
+    },
+    /// A second settlement.
+    AlreadySettled {
+        /// Settled before (Rappen).
+        settled: Rappen,
+    },
+    /// A settlement below 0 or over the captured amount.
+    SettlementOutOfRange {
+        /// Asked to settle (Rappen).
+        amount: Rappen,
+        /// Captured (Rappen).
+        captured: Rappen,
+    },
+}
+
+impl PaymentRefusalReason {
+    /// The reason in English, after "cannot <action>: ".
+    pub fn explanation(self) -> String {
+        use PaymentRefusalReason as R;
+        match self {
+            R::NeverSubmitted => "the payment was never submitted to a provider".into(),
+            R::NotAuthorised => "the payment is not authorised yet".into(),
+            R::NothingCaptured => "nothing has been captured yet".into(),
+            R::NothingToSettle => {
+                "nothing has been captured yet, so there is nothing to settle".into()
+            }
+            R::AlreadySubmitted => "the payment is already submitted".into(),
+            R::AlreadyAuthorised => "the payment is already authorised".into(),
+            R::StillProcessingCancelInstead => {
+                "the payment is still processing; cancel the authorisation instead".into()
+            }
+            R::StillProcessing => "the payment is still processing".into(),
+            R::AlreadyCaptured => "the payment is already captured".into(),
+            R::CapturedCannotFail => {
+                "the payment is already captured and cannot fail any more; refund it instead".into()
+            }
+            R::CapturedRefundInstead => "the payment is already captured; refund it instead".into(),
+            R::AlreadyRefunded => "the payment is already fully refunded".into(),
+            R::Failed => "the payment failed; a failed payment is final".into(),
+            R::Cancelled => "the payment was cancelled; a cancelled payment is final".into(),
+            R::AmountNotPositive => "the amount must be more than CHF 0.00".into(),
+            R::CapturedAmountNotPositive => "the captured amount must be more than CHF 0.00".into(),
+            R::RefundedAmountNotPositive => "the refunded amount must be more than CHF 0.00".into(),
+            R::OverAuthorised { amount, authorised } => {
+                format!("{amount} is over the authorised amount of {authorised}")
+            }
+            R::FullRefundNotExact { amount, refundable } => format!(
+                "a full refund must return exactly the {refundable} still refundable, not {amount}"
+            ),
+            R::OverRefundable {
+                amount,
+                refundable,
+                captured,
+            } => format!(
+                "{amount} is over the captured amount still refundable ({refundable} of {captured})"
+            ),
+            R::AlreadySettled { settled } => {
+                format!("the payment is already settled ({settled})")
+            }
+            R::SettlementOutOfRange { amount, captured } => {
+                format!("{amount} is not between CHF 0.00 and the captured {captured}")
+            }
+        }
+    }
+}
+
+impl PaymentRefusal {
+    /// The refusal of `action` in state `from` (`None`: unknown payment) for `reason`, with its
+    /// English explanation ("cannot refund: …").
+    pub fn new(
+        from: Option<PaymentState>,
+        action: PaymentAction,
+        reason: PaymentRefusalReason,
+    ) -> PaymentRefusal {
+        PaymentRefusal {
+            from,
+            action,
+            reason,
+            explanation: format!("cannot {}: {}", action.verb(), reason.explanation()),
+        }
+    }
 }
 
 impl PaymentState {
@@ -122,41 +272,33 @@ impl PaymentState {
     /// `PartiallyRefunded`; the book turns it into `Refunded` when nothing is left.
     pub fn apply(self, action: PaymentAction) -> Result<PaymentState, PaymentRefusal> {
         use PaymentAction as A;
+        use PaymentRefusalReason as R;
         use PaymentState as S;
-        let refuse = |why: &str| {
-            Err(PaymentRefusal {
-                from: Some(self),
-                action,
-                explanation: format!("cannot {}: {why}", action.verb()),
-            })
-        };
+        let refuse =
+            |reason: PaymentRefusalReason| Err(PaymentRefusal::new(Some(self), action, reason));
         match (self, action) {
             (S::Draft, A::Submitted) => Ok(S::Submitted),
             (S::Draft, A::Authorized) | (S::Submitted, A::Authorized) => Ok(S::Processing),
             (S::Draft, A::Cancelled)
             | (S::Submitted, A::Cancelled)
             | (S::Processing, A::Cancelled) => Ok(S::Cancelled),
-            (S::Draft, A::Failed) => refuse("the payment was never submitted to a provider"),
-            (S::Draft, A::Captured) | (S::Submitted, A::Captured) => {
-                refuse("the payment is not authorised yet")
-            }
+            (S::Draft, A::Failed) => refuse(R::NeverSubmitted),
+            (S::Draft, A::Captured) | (S::Submitted, A::Captured) => refuse(R::NotAuthorised),
             (S::Draft, A::Refunded)
             | (S::Draft, A::PartiallyRefunded)
             | (S::Submitted, A::Refunded)
-            | (S::Submitted, A::PartiallyRefunded) => refuse("nothing has been captured yet"),
-            (S::Draft, A::Settled) | (S::Submitted, A::Settled) => {
-                refuse("nothing has been captured yet, so there is nothing to settle")
-            }
-            (S::Submitted, A::Submitted) => refuse("the payment is already submitted"),
+            | (S::Submitted, A::PartiallyRefunded) => refuse(R::NothingCaptured),
+            (S::Draft, A::Settled) | (S::Submitted, A::Settled) => refuse(R::NothingToSettle),
+            (S::Submitted, A::Submitted) => refuse(R::AlreadySubmitted),
             (S::Submitted, A::Failed) | (S::Processing, A::Failed) => Ok(S::Failed),
             (S::Processing, A::Submitted) | (S::Processing, A::Authorized) => {
-                refuse("the payment is already authorised")
+                refuse(R::AlreadyAuthorised)
             }
             (S::Processing, A::Captured) => Ok(S::Succeeded),
             (S::Processing, A::Refunded) | (S::Processing, A::PartiallyRefunded) => {
-                refuse("the payment is still processing; cancel the authorisation instead")
+                refuse(R::StillProcessingCancelInstead)
             }
-            (S::Processing, A::Settled) => refuse("the payment is still processing"),
+            (S::Processing, A::Settled) => refuse(R::StillProcessing),
             (S::Succeeded, A::Refunded) | (S::PartiallyRefunded, A::Refunded) => Ok(S::Refunded),
             (S::Succeeded, A::PartiallyRefunded) | (S::PartiallyRefunded, A::PartiallyRefunded) => {
                 Ok(S::PartiallyRefunded)
@@ -172,19 +314,15 @@ impl PaymentState {
             | (S::PartiallyRefunded, A::Captured)
             | (S::Refunded, A::Submitted)
             | (S::Refunded, A::Authorized)
-            | (S::Refunded, A::Captured) => refuse("the payment is already captured"),
+            | (S::Refunded, A::Captured) => refuse(R::AlreadyCaptured),
             (S::Succeeded, A::Failed)
             | (S::PartiallyRefunded, A::Failed)
-            | (S::Refunded, A::Failed) => refuse(
-                "the payment is already captured and cannot fail any more; refund it instead",
-            ),
+            | (S::Refunded, A::Failed) => refuse(R::CapturedCannotFail),
             (S::Succeeded, A::Cancelled)
             | (S::PartiallyRefunded, A::Cancelled)
-            | (S::Refunded, A::Cancelled) => {
-                refuse("the payment is already captured; refund it instead")
-            }
+            | (S::Refunded, A::Cancelled) => refuse(R::CapturedRefundInstead),
             (S::Refunded, A::Refunded) | (S::Refunded, A::PartiallyRefunded) => {
-                refuse("the payment is already fully refunded")
+                refuse(R::AlreadyRefunded)
             }
             (
                 S::Failed,
@@ -196,7 +334,7 @@ impl PaymentState {
                 | A::Refunded
                 | A::PartiallyRefunded
                 | A::Settled,
-            ) => refuse("the payment failed; a failed payment is final"),
+            ) => refuse(R::Failed),
             (
                 S::Cancelled,
                 A::Submitted
@@ -207,7 +345,7 @@ impl PaymentState {
                 | A::Refunded
                 | A::PartiallyRefunded
                 | A::Settled,
-            ) => refuse("the payment was cancelled; a cancelled payment is final"),
+            ) => refuse(R::Cancelled),
         }
     }
 
@@ -430,31 +568,27 @@ impl PaymentBook {
         amount: Rappen,
     ) -> Result<(PaymentBook, PaymentMovement), PaymentRefusal> {
         let mut next_state = self.state.apply(action)?;
-        let refuse = |why: String| PaymentRefusal {
-            from: Some(self.state),
-            action,
-            explanation: format!("cannot {}: {why}", action.verb()),
-        };
+        use PaymentRefusalReason as R;
+        let refuse =
+            |reason: PaymentRefusalReason| PaymentRefusal::new(Some(self.state), action, reason);
         let mut book = *self;
         let mut moved = PaymentMovement::default();
         match action {
             PaymentAction::Submitted | PaymentAction::Authorized => {
                 if amount.0 <= 0 {
-                    return Err(refuse("the amount must be more than CHF 0.00".into()));
+                    return Err(refuse(R::AmountNotPositive));
                 }
                 book.amount = amount;
             }
             PaymentAction::Captured => {
                 if amount.0 <= 0 {
-                    return Err(refuse(
-                        "the captured amount must be more than CHF 0.00".into(),
-                    ));
+                    return Err(refuse(R::CapturedAmountNotPositive));
                 }
                 if amount.0 > self.amount.0 {
-                    return Err(refuse(format!(
-                        "{amount} is over the authorised amount of {}",
-                        self.amount
-                    )));
+                    return Err(refuse(R::OverAuthorised {
+                        amount,
+                        authorised: self.amount,
+                    }));
                 }
                 book.captured = amount;
                 moved.captured = amount;
@@ -463,9 +597,10 @@ impl PaymentBook {
             PaymentAction::Refunded => {
                 let left = self.refundable();
                 if amount != left {
-                    return Err(refuse(format!(
-                        "a full refund must return exactly the {left} still refundable, not {amount}"
-                    )));
+                    return Err(refuse(R::FullRefundNotExact {
+                        amount,
+                        refundable: left,
+                    }));
                 }
                 book.refunded = self.captured;
                 moved.refunded = left;
@@ -473,15 +608,14 @@ impl PaymentBook {
             PaymentAction::PartiallyRefunded => {
                 let left = self.refundable();
                 if amount.0 <= 0 {
-                    return Err(refuse(
-                        "the refunded amount must be more than CHF 0.00".into(),
-                    ));
+                    return Err(refuse(R::RefundedAmountNotPositive));
                 }
                 if amount.0 > left.0 {
-                    return Err(refuse(format!(
-                        "{amount} is over the captured amount still refundable ({left} of {})",
-                        self.captured
-                    )));
+                    return Err(refuse(R::OverRefundable {
+                        amount,
+                        refundable: left,
+                        captured: self.captured,
+                    }));
                 }
                 book.refunded = Rappen(self.refunded.0 + amount.0);
                 moved.refunded = amount;
@@ -491,16 +625,15 @@ impl PaymentBook {
             }
             PaymentAction::Settled => {
                 if self.is_settled {
-                    return Err(refuse(format!(
-                        "the payment is already settled ({})",
-                        self.settled
-                    )));
+                    return Err(refuse(R::AlreadySettled {
+                        settled: self.settled,
+                    }));
                 }
                 if amount.0 < 0 || amount.0 > self.captured.0 {
-                    return Err(refuse(format!(
-                        "{amount} is not between CHF 0.00 and the captured {}",
-                        self.captured
-                    )));
+                    return Err(refuse(R::SettlementOutOfRange {
+                        amount,
+                        captured: self.captured,
+                    }));
                 }
                 book.settled = amount;
                 book.is_settled = true;

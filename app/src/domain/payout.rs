@@ -59,8 +59,59 @@ pub struct IllegalTransition {
     pub from: PayoutState,
     /// What was asked.
     pub action: PayoutAction,
-    /// Human explanation, e.g. "cannot cancel: the payout is already committed".
+    /// Why, as a code the UI words in the reader's language.
+    pub reason: PayoutRefusalReason,
+    /// English explanation for the API, logs and the command line, e.g. "cannot cancel: the
+    /// payout is already committed".
     pub explanation: String,
+}
+
+/// Why the payout state machine refuses an action: a stable code (JSON: `"already_committed"`),
+/// worded in English by [`PayoutRefusalReason::explanation`] and per language by the UI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PayoutRefusalReason {
+    /// A pending payout is cancelled while it may still be running.
+    StillRunning,
+    /// Commit or Finish of a committed payout.
+    AlreadyCommitted,
+    /// A committed payout cannot fail.
+    CommittedCannotFail,
+    /// A committed payout is never voided.
+    CommittedIsFinal,
+    /// The engine's commit of a failed payout (Finish resumes it).
+    FailedNeedsFinish,
+    /// Anything but Cancel on a cancelled payout.
+    Cancelled,
+    /// Cancel of a cancelled payout.
+    AlreadyCancelled,
+}
+
+impl PayoutRefusalReason {
+    /// Every reason, for exhaustive tests and the translation check.
+    pub const ALL: [PayoutRefusalReason; 7] = [
+        PayoutRefusalReason::StillRunning,
+        PayoutRefusalReason::AlreadyCommitted,
+        PayoutRefusalReason::CommittedCannotFail,
+        PayoutRefusalReason::CommittedIsFinal,
+        PayoutRefusalReason::FailedNeedsFinish,
+        PayoutRefusalReason::Cancelled,
+        PayoutRefusalReason::AlreadyCancelled,
+    ];
+
+    /// The reason in English, after "cannot <action>: ".
+    pub fn explanation(self) -> &'static str {
+        match self {
+            PayoutRefusalReason::StillRunning => "the payout is still running; use Finish payout to complete it, or wait until it is marked failed",
+            PayoutRefusalReason::AlreadyCommitted => "the payout is already committed",
+            PayoutRefusalReason::CommittedCannotFail => "the payout is already committed and cannot fail any more",
+            PayoutRefusalReason::CommittedIsFinal => "the payout is already committed; a committed payout is corrected by a new entry, never voided",
+            PayoutRefusalReason::FailedNeedsFinish => "the payout failed; use Finish payout to resume it from its stored phase",
+            PayoutRefusalReason::Cancelled => "the payout was cancelled; its records are payable again in a new payout",
+            PayoutRefusalReason::AlreadyCancelled => "the payout is already cancelled",
+        }
+    }
 }
 
 impl PayoutState {
@@ -75,12 +126,14 @@ impl PayoutState {
     /// The state after `action`, or why `action` is not allowed in this state.
     pub fn apply(self, action: PayoutAction) -> Result<PayoutState, IllegalTransition> {
         use PayoutAction as A;
+        use PayoutRefusalReason as R;
         use PayoutState as S;
-        let refuse = |why: &str| {
+        let refuse = |reason: PayoutRefusalReason| {
             Err(IllegalTransition {
                 from: self,
                 action,
-                explanation: format!("cannot {}: {why}", action.verb()),
+                reason,
+                explanation: format!("cannot {}: {}", action.verb(), reason.explanation()),
             })
         };
         match (self, action) {
@@ -88,23 +141,19 @@ impl PayoutState {
             (S::Pending, A::Fail) => Ok(S::Failed),
             // Finishing a stalled pending payout completes it: the same edge as pending -> committed.
             (S::Pending, A::Finish) => Ok(S::Committed),
-            (S::Pending, A::Cancel) => {
-                refuse("the payout is still running; use Finish payout to complete it, or wait until it is marked failed")
-            }
-            (S::Committed, A::Commit) | (S::Committed, A::Finish) => refuse("the payout is already committed"),
-            (S::Committed, A::Fail) => refuse("the payout is already committed and cannot fail any more"),
-            (S::Committed, A::Cancel) => {
-                refuse("the payout is already committed; a committed payout is corrected by a new entry, never voided")
-            }
-            (S::Failed, A::Commit) => refuse("the payout failed; use Finish payout to resume it from its stored phase"),
+            (S::Pending, A::Cancel) => refuse(R::StillRunning),
+            (S::Committed, A::Commit) | (S::Committed, A::Finish) => refuse(R::AlreadyCommitted),
+            (S::Committed, A::Fail) => refuse(R::CommittedCannotFail),
+            (S::Committed, A::Cancel) => refuse(R::CommittedIsFinal),
+            (S::Failed, A::Commit) => refuse(R::FailedNeedsFinish),
             // A Finish attempt that fails again keeps the payout failed with the new error.
             (S::Failed, A::Fail) => Ok(S::Failed),
             (S::Failed, A::Finish) => Ok(S::Committed),
             (S::Failed, A::Cancel) => Ok(S::Cancelled),
             (S::Cancelled, A::Commit) | (S::Cancelled, A::Finish) | (S::Cancelled, A::Fail) => {
-                refuse("the payout was cancelled; its records are payable again in a new payout")
+                refuse(R::Cancelled)
             }
-            (S::Cancelled, A::Cancel) => refuse("the payout is already cancelled"),
+            (S::Cancelled, A::Cancel) => refuse(R::AlreadyCancelled),
         }
     }
 
@@ -317,6 +366,19 @@ mod tests {
         );
         let refusal = S::Failed.apply(A::Commit).expect_err("refused");
         assert!(refusal.explanation.contains("Finish payout"));
+        assert_eq!(refusal.reason, PayoutRefusalReason::FailedNeedsFinish);
+    }
+
+    #[test]
+    fn every_refusal_reason_is_reachable() {
+        let given: Vec<PayoutRefusalReason> = S::ALL
+            .into_iter()
+            .flat_map(|state| A::ALL.map(|action| state.apply(action)))
+            .filter_map(|outcome| outcome.err().map(|refusal| refusal.reason))
+            .collect();
+        for reason in PayoutRefusalReason::ALL {
+            assert!(given.contains(&reason), "{reason:?} is never given");
+        }
     }
 
     #[test]

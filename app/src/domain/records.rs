@@ -434,52 +434,6 @@ pub struct PayoutLine {
     pub amount: Rappen,
 }
 
-impl PayoutLine {
-    /// The commission formula for people:
-    /// `40 % of CHF 85.00 = CHF 34.00 + tip CHF 5.00 = CHF 39.00`, or for a day line
-    /// `minimum CHF 150.00 − earned CHF 120.00 = top-up CHF 30.00; deduction −CHF 30.00 = CHF 0.00`.
-    pub fn formula(&self) -> String {
-        let parts = self.formula_parts();
-        match self.kind {
-            LineKind::Service if self.tip.0 != 0 => {
-                format!("{} + tip {} = {}", parts.join("; "), self.tip, self.amount)
-            }
-            LineKind::Service => parts.join("; "),
-            LineKind::Day => format!("{} = {}", parts.join("; "), self.amount),
-        }
-    }
-
-    /// The formula's terms without the tip and the line's amount, each a piece a narrow column
-    /// (the payout slip's) may set on a line of its own: `40 % of CHF 85.00 = CHF 34.00`; for a
-    /// working day its guaranteed-minimum top-up and its deduction, or that it has neither.
-    pub fn formula_parts(&self) -> Vec<String> {
-        match self.kind {
-            LineKind::Service => vec![format!(
-                "{} of {} = {}",
-                self.commission_bps.percent_text(),
-                self.price,
-                self.commission
-            )],
-            LineKind::Day => {
-                let mut parts = Vec::new();
-                if self.guaranteed_minimum.0 > 0 {
-                    parts.push(format!(
-                        "minimum {} − earned {} = top-up {}",
-                        self.guaranteed_minimum, self.day_earned, self.top_up
-                    ));
-                }
-                if self.deduction.0 > 0 {
-                    parts.push(format!("deduction −{}", self.deduction));
-                }
-                if parts.is_empty() {
-                    parts.push("working day, nothing to add or deduct".into());
-                }
-                parts
-            }
-        }
-    }
-}
-
 /// What committing a payout would pay: every line, before anything is written.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -515,53 +469,6 @@ pub struct PayoutDetail {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn service_line(price: i64, bps: i64, tip: i64) -> PayoutLine {
-        let commission = BasisPoints(bps).commission_on(Rappen(price));
-        PayoutLine {
-            kind: LineKind::Service,
-            record_id: uuid::Uuid::nil(),
-            on_date: NaiveDate::from_ymd_opt(2026, 10, 1).unwrap_or_default(),
-            service_name: Some("Cut".into()),
-            payment_method: Some(PaymentMethod::Card),
-            price: Rappen(price),
-            commission_bps: BasisPoints(bps),
-            commission,
-            tip: Rappen(tip),
-            deduction: Rappen::ZERO,
-            guaranteed_minimum: Rappen::ZERO,
-            day_earned: Rappen::ZERO,
-            top_up: Rappen::ZERO,
-            amount: Rappen(commission.0 + tip),
-        }
-    }
-
-    #[test]
-    fn service_formula_shows_rate_price_commission_and_tip() {
-        assert_eq!(
-            service_line(8_500, 4_000, 500).formula(),
-            "40 % of CHF 85.00 = CHF 34.00 + tip CHF 5.00 = CHF 39.00"
-        );
-        assert_eq!(
-            service_line(8_500, 4_000, 0).formula(),
-            "40 % of CHF 85.00 = CHF 34.00"
-        );
-    }
-
-    #[test]
-    fn day_formula_shows_top_up_and_deduction() {
-        let mut line = service_line(0, 0, 0);
-        line.kind = LineKind::Day;
-        line.guaranteed_minimum = Rappen(15_000);
-        line.day_earned = Rappen(12_000);
-        line.top_up = Rappen(3_000);
-        line.deduction = Rappen(3_000);
-        line.amount = Rappen(0);
-        assert_eq!(
-            line.formula(),
-            "minimum CHF 150.00 − earned CHF 120.00 = top-up CHF 30.00; deduction −CHF 30.00 = CHF 0.00"
-        );
-    }
 
     #[test]
     fn payment_methods_parse_case_insensitively_and_refuse_others() {

@@ -85,8 +85,80 @@ pub struct IllegalSettlementTransition {
     pub from: SettlementState,
     /// What was asked.
     pub action: SettlementAction,
-    /// Human explanation, e.g. "cannot reissue: the transfer has not failed".
+    /// Why, as a code the UI words in the reader's language.
+    pub reason: SettlementRefusalReason,
+    /// English explanation for the API, logs and the command line, e.g. "cannot reissue: only
+    /// a failed transfer is resolved; record the bank's failure first".
     pub explanation: String,
+}
+
+/// Why the settlement state machine refuses an action: a stable code (JSON: `"not_sent_yet"`),
+/// worded in English by [`SettlementRefusalReason::explanation`] and per language by the UI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SettlementRefusalReason {
+    /// A scheduled transfer cannot fail: it waits for the next bank file.
+    NotSentYet,
+    /// Resolving (paid, reissue, write-off) needs a failed transfer.
+    OnlyFailedAreResolved,
+    /// Sending a transfer already in transit.
+    AlreadyOnItsWay,
+    /// Sending a transfer that was sent and is being reconciled.
+    SentAndNeedsReconciliation,
+    /// Flagging a transfer already flagged.
+    AlreadyNeedsReconciliation,
+    /// A settled transfer changes only by a recorded failure.
+    Settled,
+    /// A failed transfer is never sent again by itself.
+    FailedIsNeverResent,
+    /// Confirming a failed transfer (resolve it as paid instead).
+    FailedResolveAsPaid,
+    /// Flagging a failed transfer.
+    FailedNeedsAPerson,
+    /// Failing a failed transfer.
+    AlreadyFailed,
+    /// Anything on a reissued transfer.
+    Reissued,
+    /// Anything on a written-off transfer.
+    WrittenOff,
+}
+
+impl SettlementRefusalReason {
+    /// Every reason, for exhaustive tests and the translation check.
+    pub const ALL: [SettlementRefusalReason; 12] = [
+        SettlementRefusalReason::NotSentYet,
+        SettlementRefusalReason::OnlyFailedAreResolved,
+        SettlementRefusalReason::AlreadyOnItsWay,
+        SettlementRefusalReason::SentAndNeedsReconciliation,
+        SettlementRefusalReason::AlreadyNeedsReconciliation,
+        SettlementRefusalReason::Settled,
+        SettlementRefusalReason::FailedIsNeverResent,
+        SettlementRefusalReason::FailedResolveAsPaid,
+        SettlementRefusalReason::FailedNeedsAPerson,
+        SettlementRefusalReason::AlreadyFailed,
+        SettlementRefusalReason::Reissued,
+        SettlementRefusalReason::WrittenOff,
+    ];
+
+    /// The reason in English, after "cannot <action>: ".
+    pub fn explanation(self) -> &'static str {
+        use SettlementRefusalReason as R;
+        match self {
+            R::NotSentYet => "it has not been sent yet: it is waiting for the next bank file",
+            R::OnlyFailedAreResolved => "only a failed transfer is resolved; record the bank's failure first",
+            R::AlreadyOnItsWay => "it is already on its way",
+            R::SentAndNeedsReconciliation => "it was already sent and needs reconciliation: match it to a statement line or record the bank's failure",
+            R::AlreadyNeedsReconciliation => "it already needs reconciliation",
+            R::Settled => "it is settled; the bank statement shows it (if the bank returned it since, record the failure)",
+            R::FailedIsNeverResent => "a failed transfer is never sent again automatically; resolve it as reissued to pay it again",
+            R::FailedResolveAsPaid => "it failed; if the bank says it reached the payee after all, resolve it as paid",
+            R::FailedNeedsAPerson => "it failed and already needs a person",
+            R::AlreadyFailed => "it has already failed",
+            R::Reissued => "it was reissued; follow the new transfer instead",
+            R::WrittenOff => "it was written off and is closed; nothing more happens to it",
+        }
+    }
 }
 
 impl SettlementState {
@@ -107,12 +179,14 @@ impl SettlementState {
         action: SettlementAction,
     ) -> Result<SettlementState, IllegalSettlementTransition> {
         use SettlementAction as A;
+        use SettlementRefusalReason as R;
         use SettlementState as S;
-        let refuse = |why: &str| {
+        let refuse = |reason: SettlementRefusalReason| {
             Err(IllegalSettlementTransition {
                 from: self,
                 action,
-                explanation: format!("cannot {}: {why}", action.verb()),
+                reason,
+                explanation: format!("cannot {}: {}", action.verb(), reason.explanation()),
             })
         };
         match (self, action) {
@@ -124,39 +198,25 @@ impl SettlementState {
             (S::Failed, A::Reissue) => Ok(S::Reissued),
             (S::Failed, A::WriteOff) => Ok(S::WrittenOff),
 
-            (S::Scheduled, A::Fail) => {
-                refuse("it has not been sent yet: it is waiting for the next bank file")
-            }
+            (S::Scheduled, A::Fail) => refuse(R::NotSentYet),
             (S::Scheduled | S::InTransit | S::NeedsReconciliation, A::ResolvePaid)
             | (S::Scheduled | S::InTransit | S::NeedsReconciliation, A::Reissue)
             | (S::Scheduled | S::InTransit | S::NeedsReconciliation, A::WriteOff) => {
-                refuse("only a failed transfer is resolved; record the bank's failure first")
+                refuse(R::OnlyFailedAreResolved)
             }
-            (S::InTransit, A::Send) => refuse("it is already on its way"),
-            (S::NeedsReconciliation, A::Send) => {
-                refuse("it was already sent and needs reconciliation: match it to a statement line or record the bank's failure")
-            }
-            (S::NeedsReconciliation, A::Flag) => refuse("it already needs reconciliation"),
+            (S::InTransit, A::Send) => refuse(R::AlreadyOnItsWay),
+            (S::NeedsReconciliation, A::Send) => refuse(R::SentAndNeedsReconciliation),
+            (S::NeedsReconciliation, A::Flag) => refuse(R::AlreadyNeedsReconciliation),
             (S::Settled, A::Send | A::Confirm | A::Flag)
-            | (S::Settled, A::ResolvePaid | A::Reissue | A::WriteOff) => refuse(
-                "it is settled; the bank statement shows it (if the bank returned it since, record the failure)",
-            ),
-            (S::Failed, A::Send) => refuse(
-                "a failed transfer is never sent again automatically; resolve it as reissued to pay it again",
-            ),
-            (S::Failed, A::Confirm) => refuse(
-                "it failed; if the bank says it reached the payee after all, resolve it as paid",
-            ),
-            (S::Failed, A::Flag) => refuse("it failed and already needs a person"),
-            (S::Failed, A::Fail) => refuse("it has already failed"),
+            | (S::Settled, A::ResolvePaid | A::Reissue | A::WriteOff) => refuse(R::Settled),
+            (S::Failed, A::Send) => refuse(R::FailedIsNeverResent),
+            (S::Failed, A::Confirm) => refuse(R::FailedResolveAsPaid),
+            (S::Failed, A::Flag) => refuse(R::FailedNeedsAPerson),
+            (S::Failed, A::Fail) => refuse(R::AlreadyFailed),
             (S::Reissued, A::Send | A::Confirm | A::Flag | A::Fail)
-            | (S::Reissued, A::ResolvePaid | A::Reissue | A::WriteOff) => {
-                refuse("it was reissued; follow the new transfer instead")
-            }
+            | (S::Reissued, A::ResolvePaid | A::Reissue | A::WriteOff) => refuse(R::Reissued),
             (S::WrittenOff, A::Send | A::Confirm | A::Flag | A::Fail)
-            | (S::WrittenOff, A::ResolvePaid | A::Reissue | A::WriteOff) => {
-                refuse("it was written off and is closed; nothing more happens to it")
-            }
+            | (S::WrittenOff, A::ResolvePaid | A::Reissue | A::WriteOff) => refuse(R::WrittenOff),
         }
     }
 
@@ -627,6 +687,18 @@ mod tests {
                     (None, Ok(to)) => panic!("{state:?} --{action:?}--> {to:?} must be refused"),
                 }
             }
+        }
+    }
+
+    #[test]
+    fn every_refusal_reason_is_reachable() {
+        let given: Vec<SettlementRefusalReason> = S::ALL
+            .into_iter()
+            .flat_map(|state| A::ALL.map(|action| state.apply(action)))
+            .filter_map(|outcome| outcome.err().map(|refusal| refusal.reason))
+            .collect();
+        for reason in SettlementRefusalReason::ALL {
+            assert!(given.contains(&reason), "{reason:?} is never given");
         }
     }
 

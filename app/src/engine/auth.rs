@@ -1340,6 +1340,31 @@ pub fn language_cookie(language: Language, secure: bool) -> String {
         .to_string()
 }
 
+/// The language a request asks for, chosen as the pages choose theirs: the language cookie (which
+/// [`prefer_language`] sets to a signed-in person's stored choice), else the best match of
+/// `Accept-Language` by its q-values (RFC 9110 §12.5.4: `fr-CH, de;q=0.8` → French; leptos_i18n's
+/// matching, as for the pages), else English. For documents the server writes (payout slips).
+pub fn request_language(headers: &http::HeaderMap) -> Language {
+    let chosen = headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == LANGUAGE_COOKIE)
+        .and_then(|c| Language::from_code(c.value()));
+    if let Some(language) = chosen {
+        return language;
+    }
+    let accepted: Vec<String> = headers
+        .get_all(http::header::ACCEPT_LANGUAGE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(accept_language::parse)
+        .collect();
+    <crate::i18n::Locale as leptos_i18n::Locale>::find_locale(&accepted).into()
+}
+
 /// Makes the request's language cookie say `language`: the signed-in person's stored choice wins
 /// over whatever this browser remembered (a shared desk PC, a phone set up by someone else). The
 /// other cookies stay as they were, in one `Cookie` header.
@@ -1381,6 +1406,39 @@ pub fn served_over_https(headers: &http::HeaderMap) -> bool {
 #[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_s_language_is_its_cookie_then_accept_language_then_english() {
+        let with = |pairs: &[(http::header::HeaderName, &'static str)]| {
+            let mut headers = http::HeaderMap::new();
+            for (name, value) in pairs {
+                headers.append(name.clone(), http::HeaderValue::from_static(value));
+            }
+            request_language(&headers)
+        };
+        use http::header::{ACCEPT_LANGUAGE, COOKIE};
+        assert_eq!(with(&[]), Language::En);
+        assert_eq!(
+            with(&[(ACCEPT_LANGUAGE, "fr-CH, fr;q=0.9, de;q=0.8")]),
+            Language::Fr
+        );
+        assert_eq!(
+            with(&[(ACCEPT_LANGUAGE, "it-CH, de;q=0.5, fr;q=0.7")]),
+            Language::Fr
+        );
+        assert_eq!(with(&[(ACCEPT_LANGUAGE, "it-CH")]), Language::En);
+        assert_eq!(
+            with(&[
+                (COOKIE, "pe_session=abc; i18n_pref_locale=de"),
+                (ACCEPT_LANGUAGE, "fr-CH"),
+            ]),
+            Language::De
+        );
+        assert_eq!(
+            with(&[(COOKIE, "i18n_pref_locale=xx"), (ACCEPT_LANGUAGE, "de-CH")]),
+            Language::De
+        );
+    }
 
     #[test]
     fn the_stored_language_replaces_the_browsers_and_keeps_the_session() {

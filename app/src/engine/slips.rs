@@ -8,6 +8,9 @@
 //! committed payouts have a slip ([`slip_refusal`]); owners download every slip of their
 //! business, employees their own ([`may_download_slips`]).
 //!
+//! The slip speaks the reader's language (German, French or English: the `slip` translations,
+//! amounts, rates and dates per locale as on the pages); the API picks it from the request.
+//!
 //! The PDF is written by `krilla` with DejaVu Sans (Bitstream Vera licence,
 //! `app/assets/fonts/LICENSE-DejaVu.txt`) embedded as a subset with a ToUnicode map, so the text
 //! (umlauts, `−`, `CHF 1'234.50`) can be searched, copied and extracted. Amounts are formatted
@@ -15,8 +18,11 @@
 
 use super::access::Caller;
 use super::{db, db_error, Engine, STUDIO_TIME_ZONE};
+use crate::domain::locale::{format_chf, format_date, format_minute};
 use crate::domain::slip::{may_download_slips, slip_refusal};
 use crate::domain::*;
+use crate::i18n::{td_string, Locale};
+use crate::wording::formula_terms;
 use chrono::{DateTime, Datelike as _, Timelike as _, Utc};
 use krilla::color::rgb;
 use krilla::geom::{PathBuilder, Point};
@@ -49,7 +55,7 @@ pub struct PayoutSlip {
 }
 
 impl Engine {
-    /// The slip of committed payout `id` as a PDF.
+    /// The slip of committed payout `id` as a PDF, worded in `language`.
     ///
     /// Errors: 403 unless the caller may read payouts and is an owner or an employee (receptionists
     /// and receptionist API keys do not download slips); 404 for an unknown payout or one outside
@@ -59,7 +65,12 @@ impl Engine {
     /// it was cancelled; 500 when the stored lines do not add up to the payout's total or the PDF
     /// cannot be written (logged).
     #[tracing::instrument(skip_all, fields(payout_id = %id))]
-    pub async fn payout_slip(&self, caller: &Caller, id: PayoutId) -> Result<PayoutSlip, AppError> {
+    pub async fn payout_slip(
+        &self,
+        caller: &Caller,
+        id: PayoutId,
+        language: Language,
+    ) -> Result<PayoutSlip, AppError> {
         caller.require(Permission::ReadPayouts)?;
         if !may_download_slips(caller.role) {
             tracing::info!(actor = %caller.actor(), "refused: receptionists do not download payout slips");
@@ -119,6 +130,7 @@ impl Engine {
             lines,
             committed_at,
             payment,
+            language,
         };
         let rendered = tokio::task::spawn_blocking(move || render(&slip))
             .await
@@ -162,6 +174,8 @@ struct SlipData {
     lines: Vec<PayoutLine>,
     committed_at: DateTime<Utc>,
     payment: Payment,
+    /// The reader's language.
+    language: Language,
 }
 
 /// An IBAN as a slip shows it: the country and check digits and the last three characters, the
@@ -236,6 +250,7 @@ const SERVICE_X: f32 = LEFT + 56.0;
 const FORMULA_X: f32 = LEFT + 170.0;
 const FORMULA_WIDTH: f32 = 245.0;
 const SERVICE_WIDTH: f32 = FORMULA_X - SERVICE_X - 8.0;
+const DATE_WIDTH: f32 = SERVICE_X - DATE_X - 6.0;
 const TIP_RIGHT: f32 = RIGHT - 72.0;
 const AMOUNT_RIGHT: f32 = RIGHT;
 
@@ -352,7 +367,8 @@ struct Faces {
 
 /// One table row: a payout line as set on the page.
 struct Row {
-    date: String,
+    date_size: f32,
+    date: Vec<String>,
     service_size: f32,
     service: Vec<String>,
     formula_size: f32,
@@ -363,7 +379,12 @@ struct Row {
 
 impl Row {
     fn height(&self) -> f32 {
-        let lines = self.service.len().max(self.formula.len()).max(1);
+        let lines = self
+            .date
+            .len()
+            .max(self.service.len())
+            .max(self.formula.len())
+            .max(1);
         ROW_HEIGHT * lines as f32
     }
 }
@@ -420,25 +441,17 @@ fn paginate(rows: &[Row]) -> Vec<PagePlan> {
     pages
 }
 
-/// `2026-11-20 14:05` in the studios' time zone.
-fn zurich_minute(at: DateTime<Utc>) -> String {
-    let local = at.with_timezone(&STUDIO_TIME_ZONE);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        local.year(),
-        local.month(),
-        local.day(),
-        local.hour(),
-        local.minute()
-    )
+/// A moment in the studios' time zone, to the minute, in `language`: `20.11.2026, 14:05` (de).
+fn zurich_minute(language: Language, at: DateTime<Utc>) -> String {
+    format_minute(language, at.with_timezone(&STUDIO_TIME_ZONE).naive_local())
 }
 
-/// A deduction as the slip prints it: `−CHF 20.00`, `none` when there is none.
-fn deduction_text(amount: Rappen) -> String {
+/// A deduction as the slip prints it: `−CHF 20.00`, `none` (in `language`) when there is none.
+fn deduction_text(language: Language, amount: Rappen) -> String {
     if amount.0 == 0 {
-        "none".into()
+        td_string!(Locale::from(language), slip.no_deductions).to_string()
     } else {
-        format!("−{amount}")
+        format!("−{}", format_chf(language, amount))
     }
 }
 
@@ -484,6 +497,9 @@ fn render(slip: &SlipData) -> Result<(Vec<u8>, usize), String> {
             slip.payout.total
         ));
     }
+    let language = slip.language;
+    let locale = Locale::from(language);
+    let chf = |amount| format_chf(language, amount);
     let faces = Faces {
         regular: Face::load(REGULAR_FONT, "DejaVu Sans")?,
         bold: Face::load(BOLD_FONT, "DejaVu Sans Bold")?,
@@ -496,16 +512,22 @@ fn render(slip: &SlipData) -> Result<(Vec<u8>, usize), String> {
                 LineKind::Service => line
                     .service_name
                     .clone()
-                    .unwrap_or_else(|| "Service".into()),
-                LineKind::Day => "Working day".into(),
+                    .unwrap_or_else(|| td_string!(locale, slip.service).to_string()),
+                LineKind::Day => td_string!(locale, slip.working_day).to_string(),
             };
+            let (date_size, date) = faces.regular.fit(
+                &[format_date(language, line.on_date)],
+                DATE_WIDTH,
+                TABLE_SIZE,
+            );
             let (service_size, service) = faces.regular.fit(&[service], SERVICE_WIDTH, TABLE_SIZE);
             let (formula_size, formula) =
                 faces
                     .regular
-                    .fit(&line.formula_parts(), FORMULA_WIDTH, TABLE_SIZE);
+                    .fit(&formula_terms(language, line), FORMULA_WIDTH, TABLE_SIZE);
             Row {
-                date: line.on_date.to_string(),
+                date_size,
+                date,
                 service_size,
                 service,
                 formula_size,
@@ -513,27 +535,45 @@ fn render(slip: &SlipData) -> Result<(Vec<u8>, usize), String> {
                 tip: if line.tip.0 == 0 {
                     String::new()
                 } else {
-                    line.tip.to_string()
+                    chf(line.tip)
                 },
-                amount: line.amount.to_string(),
+                amount: chf(line.amount),
             }
         })
         .collect();
     let plan = paginate(&rows);
     let page_count = plan.len();
     let payout = &slip.payout;
-    let period = format!("{} – {}", payout.period_start, payout.period_end);
-    let footer = format!(
-        "{} · payout slip of {} · {period}",
-        slip.studio_name, payout.employee_name
-    );
+    let period = td_string!(
+        locale,
+        slip.period,
+        start = format_date(language, payout.period_start),
+        end = format_date(language, payout.period_end)
+    )
+    .to_string();
+    let footer = td_string!(
+        locale,
+        slip.footer,
+        studio = &slip.studio_name,
+        name = &payout.employee_name,
+        period = &period
+    )
+    .to_string();
 
     let mut document = Document::new();
     document.set_metadata(
         Metadata::new()
-            .title(format!("Payout slip: {}, {period}", payout.employee_name))
+            .title(
+                td_string!(
+                    locale,
+                    slip.document_title,
+                    name = &payout.employee_name,
+                    period = &period
+                )
+                .to_string(),
+            )
             .creator("Payout Engine".into())
-            .language("en".into())
+            .language(language.code().into())
             .creation_date(pdf_date(slip.committed_at)),
     );
     let settings = PageSettings::from_wh(PAGE_WIDTH, PAGE_HEIGHT)
@@ -553,15 +593,18 @@ fn render(slip: &SlipData) -> Result<(Vec<u8>, usize), String> {
                 11.0,
                 LEFT,
                 64.0,
-                &format!(
-                    "Payout slip of {} · {period} (continued)",
-                    payout.employee_name
-                ),
+                &td_string!(
+                    locale,
+                    slip.continued,
+                    name = &payout.employee_name,
+                    period = &period
+                )
+                .to_string(),
             );
             NEXT_PAGE_ROWS_TOP - 24.0
         };
         if !page_plan.rows.is_empty() {
-            table_header(&mut pen, y);
+            table_header(&mut pen, locale, y);
             y += 24.0;
             for row in &rows[page_plan.rows.clone()] {
                 draw_row(&mut pen, row, y);
@@ -569,7 +612,7 @@ fn render(slip: &SlipData) -> Result<(Vec<u8>, usize), String> {
             }
         }
         if page_plan.summary {
-            summary(&mut pen, &sums, y - 4.0);
+            summary(&mut pen, language, &sums, y - 4.0);
         }
         pen.grey();
         pen.text(&faces.regular, 7.5, LEFT, FOOTER_BASELINE, &footer);
@@ -578,7 +621,7 @@ fn render(slip: &SlipData) -> Result<(Vec<u8>, usize), String> {
             7.5,
             RIGHT,
             FOOTER_BASELINE,
-            &format!("Page {} of {page_count}", number + 1),
+            &td_string!(locale, slip.page, number = number + 1, pages = page_count).to_string(),
         );
         pen.black();
         surface.finish();
@@ -662,72 +705,144 @@ impl Pen<'_, '_> {
 fn first_page_header(pen: &mut Pen<'_, '_>, slip: &SlipData, period: &str) -> f32 {
     let faces = pen.faces;
     let payout = &slip.payout;
-    pen.text(&faces.bold, 18.0, LEFT, 66.0, "Payout slip");
+    let language = slip.language;
+    let locale = Locale::from(language);
+    pen.text(
+        &faces.bold,
+        18.0,
+        LEFT,
+        66.0,
+        td_string!(locale, slip.title),
+    );
     pen.text(&faces.bold, 11.0, LEFT, 86.0, &slip.studio_name);
     let dates = match (slip.lines.first(), slip.lines.last()) {
-        (Some(first), Some(last)) => format!(
-            "{} lines dated {} – {}",
-            slip.lines.len(),
-            first.on_date,
-            last.on_date
-        ),
-        (None, _) | (_, None) => "no lines".into(),
+        (Some(first), Some(last)) => td_string!(
+            locale,
+            slip.records_dated,
+            count = slip.lines.len(),
+            first = format_date(language, first.on_date),
+            last = format_date(language, last.on_date)
+        )
+        .to_string(),
+        (None, _) | (_, None) => td_string!(locale, slip.no_lines).to_string(),
     };
     let mut facts: Vec<(&str, String)> = vec![
-        ("Employee", payout.employee_name.clone()),
-        ("Period", period.to_string()),
-        ("Records", dates),
-        ("Payout", payout.id.to_string()),
         (
-            "Committed",
-            format!("{} (Zurich time)", zurich_minute(slip.committed_at)),
+            td_string!(locale, slip.fact.employee),
+            payout.employee_name.clone(),
+        ),
+        (td_string!(locale, slip.fact.period), period.to_string()),
+        (td_string!(locale, slip.fact.records), dates),
+        (td_string!(locale, slip.fact.payout), payout.id.to_string()),
+        (
+            td_string!(locale, slip.fact.committed),
+            td_string!(
+                locale,
+                slip.committed_at,
+                moment = zurich_minute(language, slip.committed_at)
+            )
+            .to_string(),
         ),
     ];
     match &slip.payment {
-        Payment::Cash => facts.push(("Paid by", PayoutMethod::Cash.label().into())),
+        Payment::Cash => facts.push((
+            td_string!(locale, slip.fact.paid_by),
+            td_string!(locale, slip.cash).to_string(),
+        )),
         Payment::Bank {
             masked_iban,
             reference,
         } => {
-            facts.push(("Paid by", PayoutMethod::Bank.label().into()));
             facts.push((
-                "Account",
-                masked_iban
-                    .clone()
-                    .unwrap_or_else(|| "no IBAN on file yet".into()),
+                td_string!(locale, slip.fact.paid_by),
+                td_string!(locale, slip.bank).to_string(),
             ));
             facts.push((
-                "Reference",
+                td_string!(locale, slip.fact.account),
+                masked_iban
+                    .clone()
+                    .unwrap_or_else(|| td_string!(locale, slip.no_iban).to_string()),
+            ));
+            facts.push((
+                td_string!(locale, slip.fact.reference),
                 reference
                     .clone()
-                    .unwrap_or_else(|| "no bank transfer scheduled".into()),
+                    .unwrap_or_else(|| td_string!(locale, slip.no_transfer).to_string()),
             ));
         }
     }
+    let label_width = facts
+        .iter()
+        .map(|(label, _)| faces.bold.width(label, FACT_SIZE))
+        .fold(72.0_f32, f32::max);
     let mut y = 112.0;
     for (label, value) in facts {
         pen.text(&faces.bold, FACT_SIZE, LEFT, y, label);
-        pen.text(&faces.regular, FACT_SIZE, LEFT + 80.0, y, &value);
+        pen.text(
+            &faces.regular,
+            FACT_SIZE,
+            LEFT + label_width + 8.0,
+            y,
+            &value,
+        );
         y += FACT_HEIGHT;
     }
     FIRST_PAGE_ROWS_TOP - 24.0
 }
 
 /// The column headings with a rule under them; `y` is their baseline.
-fn table_header(pen: &mut Pen<'_, '_>, y: f32) {
+fn table_header(pen: &mut Pen<'_, '_>, locale: Locale, y: f32) {
     let bold = &pen.faces.bold;
-    pen.text(bold, TABLE_SIZE, DATE_X, y, "Date");
-    pen.text(bold, TABLE_SIZE, SERVICE_X, y, "Service");
-    pen.text(bold, TABLE_SIZE, FORMULA_X, y, "Commission formula");
-    pen.text_right(bold, TABLE_SIZE, TIP_RIGHT, y, "Tip");
-    pen.text_right(bold, TABLE_SIZE, AMOUNT_RIGHT, y, "Amount");
+    pen.text(
+        bold,
+        TABLE_SIZE,
+        DATE_X,
+        y,
+        td_string!(locale, slip.column.date),
+    );
+    pen.text(
+        bold,
+        TABLE_SIZE,
+        SERVICE_X,
+        y,
+        td_string!(locale, slip.column.service),
+    );
+    pen.text(
+        bold,
+        TABLE_SIZE,
+        FORMULA_X,
+        y,
+        td_string!(locale, slip.column.formula),
+    );
+    pen.text_right(
+        bold,
+        TABLE_SIZE,
+        TIP_RIGHT,
+        y,
+        td_string!(locale, slip.column.tip),
+    );
+    pen.text_right(
+        bold,
+        TABLE_SIZE,
+        AMOUNT_RIGHT,
+        y,
+        td_string!(locale, slip.column.amount),
+    );
     pen.rule(y + 5.0, 0.6);
 }
 
 /// One payout line; `y` is its first baseline.
 fn draw_row(pen: &mut Pen<'_, '_>, row: &Row, y: f32) {
     let regular = &pen.faces.regular;
-    pen.text(regular, TABLE_SIZE, DATE_X, y, &row.date);
+    for (index, text) in row.date.iter().enumerate() {
+        pen.text(
+            regular,
+            row.date_size,
+            DATE_X,
+            y + ROW_HEIGHT * index as f32,
+            text,
+        );
+    }
     for (index, text) in row.service.iter().enumerate() {
         pen.text(
             regular,
@@ -751,46 +866,32 @@ fn draw_row(pen: &mut Pen<'_, '_>, row: &Row, y: f32) {
 }
 
 /// The totals under the table; `y` is just under the last row.
-fn summary(pen: &mut Pen<'_, '_>, sums: &Totals, y: f32) {
+fn summary(pen: &mut Pen<'_, '_>, language: Language, sums: &Totals, y: f32) {
     let faces = pen.faces;
+    let locale = Locale::from(language);
+    let chf = |amount| format_chf(language, amount);
     pen.rule(y, 0.6);
     let mut y = y + 18.0;
-    let plural = |n: usize, one: &str, many: &str| {
-        if n == 1 {
-            format!("1 {one}")
-        } else {
-            format!("{n} {many}")
-        }
-    };
     let mut rows: Vec<(String, String)> = vec![
         (
-            format!(
-                "Commission ({})",
-                plural(sums.services, "service", "services")
-            ),
-            sums.commission.to_string(),
+            td_string!(locale, slip.commission, count = sums.services).to_string(),
+            chf(sums.commission),
         ),
-        ("Tips".into(), sums.tips.to_string()),
+        (td_string!(locale, slip.tips).to_string(), chf(sums.tips)),
     ];
     if sums.top_ups.0 != 0 {
         rows.push((
-            format!(
-                "Guaranteed-minimum top-ups ({})",
-                plural(sums.top_up_days, "day", "days")
-            ),
-            sums.top_ups.to_string(),
+            td_string!(locale, slip.top_ups, count = sums.top_up_days).to_string(),
+            chf(sums.top_ups),
         ));
     }
     rows.push((
         if sums.deductions.0 == 0 {
-            "Deductions".to_string()
+            td_string!(locale, slip.deductions).to_string()
         } else {
-            format!(
-                "Deductions ({})",
-                plural(sums.deduction_days, "day", "days")
-            )
+            td_string!(locale, slip.deductions_days, count = sums.deduction_days).to_string()
         },
-        deduction_text(sums.deductions),
+        deduction_text(language, sums.deductions),
     ));
     for (label, value) in rows {
         pen.text(&faces.regular, FACT_SIZE, LEFT + 220.0, y, &label);
@@ -799,8 +900,14 @@ fn summary(pen: &mut Pen<'_, '_>, sums: &Totals, y: f32) {
     }
     pen.rule(y - 9.0, 0.8);
     y += 6.0;
-    pen.text(&faces.bold, 11.0, LEFT + 220.0, y, "Total paid out");
-    pen.text_right(&faces.bold, 11.0, AMOUNT_RIGHT, y, &sums.total.to_string());
+    pen.text(
+        &faces.bold,
+        11.0,
+        LEFT + 220.0,
+        y,
+        td_string!(locale, slip.total),
+    );
+    pen.text_right(&faces.bold, 11.0, AMOUNT_RIGHT, y, &chf(sums.total));
 }
 
 #[cfg(test)]
@@ -870,6 +977,7 @@ mod tests {
                 masked_iban: Some(mask_iban("CH93 0076 2011 6238 5295 7")),
                 reference: Some("PE-0123".into()),
             },
+            language: Language::En,
         }
     }
 
@@ -896,15 +1004,35 @@ mod tests {
     }
 
     #[test]
-    fn formulas_read_as_the_line_stores_them() {
+    fn formula_terms_follow_the_reader_s_language() {
+        let service = line(LineKind::Service, 1, 12_000, 4_250, 500, 0);
         assert_eq!(
-            line(LineKind::Service, 1, 12_000, 4_000, 500, 0).formula_parts(),
-            ["40 % of CHF 120.00 = CHF 48.00"]
+            formula_terms(Language::De, &service),
+            ["42.5\u{a0}% von CHF\u{a0}120.00 = CHF\u{a0}51.00"]
         );
         assert_eq!(
-            line(LineKind::Day, 1, 0, 0, 0, 2_000).formula_parts(),
-            ["deduction −CHF 20.00"]
+            formula_terms(Language::Fr, &service),
+            ["42,5\u{a0}% de 120,00\u{a0}CHF = 51,00\u{a0}CHF"]
         );
+        let day = line(LineKind::Day, 1, 0, 0, 0, 2_000);
+        assert_eq!(
+            formula_terms(Language::En, &day),
+            ["deduction −CHF\u{a0}20.00"]
+        );
+    }
+
+    #[test]
+    fn a_slip_is_written_in_each_language() {
+        for language in Language::ALL {
+            let mut written = slip(vec![
+                line(LineKind::Service, 1, 9_500, 5_000, 500, 0),
+                line(LineKind::Day, 2, 0, 0, 0, 2_000),
+            ]);
+            written.language = language;
+            let (bytes, pages) = render(&written).unwrap_or_else(|error| panic!("{error}"));
+            assert!(bytes.starts_with(b"%PDF-"), "{language}");
+            assert_eq!(pages, 1, "{language}");
+        }
     }
 
     #[test]

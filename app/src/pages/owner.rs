@@ -3,12 +3,13 @@
 
 use crate::api::{list_employees, list_payouts, preview_payout, CommitPayout};
 use crate::components::{
-    chf, count, date, idempotency_key_for, payout_state_label, utc_minute, AttentionBanner,
-    ErrorMessage, ScrollTable,
+    chf, count, current_language, date, idempotency_key_for, payout_state_label, utc_minute,
+    AttentionBanner, ErrorMessage, ScrollTable,
 };
 use crate::domain::slip::{slip_path, slip_refusal};
 use crate::domain::*;
 use crate::i18n::{t, t_string, use_i18n};
+use crate::wording::formula_terms;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use leptos_router::{lazy_route, LazyRoute};
@@ -273,63 +274,23 @@ pub fn PayoutTable(payouts: Vec<Payout>, #[prop(optional)] slips: bool) -> impl 
     .into_any()
 }
 
-/// A line's formula in the page's language, term by term as [`PayoutLine::formula`] writes it:
+/// A line's formula in the page's language, its terms ([`formula_terms`]) with the tip and amount:
 /// `40 % of CHF 85.00 = CHF 34.00 + tip CHF 5.00 = CHF 39.00`, or for a working day
 /// `minimum CHF 150.00 − earned CHF 120.00 = top-up CHF 30.00; deduction −CHF 30.00 = CHF 0.00`.
 fn formula_text(line: &PayoutLine) -> String {
     let i18n = use_i18n();
+    let terms = formula_terms(current_language(), line).join("; ");
     match line.kind {
-        LineKind::Service => {
-            let commission = t_string!(
-                i18n,
-                owner.formula.commission,
-                rate = line.commission_bps.percent_text(),
-                price = chf(line.price),
-                commission = chf(line.commission)
-            )
-            .to_string();
-            if line.tip.0 == 0 {
-                commission
-            } else {
-                t_string!(
-                    i18n,
-                    owner.formula.tip,
-                    commission = commission,
-                    tip = chf(line.tip),
-                    amount = chf(line.amount)
-                )
-                .to_string()
-            }
-        }
-        LineKind::Day => {
-            let mut parts = Vec::new();
-            if line.guaranteed_minimum.0 > 0 {
-                parts.push(
-                    t_string!(
-                        i18n,
-                        owner.formula.top_up,
-                        minimum = chf(line.guaranteed_minimum),
-                        earned = chf(line.day_earned),
-                        top_up = chf(line.top_up)
-                    )
-                    .to_string(),
-                );
-            }
-            if line.deduction.0 > 0 {
-                parts.push(
-                    t_string!(
-                        i18n,
-                        owner.formula.deduction,
-                        deduction = chf(line.deduction)
-                    )
-                    .to_string(),
-                );
-            }
-            if parts.is_empty() {
-                parts.push(t_string!(i18n, owner.formula.nothing).to_string());
-            }
-            format!("{} = {}", parts.join("; "), chf(line.amount))
-        }
+        LineKind::Service if line.tip.0 == 0 => terms,
+        LineKind::Service => t_string!(
+            i18n,
+            owner.formula.tip,
+            commission = terms,
+            tip = chf(line.tip),
+            amount = chf(line.amount)
+        )
+        .to_string(),
+        LineKind::Day => format!("{terms} = {}", chf(line.amount)),
     }
 }
 

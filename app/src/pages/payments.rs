@@ -121,6 +121,89 @@ fn payment_state_label(state: PaymentState) -> &'static str {
 }
 
 /// An action's button label in the page's language ("Refund part").
+/// Why a payment refuses an action ([`PaymentBook::apply`]), in the page's language, amounts
+/// included: "CHF 50.00 is over the authorised amount of CHF 40.00".
+fn payment_refusal_text(reason: PaymentRefusalReason) -> String {
+    use PaymentRefusalReason as R;
+    let i18n = use_i18n();
+    let zero = || chf(Rappen(0));
+    match reason {
+        R::NeverSubmitted => t_string!(i18n, payments.refusal.never_submitted).to_string(),
+        R::NotAuthorised => t_string!(i18n, payments.refusal.not_authorised).to_string(),
+        R::NothingCaptured => t_string!(i18n, payments.refusal.nothing_captured).to_string(),
+        R::NothingToSettle => t_string!(i18n, payments.refusal.nothing_to_settle).to_string(),
+        R::AlreadySubmitted => t_string!(i18n, payments.refusal.already_submitted).to_string(),
+        R::AlreadyAuthorised => t_string!(i18n, payments.refusal.already_authorised).to_string(),
+        R::StillProcessingCancelInstead => {
+            t_string!(i18n, payments.refusal.still_processing_cancel_instead).to_string()
+        }
+        R::StillProcessing => t_string!(i18n, payments.refusal.still_processing).to_string(),
+        R::AlreadyCaptured => t_string!(i18n, payments.refusal.already_captured).to_string(),
+        R::CapturedCannotFail => t_string!(i18n, payments.refusal.captured_cannot_fail).to_string(),
+        R::CapturedRefundInstead => {
+            t_string!(i18n, payments.refusal.captured_refund_instead).to_string()
+        }
+        R::AlreadyRefunded => t_string!(i18n, payments.refusal.already_refunded).to_string(),
+        R::Failed => t_string!(i18n, payments.refusal.failed).to_string(),
+        R::Cancelled => t_string!(i18n, payments.refusal.cancelled).to_string(),
+        R::AmountNotPositive => {
+            t_string!(i18n, payments.refusal.amount_not_positive, zero = zero()).to_string()
+        }
+        R::CapturedAmountNotPositive => t_string!(
+            i18n,
+            payments.refusal.captured_amount_not_positive,
+            zero = zero()
+        )
+        .to_string(),
+        R::RefundedAmountNotPositive => t_string!(
+            i18n,
+            payments.refusal.refunded_amount_not_positive,
+            zero = zero()
+        )
+        .to_string(),
+        R::OverAuthorised { amount, authorised } => t_string!(
+            i18n,
+            payments.refusal.over_authorised,
+            amount = chf(amount),
+            authorised = chf(authorised)
+        )
+        .to_string(),
+        R::FullRefundNotExact { amount, refundable } => t_string!(
+            i18n,
+            payments.refusal.full_refund_not_exact,
+            amount = chf(amount),
+            refundable = chf(refundable)
+        )
+        .to_string(),
+        R::OverRefundable {
+            amount,
+            refundable,
+            captured,
+        } => t_string!(
+            i18n,
+            payments.refusal.over_refundable,
+            amount = chf(amount),
+            refundable = chf(refundable),
+            captured = chf(captured)
+        )
+        .to_string(),
+        R::AlreadySettled { settled } => t_string!(
+            i18n,
+            payments.refusal.already_settled,
+            settled = chf(settled)
+        )
+        .to_string(),
+        R::SettlementOutOfRange { amount, captured } => t_string!(
+            i18n,
+            payments.refusal.settlement_out_of_range,
+            amount = chf(amount),
+            zero = zero(),
+            captured = chf(captured)
+        )
+        .to_string(),
+    }
+}
+
 fn payment_action_label(action: PaymentAction) -> &'static str {
     let i18n = use_i18n();
     match action {
@@ -219,7 +302,7 @@ fn PaymentRow(payment: Payment, act: ServerAction<ActOnPayment>) -> impl IntoVie
                     <summary>{t!(i18n, payments.row.not_possible_now)}</summary>
                     <ul>
                         {refused.into_iter().filter_map(|(action, outcome)| outcome.err().map(|refusal| view! {
-                            <li>{t_string!(i18n, payments.row.refused, action = payment_action_label(action), why = refusal.explanation).to_string()}</li>
+                            <li>{t_string!(i18n, payments.row.refused, action = payment_action_label(action), why = payment_refusal_text(refusal.reason)).to_string()}</li>
                         })).collect_view()}
                         {settled_refusal.map(|text| view! { <li>{text}</li> })}
                     </ul>

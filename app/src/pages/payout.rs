@@ -5,7 +5,7 @@ use super::owner::LineTable;
 use crate::api::{get_payout_detail, CancelPayout, FinishPayout};
 use crate::components::{
     chf, count, date, idempotency_key_for, payout_phase_doing, payout_phase_label,
-    payout_state_label, utc_minute, AttentionBanner, ErrorMessage,
+    payout_refusal_text, payout_state_label, utc_minute, AttentionBanner, ErrorMessage,
 };
 use crate::domain::*;
 use crate::i18n::{t, t_string, use_i18n};
@@ -100,7 +100,7 @@ fn PayoutView(
                         <button type="submit" class="finish" disabled=move || finish.pending().get()>{t!(i18n, payout.actions.finish)}</button>
                     </ActionForm>
                 }.into_any(),
-                Err(refusal) => view! { <p class="refused">{t_string!(i18n, payout.actions.finish_refused, why = refusal.explanation).to_string()}</p> }.into_any(),
+                Err(refusal) => view! { <p class="refused">{t_string!(i18n, payout.actions.finish_refused, why = payout_refusal_text(refusal.reason)).to_string()}</p> }.into_any(),
             })}
             {cancel_allowed.map(|allowed| match allowed {
                 Ok(_) => view! {
@@ -110,7 +110,7 @@ fn PayoutView(
                         <button type="submit" class="cancel" disabled=move || cancel.pending().get()>{t!(i18n, payout.actions.cancel)}</button>
                     </ActionForm>
                 }.into_any(),
-                Err(refusal) => view! { <p class="refused">{t_string!(i18n, payout.actions.cancel_refused, why = refusal.explanation).to_string()}</p> }.into_any(),
+                Err(refusal) => view! { <p class="refused">{t_string!(i18n, payout.actions.cancel_refused, why = payout_refusal_text(refusal.reason)).to_string()}</p> }.into_any(),
             })}
         </div>
         <h2>{t!(i18n, payout.lines.heading)}</h2>

@@ -97,6 +97,31 @@ fn state_in_sentence(state: SettlementState) -> &'static str {
 }
 
 /// An action's button label in the page's language ("Confirm settled").
+/// Why the settlement state machine refuses an action ([`SettlementState::apply`]), in the
+/// page's language: "it is already on its way".
+fn settlement_refusal_text(reason: SettlementRefusalReason) -> &'static str {
+    use SettlementRefusalReason as R;
+    let i18n = use_i18n();
+    match reason {
+        R::NotSentYet => t_string!(i18n, settlements.refusal.not_sent_yet),
+        R::OnlyFailedAreResolved => t_string!(i18n, settlements.refusal.only_failed_are_resolved),
+        R::AlreadyOnItsWay => t_string!(i18n, settlements.refusal.already_on_its_way),
+        R::SentAndNeedsReconciliation => {
+            t_string!(i18n, settlements.refusal.sent_and_needs_reconciliation)
+        }
+        R::AlreadyNeedsReconciliation => {
+            t_string!(i18n, settlements.refusal.already_needs_reconciliation)
+        }
+        R::Settled => t_string!(i18n, settlements.refusal.settled),
+        R::FailedIsNeverResent => t_string!(i18n, settlements.refusal.failed_is_never_resent),
+        R::FailedResolveAsPaid => t_string!(i18n, settlements.refusal.failed_resolve_as_paid),
+        R::FailedNeedsAPerson => t_string!(i18n, settlements.refusal.failed_needs_a_person),
+        R::AlreadyFailed => t_string!(i18n, settlements.refusal.already_failed),
+        R::Reissued => t_string!(i18n, settlements.refusal.reissued),
+        R::WrittenOff => t_string!(i18n, settlements.refusal.written_off),
+    }
+}
+
 fn action_label(action: SettlementAction) -> &'static str {
     let i18n = use_i18n();
     match action {
@@ -481,7 +506,7 @@ fn ItemActions(
                         i18n,
                         settlements.item_actions.refused,
                         action = action_label(action),
-                        why = refusal.explanation
+                        why = settlement_refusal_text(refusal.reason)
                     ).to_string()}</li>
                 })).collect_view()}
             </ul>

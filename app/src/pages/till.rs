@@ -4,7 +4,7 @@
 
 use crate::api::{current_till, list_studios, CloseTill, MoveCash, OpenTill};
 use crate::components::{
-    chf, count, date, idempotency_key_for, utc_minute, AttentionBanner, ErrorMessage,
+    chf, count, date, idempotency_key_for, percent, utc_minute, AttentionBanner, ErrorMessage,
 };
 use crate::domain::*;
 use crate::i18n::{t, t_string, use_i18n};
@@ -233,7 +233,7 @@ fn ZReportView(report: ZReport) -> impl IntoView {
                     <th class="num">{t!(i18n, till.z_report.vat)}</th><th class="num">{t!(i18n, till.z_report.net)}</th></tr></thead>
                 <tbody>
                     {report.sales_by_vat_rate.into_iter().map(|v| view! {
-                        <tr><td>{v.vat_rate_bps.percent_text()}</td><td class="num">{chf(v.gross)}</td><td class="num">{chf(v.vat)}</td><td class="num">{chf(v.net)}</td></tr>
+                        <tr><td>{percent(v.vat_rate_bps)}</td><td class="num">{chf(v.gross)}</td><td class="num">{chf(v.vat)}</td><td class="num">{chf(v.net)}</td></tr>
                     }).collect_view()}
                 </tbody>
             </table>
