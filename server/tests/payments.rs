@@ -120,6 +120,64 @@ async fn a_redelivered_event_is_acknowledged_without_effect_and_a_changed_one_is
     assert_eq!(payment["version"], 1);
 }
 
+/// The inbox's unique index is (occurred_at, event_key): as strong as the key alone only while
+/// a key always comes with the same stored occurred_at. The key is made from the instant to the
+/// millisecond, so the same instant written with another offset or more digits must be stored
+/// exactly alike (and be a duplicate), in one request and across requests.
+#[tokio::test]
+async fn the_same_instant_written_differently_is_the_same_event() {
+    let app = spawn_demo_app().await;
+    let studio = studio(&app).await;
+    let mut first = event(&studio, "pay-t", "authorized", 7_000, 0);
+    first["occurred_at"] = json!("2026-11-20T10:00:00.123Z");
+    let (status, accepted) = deliver(&app, &first).await;
+    assert_eq!(status, 202, "{accepted}");
+    for written in [
+        "2026-11-20T11:00:00.123+01:00",
+        "2026-11-20T10:00:00.123999Z",
+        "2026-11-20T09:30:00.1234-00:30",
+    ] {
+        let mut again = first.clone();
+        again["occurred_at"] = json!(written);
+        let (status, duplicate) = deliver(&app, &again).await;
+        assert_eq!(status, 200, "{written}: {duplicate}");
+        assert_eq!(duplicate["outcome"], "duplicate", "{written}");
+        assert_eq!(duplicate["sequence"], accepted["sequence"], "{written}");
+        let mut changed = again.clone();
+        changed["amount"] = json!(7_001);
+        let (status, refused) = deliver(&app, &changed).await;
+        assert_eq!(status, 409, "{written}: {refused}");
+    }
+    let mut batch_copy = first.clone();
+    batch_copy["occurred_at"] = json!("2026-11-20T11:00:00.123456+01:00");
+    let mut later = first.clone();
+    later["occurred_at"] = json!("2026-11-20T10:00:00.124Z");
+    let report = deliver_batch(&app, vec![batch_copy, later]).await;
+    assert_eq!(
+        (&report["accepted"], &report["duplicates"]),
+        (&json!(1), &json!(1)),
+        "{report}"
+    );
+    assert_eq!(app.count("payment_events").await, 2);
+    if !on_postgres() {
+        // SQLite compares the stored text: if an upgrade of sqlx changes how it writes an
+        // instant, redeliveries of events stored before would no longer meet their row in the
+        // unique index (occurred_at, event_key). Then the stored rows need converting first.
+        let stored: Vec<String> =
+            app::engine::db::query_scalar("SELECT occurred_at FROM payment_events ORDER BY seq")
+                .fetch_all(app.engine.pool())
+                .await
+                .expect("stored instants");
+        assert_eq!(
+            stored,
+            [
+                "2026-11-20T10:00:00.123+00:00",
+                "2026-11-20T10:00:00.124+00:00"
+            ]
+        );
+    }
+}
+
 #[tokio::test]
 async fn bad_events_get_a_clear_error_naming_the_field_and_nothing_is_stored() {
     let app = spawn_demo_app().await;

@@ -42,6 +42,11 @@ pub const INBOX_BATCH: usize = 500;
 /// SHA-256 over provider, payment id, event type and `occurred_at` (RFC 3339, UTC, milliseconds),
 /// as 32 lowercase hex digits. A redelivery of the same event always has the same key, whoever
 /// delivers it; two events differ in at least one of these four.
+///
+/// The inbox is unique on `(occurred_at, event_key)`, not on the key alone: the key determines
+/// `occurred_at` (stored to the millisecond, as hashed here), so the pair is unique exactly when
+/// the key is, and the index grows at its time-ordered end instead of on a random page per event
+/// (migration `20261207000001_payment_event_key_by_time`).
 pub fn payment_event_key(
     provider: &str,
     provider_payment_id: &str,
@@ -208,8 +213,13 @@ fn validate(event: &PaymentEventRequest) -> Result<NewEvent, AppError> {
             format!("only CHF is accepted, not '{}'", event.currency),
         ));
     }
+    // Stored exactly as the key sees it (to the millisecond): the inbox's unique index is
+    // (occurred_at, event_key), as strong as the key alone only while a key always comes with
+    // the same stored instant.
     let occurred_at = DateTime::from_timestamp_millis(event.occurred_at.timestamp_millis())
-        .unwrap_or(event.occurred_at);
+        .ok_or_else(|| {
+            AppError::validation("occurred_at", "the time is out of the supported range")
+        })?;
     Ok(NewEvent {
         key: payment_event_key(provider, payment_id, event.event_type, occurred_at),
         studio_id: event.studio_id,
@@ -1580,7 +1590,7 @@ impl Engine {
         for chunk in candidates.chunks(1000) {
             let sql = format!(
                 "INSERT INTO payment_events (event_key, studio_id, provider, provider_payment_id, event_type, amount, occurred_at, received_at)
-                 VALUES {} ON CONFLICT (event_key) DO NOTHING RETURNING seq, event_key",
+                 VALUES {} ON CONFLICT (occurred_at, event_key) DO NOTHING RETURNING seq, event_key",
                 db::values_list(chunk.len(), 8)
             );
             let inserted: Vec<(i64, String)> = chunk
@@ -1606,20 +1616,29 @@ impl Engine {
                 }
             }
         }
-        let missing: Vec<String> = candidates
+        let missing: Vec<&NewEvent> = candidates
             .iter()
-            .map(|e| e.key.clone())
-            .filter(|k| !stored.contains_key(k))
+            .copied()
+            .filter(|e| !stored.contains_key(&e.key))
             .collect();
         for chunk in missing.chunks(1000) {
-            let rows: Vec<(i64, String, StudioId, i64)> = db::query_as(format!(
-                "SELECT seq, event_key, studio_id, amount FROM payment_events WHERE event_key IN ({})",
-                db::placeholders(1, chunk.len())
-            ))
-            .bind_all(chunk.iter().cloned())
-            .fetch_all(&mut tx)
-            .await
-            .map_err(db_error("looking up delivered payment events"))?;
+            // Through the unique index (occurred_at, event_key): a join with the wanted pairs
+            // (SQLite scans the table for a row-value `IN (VALUES ..)`).
+            let rows: Vec<(i64, String, StudioId, i64)> = chunk
+                .iter()
+                .fold(
+                    db::query_as(format!(
+                        "WITH wanted (occurred_at, event_key) AS (VALUES {})
+                         SELECT e.seq, e.event_key, e.studio_id, e.amount
+                         FROM wanted w JOIN payment_events e
+                           ON e.occurred_at = w.occurred_at AND e.event_key = w.event_key",
+                        db::values_list(chunk.len(), 2)
+                    )),
+                    |q, e| q.bind(e.occurred_at).bind(e.key.clone()),
+                )
+                .fetch_all(&mut tx)
+                .await
+                .map_err(db_error("looking up delivered payment events"))?;
             for (seq, key, studio, amount) in rows {
                 stored.insert(key, (seq, studio, amount, false));
             }
