@@ -793,41 +793,19 @@ fn first_page_header(pen: &mut Pen<'_, '_>, slip: &SlipData, period: &str) -> f3
 /// The column headings with a rule under them; `y` is their baseline.
 fn table_header(pen: &mut Pen<'_, '_>, locale: Locale, y: f32) {
     let bold = &pen.faces.bold;
-    pen.text(
-        bold,
-        TABLE_SIZE,
-        DATE_X,
-        y,
-        td_string!(locale, slip.column.date),
-    );
-    pen.text(
-        bold,
-        TABLE_SIZE,
-        SERVICE_X,
-        y,
-        td_string!(locale, slip.column.service),
-    );
-    pen.text(
-        bold,
-        TABLE_SIZE,
-        FORMULA_X,
-        y,
-        td_string!(locale, slip.column.formula),
-    );
-    pen.text_right(
-        bold,
-        TABLE_SIZE,
-        TIP_RIGHT,
-        y,
-        td_string!(locale, slip.column.tip),
-    );
-    pen.text_right(
-        bold,
-        TABLE_SIZE,
-        AMOUNT_RIGHT,
-        y,
-        td_string!(locale, slip.column.amount),
-    );
+    for (x, heading) in [
+        (DATE_X, td_string!(locale, slip.column.date)),
+        (SERVICE_X, td_string!(locale, slip.column.service)),
+        (FORMULA_X, td_string!(locale, slip.column.formula)),
+    ] {
+        pen.text(bold, TABLE_SIZE, x, y, heading);
+    }
+    for (right, heading) in [
+        (TIP_RIGHT, td_string!(locale, slip.column.tip)),
+        (AMOUNT_RIGHT, td_string!(locale, slip.column.amount)),
+    ] {
+        pen.text_right(bold, TABLE_SIZE, right, y, heading);
+    }
     pen.rule(y + 5.0, 0.6);
 }
 
