@@ -812,32 +812,14 @@ fn table_header(pen: &mut Pen<'_, '_>, locale: Locale, y: f32) {
 /// One payout line; `y` is its first baseline.
 fn draw_row(pen: &mut Pen<'_, '_>, row: &Row, y: f32) {
     let regular = &pen.faces.regular;
-    for (index, text) in row.date.iter().enumerate() {
-        pen.text(
-            regular,
-            row.date_size,
-            DATE_X,
-            y + ROW_HEIGHT * index as f32,
-            text,
-        );
-    }
-    for (index, text) in row.service.iter().enumerate() {
-        pen.text(
-            regular,
-            row.service_size,
-            SERVICE_X,
-            y + ROW_HEIGHT * index as f32,
-            text,
-        );
-    }
-    for (index, text) in row.formula.iter().enumerate() {
-        pen.text(
-            regular,
-            row.formula_size,
-            FORMULA_X,
-            y + ROW_HEIGHT * index as f32,
-            text,
-        );
+    for (x, size, lines) in [
+        (DATE_X, row.date_size, &row.date),
+        (SERVICE_X, row.service_size, &row.service),
+        (FORMULA_X, row.formula_size, &row.formula),
+    ] {
+        for (index, text) in lines.iter().enumerate() {
+            pen.text(regular, size, x, y + ROW_HEIGHT * index as f32, text);
+        }
     }
     pen.text_right(regular, TABLE_SIZE, TIP_RIGHT, y, &row.tip);
     pen.text_right(regular, TABLE_SIZE, AMOUNT_RIGHT, y, &row.amount);
