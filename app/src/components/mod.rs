@@ -374,6 +374,7 @@ fn AttentionItem(payout: Payout, finish: ServerAction<FinishPayout>) -> impl Int
         )
         .to_string(),
     };
+    // An interrupted payout (pending, no phase failed) has no error recorded: nothing to show.
     let error = payout.error.clone().unwrap_or_default();
     let id = payout.id.to_string();
     let href = format!("/payouts/{}", payout.id);
