@@ -9,9 +9,9 @@ use std::error::Error;
 use std::path::PathBuf;
 
 /// The namespaces, one per page plus `common` (the shell, the sign-in page and the shared
-/// components) and `slip` (the payout slip's PDF, written on the server); each has a file per
-/// locale.
-const NAMESPACES: [&str; 15] = [
+/// components), `slip` (the payout slip's PDF, written on the server) and `problem` (the server's
+/// refusals, worded from their data); each has a file per locale.
+const NAMESPACES: [&str; 16] = [
     "common",
     "reception",
     "till",
@@ -27,6 +27,7 @@ const NAMESPACES: [&str; 15] = [
     "live",
     "settings",
     "slip",
+    "problem",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { chf, hydrated, signedInContext, UI_TIMEOUT, type Language } from "./helpers";
+import { chf, date, hydrated, signedInContext, UI_TIMEOUT, type Language } from "./helpers";
 
 /**
  * Languages (issue 10): German, French and English, chosen per person, the browser's language
@@ -106,6 +106,49 @@ test("amounts, dates and refusals follow the language: CHF 18'080.00 in German, 
     await expect(page.locator("html")).toHaveAttribute("lang", language);
     await expect(page.locator("dl.facts dd.total")).toHaveText(chf(payout.total, language), { timeout: UI_TIMEOUT });
     await expect(page.locator("p.refused")).toHaveText(refused[language]);
+    await context.close();
+  }
+});
+
+test("the server's refusals follow the language: a mistyped amount, a working day recorded twice", async ({ browser, baseURL }) => {
+  // Anna Huber works every day but Sunday and Tuesday, and the demo records each of her working
+  // days until the end of October: 5 October 2026 (a Monday) is recorded already. Neither
+  // refusal writes anything.
+  const expected: Record<Language, { amount: string; day: string }> = {
+    de: {
+      amount: "Tagesabzug: «12.345» hat mehr als zwei Nachkommastellen; CHF-Beträge sind ganze Rappen",
+      day: `Der ${date("2026-10-05", "de")} ist für diese Person bereits als Arbeitstag erfasst.`,
+    },
+    fr: {
+      amount: "Déduction journalière : « 12.345 » a plus de deux décimales ; les montants en CHF sont en centimes entiers",
+      day: `Le ${date("2026-10-05", "fr")} est déjà enregistré comme jour de travail pour cette personne.`,
+    },
+    en: {
+      amount: "Daily deduction: “12.345” has more than two decimals; CHF amounts are in whole Rappen",
+      day: `${date("2026-10-05", "en")} is already recorded as a working day for this employee.`,
+    },
+  };
+  for (const language of ["de", "fr", "en"] as Language[]) {
+    const context = await browser.newContext({ baseURL, storageState: ".auth/owner.json" });
+    await context.addCookies([{ name: "i18n_pref_locale", value: language, url: baseURL ?? "" }]);
+    const page = await context.newPage();
+    await page.goto("/reception");
+    await expect(page.locator("html")).toHaveAttribute("lang", language);
+    await hydrated(page);
+    const form = page.locator("#days form");
+    await expect(form.locator("input[name=idempotency_key]")).not.toHaveValue("", { timeout: UI_TIMEOUT });
+    await form.locator("select[name=employee_id]").selectOption({ label: "Anna Huber (Studio Marktgasse, Bern)" });
+    await form.locator("input[name=worked_on]").fill("2026-10-05");
+    await form.locator("input[name=deduction]").fill("12.345");
+    await form.locator("button[type=submit]").click();
+    const refusal = page.locator("#days p.error");
+    await expect(refusal, language).toHaveAttribute("data-code", "validation_failed", { timeout: UI_TIMEOUT });
+    await expect(refusal, language).toContainText(expected[language].amount);
+
+    await form.locator("input[name=deduction]").fill("25.00");
+    await form.locator("button[type=submit]").click();
+    await expect(refusal, language).toHaveAttribute("data-code", "day_already_recorded", { timeout: UI_TIMEOUT });
+    await expect(refusal, language).toContainText(expected[language].day);
     await context.close();
   }
 });

@@ -266,7 +266,7 @@ test.describe("Settlements", () => {
 
     // Reissue without the bank's reference: refused, with the reason.
     await item.getByRole("button", { name: "Reissue" }).click();
-    await expect(page.locator("p.error").first()).toContainText("bank reference: record the bank's reference", {
+    await expect(page.locator("p.error").first()).toContainText("Bank reference: record the bank's reference", {
       timeout: UI_TIMEOUT,
     });
     await expect(item).toHaveAttribute("data-state", "failed");
@@ -384,7 +384,7 @@ test.describe("Settlements", () => {
     await employeeForm.getByRole("combobox", { name: "Employee" }).selectOption({ label: `Jonas Keller (${ZURICH})` });
     await employeeForm.getByLabel("Employee IBAN").fill(QR_IBAN);
     await employeeForm.getByRole("button", { name: "Save employee account" }).click();
-    await expect(details.locator("p.error")).toContainText("iban:", { timeout: UI_TIMEOUT });
+    await expect(details.locator("p.error")).toContainText("IBAN:", { timeout: UI_TIMEOUT });
     await expect(details.locator("p.error")).toContainText("QR-IBAN");
 
     const studioForm = details.locator("form.studio-account");

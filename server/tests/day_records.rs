@@ -194,3 +194,67 @@ async fn a_recorded_deduction_is_posted_to_the_employees_payable_at_once() {
         .unwrap();
     assert!(report.findings.is_empty(), "{:#?}", report.findings);
 }
+
+#[tokio::test]
+async fn the_reception_form_gets_its_refusals_as_data_to_word_in_its_own_language() {
+    use app::domain::{AppError, FieldProblem, Problem};
+    use leptos::server_fn::ServerFn;
+    let app = spawn_demo_app().await;
+    let owner = app.sign_in("owner@demo.test", "owner-demo").await.unwrap();
+    let jonas = app.employee_named("Jonas Keller").await;
+    let jonas_id = jonas["id"].as_str().unwrap().to_string();
+    let send = |key: String, deduction: &'static str| {
+        owner
+            .post(app.url(<app::api::RegisterDay as ServerFn>::PATH))
+            .header("Origin", &app.address)
+            .form(&[
+                ("idempotency_key", key.as_str()),
+                ("employee_id", jonas_id.as_str()),
+                ("worked_on", "2026-11-02"),
+                ("deduction", deduction),
+                ("guaranteed_minimum", ""),
+                ("note", ""),
+            ])
+            .send()
+    };
+    let refusal = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let error: AppError = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        (status, error)
+    };
+
+    // A mistyped amount: the page gets the field and what is wrong with it, the API's English
+    // sentence beside it.
+    let (status, error) = refusal(send(new_key(), "12.345").await.unwrap()).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        error,
+        AppError::invalid(
+            "deduction",
+            FieldProblem::TooManyDecimals {
+                text: "12.345".into()
+            }
+        )
+    );
+    assert_eq!(
+        error.to_string(),
+        "deduction: '12.345' has more than two decimals; CHF amounts are in whole Rappen"
+    );
+
+    // The day recorded, then once more: the refusal names the date as a date, not a sentence.
+    let first = send(new_key(), "25.00").await.unwrap();
+    assert_eq!(first.status(), 200, "{}", first.text().await.unwrap());
+    let before = app.snapshot().await;
+    let again = new_key();
+    let expected = AppError::conflict_with(Problem::DayAlreadyRecorded {
+        worked_on: chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
+    });
+    let (status, error) = refusal(send(again.clone(), "25.00").await.unwrap()).await;
+    assert_eq!((status, &error), (409, &expected));
+    assert_eq!(error.code(), "day_already_recorded");
+    // The same key again (a retried request) gets the same refusal, problem included.
+    let (status, error) = refusal(send(again, "25.00").await.unwrap()).await;
+    assert_eq!((status, error), (409, expected));
+    assert_eq!(app.snapshot().await, before);
+}

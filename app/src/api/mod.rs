@@ -47,7 +47,7 @@ fn key(raw: &str) -> Result<crate::engine::idempotency::IdempotencyKey, AppError
 #[cfg(feature = "ssr")]
 fn parse_date(field: &str, text: &str) -> Result<NaiveDate, AppError> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| AppError::validation(field, format!("'{text}' is not a date (YYYY-MM-DD)")))
+        .map_err(|_| AppError::invalid(field, FieldProblem::NotADate { text: text.into() }))
 }
 
 #[cfg(feature = "ssr")]
@@ -57,7 +57,7 @@ fn parse_money(field: &str, text: &str, optional: bool) -> Result<i64, AppError>
     }
     Rappen::parse_chf(text)
         .map(|r| r.0)
-        .map_err(|m| AppError::validation(field, m))
+        .map_err(|problem| AppError::invalid(field, problem))
 }
 
 /// Sets the HTTP status of a server function's response to the error's own (422, 409, ...)
@@ -514,9 +514,9 @@ pub async fn close_till(
                 continue;
             }
             let parsed: i64 = count.parse().map_err(|_| {
-                AppError::validation(
+                AppError::invalid(
                     "denominations",
-                    format!("'{count}' is not a whole number of notes or coins"),
+                    FieldProblem::NotACount { text: count.into() },
                 )
             })?;
             counts.insert(denomination.clone(), parsed);

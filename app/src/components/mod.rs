@@ -61,9 +61,15 @@ pub fn idempotency_key_for(completed: ReadSignal<usize>) -> RwSignal<String> {
 /// Shows an error in words a receptionist understands, with the field it concerns.
 #[component]
 pub fn ErrorMessage(error: AppError) -> impl IntoView {
-    let field = error.field().map(|f| format!("{}: ", f.replace('_', " ")));
+    let field = error.field().map(|f| {
+        let label = field_label(f);
+        format!(
+            "{} ",
+            t_string!(use_i18n(), problem.about_field, field = label)
+        )
+    });
     view! {
-        <p class="error" role="alert" data-code=error.code().to_string()>
+        <p class="error" role="alert" data-code=error.code().to_string() title=failure_detail(&error)>
             <span class="icon" aria-hidden="true">"⚠ "</span>
             {field}
             {error_text(&error)}
@@ -72,23 +78,423 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
     }
 }
 
-/// An error's words for the person: a validation error's message (the field is shown before it),
-/// a payout state machine's refusal in the page's language, else the error's message.
-fn error_text(error: &AppError) -> String {
+/// What failed, in the server's words, for a failure whose shown text only says what to do
+/// (kept in the message's `title` for whoever reports it); `None` for refusals, which say it all.
+fn failure_detail(error: &AppError) -> Option<String> {
     match error {
-        AppError::Validation { message, .. } => message.clone(),
-        AppError::IllegalTransition(refusal) => payout_refusal_text(refusal.reason).to_string(),
-        AppError::BadRequest { .. }
+        AppError::Unavailable { .. } | AppError::Internal { .. } | AppError::Transport { .. } => {
+            Some(error.to_string())
+        }
+        AppError::Validation { .. }
+        | AppError::BadRequest { .. }
         | AppError::Denied { .. }
         | AppError::NotFound { .. }
         | AppError::Conflict { .. }
         | AppError::Unprocessable { .. }
+        | AppError::IllegalTransition(_)
         | AppError::PayoutFailed { .. }
         | AppError::PaymentConflict { .. }
-        | AppError::SettlementConflict { .. }
-        | AppError::Unavailable { .. }
-        | AppError::Internal { .. }
-        | AppError::Transport { .. } => error.to_string(),
+        | AppError::SettlementConflict { .. } => None,
+    }
+}
+
+/// An error's words for the person: what is wrong with a field (the field is shown before it),
+/// a refusal or a payout state machine's refusal in the page's language where the server sent it
+/// as data, else the error's (English) message.
+fn error_text(error: &AppError) -> String {
+    match error {
+        AppError::Validation {
+            problem: Some(problem),
+            ..
+        } => field_problem_text(problem),
+        AppError::Validation { message, .. } => message.clone(),
+        AppError::Conflict {
+            problem: Some(problem),
+            ..
+        }
+        | AppError::Unprocessable {
+            problem: Some(problem),
+            ..
+        } => problem_text(problem),
+        AppError::IllegalTransition(refusal) => payout_refusal_text(refusal.reason).to_string(),
+        // What failed matters to whoever runs the server (it is in the log, and in the
+        // message's `title`); the person at the desk needs what to do next.
+        AppError::Denied { code, .. } if code == "unauthenticated" => {
+            t_string!(use_i18n(), problem.failed.unauthenticated).to_string()
+        }
+        AppError::Unavailable { .. } => {
+            t_string!(use_i18n(), problem.failed.unavailable).to_string()
+        }
+        AppError::Internal { .. } => t_string!(use_i18n(), problem.failed.internal).to_string(),
+        AppError::Transport { .. } => t_string!(use_i18n(), problem.failed.transport).to_string(),
+        AppError::BadRequest { .. }
+        | AppError::Denied { .. }
+        | AppError::NotFound { .. }
+        | AppError::Conflict { problem: None, .. }
+        | AppError::Unprocessable { problem: None, .. }
+        | AppError::PayoutFailed { .. }
+        | AppError::PaymentConflict { .. }
+        | AppError::SettlementConflict { .. } => error.to_string(),
+    }
+}
+
+/// An input's name as the request spells it (`guaranteed_minimum`), in the page's language as
+/// the forms label it; a name no form sends (only the JSON API does) is shown spaced, as it is.
+fn field_label(field: &str) -> String {
+    let i18n = use_i18n();
+    let label = match field {
+        "amount" => t_string!(i18n, problem.field.amount),
+        "currency" => t_string!(i18n, problem.field.currency),
+        "deduction" => t_string!(i18n, problem.field.deduction),
+        "denominations" => t_string!(i18n, problem.field.denominations),
+        "bank_reference" => t_string!(i18n, problem.field.bank_reference),
+        "employee_id" => t_string!(i18n, problem.field.employee_id),
+        "execution_date" => t_string!(i18n, problem.field.execution_date),
+        "holder" => t_string!(i18n, problem.field.holder),
+        "iban" => t_string!(i18n, problem.field.iban),
+        "line_id" => t_string!(i18n, problem.field.line_id),
+        "from" => t_string!(i18n, problem.field.from),
+        "method" => t_string!(i18n, problem.field.method),
+        "period_end" => t_string!(i18n, problem.field.period_end),
+        "period_start" => t_string!(i18n, problem.field.period_start),
+        "to" => t_string!(i18n, problem.field.to),
+        "guaranteed_minimum" => t_string!(i18n, problem.field.guaranteed_minimum),
+        "note" => t_string!(i18n, problem.field.note),
+        "opening_float" => t_string!(i18n, problem.field.opening_float),
+        "payment_method" => t_string!(i18n, problem.field.payment_method),
+        "performed_on" => t_string!(i18n, problem.field.performed_on),
+        "price" => t_string!(i18n, problem.field.price),
+        "reason" => t_string!(i18n, problem.field.reason),
+        "service_id" => t_string!(i18n, problem.field.service_id),
+        "studio_id" => t_string!(i18n, problem.field.studio_id),
+        "tip" => t_string!(i18n, problem.field.tip),
+        "variance_reason" => t_string!(i18n, problem.field.variance_reason),
+        "worked_on" => t_string!(i18n, problem.field.worked_on),
+        other => return other.replace('_', " "),
+    };
+    label.to_string()
+}
+
+/// What is wrong with an input, in the page's language, to be read after the field's label
+/// ([`ErrorMessage`]): "darf nicht negativ sein".
+pub fn field_problem_text(problem: &FieldProblem) -> String {
+    use FieldProblem as P;
+    let i18n = use_i18n();
+    match problem {
+        P::AmountMissing => t_string!(i18n, problem.invalid.amount_missing).to_string(),
+        P::NotAnAmount { text } => {
+            t_string!(i18n, problem.invalid.not_an_amount, text = text).to_string()
+        }
+        P::TooManyDecimals { text } => {
+            t_string!(i18n, problem.invalid.too_many_decimals, text = text).to_string()
+        }
+        P::TooLarge { text } => t_string!(i18n, problem.invalid.too_large, text = text).to_string(),
+        P::NotADate { text } => {
+            t_string!(i18n, problem.invalid.not_a_date, text = text).to_string()
+        }
+        P::NotACount { text } => {
+            t_string!(i18n, problem.invalid.not_a_count, text = text).to_string()
+        }
+        P::InFuture { date: day, today } => t_string!(
+            i18n,
+            problem.invalid.in_future,
+            date = date(*day),
+            today = date(*today)
+        )
+        .to_string(),
+        P::TooFarInPast { date: day } => {
+            t_string!(i18n, problem.invalid.too_far_in_past, date = date(*day)).to_string()
+        }
+        P::EndsBeforeStart { start, end } => t_string!(
+            i18n,
+            problem.invalid.ends_before_start,
+            start = date(*start),
+            end = date(*end)
+        )
+        .to_string(),
+        P::PeriodTooLong { days, max_days } => t_string!(
+            i18n,
+            problem.invalid.period_too_long,
+            days = count(*days),
+            max = count(*max_days)
+        )
+        .to_string(),
+        P::Negative => t_string!(i18n, problem.invalid.negative).to_string(),
+        P::NotPositive => {
+            t_string!(i18n, problem.invalid.not_positive, zero = chf(Rappen(0))).to_string()
+        }
+        P::OverLimit { limit } => {
+            t_string!(i18n, problem.invalid.over_limit, limit = chf(*limit)).to_string()
+        }
+        P::OverServiceLimit { limit } => t_string!(
+            i18n,
+            problem.invalid.over_service_limit,
+            limit = chf(*limit)
+        )
+        .to_string(),
+        P::UnsupportedCurrency { currency } => t_string!(
+            i18n,
+            problem.invalid.unsupported_currency,
+            currency = currency
+        )
+        .to_string(),
+        P::UnknownPaymentMethod { text } => {
+            t_string!(i18n, problem.invalid.unknown_payment_method, text = text).to_string()
+        }
+        P::UnknownEmployee { .. } => t_string!(i18n, problem.invalid.unknown_employee).to_string(),
+        P::EmployeeLeft => t_string!(i18n, problem.invalid.employee_left).to_string(),
+        P::UnknownService { .. } => t_string!(i18n, problem.invalid.unknown_service).to_string(),
+        P::ServiceOfAnotherStudio => {
+            t_string!(i18n, problem.invalid.service_of_another_studio).to_string()
+        }
+        P::ServiceRetired => t_string!(i18n, problem.invalid.service_retired).to_string(),
+        P::UnknownStudio { .. } => t_string!(i18n, problem.invalid.unknown_studio).to_string(),
+        P::ReasonRequired => t_string!(i18n, problem.invalid.reason_required).to_string(),
+        P::TooLong { max_chars } => t_string!(
+            i18n,
+            problem.invalid.too_long,
+            max = count(i64::try_from(*max_chars).unwrap_or(i64::MAX))
+        )
+        .to_string(),
+        P::UnknownDenomination { key } => {
+            t_string!(i18n, problem.invalid.unknown_denomination, key = key).to_string()
+        }
+        P::CountOutOfRange { denomination, .. } => t_string!(
+            i18n,
+            problem.invalid.count_out_of_range,
+            denomination = chf(*denomination),
+            max = count(100_000)
+        )
+        .to_string(),
+        P::OverTillCash { holds, amount } => t_string!(
+            i18n,
+            problem.invalid.over_till_cash,
+            holds = chf(*holds),
+            amount = chf(*amount)
+        )
+        .to_string(),
+        P::RefundOverTillCash { holds, amount } => t_string!(
+            i18n,
+            problem.invalid.refund_over_till_cash,
+            holds = chf(*holds),
+            amount = chf(*amount)
+        )
+        .to_string(),
+        P::BankReferenceRequired => {
+            t_string!(i18n, problem.invalid.bank_reference_required).to_string()
+        }
+        P::DecisionNoteRequired => {
+            t_string!(i18n, problem.invalid.decision_note_required).to_string()
+        }
+        P::ExecutionDateInPast { date: day, today } => t_string!(
+            i18n,
+            problem.invalid.execution_date_in_past,
+            date = date(*day),
+            today = date(*today)
+        )
+        .to_string(),
+        P::NotABusinessDay { date: day, next } => t_string!(
+            i18n,
+            problem.invalid.not_a_business_day,
+            date = date(*day),
+            next = date(*next)
+        )
+        .to_string(),
+        P::InvalidIban { error } => iban_problem_text(error),
+        P::QrIbanCannotPay => t_string!(i18n, problem.invalid.qr_iban_cannot_pay).to_string(),
+        P::LineMatchedOnlyByConfirming => {
+            t_string!(i18n, problem.invalid.line_matched_only_by_confirming).to_string()
+        }
+        P::LineOfAnotherStudio => {
+            t_string!(i18n, problem.invalid.line_of_another_studio).to_string()
+        }
+        P::LineAlreadyHandled { .. } => {
+            t_string!(i18n, problem.invalid.line_already_handled).to_string()
+        }
+        P::VarianceUnexplained { counted, expected } => {
+            let over = counted.0 > expected.0;
+            let variance = chf(Rappen((counted.0 - expected.0).abs()));
+            let (counted, expected) = (chf(*counted), chf(*expected));
+            if over {
+                t_string!(
+                    i18n,
+                    problem.invalid.variance_over,
+                    counted = counted,
+                    expected = expected,
+                    variance = variance
+                )
+                .to_string()
+            } else {
+                t_string!(
+                    i18n,
+                    problem.invalid.variance_short,
+                    counted = counted,
+                    expected = expected,
+                    variance = variance
+                )
+                .to_string()
+            }
+        }
+    }
+}
+
+/// Why a text is not an acceptable IBAN, in the page's language.
+fn iban_problem_text(error: &IbanError) -> String {
+    let i18n = use_i18n();
+    match error {
+        IbanError::Empty => t_string!(i18n, problem.iban.empty).to_string(),
+        IbanError::Format => t_string!(i18n, problem.iban.format).to_string(),
+        IbanError::Length {
+            country,
+            expected,
+            actual,
+        } => t_string!(
+            i18n,
+            problem.iban.length,
+            country = country,
+            expected = expected,
+            actual = actual
+        )
+        .to_string(),
+        IbanError::Checksum => t_string!(i18n, problem.iban.checksum).to_string(),
+        IbanError::CountryFormat { country } => {
+            t_string!(i18n, problem.iban.country_format, country = country).to_string()
+        }
+        IbanError::UnknownCountry { country } => {
+            t_string!(i18n, problem.iban.unknown_country, country = country).to_string()
+        }
+        IbanError::QrIban => t_string!(i18n, problem.iban.qr_iban).to_string(),
+    }
+}
+
+/// A refusal of the whole request, in the page's language: "Die Kasse des Studios ist nicht
+/// geöffnet: zuerst die Kasse öffnen."
+pub fn problem_text(problem: &Problem) -> String {
+    use Problem as P;
+    let i18n = use_i18n();
+    match problem {
+        P::TillNotOpen {
+            cash_for: CashUse::Till,
+        } => t_string!(i18n, problem.refused.till_not_open).to_string(),
+        P::TillNotOpen {
+            cash_for: CashUse::Refund,
+        } => t_string!(i18n, problem.refused.refund_needs_till).to_string(),
+        P::TillNotOpen {
+            cash_for: CashUse::Payout,
+        } => t_string!(i18n, problem.refused.payout_needs_till).to_string(),
+        P::TillAlreadyOpen {
+            studio_name,
+            opened_on,
+        } => t_string!(
+            i18n,
+            problem.refused.till_already_open,
+            studio = studio_name,
+            date = date(*opened_on)
+        )
+        .to_string(),
+        P::TillAlreadyClosed { studio_name } => t_string!(
+            i18n,
+            problem.refused.till_already_closed,
+            studio = studio_name
+        )
+        .to_string(),
+        P::DayAlreadyRecorded { worked_on } => t_string!(
+            i18n,
+            problem.refused.day_already_recorded,
+            date = date(*worked_on)
+        )
+        .to_string(),
+        P::AlreadyRefunded { on } => {
+            t_string!(i18n, problem.refused.already_refunded, date = date(*on)).to_string()
+        }
+        P::RefundHeldByPayout => t_string!(i18n, problem.refused.refund_held_by_payout).to_string(),
+        P::NoUnpaidRecords {
+            employee_name,
+            start,
+            end,
+        } => t_string!(
+            i18n,
+            problem.refused.no_unpaid_records,
+            employee = employee_name,
+            start = date(*start),
+            end = date(*end)
+        )
+        .to_string(),
+        P::DeductionsExceedEarnings {
+            employee_name,
+            start,
+            end,
+            total,
+        } => t_string!(
+            i18n,
+            problem.refused.deductions_exceed_earnings,
+            employee = employee_name,
+            start = date(*start),
+            end = date(*end),
+            total = chf(*total)
+        )
+        .to_string(),
+        P::TillInsufficientCash {
+            holds,
+            employee_name,
+            total,
+        } => t_string!(
+            i18n,
+            problem.refused.till_insufficient_cash,
+            holds = chf(*holds),
+            employee = employee_name,
+            total = chf(*total)
+        )
+        .to_string(),
+        P::PayoutInProgress {
+            employee_name,
+            open: Some((_, state)),
+        } => t_string!(
+            i18n,
+            problem.refused.payout_in_progress_state,
+            employee = employee_name,
+            state = payout_state_label(*state)
+        )
+        .to_string(),
+        P::PayoutInProgress {
+            employee_name,
+            open: None,
+        } => t_string!(
+            i18n,
+            problem.refused.payout_in_progress,
+            employee = employee_name
+        )
+        .to_string(),
+        P::PayoutChanged => t_string!(i18n, problem.refused.payout_changed).to_string(),
+        P::IdempotencyKeyReused => {
+            t_string!(i18n, problem.refused.idempotency_key_reused).to_string()
+        }
+        P::IdempotencyKeyInFlight => {
+            t_string!(i18n, problem.refused.idempotency_key_in_flight).to_string()
+        }
+        P::AlreadyReturned => t_string!(i18n, problem.refused.already_returned).to_string(),
+        P::NoBankAccount { studio_name } => {
+            t_string!(i18n, problem.refused.no_bank_account, studio = studio_name).to_string()
+        }
+        P::StudioIbanInvalid { error } => t_string!(
+            i18n,
+            problem.refused.studio_iban_invalid,
+            detail = iban_problem_text(error)
+        )
+        .to_string(),
+        P::BankFileConflict => t_string!(i18n, problem.refused.bank_file_conflict).to_string(),
+        P::StatementTooLarge { max_mib } => {
+            t_string!(i18n, problem.refused.statement_too_large, max = max_mib).to_string()
+        }
+        P::StatementWithoutAccount => {
+            t_string!(i18n, problem.refused.statement_without_account).to_string()
+        }
+        P::UnknownStatementAccount { account } => t_string!(
+            i18n,
+            problem.refused.unknown_statement_account,
+            account = account
+        )
+        .to_string(),
     }
 }
 

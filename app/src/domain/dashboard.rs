@@ -10,6 +10,7 @@
 use super::error::AppError;
 use super::ids::{AuditRunId, EmployeeId, StudioId};
 use super::money::Rappen;
+use super::problem::FieldProblem;
 use super::records::Studio;
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -141,7 +142,7 @@ impl DashboardRequest {
             given(text)
                 .map(|t| {
                     NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| {
-                        AppError::validation(field, format!("'{t}' is not a date (YYYY-MM-DD)"))
+                        AppError::invalid(field, FieldProblem::NotADate { text: t.into() })
                     })
                 })
                 .transpose()

@@ -5,6 +5,7 @@
 
 use super::payment::Payment;
 use super::payout::{IllegalTransition, PayoutAction, PayoutRefusalReason, PayoutState};
+use super::problem::{FieldProblem, Problem};
 use super::records::Payout;
 use super::settlement::SettlementItem;
 use super::wire::JsonTextEncoding;
@@ -22,6 +23,14 @@ pub enum AppError {
         field: String,
         /// What is wrong with it and what is expected.
         message: String,
+        /// The same as data, for a page to word in its reader's language; `None` where a
+        /// message has not been given one yet (the page then shows `message`).
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            rename = "field_problem"
+        )]
+        problem: Option<FieldProblem>,
     },
     /// The request itself is unusable: not JSON, wrong content type, too large, no idempotency key.
     /// `status` is 400, 413 or 415.
@@ -60,6 +69,10 @@ pub enum AppError {
         code: String,
         /// For people.
         message: String,
+        /// The same as data, for a page to word in its reader's language; `None` where a
+        /// refusal has not been given one yet (the page then shows `message`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        problem: Option<Problem>,
     },
     /// Understood but refused by a business rule (422): nothing to pay, an idempotency key
     /// reused with a different request.
@@ -69,6 +82,10 @@ pub enum AppError {
         code: String,
         /// For people.
         message: String,
+        /// The same as data, for a page to word in its reader's language; `None` where a
+        /// refusal has not been given one yet (the page then shows `message`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        problem: Option<Problem>,
     },
     /// The payout state machine refused the action (409).
     #[error("{0}")]
@@ -131,6 +148,35 @@ impl AppError {
         AppError::Validation {
             field: field.into(),
             message: message.into(),
+            problem: None,
+        }
+    }
+
+    /// A 422 for `field` with its problem as data; the message is the problem's English
+    /// explanation.
+    pub fn invalid(field: &str, problem: FieldProblem) -> Self {
+        AppError::Validation {
+            field: field.into(),
+            message: problem.explanation(field),
+            problem: Some(problem),
+        }
+    }
+
+    /// A 409 `problem.code()` with its problem as data (the current state refuses the request).
+    pub fn conflict_with(problem: Problem) -> Self {
+        AppError::Conflict {
+            code: problem.code().into(),
+            message: problem.explanation(),
+            problem: Some(problem),
+        }
+    }
+
+    /// A 422 `problem.code()` with its problem as data (a business rule refuses the request).
+    pub fn unprocessable_with(problem: Problem) -> Self {
+        AppError::Unprocessable {
+            code: problem.code().into(),
+            message: problem.explanation(),
+            problem: Some(problem),
         }
     }
 
@@ -164,6 +210,7 @@ impl AppError {
         AppError::Conflict {
             code: code.into(),
             message: message.into(),
+            problem: None,
         }
     }
 
@@ -172,6 +219,7 @@ impl AppError {
         AppError::Unprocessable {
             code: code.into(),
             message: message.into(),
+            problem: None,
         }
     }
 
@@ -260,6 +308,8 @@ struct AppErrorWire {
     action: Option<PayoutAction>,
     reason: Option<PayoutRefusalReason>,
     explanation: Option<String>,
+    problem: Option<Problem>,
+    field_problem: Option<FieldProblem>,
 }
 
 /// The `kind` tags of [`AppError`].
@@ -301,11 +351,14 @@ impl TryFrom<AppErrorWire> for AppError {
             action,
             reason,
             explanation,
+            problem,
+            field_problem,
         } = wire;
         Ok(match kind {
             ErrorKind::Validation => AppError::Validation {
                 field: required(field, "field")?,
                 message: required(message, "message")?,
+                problem: field_problem,
             },
             ErrorKind::BadRequest => AppError::BadRequest {
                 status: required(status, "status")?,
@@ -323,10 +376,12 @@ impl TryFrom<AppErrorWire> for AppError {
             ErrorKind::Conflict => AppError::Conflict {
                 code: required(code, "code")?,
                 message: required(message, "message")?,
+                problem,
             },
             ErrorKind::Unprocessable => AppError::Unprocessable {
                 code: required(code, "code")?,
                 message: required(message, "message")?,
+                problem,
             },
             ErrorKind::IllegalTransition => AppError::IllegalTransition(IllegalTransition {
                 from: required(from, "from")?,
@@ -440,6 +495,18 @@ mod tests {
             AppError::unauthenticated("sign in"),
             AppError::conflict("idempotency_key_in_flight", "wait"),
             AppError::unprocessable("nothing_to_pay", "no records"),
+            AppError::invalid(
+                "amount",
+                FieldProblem::OverTillCash {
+                    holds: Rappen(1_000),
+                    amount: Rappen(2_000),
+                },
+            ),
+            AppError::conflict_with(Problem::PayoutInProgress {
+                employee_name: "Ana".into(),
+                open: Some((PayoutId(uuid::Uuid::from_u128(1)), PayoutState::Failed)),
+            }),
+            AppError::unprocessable_with(Problem::IdempotencyKeyReused),
             AppError::IllegalTransition(IllegalTransition {
                 from: PayoutState::Committed,
                 action: PayoutAction::Cancel,

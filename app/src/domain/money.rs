@@ -2,6 +2,7 @@
 //! This module owns parsing of user-entered CHF text and display formatting; it must never round
 //! silently (a value that does not fit in whole Rappen is refused).
 
+use super::problem::FieldProblem;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -34,9 +35,9 @@ impl Rappen {
 
     /// Parses a CHF amount typed by a person: `85`, `85.5`, `85.50`, `1'250.00`, `1250,00`.
     ///
-    /// Errors (as a message for the field): empty text, more than two decimals, anything that is
-    /// not a number, or a value that does not fit in `i64` Rappen.
-    pub fn parse_chf(text: &str) -> Result<Rappen, String> {
+    /// Errors (what is wrong with the field): empty text, more than two decimals, anything that
+    /// is not a number, or a value that does not fit in `i64` Rappen.
+    pub fn parse_chf(text: &str) -> Result<Rappen, FieldProblem> {
         let cleaned: String = text
             .trim()
             .trim_start_matches("CHF")
@@ -46,7 +47,7 @@ impl Rappen {
             .map(|c| if c == ',' { '.' } else { c })
             .collect();
         if cleaned.is_empty() {
-            return Err("enter an amount in CHF, e.g. 85.00".into());
+            return Err(FieldProblem::AmountMissing);
         }
         let (negative, digits) = match cleaned.strip_prefix('-') {
             Some(rest) => (true, rest),
@@ -61,14 +62,12 @@ impl Rappen {
             || !valid_digits(whole)
             || !valid_digits(fraction)
         {
-            return Err(format!("'{text}' is not an amount in CHF, e.g. 85.00"));
+            return Err(FieldProblem::NotAnAmount { text: text.into() });
         }
         if fraction.len() > 2 {
-            return Err(format!(
-                "'{text}' has more than two decimals; CHF amounts are in whole Rappen"
-            ));
+            return Err(FieldProblem::TooManyDecimals { text: text.into() });
         }
-        let too_large = || format!("'{text}' is too large");
+        let too_large = || FieldProblem::TooLarge { text: text.into() };
         let whole_value: i64 = if whole.is_empty() {
             0
         } else {

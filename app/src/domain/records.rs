@@ -6,6 +6,7 @@
 use super::ids::*;
 use super::money::{BasisPoints, Rappen};
 use super::payout::{PayoutPhase, PayoutState};
+use super::problem::{FieldProblem, Problem};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -54,12 +55,14 @@ impl PaymentMethod {
         }
     }
 
-    /// Parses the database / JSON spelling; the error lists the accepted values.
-    pub fn parse(text: &str) -> Result<PaymentMethod, String> {
+    /// Parses the database / JSON spelling; the error's explanation lists the accepted values.
+    pub fn parse(text: &str) -> Result<PaymentMethod, FieldProblem> {
         PaymentMethod::ALL
             .into_iter()
             .find(|m| m.as_str() == text.trim().to_ascii_lowercase())
-            .ok_or_else(|| format!("'{text}' is not a payment method (cash, card or twint)"))
+            .ok_or_else(|| FieldProblem::UnknownPaymentMethod {
+                text: text.to_string(),
+            })
     }
 }
 
@@ -199,19 +202,14 @@ impl ServiceRecord {
     /// a payout holds the service that commission is being (or has been) paid, so the refund
     /// would take back money the employee already has. The payout must be cancelled first (a
     /// failed one), and a committed payout's services stay as they are.
-    pub fn refund_refusal(&self) -> Option<String> {
+    pub fn refund_refusal(&self) -> Option<Problem> {
         if let Some(at) = self.refunded_at {
-            return Some(format!(
-                "cannot refund: this service was already refunded on {} (UTC)",
-                at.date_naive()
-            ));
+            return Some(Problem::AlreadyRefunded {
+                on: at.date_naive(),
+            });
         }
         if self.payout_id.is_some() {
-            return Some(
-                "cannot refund: this service is in a payout to the employee (cancel that payout \
-                 first if it failed; a committed payout's services cannot be refunded here)"
-                    .to_string(),
-            );
+            return Some(Problem::RefundHeldByPayout);
         }
         None
     }
@@ -474,6 +472,8 @@ mod tests {
     fn payment_methods_parse_case_insensitively_and_refuse_others() {
         assert_eq!(PaymentMethod::parse("TWINT"), Ok(PaymentMethod::Twint));
         let refusal = PaymentMethod::parse("bitcoin").expect_err("unknown");
-        assert!(refusal.contains("cash, card or twint"));
+        assert!(refusal
+            .explanation("payment_method")
+            .contains("cash, card or twint"));
     }
 }

@@ -1307,21 +1307,23 @@ pub fn expired_session_cookie(secure: bool) -> String {
         .to_string()
 }
 
-/// The session token in a `Cookie` request header, if any.
-pub fn session_token(cookie_header: &str) -> Option<String> {
-    cookie::Cookie::split_parse(cookie_header)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == SESSION_COOKIE && !c.value().is_empty())
-        .map(|c| c.value().to_string())
-}
-
-/// The session token among a request's `Cookie` headers, if any.
-pub fn session_token_in(headers: &http::HeaderMap) -> Option<String> {
+/// Every cookie of a request's `Cookie` headers (RFC 6265 §5.4: one header, or several that a
+/// proxy split), in order. A header that is not visible ASCII or a pair without `=` is skipped:
+/// it names no cookie the app set.
+fn cookies_in(headers: &http::HeaderMap) -> impl Iterator<Item = cookie::Cookie<'_>> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(session_token)
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+}
+
+/// The session token among a request's `Cookie` headers, if any.
+pub fn session_token_in(headers: &http::HeaderMap) -> Option<String> {
+    cookies_in(headers)
+        .find(|c| c.name() == SESSION_COOKIE && !c.value().is_empty())
+        .map(|c| c.value().to_string())
 }
 
 /// Name of the language cookie: the one leptos_i18n reads (before Accept-Language) to choose the
@@ -1345,12 +1347,7 @@ pub fn language_cookie(language: Language, secure: bool) -> String {
 /// `Accept-Language` by its q-values (RFC 9110 §12.5.4: `fr-CH, de;q=0.8` → French; leptos_i18n's
 /// matching, as for the pages), else English. For documents the server writes (payout slips).
 pub fn request_language(headers: &http::HeaderMap) -> Language {
-    let chosen = headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
+    let chosen = cookies_in(headers)
         .find(|c| c.name() == LANGUAGE_COOKIE)
         .and_then(|c| Language::from_code(c.value()));
     if let Some(language) = chosen {
@@ -1369,17 +1366,9 @@ pub fn request_language(headers: &http::HeaderMap) -> Language {
 /// over whatever this browser remembered (a shared desk PC, a phone set up by someone else). The
 /// other cookies stay as they were, in one `Cookie` header.
 pub fn prefer_language(headers: &mut http::HeaderMap, language: Language) {
-    let mut pairs: Vec<String> = headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|header| {
-            cookie::Cookie::split_parse(header)
-                .filter_map(Result::ok)
-                .filter(|c| c.name() != LANGUAGE_COOKIE)
-                .map(|c| format!("{}={}", c.name(), c.value()))
-                .collect::<Vec<_>>()
-        })
+    let mut pairs: Vec<String> = cookies_in(headers)
+        .filter(|c| c.name() != LANGUAGE_COOKIE)
+        .map(|c| format!("{}={}", c.name(), c.value()))
         .collect();
     pairs.push(format!("{LANGUAGE_COOKIE}={}", language.code()));
     match http::HeaderValue::from_str(&pairs.join("; ")) {
@@ -1518,10 +1507,22 @@ mod tests {
         assert!(plain.contains("SameSite=Lax"), "{plain}");
         assert!(!plain.contains("Secure"), "{plain}");
         assert!(session_cookie("abc", at, true).contains("Secure"));
+        let cookies = |values: &[&'static str]| {
+            let mut headers = http::HeaderMap::new();
+            for value in values {
+                headers.append(http::header::COOKIE, http::HeaderValue::from_static(value));
+            }
+            session_token_in(&headers)
+        };
         assert_eq!(
-            session_token("theme=dark; pe_session=tok123; other=1").as_deref(),
+            cookies(&["theme=dark; pe_session=tok123; other=1"]).as_deref(),
             Some("tok123")
         );
-        assert_eq!(session_token("theme=dark"), None);
+        // A proxy may split the cookies over several headers.
+        assert_eq!(
+            cookies(&["theme=dark", "pe_session=tok456"]).as_deref(),
+            Some("tok456")
+        );
+        assert_eq!(cookies(&["theme=dark", "pe_session="]), None);
     }
 }

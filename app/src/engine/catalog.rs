@@ -22,15 +22,15 @@ pub fn earliest_service_date() -> NaiveDate {
 pub fn check_record_date(field: &str, date: NaiveDate) -> Result<(), AppError> {
     let today = today();
     if date > today {
-        return Err(AppError::validation(
+        return Err(AppError::invalid(
             field,
-            format!("{date} is in the future (today is {today} in Zurich)"),
+            FieldProblem::InFuture { date, today },
         ));
     }
     if date < earliest_service_date() {
-        return Err(AppError::validation(
+        return Err(AppError::invalid(
             field,
-            format!("{date} is too far in the past"),
+            FieldProblem::TooFarInPast { date },
         ));
     }
     Ok(())
@@ -40,15 +40,14 @@ pub fn check_record_date(field: &str, date: NaiveDate) -> Result<(), AppError> {
 /// [`MAX_SERVICE_AMOUNT`], naming `field` (422).
 pub fn check_optional_amount(field: &str, amount: i64) -> Result<(), AppError> {
     if amount < 0 {
-        return Err(AppError::validation(
-            field,
-            format!("the {field} cannot be negative"),
-        ));
+        return Err(AppError::invalid(field, FieldProblem::Negative));
     }
     if amount > MAX_SERVICE_AMOUNT.0 {
-        return Err(AppError::validation(
+        return Err(AppError::invalid(
             field,
-            format!("the {field} must be at most {MAX_SERVICE_AMOUNT}"),
+            FieldProblem::OverLimit {
+                limit: MAX_SERVICE_AMOUNT,
+            },
         ));
     }
     Ok(())
@@ -57,9 +56,11 @@ pub fn check_optional_amount(field: &str, amount: i64) -> Result<(), AppError> {
 /// Refuses a `currency` other than CHF (422); absent means CHF.
 pub fn check_currency(currency: Option<&str>) -> Result<(), AppError> {
     match currency {
-        Some(currency) if currency != CURRENCY => Err(AppError::validation(
+        Some(currency) if currency != CURRENCY => Err(AppError::invalid(
             "currency",
-            format!("only {CURRENCY} is supported, not '{currency}'"),
+            FieldProblem::UnsupportedCurrency {
+                currency: currency.to_string(),
+            },
         )),
         Some(_) | None => Ok(()),
     }
@@ -85,21 +86,18 @@ impl NewServiceRecord {
     pub fn parse(request: &ServiceRecordRequest) -> Result<NewServiceRecord, AppError> {
         let limit = MAX_SERVICE_AMOUNT;
         if request.price <= 0 {
-            return Err(AppError::validation(
-                "price",
-                "the price must be more than CHF 0.00",
-            ));
+            return Err(AppError::invalid("price", FieldProblem::NotPositive));
         }
         if request.price > limit.0 {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "price",
-                format!("the price must be at most {limit} for one service"),
+                FieldProblem::OverServiceLimit { limit },
             ));
         }
         check_optional_amount("tip", request.tip)?;
         check_currency(request.currency.as_deref())?;
         let payment_method = PaymentMethod::parse(&request.payment_method)
-            .map_err(|m| AppError::validation("payment_method", m))?;
+            .map_err(|problem| AppError::invalid("payment_method", problem))?;
         check_record_date("performed_on", request.performed_on)?;
         Ok(NewServiceRecord {
             employee_id: request.employee_id,
@@ -293,16 +291,15 @@ impl Engine {
         let Some((studio_id, default_bps, active)) =
             employee.filter(|(studio, _, _)| caller.sees(*studio, record.employee_id))
         else {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "employee_id",
-                format!("no employee with id {}", record.employee_id),
+                FieldProblem::UnknownEmployee {
+                    id: record.employee_id,
+                },
             ));
         };
         if !active {
-            return Err(AppError::validation(
-                "employee_id",
-                "this employee no longer works here",
-            ));
+            return Err(AppError::invalid("employee_id", FieldProblem::EmployeeLeft));
         }
         let service: Option<(StudioId, String, bool, BasisPoints)> = db::query_as(
             "SELECT studio_id, category, active, vat_rate_bps FROM services WHERE id = $1",
@@ -312,21 +309,23 @@ impl Engine {
         .await
         .map_err(db_error("looking up the service"))?;
         let Some((service_studio, category, service_active, vat_rate)) = service else {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "service_id",
-                format!("no service with id {}", record.service_id),
+                FieldProblem::UnknownService {
+                    id: record.service_id,
+                },
             ));
         };
         if service_studio != studio_id {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "service_id",
-                "this service is in another studio's catalogue than the employee's",
+                FieldProblem::ServiceOfAnotherStudio,
             ));
         }
         if !service_active {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "service_id",
-                "this service is no longer offered",
+                FieldProblem::ServiceRetired,
             ));
         }
         let override_bps: Option<BasisPoints> = db::query_scalar(

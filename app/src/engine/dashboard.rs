@@ -198,25 +198,29 @@ impl Engine {
         };
         for (field, date) in [("from", from), ("to", to)] {
             if date < earliest_service_date() {
-                return Err(AppError::validation(
+                return Err(AppError::invalid(
                     field,
-                    format!("{date} is too far in the past"),
+                    FieldProblem::TooFarInPast { date },
                 ));
             }
         }
         if from > to {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "from",
-                format!("the period starts on {from}, after its last day {to}"),
+                FieldProblem::EndsBeforeStart {
+                    start: from,
+                    end: to,
+                },
             ));
         }
         let days = (to - from).num_days() + 1;
         if days > MAX_DASHBOARD_DAYS {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "to",
-                format!(
-                    "the period has {days} days; the dashboard shows at most {MAX_DASHBOARD_DAYS}"
-                ),
+                FieldProblem::PeriodTooLong {
+                    days,
+                    max_days: MAX_DASHBOARD_DAYS,
+                },
             ));
         }
         Ok(Selection {

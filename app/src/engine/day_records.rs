@@ -38,9 +38,11 @@ impl NewDayRecord {
         check_record_date("worked_on", request.worked_on)?;
         let note = request.note.as_deref().unwrap_or("").trim().to_string();
         if note.chars().count() > MAX_NOTE_CHARS {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "note",
-                format!("the note must be at most {MAX_NOTE_CHARS} characters"),
+                FieldProblem::TooLong {
+                    max_chars: MAX_NOTE_CHARS,
+                },
             ));
         }
         Ok(NewDayRecord {
@@ -130,25 +132,20 @@ impl Engine {
         let Some((studio_id, active)) =
             employee.filter(|(studio, _)| caller.sees(*studio, day.employee_id))
         else {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "employee_id",
-                format!("no employee with id {}", day.employee_id),
+                FieldProblem::UnknownEmployee {
+                    id: day.employee_id,
+                },
             ));
         };
         if !active {
-            return Err(AppError::validation(
-                "employee_id",
-                "this employee no longer works here",
-            ));
+            return Err(AppError::invalid("employee_id", FieldProblem::EmployeeLeft));
         }
         let already_recorded = || {
-            AppError::conflict(
-                "day_already_recorded",
-                format!(
-                    "{} is already recorded as a working day for this employee",
-                    day.worked_on
-                ),
-            )
+            AppError::conflict_with(Problem::DayAlreadyRecorded {
+                worked_on: day.worked_on,
+            })
         };
         let id = DayRecordId::generate();
         db::query(

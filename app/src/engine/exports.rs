@@ -160,19 +160,22 @@ impl ExportPeriod {
     /// Errors (422, field `to`): `to` before `from`; more than [`MAX_EXPORT_DAYS`] days.
     pub fn new(from: NaiveDate, to: NaiveDate) -> Result<ExportPeriod, AppError> {
         if to < from {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "to",
-                format!("the period ends ({to}) before it starts ({from})"),
+                FieldProblem::EndsBeforeStart {
+                    start: from,
+                    end: to,
+                },
             ));
         }
         let days = (to - from).num_days() + 1;
         if days > MAX_EXPORT_DAYS {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "to",
-                format!(
-                    "the period from {from} to {to} is {days} days long; export at most \
-                     {MAX_EXPORT_DAYS} days at a time"
-                ),
+                FieldProblem::PeriodTooLong {
+                    days,
+                    max_days: MAX_EXPORT_DAYS,
+                },
             ));
         }
         Ok(ExportPeriod {
@@ -913,7 +916,9 @@ fn z_report_fields(row: ZReportRow) -> Result<Vec<String>, AppError> {
     };
     let (mut count, mut cash, mut card, mut twint, mut gross) = (0_i64, 0_i64, 0_i64, 0_i64, 0_i64);
     for sales in &report.sales_by_method {
-        match PaymentMethod::parse(&sales.payment_method).map_err(unreadable)? {
+        match PaymentMethod::parse(&sales.payment_method)
+            .map_err(|problem| unreadable(problem.explanation("payment_method")))?
+        {
             PaymentMethod::Cash => cash += sales.gross.0,
             PaymentMethod::Card => card += sales.gross.0,
             PaymentMethod::Twint => twint += sales.gross.0,

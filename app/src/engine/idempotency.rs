@@ -9,7 +9,7 @@
 
 use super::db::{self, DbTransaction};
 use super::{db_error, now};
-use crate::domain::AppError;
+use crate::domain::{AppError, Problem};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -139,20 +139,14 @@ pub async fn claim(
     .await
     .map_err(db_error("reading the idempotency key"))?;
     if stored_fingerprint != fingerprint {
-        return Err(AppError::unprocessable(
-            "idempotency_key_reused",
-            "this Idempotency-Key was already used for a different request; send a new key for a new action",
-        ));
+        return Err(AppError::unprocessable_with(Problem::IdempotencyKeyReused));
     }
     match (state.as_str(), status, body) {
         ("completed", Some(status), Some(body)) => Ok(Claim::Replay {
             status: u16::try_from(status).unwrap_or(500),
             body,
         }),
-        _ if locked_until > now => Err(AppError::conflict(
-            "idempotency_key_in_flight",
-            "a request with this Idempotency-Key is still being processed; retry in a moment",
-        )),
+        _ if locked_until > now => Err(AppError::conflict_with(Problem::IdempotencyKeyInFlight)),
         _ => {
             let taken = db::query(
                 "UPDATE idempotency_keys SET locked_until = $3
@@ -173,10 +167,7 @@ pub async fn claim(
                 );
                 Ok(Claim::TakenOver)
             } else {
-                Err(AppError::conflict(
-                    "idempotency_key_in_flight",
-                    "a request with this Idempotency-Key is still being processed; retry in a moment",
-                ))
+                Err(AppError::conflict_with(Problem::IdempotencyKeyInFlight))
             }
         }
     }

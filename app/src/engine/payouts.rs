@@ -97,18 +97,22 @@ impl PayoutPeriod {
     /// Errors (422): `period_end` before `period_start`; a period longer than a year.
     pub fn parse(request: &PayoutRequest) -> Result<PayoutPeriod, AppError> {
         if request.period_end < request.period_start {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "period_end",
-                format!(
-                    "the period ends ({}) before it starts ({})",
-                    request.period_end, request.period_start
-                ),
+                FieldProblem::EndsBeforeStart {
+                    start: request.period_start,
+                    end: request.period_end,
+                },
             ));
         }
-        if (request.period_end - request.period_start).num_days() >= MAX_PERIOD_DAYS {
-            return Err(AppError::validation(
+        let days = (request.period_end - request.period_start).num_days() + 1;
+        if days > MAX_PERIOD_DAYS {
+            return Err(AppError::invalid(
                 "period_end",
-                format!("a payout period can be at most {MAX_PERIOD_DAYS} days"),
+                FieldProblem::PeriodTooLong {
+                    days,
+                    max_days: MAX_PERIOD_DAYS,
+                },
             ));
         }
         Ok(PayoutPeriod {
@@ -341,10 +345,7 @@ impl Engine {
         .await
         .map_err(db_error("cancelling the payout"))?;
         if updated.rows_affected() != 1 {
-            return Err(AppError::conflict(
-                "payout_changed",
-                "the payout changed while cancelling it; reload and try again",
-            ));
+            return Err(AppError::conflict_with(Problem::PayoutChanged));
         }
         db::query("UPDATE payout_lines SET released = TRUE WHERE payout_id = $1")
             .bind(id)
@@ -497,7 +498,7 @@ impl Engine {
                 .map_err(db_error("looking up the employee"))?;
         row.filter(|(_, studio)| caller.sees(*studio, id))
             .map(|(name, studio)| (id, name, studio))
-            .ok_or_else(|| AppError::validation("employee_id", format!("no employee with id {id}")))
+            .ok_or_else(|| AppError::invalid("employee_id", FieldProblem::UnknownEmployee { id }))
     }
 
     async fn payout_by_idempotency_key(
@@ -540,43 +541,37 @@ impl Engine {
         .await
         .map_err(db_error("computing the payout totals"))?;
         if count == 0 {
-            return Err(AppError::unprocessable(
-                "nothing_to_pay",
-                format!(
-                    "{employee_name} has no unpaid records between {} and {}",
-                    period.start, period.end
-                ),
-            ));
+            return Err(AppError::unprocessable_with(Problem::NoUnpaidRecords {
+                employee_name,
+                start: period.start,
+                end: period.end,
+            }));
         }
         if total <= 0 {
-            return Err(AppError::unprocessable(
-                "nothing_to_pay",
-                format!(
-                    "{employee_name}'s deductions exceed the earnings between {} and {} (total {}); nothing to pay out",
-                    period.start,
-                    period.end,
-                    Rappen(total)
-                ),
+            return Err(AppError::unprocessable_with(
+                Problem::DeductionsExceedEarnings {
+                    employee_name,
+                    start: period.start,
+                    end: period.end,
+                    total: Rappen(total),
+                },
             ));
         }
         if period.method == PayoutMethod::Cash {
             let till = super::till::open_session_of(&mut tx, studio_id)
                 .await?
                 .ok_or_else(|| {
-                    AppError::conflict(
-                        "till_not_open",
-                        "a cash payout is paid from the till: open today's till first",
-                    )
+                    AppError::conflict_with(Problem::TillNotOpen {
+                        cash_for: CashUse::Payout,
+                    })
                 })?;
             let in_till = super::till::expected_cash(&mut tx, till).await?;
             if in_till.0 < total {
-                return Err(AppError::conflict(
-                    "till_insufficient_cash",
-                    format!(
-                        "the till holds {in_till} but the payout to {employee_name} is {}: put cash in or pay by bank",
-                        Rappen(total)
-                    ),
-                ));
+                return Err(AppError::conflict_with(Problem::TillInsufficientCash {
+                    holds: in_till,
+                    employee_name,
+                    total: Rappen(total),
+                }));
             }
         }
         let id = PayoutId::generate();
@@ -610,21 +605,18 @@ impl Engine {
                 tx.rollback()
                     .await
                     .map_err(db_error("rolling back the refused payout"))?;
-                let open: Option<(PayoutId, String)> = db::query_as(
+                let open: Option<(PayoutId, PayoutState)> = db::query_as(
                     "SELECT id, state FROM payouts WHERE employee_id = $1 AND state IN ('pending', 'failed')",
                 )
                 .bind(period.employee_id)
                 .fetch_optional(self.pool())
                 .await
                 .map_err(db_error("looking up the open payout"))?;
-                let detail = open
-                    .map(|(id, state)| format!(" (payout {id}, {state})"))
-                    // No open payout found (it finished meanwhile): the message simply omits its id.
-                    .unwrap_or_default();
-                return Err(AppError::conflict(
-                    "payout_in_progress",
-                    format!("{employee_name} already has an unfinished payout{detail}; finish or cancel it first"),
-                ));
+                // No open payout found (it finished meanwhile): the refusal simply omits it.
+                return Err(AppError::conflict_with(Problem::PayoutInProgress {
+                    employee_name,
+                    open,
+                }));
             }
             return Err(db_error("creating the payout")(error));
         }

@@ -60,7 +60,7 @@ impl Engine {
             .filter(|record| caller.sees(record.studio_id, record.employee_id))
             .ok_or_else(|| AppError::not_found(format!("no service record with id {id}")))?;
         if let Some(refusal) = record.refund_refusal() {
-            return Err(AppError::conflict("refund_refused", refusal));
+            return Err(AppError::conflict_with(refusal));
         }
         let refunded = record.price.0 + record.tip.0;
         let till_session = match record.payment_method {
@@ -68,19 +68,18 @@ impl Engine {
                 let session = super::till::open_session_of(&mut tx, record.studio_id)
                     .await?
                     .ok_or_else(|| {
-                        AppError::conflict(
-                            "till_not_open",
-                            "a cash refund is paid from the till: open the studio's till first",
-                        )
+                        AppError::conflict_with(Problem::TillNotOpen {
+                            cash_for: CashUse::Refund,
+                        })
                     })?;
                 let holds = super::till::expected_cash(&mut tx, session).await?;
                 if holds.0 < refunded {
-                    return Err(AppError::validation(
+                    return Err(AppError::invalid(
                         "amount",
-                        format!(
-                            "the till holds only {holds}; a cash refund of {} cannot be paid from it",
-                            Rappen(refunded)
-                        ),
+                        FieldProblem::RefundOverTillCash {
+                            holds,
+                            amount: Rappen(refunded),
+                        },
                     ));
                 }
                 Some(session)

@@ -275,19 +275,19 @@ async fn item_row(
 fn text_of(field: &str, text: Option<&str>, required: bool) -> Result<Option<String>, AppError> {
     let text = text.map(str::trim).filter(|t| !t.is_empty());
     match text {
-        None if required => Err(AppError::validation(
+        None if required => Err(AppError::invalid(
             field,
             match field {
-                "bank_reference" => {
-                    "record the bank's reference (its case or transaction number) before deciding"
-                }
-                _ => "write what the bank said and why you decide this",
+                "bank_reference" => FieldProblem::BankReferenceRequired,
+                _ => FieldProblem::DecisionNoteRequired,
             },
         )),
         None => Ok(None),
-        Some(t) if t.chars().count() > MAX_NOTE_LEN => Err(AppError::validation(
+        Some(t) if t.chars().count() > MAX_NOTE_LEN => Err(AppError::invalid(
             field,
-            format!("at most {MAX_NOTE_LEN} characters"),
+            FieldProblem::TooLong {
+                max_chars: MAX_NOTE_LEN,
+            },
         )),
         Some(t) => Ok(Some(t.to_string())),
     }
@@ -425,10 +425,7 @@ impl Engine {
                 .await
                 .map_err(db_error("looking for an earlier return"))?;
                 if returned.is_some() {
-                    return Err(AppError::conflict(
-                        "already_returned",
-                        "this transfer was returned once already and resolved; a second return needs the bank's explanation in a note on a new item",
-                    ));
+                    return Err(AppError::conflict_with(Problem::AlreadyReturned));
                 }
                 (
                     TransferKind::BankPayoutReturned,
@@ -694,18 +691,18 @@ impl Engine {
         let execution = match request.execution_date {
             Some(date) => {
                 if date < today {
-                    return Err(AppError::validation(
+                    return Err(AppError::invalid(
                         "execution_date",
-                        format!("{date} is in the past; the bank executes today ({today}) at the earliest"),
+                        FieldProblem::ExecutionDateInPast { date, today },
                     ));
                 }
                 if !calendar.is_business_day(date).map_err(calendar_error)? {
                     let next = calendar
                         .add_business_days(date, 0)
                         .map_err(calendar_error)?;
-                    return Err(AppError::validation(
+                    return Err(AppError::invalid(
                         "execution_date",
-                        format!("{date} is not a Swiss bank business day (weekend or SIC holiday); the next one is {next}"),
+                        FieldProblem::NotABusinessDay { date, next },
                     ));
                 }
                 date
@@ -739,12 +736,11 @@ impl Engine {
             .as_deref()
             .map(iban::parse_iban)
             .transpose()
-            .map_err(|error| AppError::unprocessable("no_bank_account", format!("the studio's IBAN on file is not valid ({error}); set it again under Settlements")))?
+            .map_err(|error| AppError::unprocessable_with(Problem::StudioIbanInvalid { error }))?
             .ok_or_else(|| {
-                AppError::unprocessable(
-                    "no_bank_account",
-                    format!("{studio_name} has no bank account on file; set its IBAN under Settlements before writing a bank file"),
-                )
+                AppError::unprocessable_with(Problem::NoBankAccount {
+                    studio_name: studio_name.clone(),
+                })
             })?;
         #[derive(sqlx::FromRow)]
         struct Scheduled {
@@ -879,10 +875,7 @@ impl Engine {
             .await
             .map_err(db_error("marking the payout in transit"))?;
             if moved.rows_affected() != 1 {
-                return Err(AppError::conflict(
-                    "bank_file_conflict",
-                    "another bank file took some of these payouts meanwhile; reload and write the file again",
-                ));
+                return Err(AppError::conflict_with(Problem::BankFileConflict));
             }
             sent.push(item_row(&mut tx, caller, row.id).await?.to_item(today)?);
         }
@@ -980,7 +973,7 @@ impl Engine {
     ) -> Result<(), AppError> {
         caller.require(Permission::ManageSettlements)?;
         let account = iban::parse_payee_iban(&request.iban)
-            .map_err(|error| AppError::validation("iban", error.to_string()))?;
+            .map_err(|error| AppError::invalid("iban", FieldProblem::InvalidIban { error }))?;
         let mut tx = self.begin_write().await?;
         let studio: Option<StudioId> =
             db::query_scalar("SELECT studio_id FROM employees WHERE id = $1")
@@ -1029,24 +1022,20 @@ impl Engine {
     ) -> Result<(), AppError> {
         caller.require_studio(Permission::ManageSettlements, studio)?;
         let account = iban::parse_iban(&request.iban)
-            .map_err(|error| AppError::validation("iban", error.to_string()))?;
+            .map_err(|error| AppError::invalid("iban", FieldProblem::InvalidIban { error }))?;
         if account.kind() == AccountKind::QrIban {
-            return Err(AppError::validation(
-                "iban",
-                "this is a QR-IBAN, which only receives QR-bill payments; give the account's regular IBAN to pay from",
-            ));
+            return Err(AppError::invalid("iban", FieldProblem::QrIbanCannotPay));
         }
         let holder = text_of("holder", request.holder.as_deref(), false)?;
         if holder
             .as_ref()
             .is_some_and(|h| h.chars().count() > pain001::MAX_NAME_LEN)
         {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "holder",
-                format!(
-                    "at most {} characters (the bank file's limit)",
-                    pain001::MAX_NAME_LEN
-                ),
+                FieldProblem::TooLong {
+                    max_chars: pain001::MAX_NAME_LEN,
+                },
             ));
         }
         let mut tx = self.begin_write().await?;
@@ -1161,9 +1150,9 @@ impl Engine {
         }
         if let Some(line) = request.line_id {
             if request.action != SettlementAction::Confirm {
-                return Err(AppError::validation(
+                return Err(AppError::invalid(
                     "line_id",
-                    "a statement line is matched by confirming",
+                    FieldProblem::LineMatchedOnlyByConfirming,
                 ));
             }
             self.match_line_by_hand(&mut tx, caller, line, &row).await?;
@@ -1238,15 +1227,15 @@ impl Engine {
             .filter(|(studio, _)| caller.sees_studio(*studio))
             .ok_or_else(|| AppError::not_found(format!("no statement line with id {line}")))?;
         if studio != item.studio_id {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "line_id",
-                "the line is on another studio's account",
+                FieldProblem::LineOfAnotherStudio,
             ));
         }
         if state != "unmatched" && state != "mismatch" {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "line_id",
-                format!("the line is {state} already; choose an unmatched line"),
+                FieldProblem::LineAlreadyHandled { state },
             ));
         }
         db::query(
@@ -1292,12 +1281,11 @@ impl Engine {
             .await
             .map_err(db_error("reading the statement line"))?;
         if before.match_state != "unmatched" && before.match_state != "mismatch" {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "note",
-                format!(
-                    "the line is {} already; only unmatched lines are dismissed",
-                    before.match_state
-                ),
+                FieldProblem::LineAlreadyHandled {
+                    state: before.match_state.clone(),
+                },
             ));
         }
         db::query("UPDATE bank_statement_lines SET match_state = 'dismissed', explanation = $2 WHERE id = $1")
@@ -1352,10 +1340,9 @@ impl Engine {
     ) -> Result<StatementImport, AppError> {
         caller.require(Permission::ManageSettlements)?;
         if document.len() > MAX_STATEMENT_BYTES {
-            return Err(AppError::unprocessable(
-                "statement_too_large",
-                format!("the statement is larger than {} MiB; import it in parts (one camt.053 per day)", MAX_STATEMENT_BYTES / 1024 / 1024),
-            ));
+            return Err(AppError::unprocessable_with(Problem::StatementTooLarge {
+                max_mib: MAX_STATEMENT_BYTES / 1024 / 1024,
+            }));
         }
         let statement = camt::parse_statement(document).map_err(|error| {
             tracing::info!(%error, "bank statement refused");
@@ -1370,12 +1357,7 @@ impl Engine {
                     .collect::<String>()
                     .to_uppercase()
             })
-            .ok_or_else(|| {
-                AppError::unprocessable(
-                    "unknown_account",
-                    "the statement names no IBAN for its account",
-                )
-            })?;
+            .ok_or_else(|| AppError::unprocessable_with(Problem::StatementWithoutAccount))?;
         let studio: Option<StudioId> = db::query_scalar(format!(
             "SELECT id FROM studios s WHERE s.iban = $2 AND {}",
             studio_condition(self.backend(), "s.id", 1)
@@ -1386,10 +1368,9 @@ impl Engine {
         .await
         .map_err(db_error("finding the statement's studio"))?;
         let studio = studio.ok_or_else(|| {
-            AppError::unprocessable(
-                "unknown_account",
-                format!("the statement is for account {account}, which is not the bank account of any of your studios; set the studio's IBAN under Settlements first"),
-            )
+            AppError::unprocessable_with(Problem::UnknownStatementAccount {
+                account: account.clone(),
+            })
         })?;
         let sha256 = hex::encode(Sha256::digest(document.as_bytes()));
         let mut tx = self.begin_write().await?;

@@ -49,12 +49,14 @@ pub(crate) fn reason_of(
 ) -> Result<String, AppError> {
     let reason = text.unwrap_or("").trim().to_string();
     if required && reason.is_empty() {
-        return Err(AppError::validation(field, "a reason is required"));
+        return Err(AppError::invalid(field, FieldProblem::ReasonRequired));
     }
     if reason.chars().count() > MAX_REASON_CHARS {
-        return Err(AppError::validation(
+        return Err(AppError::invalid(
             field,
-            format!("the reason must be at most {MAX_REASON_CHARS} characters"),
+            FieldProblem::TooLong {
+                max_chars: MAX_REASON_CHARS,
+            },
         ));
     }
     Ok(reason)
@@ -73,19 +75,18 @@ pub fn counted_total(denominations: &BTreeMap<String, i64>) -> Result<Rappen, Ap
             .ok()
             .filter(|v| CHF_DENOMINATIONS.contains(v))
             .ok_or_else(|| {
-                AppError::validation(
+                AppError::invalid(
                     "denominations",
-                    format!("'{key}' is not a Swiss franc note or coin in Rappen (e.g. 20000 = CHF 200, 5 = 5 Rp.)"),
+                    FieldProblem::UnknownDenomination { key: key.clone() },
                 )
             })?;
         if !(0..=100_000).contains(count) {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "denominations",
-                format!(
-                    "{} × {}: the count must be 0 to 100,000",
-                    count,
-                    denomination_label(value)
-                ),
+                FieldProblem::CountOutOfRange {
+                    denomination: Rappen(value),
+                    count: *count,
+                },
             ));
         }
         total += value * count;
@@ -269,9 +270,11 @@ impl Engine {
                 .await
                 .map_err(db_error("looking up the studio"))?;
         let Some(studio_name) = studio_name else {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "studio_id",
-                format!("no studio with id {}", request.studio_id),
+                FieldProblem::UnknownStudio {
+                    id: request.studio_id,
+                },
             ));
         };
         let at = now();
@@ -287,16 +290,15 @@ impl Engine {
         .map_err(db_error("looking up today's till"))?;
         match existing {
             Some((date, TillState::Open)) => {
-                return Err(AppError::conflict(
-                    "till_already_open",
-                    format!("the till of {studio_name} opened on {date} is still open; close it first"),
-                ))
+                return Err(AppError::conflict_with(Problem::TillAlreadyOpen {
+                    studio_name,
+                    opened_on: date,
+                }))
             }
             Some((_, TillState::Closed)) => {
-                return Err(AppError::conflict(
-                    "till_already_closed",
-                    format!("today's till of {studio_name} was already counted and closed; a closed till cannot reopen"),
-                ))
+                return Err(AppError::conflict_with(Problem::TillAlreadyClosed {
+                    studio_name,
+                }))
             }
             None => {}
         }
@@ -411,10 +413,7 @@ impl Engine {
         let client_key = key;
         let key = &key.for_caller(caller);
         if request.amount <= 0 {
-            return Err(AppError::validation(
-                "amount",
-                "the amount must be more than CHF 0.00",
-            ));
+            return Err(AppError::invalid("amount", FieldProblem::NotPositive));
         }
         super::catalog::check_optional_amount("amount", request.amount)?;
         let reason = reason_of("reason", Some(&request.reason), true)?;
@@ -437,13 +436,12 @@ impl Engine {
             CashDirection::Out => (TransferKind::CashOut, -request.amount, "Cash out"),
         };
         if signed < 0 && session.expected_cash.0 + signed < 0 {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "amount",
-                format!(
-                    "the till holds only {}; {} cannot be taken out",
-                    session.expected_cash,
-                    Rappen(request.amount)
-                ),
+                FieldProblem::OverTillCash {
+                    holds: session.expected_cash,
+                    amount: Rappen(request.amount),
+                },
             ));
         }
         post_transfer(
@@ -527,18 +525,12 @@ impl Engine {
         let session = self.open_session_in(&mut tx, request.studio_id).await?;
         let variance = Rappen(counted.0 - session.expected_cash.0);
         if variance.0 != 0 && reason.is_empty() {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "variance_reason",
-                format!(
-                    "counted {counted} but {} was expected ({} {}): say why",
-                    session.expected_cash,
-                    if variance.0 > 0 {
-                        "over by"
-                    } else {
-                        "short by"
-                    },
-                    Rappen(variance.0.abs())
-                ),
+                FieldProblem::VarianceUnexplained {
+                    counted,
+                    expected: session.expected_cash,
+                },
             ));
         }
         if variance.0 != 0 {
@@ -639,10 +631,9 @@ impl Engine {
         studio: StudioId,
     ) -> Result<TillSession, AppError> {
         let id = open_session_of(tx, studio).await?.ok_or_else(|| {
-            AppError::conflict(
-                "till_not_open",
-                "the studio's till is not open: open it first",
-            )
+            AppError::conflict_with(Problem::TillNotOpen {
+                cash_for: CashUse::Till,
+            })
         })?;
         load_session(tx, id).await
     }

@@ -110,63 +110,7 @@ impl FromStr for Iban {
     }
 }
 
-/// Why a text is not an acceptable IBAN. Neither the messages nor the values carry the text as
-/// entered: an IBAN is personal data, and refusals are logged (the person sees what they typed
-/// in their form).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum IbanError {
-    /// Nothing (or only spaces) was entered.
-    #[error("no IBAN was entered")]
-    Empty,
-    /// Not the IBAN shape: two letters, two check digits, then up to 30 letters and digits.
-    #[error(
-        "this is not a valid IBAN: an IBAN starts with two letters (the country) and two \
-         check digits, followed by up to 30 letters and digits"
-    )]
-    Format,
-    /// The length does not match the country's IBAN length (checked for the countries in
-    /// [`IBAN_LENGTHS`] before the check digits, so a missing digit is named as such).
-    #[error(
-        "the IBAN has the wrong length for a {country} IBAN: {expected} characters expected, \
-         {actual} given"
-    )]
-    Length {
-        /// The country code.
-        country: String,
-        /// The length of that country's IBANs.
-        expected: usize,
-        /// Letters and digits entered (spaces not counted).
-        actual: usize,
-    },
-    /// The ISO 13616 check digits (mod 97) do not match: usually a typing error.
-    #[error(
-        "this is not a valid IBAN: the check digits do not match (please compare it with the \
-         bank's document; a character is probably mistyped)"
-    )]
-    Checksum,
-    /// The check digits match, but the account part does not have the country's format.
-    #[error(
-        "this is not a valid IBAN: the account part does not have the format of a {country} IBAN"
-    )]
-    CountryFormat {
-        /// The country code.
-        country: String,
-    },
-    /// The country code is not one of the IBAN registry's countries.
-    #[error("this is not a valid IBAN: '{country}' is not a country that uses IBANs")]
-    UnknownCountry {
-        /// The country code.
-        country: String,
-    },
-    /// A QR-IBAN where a payout is to be paid ([`parse_payee_iban`]).
-    #[error(
-        "this is a QR-IBAN, which only receives payments carrying a QR reference (QR-bill \
-         payments); a salary or payout transfer has none, so the bank would reject it. Please \
-         give the regular IBAN of the same account (it is on the account statement or in \
-         e-banking)"
-    )]
-    QrIban,
-}
+pub use crate::domain::IbanError;
 
 /// IBAN lengths (ISO 13616 IBAN registry, SWIFT) of Switzerland, Liechtenstein and the
 /// neighbouring countries cross-border staff bank in, so a missing or extra character gets a
