@@ -7,6 +7,7 @@
 
 mod common;
 
+use app::domain::{IngestOutcome, PaymentEventRequest};
 use app::engine::access::Caller;
 use common::*;
 use futures::StreamExt;
@@ -628,4 +629,70 @@ async fn ten_thousand_concurrent_deliveries_with_duplicates_post_each_movement_o
         summary,
         json!({ "received": 0, "applied": 2 * PAYMENTS, "parked": 0 })
     );
+}
+
+/// Single events delivered together share a group commit, and each still gets its own outcome:
+/// 600 requests at once, among them first deliveries, redeliveries, redeliveries with another
+/// amount and events of a studio that does not exist. The bad ones never fail or drop a good
+/// one: every first delivery is accepted and stored once, every redelivery recognised.
+#[tokio::test]
+async fn concurrent_single_events_sharing_a_commit_each_get_their_own_outcome() {
+    let app = spawn_demo_app().await;
+    let studio = studio(&app).await;
+    let unknown_studio = uuid::Uuid::now_v7().to_string();
+    let mut deliveries: Vec<(Value, IngestOutcome, Option<&str>)> = Vec::new();
+    for n in 0..150 {
+        let id = format!("pay-g{n}");
+        let first = event(&studio, &id, "authorized", 500 + n, 0);
+        let mut changed = first.clone();
+        changed["amount"] = json!(501 + n);
+        deliveries.push((first.clone(), IngestOutcome::Accepted, None));
+        deliveries.push((first, IngestOutcome::Duplicate, None));
+        deliveries.push((changed, IngestOutcome::Rejected, Some("event_key_conflict")));
+        deliveries.push((
+            event(&unknown_studio, &id, "captured", 500 + n, 1),
+            IngestOutcome::Rejected,
+            Some("not_found"),
+        ));
+    }
+    // The first delivery of each event has to come first: the others are judged against it.
+    let (firsts, rest): (Vec<_>, Vec<_>) = deliveries
+        .into_iter()
+        .partition(|(_, outcome, _)| *outcome == IngestOutcome::Accepted);
+    let ingest = |batch: Vec<(Value, IngestOutcome, Option<&'static str>)>| {
+        let engine = app.engine.clone();
+        async move {
+            let answers = futures::future::join_all(batch.iter().map(|(body, _, _)| {
+                let engine = engine.clone();
+                let request: PaymentEventRequest =
+                    serde_json::from_value(body.clone()).expect("event");
+                async move {
+                    engine
+                        .ingest_payment_events(&Caller::operator("test"), vec![Ok(request)])
+                        .await
+                        .expect("no request fails as a whole")
+                }
+            }))
+            .await;
+            for ((body, outcome, code), report) in batch.iter().zip(answers) {
+                assert_eq!(report.results.len(), 1, "{body}");
+                let result = &report.results[0];
+                assert_eq!(result.outcome, *outcome, "{body}: {result:?}");
+                assert_eq!(
+                    result.error.as_ref().map(|e| e.code.as_str()),
+                    *code,
+                    "{body}: {result:?}"
+                );
+            }
+        }
+    };
+    ingest(firsts).await;
+    ingest(rest).await;
+    let stored: i64 = app::engine::db::query_scalar(
+        "SELECT COUNT(*) FROM payment_events WHERE provider_payment_id LIKE 'pay-g%'",
+    )
+    .fetch_one(app.engine.pool())
+    .await
+    .expect("count");
+    assert_eq!(stored, 150, "each first delivery stored once, nothing else");
 }

@@ -28,6 +28,7 @@ use crate::domain::*;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 /// Idempotency operation name of an operator's payment action.
 pub const PAYMENT_ACTION: &str = "payment_action";
@@ -165,10 +166,68 @@ struct IngestJob {
 /// together and are stored by the next one, so 64 clients delivering one event each cost a few
 /// transactions instead of 64 queued behind one another (SQLite has one writer; on PostgreSQL
 /// each commit waits for its WAL flush).
+///
+/// One task at a time (the committer, see [`Engine::store_in_next_group`]) stores the waiting
+/// requests' events, group after group, until none is waiting; a request only queues its events
+/// and waits for its own answer, so it is woken once, when its group has committed.
 #[derive(Default)]
 pub(crate) struct IngestGroup {
-    waiting: std::sync::Mutex<Vec<IngestJob>>,
-    leader: tokio::sync::Mutex<()>,
+    queue: std::sync::Mutex<IngestQueue>,
+}
+
+/// The requests waiting for a group commit, and whether a committer task is running.
+#[derive(Default)]
+struct IngestQueue {
+    waiting: std::collections::VecDeque<IngestJob>,
+    committer_running: bool,
+}
+
+impl IngestQueue {
+    /// The next group: the oldest waiting requests, up to [`MAX_GROUP_EVENTS`] events (a
+    /// request's own events are never split, so a large one forms a group alone).
+    fn next_group(&mut self) -> Vec<IngestJob> {
+        let mut events = 0;
+        let take = self
+            .waiting
+            .iter()
+            .take_while(|job| {
+                let first = events == 0;
+                events += job.events.len();
+                first || events <= MAX_GROUP_EVENTS
+            })
+            .count();
+        self.waiting.drain(..take).collect()
+    }
+}
+
+/// Ends the committer's turn however it ends: on a panic, the requests still waiting are
+/// answered with an error (their answer channels close) instead of waiting for a committer that
+/// is gone, and the next request starts a new one.
+struct CommitterTurn {
+    group: Arc<IngestGroup>,
+    /// Set when the turn ended normally (nothing waiting, `committer_running` already cleared).
+    done: bool,
+}
+
+impl Drop for CommitterTurn {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut queue = self
+            .group
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        queue.committer_running = false;
+        if !queue.waiting.is_empty() {
+            tracing::error!(
+                requests = queue.waiting.len(),
+                "the payment events' committer stopped with requests waiting; they are answered with an error"
+            );
+            queue.waiting.clear();
+        }
+    }
 }
 
 /// Checks one event at the boundary.
@@ -1457,51 +1516,28 @@ impl Engine {
 
 impl Engine {
     /// Stores `events` in the inbox together with whatever other requests are waiting (group
-    /// commit): the request that takes the leader's turn stores every waiting request's events
-    /// in one transaction, in arrival order, and answers each. The outcomes are those of
-    /// delivering the requests one after another. The storing runs in a task of its own, so a
-    /// leader whose client hangs up still answers the others.
+    /// commit): the request queues its events and, when no committer is running, starts one (a
+    /// task of its own, so a client that hangs up never stops the others' group); the committer
+    /// stores every waiting request's events in one transaction, in arrival order, answers each,
+    /// and goes on with the requests that arrived meanwhile until none is waiting. The outcomes
+    /// are those of delivering the requests one after another.
     ///
     /// Errors: 503/500 when the transaction fails (nothing of the group was stored; delivering
     /// again is safe).
     async fn store_in_next_group(&self, events: Vec<NewEvent>) -> Result<Vec<Stored>, AppError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.ingest_group
-            .waiting
-            .lock()
-            .map_err(|_| group_poisoned())?
-            .push(IngestJob { events, reply });
-        {
-            let _turn = self.ingest_group.leader.lock().await;
-            let jobs = {
-                let mut waiting = self
-                    .ingest_group
-                    .waiting
-                    .lock()
-                    .map_err(|_| group_poisoned())?;
-                let mut events = 0;
-                let take = waiting
-                    .iter()
-                    .take_while(|job| {
-                        let first = events == 0;
-                        events += job.events.len();
-                        first || events <= MAX_GROUP_EVENTS
-                    })
-                    .count();
-                waiting.drain(..take).collect::<Vec<_>>()
-            };
-            // Empty when an earlier leader already stored this request's events.
-            if !jobs.is_empty() {
-                let engine = self.clone();
-                tokio::spawn(async move { engine.commit_group(jobs).await })
-                    .await
-                    .map_err(|error| {
-                        tracing::error!(%error, "the group commit of payment events stopped");
-                        AppError::Internal {
-                            message: "storing the events stopped; it is logged on the server, and delivering again is safe".into(),
-                        }
-                    })?;
-            }
+        let start_committer = {
+            let mut queue = self
+                .ingest_group
+                .queue
+                .lock()
+                .map_err(|_| group_poisoned())?;
+            queue.waiting.push_back(IngestJob { events, reply });
+            !std::mem::replace(&mut queue.committer_running, true)
+        };
+        if start_committer {
+            let engine = self.clone();
+            tokio::spawn(async move { engine.commit_waiting_groups().await });
         }
         answer.await.map_err(|_| {
             tracing::error!("a group commit ended without answering a request");
@@ -1509,6 +1545,38 @@ impl Engine {
                 message: "the events got no answer; it is logged on the server, and delivering again is safe".into(),
             }
         })?
+    }
+
+    /// The committer: stores the waiting requests' events group after group until none is
+    /// waiting (see [`Engine::store_in_next_group`]).
+    async fn commit_waiting_groups(&self) {
+        let mut turn = CommitterTurn {
+            group: Arc::clone(&self.ingest_group),
+            done: false,
+        };
+        loop {
+            let jobs = {
+                let mut queue = match self.ingest_group.queue.lock() {
+                    Ok(queue) => queue,
+                    Err(_) => {
+                        // The guard answers the waiting requests with an error.
+                        tracing::error!(
+                            "the payment events' group commit queue is poisoned (a panic while holding it)"
+                        );
+                        return;
+                    }
+                };
+                let jobs = queue.next_group();
+                if jobs.is_empty() {
+                    queue.committer_running = false;
+                    drop(queue);
+                    turn.done = true;
+                    return;
+                }
+                jobs
+            };
+            self.commit_group(jobs).await;
+        }
     }
 
     /// Stores the events of `jobs` in one transaction and answers each job with its share.
