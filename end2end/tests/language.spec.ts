@@ -22,20 +22,32 @@ async function choose(page: Page, language: Language): Promise<void> {
 }
 
 test("the sign-in page speaks the browser's language, English when it offers none of the three", async ({ browser, baseURL }) => {
-  const cases: [string, Language, string, string][] = [
-    ["de-CH", "de", "Anmelden", "Passwort"],
-    ["fr-CH", "fr", "Connexion", "Mot de passe"],
-    ["de-DE", "de", "Anmelden", "Passwort"],
-    ["en-US", "en", "Sign in", "Password"],
-    ["it-CH", "en", "Sign in", "Password"],
+  // The last column: the server's refusal of a wrong password, worded by the page (checked in
+  // two languages only; every attempt counts against the sign-in limit of this computer).
+  const cases: [string, Language, string, string, [string, string] | null][] = [
+    ["de-CH", "de", "Anmelden", "Passwort", ["Anmelden", "E-Mail oder Passwort ist falsch."]],
+    ["fr-CH", "fr", "Connexion", "Mot de passe", ["Se connecter", "E-mail ou mot de passe incorrect."]],
+    ["de-DE", "de", "Anmelden", "Passwort", null],
+    ["en-US", "en", "Sign in", "Password", null],
+    ["it-CH", "en", "Sign in", "Password", null],
   ];
-  for (const [locale, language, heading, password] of cases) {
+  for (const [locale, language, heading, password, refusal] of cases) {
     const context = await browser.newContext({ baseURL, locale, storageState: { cookies: [], origins: [] } });
     const page = await context.newPage();
     await page.goto("/login");
     await expect(page.locator("html"), locale).toHaveAttribute("lang", language);
     await expect(page.getByRole("heading", { level: 1 }), locale).toHaveText(heading);
     await expect(page.getByLabel(password), locale).toBeVisible();
+    if (refusal !== null) {
+      await hydrated(page);
+      // An address without an account: the same refusal as a wrong password, and no real
+      // account's attempt limit is used up.
+      await page.getByLabel(/E-Mail|E-mail/).fill("niemand@demo.test");
+      await page.getByLabel(password).fill("not-the-password");
+      const [submit, refused] = refusal;
+      await page.getByRole("button", { name: submit }).click();
+      await expect(page.locator("p.error"), locale).toHaveText(`⚠ ${refused}`, { timeout: UI_TIMEOUT });
+    }
     await context.close();
   }
 });

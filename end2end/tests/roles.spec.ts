@@ -31,7 +31,7 @@ test.describe("Roles", () => {
     await page.getByLabel("Email").fill("owner@demo.test");
     await page.getByLabel("Password").fill("not-the-password");
     await page.getByRole("button", { name: "Sign in" }).click();
-    await expect(page.locator("p.error")).toContainText("wrong email or password", { timeout: UI_TIMEOUT });
+    await expect(page.locator("p.error")).toHaveText("⚠ Wrong email or password.", { timeout: UI_TIMEOUT });
     await expect(page.locator(".signed-in")).toHaveCount(0);
   });
 

@@ -708,13 +708,10 @@ async fn ledger_balances(
 ) -> ApiResult<Json<Vec<AccountBalance>>> {
     let studio = studio_param(query.studio_id.as_deref())?
         .ok_or_else(|| AppError::validation("studio_id", "studio_id is required"))?;
-    let as_of =
-        match query.as_of.as_deref().filter(|s| !s.is_empty()) {
-            Some(text) => Some(chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(
-                |_| AppError::validation("as_of", format!("'{text}' is not a date (YYYY-MM-DD)")),
-            )?),
-            None => None,
-        };
+    let as_of = match query.as_of.as_deref().filter(|s| !s.is_empty()) {
+        Some(text) => Some(app::domain::parse_iso_date("as_of", text)?),
+        None => None,
+    };
     Ok(Json(state.engine.balances(&caller, studio, as_of).await?))
 }
 

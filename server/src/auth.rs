@@ -50,6 +50,7 @@ pub async fn authenticate(
                     code: "invalid_api_key".into(),
                     message: "this API key is unknown or revoked; ask the owner for a new one"
                         .into(),
+                    problem: None,
                 }),
                 Err(error) => Err(error),
             },
@@ -57,6 +58,7 @@ pub async fn authenticate(
                 status: 401,
                 code: "invalid_api_key".into(),
                 message: "send the API key as 'Authorization: Bearer pe_…'".into(),
+                problem: None,
             }),
         }
     } else {
@@ -134,6 +136,7 @@ pub async fn reject_cross_site(request: Request, next: Next) -> Response {
         status: 403,
         code: "csrf_rejected".into(),
         message: "this request came from another site and was refused; use the app itself".into(),
+        problem: None,
     })
     .into_response()
 }

@@ -79,12 +79,7 @@ fn date_param(field: &str, raw: Option<&str>) -> ApiResult<NaiveDate> {
         .map(str::trim)
         .filter(|text| !text.is_empty())
         .ok_or_else(|| AppError::validation(field, format!("{field} is required (YYYY-MM-DD)")))?;
-    Ok(NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        AppError::validation(
-            field,
-            format!("'{text}' is not a date (YYYY-MM-DD, e.g. 2026-09-30)"),
-        )
-    })?)
+    Ok(app::domain::parse_iso_date(field, text)?)
 }
 
 /// Downloads the payouts, payout lines, ledger postings or Z reports of a period as CSV

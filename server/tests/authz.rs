@@ -1096,6 +1096,122 @@ async fn one_computer_trying_many_accounts_is_stopped_by_the_per_ip_limit() {
     );
 }
 
+/// The sign-in page's server function answers a refusal with its problem as data, so the page
+/// says it in the reader's language ("E-Mail oder Passwort ist falsch."), and the wait in
+/// seconds as a number.
+#[tokio::test]
+async fn the_sign_in_page_gets_its_refusals_as_data_to_word_in_its_own_language() {
+    use app::domain::{AppError, Problem, SignInLimit};
+    use leptos::server_fn::ServerFn;
+    let app = spawn_demo_app().await;
+    let browser = reqwest::Client::new();
+    let sign_in = |password: &'static str| {
+        browser
+            .post(app.url(<app::api::SignIn as ServerFn>::PATH))
+            .header("Origin", &app.address)
+            .form(&[("email", OWNER.0), ("password", password)])
+            .send()
+    };
+    let refusal = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let error: AppError = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        (status, error)
+    };
+    for attempt in 1..=5 {
+        let (status, error) = refusal(sign_in("wrong password").await.unwrap()).await;
+        assert_eq!(
+            (status, &error),
+            (
+                401,
+                &AppError::denied_with(401, Problem::InvalidCredentials)
+            ),
+            "attempt {attempt}"
+        );
+        assert_eq!(error.to_string(), "wrong email or password");
+    }
+    let (status, error) = refusal(sign_in(OWNER.1).await.unwrap()).await;
+    assert_eq!(status, 429);
+    let AppError::Denied {
+        problem:
+            Some(Problem::TooManySignInAttempts {
+                limit: SignInLimit::ThisAccount,
+                seconds,
+            }),
+        ref code,
+        ..
+    } = error
+    else {
+        panic!("expected the account's attempt limit as data, got {error:?}");
+    };
+    assert_eq!(code, "too_many_login_attempts");
+    assert!((1..=60).contains(&seconds), "{error:?}");
+}
+
+/// The owner's settings form gets what is wrong with a new account as data: the field and the
+/// problem, with the values its sentence needs.
+#[tokio::test]
+async fn the_settings_form_gets_account_refusals_as_data() {
+    use app::domain::{AppError, FieldProblem};
+    use leptos::server_fn::ServerFn;
+    let app = spawn_demo_app().await;
+    let owner = signed_in(&app, OWNER).await;
+    let create = |email: &'static str, password: &'static str| {
+        owner
+            .post(app.url(<app::api::CreateUser as ServerFn>::PATH))
+            .header("Origin", &app.address)
+            .form(&[
+                ("email", email),
+                ("name", "Mia Frei"),
+                ("role", "owner"),
+                ("password", password),
+            ])
+            .send()
+    };
+    let refusal = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let error: AppError = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        (status, error)
+    };
+    let cases = [
+        (
+            "mia.frei",
+            "long enough password",
+            AppError::invalid(
+                "email",
+                FieldProblem::NotAnEmail {
+                    text: "mia.frei".into(),
+                },
+            ),
+        ),
+        (
+            "mia@demo.test",
+            "short",
+            AppError::invalid(
+                "password",
+                FieldProblem::PasswordTooShort {
+                    min_chars: app::engine::auth::MIN_PASSWORD_CHARS,
+                },
+            ),
+        ),
+        (
+            OWNER.0,
+            "long enough password",
+            AppError::invalid(
+                "email",
+                FieldProblem::EmailTaken {
+                    email: OWNER.0.into(),
+                },
+            ),
+        ),
+    ];
+    for (email, password, expected) in cases {
+        let (status, error) = refusal(create(email, password).await.unwrap()).await;
+        assert_eq!((status, error), (422, expected), "{email}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. Sessions
 // ---------------------------------------------------------------------------------------------

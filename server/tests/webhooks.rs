@@ -656,6 +656,75 @@ async fn after_a_rotation_both_secrets_sign_until_the_overlap_ends() {
     assert!(!signed_by(later, &old_secret));
 }
 
+/// The owner's endpoint form gets what is wrong with an endpoint as data, to word in the page's
+/// language: the URL's problem with its address and kind, an unknown event type by name.
+#[tokio::test]
+async fn the_endpoint_form_gets_its_refusals_as_data() {
+    use leptos::server_fn::ServerFn;
+    let app = spawn_demo_app().await;
+    let owner = app.sign_in("owner@demo.test", "owner-demo").await.unwrap();
+    let add = |url: &'static str, event_types: &'static str| {
+        owner
+            .post(app.url(<app::api::AddWebhookEndpoint as ServerFn>::PATH))
+            .header("Origin", &app.address)
+            .form(&[
+                ("url", url),
+                ("description", ""),
+                ("event_types", event_types),
+            ])
+            .send()
+    };
+    let cases = [
+        (
+            "http://10.0.0.7/hook",
+            "",
+            AppError::invalid(
+                "url",
+                FieldProblem::DestinationNotAllowed {
+                    ip: "10.0.0.7".into(),
+                    class: AddressClass::Private,
+                },
+            ),
+        ),
+        (
+            "ftp://example.com/x",
+            "",
+            AppError::invalid("url", FieldProblem::UrlScheme),
+        ),
+        (
+            "https://example.com/hook",
+            "payout.comitted",
+            AppError::invalid(
+                "event_types",
+                FieldProblem::UnknownEventType {
+                    entry: "payout.comitted".into(),
+                },
+            ),
+        ),
+    ];
+    for (url, event_types, expected) in cases {
+        let response = add(url, event_types).await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let error: AppError = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!((status, error), (422, expected), "{url} {event_types}");
+    }
+    // The JSON API keeps its English sentence.
+    let refused = AppError::invalid(
+        "url",
+        FieldProblem::DestinationNotAllowed {
+            ip: "10.0.0.7".into(),
+            class: AddressClass::Private,
+        },
+    );
+    assert!(
+        refused.to_string().starts_with(
+            "url: 10.0.0.7 is a private address; webhooks may not reach it (server-side request forgery protection"
+        ),
+        "{refused}"
+    );
+}
+
 #[tokio::test]
 async fn private_and_loopback_destinations_are_refused_unless_allowed() {
     // Default settings: no private destination allowed.

@@ -45,12 +45,6 @@ fn key(raw: &str) -> Result<crate::engine::idempotency::IdempotencyKey, AppError
 }
 
 #[cfg(feature = "ssr")]
-fn parse_date(field: &str, text: &str) -> Result<NaiveDate, AppError> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| AppError::invalid(field, FieldProblem::NotADate { text: text.into() }))
-}
-
-#[cfg(feature = "ssr")]
 fn parse_money(field: &str, text: &str, optional: bool) -> Result<i64, AppError> {
     if optional && text.trim().is_empty() {
         return Ok(0);
@@ -219,7 +213,7 @@ pub async fn register_service(
             tip: parse_money("tip", &tip, true)?,
             currency: None,
             payment_method,
-            performed_on: parse_date("performed_on", &performed_on)?,
+            performed_on: parse_iso_date("performed_on", &performed_on)?,
         })
     })())?;
     let engine = engine()?;
@@ -259,7 +253,7 @@ pub async fn register_day(
         Ok(DayRecordRequest {
             employee_id: EmployeeId::parse(&employee_id)
                 .map_err(|m| AppError::validation("employee_id", m))?,
-            worked_on: parse_date("worked_on", &worked_on)?,
+            worked_on: parse_iso_date("worked_on", &worked_on)?,
             deduction: parse_money("deduction", &deduction, true)?,
             guaranteed_minimum: parse_money("guaranteed_minimum", &guaranteed_minimum, true)?,
             currency: None,
@@ -288,8 +282,8 @@ fn payout_request(
     Ok(PayoutRequest {
         employee_id: EmployeeId::parse(employee_id)
             .map_err(|m| AppError::validation("employee_id", m))?,
-        period_start: parse_date("period_start", period_start)?,
-        period_end: parse_date("period_end", period_end)?,
+        period_start: parse_iso_date("period_start", period_start)?,
+        period_end: parse_iso_date("period_end", period_end)?,
         method: PayoutMethod::parse(method.unwrap_or(""))
             .map_err(|m| AppError::validation("method", m))?,
     })
@@ -938,7 +932,7 @@ pub async fn create_bank_file(
             studio_id: StudioId::parse(&studio_id)
                 .map_err(|m| AppError::validation("studio_id", m))?,
             execution_date: filled(execution_date)
-                .map(|text| parse_date("execution_date", &text))
+                .map(|text| parse_iso_date("execution_date", &text))
                 .transpose()?,
         })
     })())?;
@@ -1096,11 +1090,11 @@ pub async fn export_overview(
             let today = crate::engine::today();
             let to = match to.trim() {
                 "" => today,
-                text => parse_date("to", text)?,
+                text => parse_iso_date("to", text)?,
             };
             let from = match from.trim() {
                 "" => NaiveDate::from_ymd_opt(to.year(), 1, 1).unwrap_or(to),
-                text => parse_date("from", text)?,
+                text => parse_iso_date("from", text)?,
             };
             let period = ExportPeriod::new(from, to)?;
             let studio = match studio_id.trim() {

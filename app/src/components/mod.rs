@@ -115,6 +115,10 @@ fn error_text(error: &AppError) -> String {
         | AppError::Unprocessable {
             problem: Some(problem),
             ..
+        }
+        | AppError::Denied {
+            problem: Some(problem),
+            ..
         } => problem_text(problem),
         AppError::IllegalTransition(refusal) => payout_refusal_text(refusal.reason).to_string(),
         // What failed matters to whoever runs the server (it is in the log, and in the
@@ -146,6 +150,18 @@ fn field_label(field: &str) -> String {
         "amount" => t_string!(i18n, problem.field.amount),
         "currency" => t_string!(i18n, problem.field.currency),
         "deduction" => t_string!(i18n, problem.field.deduction),
+        "description" => t_string!(i18n, problem.field.description),
+        "event_types" => t_string!(i18n, problem.field.event_types),
+        "retry_schedule_secs" => t_string!(i18n, problem.field.retry_schedule_secs),
+        "timeout_secs" => t_string!(i18n, problem.field.timeout_secs),
+        "types" => t_string!(i18n, problem.field.types),
+        "url" => t_string!(i18n, problem.field.url),
+        "email" => t_string!(i18n, problem.field.email),
+        "name" => t_string!(i18n, problem.field.name),
+        "password" => t_string!(i18n, problem.field.password),
+        "role" => t_string!(i18n, problem.field.role),
+        "scopes" => t_string!(i18n, problem.field.scopes),
+        "user_id" => t_string!(i18n, problem.field.user_id),
         "denominations" => t_string!(i18n, problem.field.denominations),
         "bank_reference" => t_string!(i18n, problem.field.bank_reference),
         "employee_id" => t_string!(i18n, problem.field.employee_id),
@@ -177,7 +193,7 @@ fn field_label(field: &str) -> String {
 
 /// What is wrong with an input, in the page's language, to be read after the field's label
 /// ([`ErrorMessage`]): "darf nicht negativ sein".
-pub fn field_problem_text(problem: &FieldProblem) -> String {
+fn field_problem_text(problem: &FieldProblem) -> String {
     use FieldProblem as P;
     let i18n = use_i18n();
     match problem {
@@ -311,6 +327,95 @@ pub fn field_problem_text(problem: &FieldProblem) -> String {
         P::LineAlreadyHandled { .. } => {
             t_string!(i18n, problem.invalid.line_already_handled).to_string()
         }
+        P::NotAnEmail { text } => {
+            t_string!(i18n, problem.invalid.not_an_email, text = text).to_string()
+        }
+        P::PersonNameRequired => t_string!(i18n, problem.invalid.person_name_required).to_string(),
+        P::KeyNameLength { max_chars } => {
+            t_string!(i18n, problem.invalid.key_name_length, max = *max_chars).to_string()
+        }
+        P::PasswordTooShort { min_chars } => {
+            t_string!(i18n, problem.invalid.password_too_short, min = *min_chars).to_string()
+        }
+        P::ReceptionistNeedsStudio => {
+            t_string!(i18n, problem.invalid.receptionist_needs_studio).to_string()
+        }
+        P::ReceptionistKeyNeedsStudio => {
+            t_string!(i18n, problem.invalid.receptionist_key_needs_studio).to_string()
+        }
+        P::OwnerKeyCoversAllStudios => {
+            t_string!(i18n, problem.invalid.owner_key_covers_all_studios).to_string()
+        }
+        P::KeyForEmployee => t_string!(i18n, problem.invalid.key_for_employee).to_string(),
+        P::EmployeeAccountNeedsEmployee => {
+            t_string!(i18n, problem.invalid.employee_account_needs_employee).to_string()
+        }
+        P::ScopeBeyondRole { role, scope } => {
+            let role = match role {
+                Role::Owner => t_string!(i18n, common.role.owner),
+                Role::Receptionist => t_string!(i18n, common.role.receptionist),
+                Role::Employee => t_string!(i18n, common.role.employee),
+            };
+            t_string!(
+                i18n,
+                problem.invalid.scope_beyond_role,
+                role = role,
+                scope = scope.to_string()
+            )
+            .to_string()
+        }
+        P::EmailTaken { email } => {
+            t_string!(i18n, problem.invalid.email_taken, email = email).to_string()
+        }
+        P::CannotDeactivateSelf => {
+            t_string!(i18n, problem.invalid.cannot_deactivate_self).to_string()
+        }
+        P::UrlTooLong { max_chars } => t_string!(
+            i18n,
+            problem.invalid.url_too_long,
+            max = count(*max_chars as i64)
+        )
+        .to_string(),
+        P::NotAUrl { text, .. } => {
+            t_string!(i18n, problem.invalid.not_a_url, text = text).to_string()
+        }
+        P::UrlScheme => t_string!(i18n, problem.invalid.url_scheme).to_string(),
+        P::UrlWithCredentials => t_string!(i18n, problem.invalid.url_with_credentials).to_string(),
+        P::UrlWithoutHost => t_string!(i18n, problem.invalid.url_without_host).to_string(),
+        P::DestinationNotAllowed { ip, class } => {
+            let class = match class {
+                AddressClass::NotUnicast => {
+                    return t_string!(i18n, problem.invalid.destination_not_unicast, ip = ip)
+                        .to_string()
+                }
+                AddressClass::Loopback => t_string!(i18n, problem.address_class.loopback),
+                AddressClass::Private => t_string!(i18n, problem.address_class.private),
+                AddressClass::LinkLocal => t_string!(i18n, problem.address_class.link_local),
+            };
+            t_string!(
+                i18n,
+                problem.invalid.destination_not_allowed,
+                ip = ip,
+                class = class
+            )
+            .to_string()
+        }
+        P::UnknownEventType { entry } => {
+            t_string!(i18n, problem.invalid.unknown_event_type, entry = entry).to_string()
+        }
+        P::TooManyRetries { max } => {
+            t_string!(i18n, problem.invalid.too_many_retries, max = *max).to_string()
+        }
+        P::RetryDelayOutOfRange { delay, max_secs } => t_string!(
+            i18n,
+            problem.invalid.retry_delay_out_of_range,
+            delay = count(i64::from(*delay)),
+            max = count(i64::from(*max_secs))
+        )
+        .to_string(),
+        P::TimeoutOutOfRange { max_secs } => {
+            t_string!(i18n, problem.invalid.timeout_out_of_range, max = *max_secs).to_string()
+        }
         P::VarianceUnexplained { counted, expected } => {
             let over = counted.0 > expected.0;
             let variance = chf(Rappen((counted.0 - expected.0).abs()));
@@ -369,7 +474,7 @@ fn iban_problem_text(error: &IbanError) -> String {
 
 /// A refusal of the whole request, in the page's language: "Die Kasse des Studios ist nicht
 /// geöffnet: zuerst die Kasse öffnen."
-pub fn problem_text(problem: &Problem) -> String {
+fn problem_text(problem: &Problem) -> String {
     use Problem as P;
     let i18n = use_i18n();
     match problem {
@@ -493,6 +598,37 @@ pub fn problem_text(problem: &Problem) -> String {
             i18n,
             problem.refused.unknown_statement_account,
             account = account
+        )
+        .to_string(),
+        P::EndpointDisabled {
+            action: EndpointAction::SendTest,
+        } => t_string!(i18n, problem.refused.endpoint_disabled_test).to_string(),
+        P::EndpointDisabled {
+            action: EndpointAction::Resend,
+        } => t_string!(i18n, problem.refused.endpoint_disabled_resend).to_string(),
+        P::EndpointDisabled {
+            action: EndpointAction::Redrive,
+        } => t_string!(i18n, problem.refused.endpoint_disabled_redrive).to_string(),
+        P::EndpointVersionConflict { .. } => {
+            t_string!(i18n, problem.refused.endpoint_version_conflict).to_string()
+        }
+        P::InvalidCredentials => t_string!(i18n, problem.refused.invalid_credentials).to_string(),
+        P::TooManySignInAttempts {
+            limit: SignInLimit::ThisComputer,
+            seconds,
+        } => t_string!(
+            i18n,
+            problem.refused.too_many_attempts_computer,
+            seconds = *seconds
+        )
+        .to_string(),
+        P::TooManySignInAttempts {
+            limit: SignInLimit::ThisAccount,
+            seconds,
+        } => t_string!(
+            i18n,
+            problem.refused.too_many_attempts_account,
+            seconds = *seconds
         )
         .to_string(),
     }

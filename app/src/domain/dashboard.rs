@@ -10,7 +10,7 @@
 use super::error::AppError;
 use super::ids::{AuditRunId, EmployeeId, StudioId};
 use super::money::Rappen;
-use super::problem::FieldProblem;
+use super::problem::parse_iso_date;
 use super::records::Studio;
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -139,13 +139,7 @@ impl DashboardRequest {
             text.map(str::trim).filter(|t| !t.is_empty())
         }
         fn date(field: &str, text: Option<&str>) -> Result<Option<NaiveDate>, AppError> {
-            given(text)
-                .map(|t| {
-                    NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| {
-                        AppError::invalid(field, FieldProblem::NotADate { text: t.into() })
-                    })
-                })
-                .transpose()
+            given(text).map(|t| parse_iso_date(field, t)).transpose()
         }
         Ok(DashboardRequest {
             from: date("from", from)?,

@@ -54,6 +54,10 @@ pub enum AppError {
         code: String,
         /// For people: what is refused and what to do.
         message: String,
+        /// The same as data, for a page to word in its reader's language; `None` where a
+        /// refusal has not been given one yet (the page then shows `message`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        problem: Option<Problem>,
     },
     /// The addressed thing does not exist (404).
     #[error("{message}")]
@@ -186,6 +190,7 @@ impl AppError {
             status: 401,
             code: "unauthenticated".into(),
             message: message.into(),
+            problem: None,
         }
     }
 
@@ -195,6 +200,18 @@ impl AppError {
             status: 403,
             code: "forbidden".into(),
             message: message.into(),
+            problem: None,
+        }
+    }
+
+    /// A 401, 403 or 429 refusal (`status`) with its problem as data: the code and the English
+    /// message come from it.
+    pub fn denied_with(status: u16, problem: Problem) -> Self {
+        AppError::Denied {
+            status,
+            code: problem.code().into(),
+            message: problem.explanation(),
+            problem: Some(problem),
         }
     }
 
@@ -369,6 +386,7 @@ impl TryFrom<AppErrorWire> for AppError {
                 status: required(status, "status")?,
                 code: required(code, "code")?,
                 message: required(message, "message")?,
+                problem,
             },
             ErrorKind::NotFound => AppError::NotFound {
                 message: required(message, "message")?,

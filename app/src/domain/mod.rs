@@ -40,7 +40,10 @@ pub use locale::Language;
 pub use money::{BasisPoints, Rappen, CURRENCY, MAX_SERVICE_AMOUNT};
 pub use payment::*;
 pub use payout::{IllegalTransition, PayoutAction, PayoutPhase, PayoutRefusalReason, PayoutState};
-pub use problem::{CashUse, FieldProblem, IbanError, Problem};
+pub use problem::{
+    parse_iso_date, AddressClass, CashUse, EndpointAction, FieldProblem, IbanError, Problem,
+    SignInLimit,
+};
 pub use records::*;
 pub use settlement::*;
 pub use till::*;

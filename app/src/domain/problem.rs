@@ -14,10 +14,13 @@
 //! (externally tagged) representation: a unit variant is a string (`"till_not_open"`), the others
 //! `{"till_already_open": {"studio_name": …, "opened_on": "2026-12-05"}}`.
 
+use super::access::{ApiScope, Role};
+use super::error::AppError;
 use super::ids::{EmployeeId, PayoutId, ServiceId, StudioId};
 use super::money::{Rappen, CURRENCY};
 use super::payout::PayoutState;
 use super::till::denomination_label;
+use super::webhook::EVENT_TYPES;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -203,6 +206,122 @@ pub enum FieldProblem {
         /// Its match state as stored (`matched`, `dismissed`).
         state: String,
     },
+    /// Not an email address (no `@`, a space, longer than 254 characters: RFC 5321's limit).
+    NotAnEmail {
+        /// The text as entered, trimmed.
+        text: String,
+    },
+    /// An account for someone without a name.
+    PersonNameRequired,
+    /// An API key's name empty or longer than `max_chars` characters.
+    KeyNameLength {
+        /// The longest name accepted (100).
+        max_chars: usize,
+    },
+    /// A password shorter than the minimum.
+    PasswordTooShort {
+        /// The fewest characters accepted.
+        min_chars: usize,
+    },
+    /// A receptionist's account without its studio.
+    ReceptionistNeedsStudio,
+    /// A receptionist's API key without its studio.
+    ReceptionistKeyNeedsStudio,
+    /// An owner's API key naming a studio (it covers all of them).
+    OwnerKeyCoversAllStudios,
+    /// An API key with the employee role (keys are for integrations).
+    KeyForEmployee,
+    /// An employee's account without the employee it belongs to.
+    EmployeeAccountNeedsEmployee,
+    /// An API key scope beyond what its role may do.
+    ScopeBeyondRole {
+        /// The key's role.
+        role: Role,
+        /// The first scope the role does not allow.
+        scope: ApiScope,
+    },
+    /// An email address that already has an account (users' emails are unique).
+    EmailTaken {
+        /// The address.
+        email: String,
+    },
+    /// An owner deactivating their own account (the business would be left without its
+    /// signed-in owner; another owner does it).
+    CannotDeactivateSelf,
+    /// A webhook URL longer than `max_chars` characters.
+    UrlTooLong {
+        /// The longest URL accepted (2,000).
+        max_chars: usize,
+    },
+    /// A text that does not parse as a URL.
+    NotAUrl {
+        /// The text as entered, trimmed.
+        text: String,
+        /// The URL parser's reason (English, for the API and the log).
+        reason: String,
+    },
+    /// A URL with another scheme than `https` or `http`.
+    UrlScheme,
+    /// A URL with a user or password in it (the receiver verifies the signature instead).
+    UrlWithCredentials,
+    /// A URL without a host.
+    UrlWithoutHost,
+    /// A destination address webhooks may not reach (server-side request forgery protection).
+    DestinationNotAllowed {
+        /// The address.
+        ip: String,
+        /// What kind of address it is.
+        class: AddressClass,
+    },
+    /// A webhook event filter entry that names no event type.
+    UnknownEventType {
+        /// The entry as entered.
+        entry: String,
+    },
+    /// A retry schedule with more than `max` retries.
+    TooManyRetries {
+        /// The most retries accepted.
+        max: usize,
+    },
+    /// A retry delay outside 1 s to `max_secs`.
+    RetryDelayOutOfRange {
+        /// The refused delay, in seconds.
+        delay: u32,
+        /// The longest delay accepted, in seconds.
+        max_secs: u32,
+    },
+    /// A webhook timeout outside 1 s to `max_secs`.
+    TimeoutOutOfRange {
+        /// The longest timeout accepted, in seconds.
+        max_secs: u32,
+    },
+}
+
+/// The kinds of address a webhook may not reach unless an operator allows them
+/// ([`FieldProblem::DestinationNotAllowed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressClass {
+    /// Unspecified, broadcast or multicast: never allowed.
+    NotUnicast,
+    /// 127.0.0.0/8, ::1.
+    Loopback,
+    /// 169.254/16, fe80::/10 (cloud metadata services live here).
+    LinkLocal,
+    /// 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7.
+    Private,
+}
+
+impl AddressClass {
+    /// "a loopback", as the English refusal says it.
+    fn with_article(self) -> &'static str {
+        match self {
+            AddressClass::NotUnicast => "not a unicast",
+            AddressClass::Loopback => "a loopback",
+            AddressClass::LinkLocal => "a link-local",
+            AddressClass::Private => "a private",
+        }
+    }
 }
 
 impl FieldProblem {
@@ -295,6 +414,66 @@ impl FieldProblem {
             FieldProblem::LineAlreadyHandled { state } => {
                 format!("the line is {state} already; choose an unmatched line")
             }
+            FieldProblem::NotAnEmail { text } => format!("'{text}' is not an email address"),
+            FieldProblem::PersonNameRequired => "enter the person's name".into(),
+            FieldProblem::KeyNameLength { max_chars } => format!(
+                "give the key a name of 1 to {max_chars} characters saying what uses it"
+            ),
+            FieldProblem::PasswordTooShort { min_chars } => {
+                format!("use at least {min_chars} characters")
+            }
+            FieldProblem::ReceptionistNeedsStudio => {
+                "a receptionist works at one studio: name it".into()
+            }
+            FieldProblem::ReceptionistKeyNeedsStudio => {
+                "a receptionist key works for one studio: name it".into()
+            }
+            FieldProblem::OwnerKeyCoversAllStudios => {
+                "an owner key covers every studio of the business: leave the studio out".into()
+            }
+            FieldProblem::KeyForEmployee => {
+                "API keys are for integrations: owner or receptionist".into()
+            }
+            FieldProblem::EmployeeAccountNeedsEmployee => {
+                "an employee account belongs to one employee: name them".into()
+            }
+            FieldProblem::ScopeBeyondRole { role, scope } => {
+                format!("a {role} key cannot have the scope '{scope}'")
+            }
+            FieldProblem::EmailTaken { email } => format!("{email} already has an account"),
+            FieldProblem::CannotDeactivateSelf => {
+                "you cannot deactivate yourself; another owner can".into()
+            }
+            FieldProblem::UrlTooLong { max_chars } => format!(
+                "the URL may have at most {} characters",
+                thousands(*max_chars)
+            ),
+            FieldProblem::NotAUrl { text, reason } => format!("'{text}' is not a URL: {reason}"),
+            FieldProblem::UrlScheme => "the URL must start with https:// (or http://)".into(),
+            FieldProblem::UrlWithCredentials => {
+                "the URL may not contain a user or password; verify the signature instead".into()
+            }
+            FieldProblem::UrlWithoutHost => "the URL has no host".into(),
+            FieldProblem::DestinationNotAllowed { ip, class } => format!(
+                "{ip} is {} address; webhooks may not reach it (server-side request forgery \
+                 protection; an operator can allow it with PAYOUT_ENGINE_WEBHOOK_ALLOW_DESTINATIONS)",
+                class.with_article()
+            ),
+            FieldProblem::UnknownEventType { entry } => format!(
+                "'{entry}' is not an event type; known: {} (or a prefix such as 'payment.*')",
+                EVENT_TYPES
+                    .iter()
+                    .map(|(name, _)| *name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            FieldProblem::TooManyRetries { max } => format!("at most {max} retries"),
+            FieldProblem::RetryDelayOutOfRange { delay, max_secs } => {
+                format!("each delay must be 1 to {max_secs} seconds; {delay} is not")
+            }
+            FieldProblem::TimeoutOutOfRange { max_secs } => {
+                format!("the timeout must be 1 to {max_secs} seconds")
+            }
             FieldProblem::VarianceUnexplained { counted, expected } => {
                 let variance = counted.0 - expected.0;
                 let direction = if variance > 0 { "over by" } else { "short by" };
@@ -305,6 +484,28 @@ impl FieldProblem {
             }
         }
     }
+}
+
+/// A date as forms, query parameters and the JSON API write it: ISO 8601 `YYYY-MM-DD`,
+/// surrounding spaces ignored. One parser for every date input, so each refuses alike.
+///
+/// Errors: 422 naming `field`, with [`FieldProblem::NotADate`] and the text as given.
+pub fn parse_iso_date(field: &str, text: &str) -> Result<NaiveDate, AppError> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| AppError::invalid(field, FieldProblem::NotADate { text: text.into() }))
+}
+
+/// `2000` as `2,000`: counts in the English sentences.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// Why a text is not an acceptable IBAN. Neither the messages nor the values carry the text as
@@ -490,6 +691,53 @@ pub enum Problem {
         /// The statement's IBAN.
         account: String,
     },
+    /// Sign-in refused: no active account with this email and password (401
+    /// `invalid_credentials`; which of the two was wrong is not said, so that the answer does not
+    /// tell whether an address has an account).
+    InvalidCredentials,
+    /// An action on a disabled webhook endpoint (409 `endpoint_disabled`).
+    EndpointDisabled {
+        /// What was asked for.
+        action: EndpointAction,
+    },
+    /// A webhook endpoint update based on an old version (409 `version_conflict`).
+    EndpointVersionConflict {
+        /// The endpoint's version now.
+        current: i64,
+        /// The version the update was based on.
+        expected: i64,
+    },
+    /// Sign-in refused by the attempt limit (429 `too_many_login_attempts`).
+    TooManySignInAttempts {
+        /// Which limit: this computer's address, or this account's.
+        limit: SignInLimit,
+        /// Seconds until the next attempt is counted again.
+        seconds: u64,
+    },
+}
+
+/// What was asked of a disabled webhook endpoint ([`Problem::EndpointDisabled`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointAction {
+    /// Sending it a test event.
+    SendTest,
+    /// Resending one of its messages.
+    Resend,
+    /// Redriving its dead-letter queue.
+    Redrive,
+}
+
+/// Which sign-in attempt limit refused ([`Problem::TooManySignInAttempts`]): attempts are counted
+/// per IP address (someone trying many accounts) and per email address (someone trying many
+/// passwords on one account, from many addresses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInLimit {
+    /// The attempts from the caller's IP address.
+    ThisComputer,
+    /// The attempts on the email address.
+    ThisAccount,
 }
 
 impl Problem {
@@ -516,6 +764,10 @@ impl Problem {
             Problem::StatementWithoutAccount | Problem::UnknownStatementAccount { .. } => {
                 "unknown_account"
             }
+            Problem::EndpointDisabled { .. } => "endpoint_disabled",
+            Problem::EndpointVersionConflict { .. } => "version_conflict",
+            Problem::InvalidCredentials => "invalid_credentials",
+            Problem::TooManySignInAttempts { .. } => "too_many_login_attempts",
         }
     }
 
@@ -593,6 +845,25 @@ impl Problem {
             Problem::StatementTooLarge { max_mib } => format!("the statement is larger than {max_mib} MiB; import it in parts (one camt.053 per day)"),
             Problem::StatementWithoutAccount => "the statement names no IBAN for its account".into(),
             Problem::UnknownStatementAccount { account } => format!("the statement is for account {account}, which is not the bank account of any of your studios; set the studio's IBAN under Settlements first"),
+            Problem::EndpointDisabled { action } => {
+                let to_do = match action {
+                    EndpointAction::SendTest => "to send a test event",
+                    EndpointAction::Resend => "before resending",
+                    EndpointAction::Redrive => "before redriving its dead-letter queue",
+                };
+                format!("the endpoint is disabled; enable it {to_do}")
+            }
+            Problem::EndpointVersionConflict { current, expected } => format!(
+                "the endpoint was changed meanwhile (version {current} now, not {expected}); reload it and try again"
+            ),
+            Problem::InvalidCredentials => "wrong email or password".into(),
+            Problem::TooManySignInAttempts { limit, seconds } => {
+                let whom = match limit {
+                    SignInLimit::ThisComputer => "from this computer",
+                    SignInLimit::ThisAccount => "for this account",
+                };
+                format!("too many sign-in attempts {whom}; try again in {seconds} seconds")
+            }
         }
     }
 }
@@ -635,6 +906,37 @@ mod tests {
             open.explanation(),
             "Anna Huber already has an unfinished payout (payout 00000000-0000-0000-0000-000000000000, failed); finish or cancel it first"
         );
+    }
+
+    #[test]
+    fn dates_are_read_as_iso_8601_and_a_typo_is_named() {
+        assert_eq!(
+            parse_iso_date("worked_on", " 2026-09-30 "),
+            Ok(NaiveDate::from_ymd_opt(2026, 9, 30).expect("a date"))
+        );
+        assert_eq!(
+            parse_iso_date("worked_on", "30.09.2026"),
+            Err(AppError::invalid(
+                "worked_on",
+                FieldProblem::NotADate {
+                    text: "30.09.2026".into()
+                }
+            ))
+        );
+        assert!(
+            parse_iso_date("to", "2026-02-30").is_err(),
+            "no 30 February"
+        );
+    }
+
+    #[test]
+    fn counts_in_english_sentences_are_grouped_by_thousands() {
+        assert_eq!(
+            FieldProblem::UrlTooLong { max_chars: 2_000 }.explanation("url"),
+            "the URL may have at most 2,000 characters"
+        );
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! again, with the same `webhook-id`, so receivers deduplicate on it (Standard Webhooks).
 
 use super::ids::{WebhookEndpointId, WebhookMessageId};
+use super::problem::FieldProblem;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -129,7 +130,7 @@ pub fn webhook_event_type(kind: &str) -> Option<&'static str> {
 /// Returns the entries trimmed and without repeats, in the given order.
 ///
 /// Errors: the first unknown entry, named, with the list of known types.
-pub fn validate_event_filter(filter: &[String]) -> Result<Vec<String>, String> {
+pub fn validate_event_filter(filter: &[String]) -> Result<Vec<String>, FieldProblem> {
     let mut accepted: Vec<String> = Vec::with_capacity(filter.len());
     for entry in filter {
         let entry = entry.trim();
@@ -140,14 +141,9 @@ pub fn validate_event_filter(filter: &[String]) -> Result<Vec<String>, String> {
             None => EVENT_TYPES.iter().any(|(name, _)| *name == entry),
         };
         if !known {
-            return Err(format!(
-                "'{entry}' is not an event type; known: {} (or a prefix such as 'payment.*')",
-                EVENT_TYPES
-                    .iter()
-                    .map(|(name, _)| *name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            return Err(FieldProblem::UnknownEventType {
+                entry: entry.to_string(),
+            });
         }
         if !accepted.iter().any(|a| a == entry) {
             accepted.push(entry.to_string());
@@ -181,17 +177,18 @@ pub const MAX_RETRIES: usize = 20;
 /// [`MAX_RETRY_DELAY_SECS`]. An empty schedule means one attempt and no retry.
 ///
 /// Errors: which rule the schedule breaks.
-pub fn validate_retry_schedule(schedule: &[u32]) -> Result<(), String> {
+pub fn validate_retry_schedule(schedule: &[u32]) -> Result<(), FieldProblem> {
     if schedule.len() > MAX_RETRIES {
-        return Err(format!("at most {MAX_RETRIES} retries"));
+        return Err(FieldProblem::TooManyRetries { max: MAX_RETRIES });
     }
     if let Some(bad) = schedule
         .iter()
         .find(|delay| !(1..=MAX_RETRY_DELAY_SECS).contains(*delay))
     {
-        return Err(format!(
-            "each delay must be 1 to {MAX_RETRY_DELAY_SECS} seconds; {bad} is not"
-        ));
+        return Err(FieldProblem::RetryDelayOutOfRange {
+            delay: *bad,
+            max_secs: MAX_RETRY_DELAY_SECS,
+        });
     }
     Ok(())
 }
@@ -640,9 +637,17 @@ mod tests {
         assert!(!filter_matches(&filter, "payout.failed"));
         assert!(filter_matches(&[], "payout.failed"));
         let error = validate_event_filter(&["payout.comitted".into()]).unwrap_err();
+        assert_eq!(
+            error,
+            FieldProblem::UnknownEventType {
+                entry: "payout.comitted".into()
+            }
+        );
         assert!(
-            error.contains("'payout.comitted' is not an event type"),
-            "{error}"
+            error
+                .explanation("event_types")
+                .starts_with("'payout.comitted' is not an event type; known: "),
+            "{error:?}"
         );
         assert!(validate_event_filter(&["nothing.*".into()]).is_err());
     }

@@ -9,8 +9,8 @@ use super::db::{self, DbTransaction};
 use super::{db_error, now, Engine};
 use crate::domain::{
     ActivityEntry, ApiKeyId, ApiKeyInfo, ApiKeyRequest, ApiScope, AppError, BusinessId,
-    CreatedApiKey, EmployeeId, Language, Me, Permission, Role, StudioId, UserId, UserInfo,
-    UserRequest,
+    CreatedApiKey, EmployeeId, FieldProblem, Language, Me, Permission, Problem, Role, SignInLimit,
+    StudioId, UserId, UserInfo, UserRequest,
 };
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{Output, PasswordHash, Salt, SaltString};
@@ -28,6 +28,9 @@ use std::time::Duration;
 /// Shortest accepted password (NIST SP 800-63B asks for at least 8; 12 for accounts that move
 /// money).
 pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Longest API key name, in characters: a name says what uses the key, in a list of keys.
+pub const MAX_KEY_NAME_CHARS: usize = 100;
 
 /// Login attempt limits (per instance, in memory).
 #[derive(Clone, Debug)]
@@ -83,26 +86,26 @@ impl LoginLimiter {
     /// Errors: 429 `too_many_login_attempts` saying which limit and how many seconds to wait.
     fn check(&self, email: &str, ip: Option<IpAddr>) -> Result<(), AppError> {
         let clock = DefaultClock::default();
-        let refuse = |wait: Duration, whom: &str| {
+        let refuse = |wait: Duration, limit: SignInLimit| {
             let seconds = wait.as_secs() + 1;
-            tracing::warn!(whom, seconds, "login rate limit reached");
-            AppError::Denied {
-                status: 429,
-                code: "too_many_login_attempts".into(),
-                message: format!(
-                    "too many sign-in attempts {whom}; try again in {seconds} seconds"
-                ),
-            }
+            tracing::warn!(?limit, seconds, "login rate limit reached");
+            AppError::denied_with(429, Problem::TooManySignInAttempts { limit, seconds })
         };
         if let Some(ip) = ip {
             self.ips.check_key(&ip).map_err(|not_until| {
-                refuse(not_until.wait_time_from(clock.now()), "from this computer")
+                refuse(
+                    not_until.wait_time_from(clock.now()),
+                    SignInLimit::ThisComputer,
+                )
             })?;
         }
         self.accounts
             .check_key(&email.to_lowercase())
             .map_err(|not_until| {
-                refuse(not_until.wait_time_from(clock.now()), "for this account")
+                refuse(
+                    not_until.wait_time_from(clock.now()),
+                    SignInLimit::ThisAccount,
+                )
             })?;
         Ok(())
     }
@@ -491,11 +494,7 @@ impl Engine {
             Some(stored) if matches && stored.active => stored.account,
             Some(_) | None => {
                 tracing::info!(?ip, "sign-in refused: wrong email or password");
-                return Err(AppError::Denied {
-                    status: 401,
-                    code: "invalid_credentials".into(),
-                    message: "wrong email or password".into(),
-                });
+                return Err(AppError::denied_with(401, Problem::InvalidCredentials));
             }
         };
         let (caller, me) = self.caller_of(&account).await?;
@@ -737,38 +736,37 @@ impl Engine {
     ) -> Result<CreatedApiKey, AppError> {
         caller.require(Permission::ManageApiKeys)?;
         let name = request.name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(AppError::validation(
+        if name.is_empty() || name.chars().count() > MAX_KEY_NAME_CHARS {
+            return Err(AppError::invalid(
                 "name",
-                "give the key a name of 1 to 100 characters saying what uses it",
+                FieldProblem::KeyNameLength {
+                    max_chars: MAX_KEY_NAME_CHARS,
+                },
             ));
         }
         match (request.role, request.studio_id) {
             (Role::Receptionist, None) => {
-                return Err(AppError::validation(
+                return Err(AppError::invalid(
                     "studio_id",
-                    "a receptionist key works for one studio: name it",
+                    FieldProblem::ReceptionistKeyNeedsStudio,
                 ))
             }
             (Role::Owner, Some(_)) => {
-                return Err(AppError::validation(
+                return Err(AppError::invalid(
                     "studio_id",
-                    "an owner key covers every studio of the business: leave the studio out",
+                    FieldProblem::OwnerKeyCoversAllStudios,
                 ))
             }
             (Role::Employee, _) => {
-                return Err(AppError::validation(
-                    "role",
-                    "API keys are for integrations: owner or receptionist",
-                ))
+                return Err(AppError::invalid("role", FieldProblem::KeyForEmployee))
             }
             (Role::Owner, None) | (Role::Receptionist, Some(_)) => {}
         }
         if let Some(studio) = request.studio_id {
             if !caller.sees_studio(studio) {
-                return Err(AppError::validation(
+                return Err(AppError::invalid(
                     "studio_id",
-                    format!("no studio with id {studio}"),
+                    FieldProblem::UnknownStudio { id: studio },
                 ));
             }
             let exists: Option<bool> = db::query_scalar("SELECT TRUE FROM studios WHERE id = $1")
@@ -777,9 +775,9 @@ impl Engine {
                 .await
                 .map_err(db_error("looking up the studio"))?;
             if exists.is_none() {
-                return Err(AppError::validation(
+                return Err(AppError::invalid(
                     "studio_id",
-                    format!("no studio with id {studio}"),
+                    FieldProblem::UnknownStudio { id: studio },
                 ));
             }
         }
@@ -788,9 +786,12 @@ impl Engine {
         scopes.sort();
         scopes.dedup();
         if let Some(beyond) = scopes.iter().find(|scope| !allowed.contains(scope)) {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "scopes",
-                format!("a {} key cannot have the scope '{beyond}'", request.role),
+                FieldProblem::ScopeBeyondRole {
+                    role: request.role,
+                    scope: *beyond,
+                },
             ));
         }
         let business = self.business_for(caller, request.studio_id).await?;
@@ -926,35 +927,34 @@ impl Engine {
         caller.require(Permission::ManageUsers)?;
         let email = request.email.trim();
         if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "email",
-                format!("'{email}' is not an email address"),
+                FieldProblem::NotAnEmail { text: email.into() },
             ));
         }
         if request.name.trim().is_empty() {
-            return Err(AppError::validation("name", "enter the person's name"));
+            return Err(AppError::invalid("name", FieldProblem::PersonNameRequired));
         }
         if !demo_credentials && request.password.chars().count() < MIN_PASSWORD_CHARS {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "password",
-                format!("use at least {MIN_PASSWORD_CHARS} characters"),
+                FieldProblem::PasswordTooShort {
+                    min_chars: MIN_PASSWORD_CHARS,
+                },
             ));
         }
         let (studio, employee) = match request.role {
             Role::Owner => (None, None),
             Role::Receptionist => (
                 Some(request.studio_id.ok_or_else(|| {
-                    AppError::validation("studio_id", "a receptionist works at one studio: name it")
+                    AppError::invalid("studio_id", FieldProblem::ReceptionistNeedsStudio)
                 })?),
                 None,
             ),
             Role::Employee => (
                 None,
                 Some(request.employee_id.ok_or_else(|| {
-                    AppError::validation(
-                        "employee_id",
-                        "an employee account belongs to one employee: name them",
-                    )
+                    AppError::invalid("employee_id", FieldProblem::EmployeeAccountNeedsEmployee)
                 })?),
             ),
         };
@@ -968,16 +968,19 @@ impl Engine {
                         .await
                         .map_err(db_error("looking up the employee"))?;
                 Some(found.filter(|s| caller.sees_studio(*s)).ok_or_else(|| {
-                    AppError::validation("employee_id", format!("no employee with id {employee}"))
+                    AppError::invalid(
+                        "employee_id",
+                        FieldProblem::UnknownEmployee { id: employee },
+                    )
                 })?)
             }
             (None, None) => None,
         };
         if let Some(studio) = studio {
             if !caller.sees_studio(studio) {
-                return Err(AppError::validation(
+                return Err(AppError::invalid(
                     "studio_id",
-                    format!("no studio with id {studio}"),
+                    FieldProblem::UnknownStudio { id: studio },
                 ));
             }
         }
@@ -1004,9 +1007,11 @@ impl Engine {
         .await;
         if let Err(error) = inserted {
             if super::is_unique_violation(&error, "users.email", "users_email_key") {
-                return Err(AppError::validation(
+                return Err(AppError::invalid(
                     "email",
-                    format!("{email} already has an account"),
+                    FieldProblem::EmailTaken {
+                        email: email.into(),
+                    },
                 ));
             }
             return Err(db_error("saving the user")(error));
@@ -1049,6 +1054,7 @@ impl Engine {
                 status: 403,
                 code: "not_a_user".into(),
                 message: "only a signed-in person has a language; an API key has none".into(),
+                problem: None,
             });
         };
         let mut tx = self.begin_write().await?;
@@ -1077,9 +1083,11 @@ impl Engine {
     ) -> Result<UserInfo, AppError> {
         caller.require(Permission::ManageUsers)?;
         if password.chars().count() < MIN_PASSWORD_CHARS {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "password",
-                format!("use at least {MIN_PASSWORD_CHARS} characters"),
+                FieldProblem::PasswordTooShort {
+                    min_chars: MIN_PASSWORD_CHARS,
+                },
             ));
         }
         let hash = hash_password(password.to_string()).await?;
@@ -1147,9 +1155,9 @@ impl Engine {
     ) -> Result<UserInfo, AppError> {
         caller.require(Permission::ManageUsers)?;
         if matches!(&caller.principal, Principal::User { id: own, .. } if *own == id) {
-            return Err(AppError::validation(
+            return Err(AppError::invalid(
                 "user_id",
-                "you cannot deactivate yourself; another owner can",
+                FieldProblem::CannotDeactivateSelf,
             ));
         }
         let mut tx = self.begin_write().await?;

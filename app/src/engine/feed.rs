@@ -396,7 +396,7 @@ impl Engine {
     ) -> Result<FeedStream, AppError> {
         caller.require(Permission::ReadLiveFeed)?;
         let types = validate_event_filter(&request.types)
-            .map_err(|message| AppError::validation("types", message))?;
+            .map_err(|problem| AppError::invalid("types", problem))?;
         if let Some(studio) = request.studio_id {
             caller.require_studio(Permission::ReadLiveFeed, studio)?;
         }

@@ -69,8 +69,9 @@ impl AllowedDestinations {
         Ok(allowed)
     }
 
-    /// Whether a request may go to `ip`, or why not.
-    pub fn check(&self, ip: IpAddr) -> Result<(), String> {
+    /// Whether a request may go to `ip`, or why not (its English explanation is the refusal's
+    /// `Display`).
+    pub fn check(&self, ip: IpAddr) -> Result<(), DestinationRefused> {
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
             IpAddr::V4(v4) => IpAddr::V4(v4),
@@ -79,26 +80,26 @@ impl AllowedDestinations {
             IpAddr::V4(v4) => {
                 let [a, b, ..] = v4.octets();
                 if v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast() {
-                    ("not a unicast", false)
+                    (AddressClass::NotUnicast, false)
                 } else if v4.is_loopback() {
-                    ("a loopback", self.loopback)
+                    (AddressClass::Loopback, self.loopback)
                 } else if v4.is_link_local() {
-                    ("a link-local", self.link_local)
+                    (AddressClass::LinkLocal, self.link_local)
                 } else if v4.is_private() || (a == 100 && (64..128).contains(&b)) || a == 0 {
-                    ("a private", self.private)
+                    (AddressClass::Private, self.private)
                 } else {
                     return Ok(());
                 }
             }
             IpAddr::V6(v6) => {
                 if v6.is_unspecified() || v6.is_multicast() {
-                    ("not a unicast", false)
+                    (AddressClass::NotUnicast, false)
                 } else if v6.is_loopback() {
-                    ("a loopback", self.loopback)
+                    (AddressClass::Loopback, self.loopback)
                 } else if v6.is_unicast_link_local() {
-                    ("a link-local", self.link_local)
+                    (AddressClass::LinkLocal, self.link_local)
                 } else if v6.is_unique_local() {
-                    ("a private", self.private)
+                    (AddressClass::Private, self.private)
                 } else {
                     return Ok(());
                 }
@@ -107,11 +108,23 @@ impl AllowedDestinations {
         if allowed {
             Ok(())
         } else {
-            Err(format!(
-                "{ip} is {class} address; webhooks may not reach it (server-side request forgery \
-                 protection; an operator can allow it with PAYOUT_ENGINE_WEBHOOK_ALLOW_DESTINATIONS)"
-            ))
+            Err(DestinationRefused(FieldProblem::DestinationNotAllowed {
+                ip: ip.to_string(),
+                class,
+            }))
         }
+    }
+}
+
+/// A destination address webhooks may not reach ([`AllowedDestinations::check`]): a
+/// [`FieldProblem::DestinationNotAllowed`] for the endpoint form, its English sentence for the
+/// delivery log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DestinationRefused(pub FieldProblem);
+
+impl std::fmt::Display for DestinationRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.explanation("url"))
     }
 }
 
@@ -213,7 +226,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
                 .filter(|address| match allowed.check(address.ip()) {
                     Ok(()) => true,
                     Err(why) => {
-                        refusals.push(why);
+                        refusals.push(why.to_string());
                         false
                     }
                 })
@@ -255,31 +268,38 @@ pub fn webhook_client(settings: &WebhookSettings) -> Result<reqwest::Client, App
         })
 }
 
+/// The longest endpoint URL accepted, in bytes of its text (browsers and proxies handle
+/// 2,000 safely).
+const MAX_URL_CHARS: usize = 2000;
+
 /// Checks an endpoint URL at the boundary: `http(s)`, a host, no credentials, at most 2,000
 /// characters; a literal address must be allowed. (Names are checked when resolved, at each
 /// attempt.)
 fn validate_url(url: &str, allowed: &AllowedDestinations) -> Result<String, AppError> {
-    let field = |message: String| AppError::validation("url", message);
+    let field = |problem: FieldProblem| AppError::invalid("url", problem);
     let text = url.trim();
-    if text.len() > 2000 {
-        return Err(field("the URL may have at most 2,000 characters".into()));
+    if text.len() > MAX_URL_CHARS {
+        return Err(field(FieldProblem::UrlTooLong {
+            max_chars: MAX_URL_CHARS,
+        }));
     }
-    let parsed = reqwest::Url::parse(text)
-        .map_err(|error| field(format!("'{text}' is not a URL: {error}")))?;
+    let parsed = reqwest::Url::parse(text).map_err(|error| {
+        field(FieldProblem::NotAUrl {
+            text: text.into(),
+            reason: error.to_string(),
+        })
+    })?;
     if !matches!(parsed.scheme(), "https" | "http") {
-        return Err(field(
-            "the URL must start with https:// (or http://)".into(),
-        ));
+        return Err(field(FieldProblem::UrlScheme));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(field(
-            "the URL may not contain a user or password; verify the signature instead".into(),
-        ));
+        return Err(field(FieldProblem::UrlWithCredentials));
     }
+    let refused = |refusal: DestinationRefused| field(refusal.0);
     match parsed.host() {
-        None => return Err(field("the URL has no host".into())),
-        Some(url::Host::Ipv4(ip)) => allowed.check(IpAddr::V4(ip)).map_err(field)?,
-        Some(url::Host::Ipv6(ip)) => allowed.check(IpAddr::V6(ip)).map_err(field)?,
+        None => return Err(field(FieldProblem::UrlWithoutHost)),
+        Some(url::Host::Ipv4(ip)) => allowed.check(IpAddr::V4(ip)).map_err(refused)?,
+        Some(url::Host::Ipv6(ip)) => allowed.check(IpAddr::V6(ip)).map_err(refused)?,
         Some(url::Host::Domain(_)) => {}
     }
     Ok(parsed.to_string())
@@ -544,13 +564,13 @@ impl Engine {
         let url = validate_url(&request.url, &self.settings().webhooks.allowed_destinations)?;
         let description = validate_description(&request.description)?;
         let event_types = validate_event_filter(&request.event_types)
-            .map_err(|message| AppError::validation("event_types", message))?;
+            .map_err(|problem| AppError::invalid("event_types", problem))?;
         let schedule = request
             .retry_schedule_secs
             .clone()
             .unwrap_or_else(|| DEFAULT_RETRY_SCHEDULE_SECS.to_vec());
         validate_retry_schedule(&schedule)
-            .map_err(|message| AppError::validation("retry_schedule_secs", message))?;
+            .map_err(|problem| AppError::invalid("retry_schedule_secs", problem))?;
         let timeout = validate_timeout(request.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS))?;
         let business = match caller.business_id {
             Some(business) => business,
@@ -670,22 +690,19 @@ impl Engine {
             .as_deref()
             .map(validate_event_filter)
             .transpose()
-            .map_err(|message| AppError::validation("event_types", message))?;
+            .map_err(|problem| AppError::invalid("event_types", problem))?;
         if let Some(schedule) = &update.retry_schedule_secs {
             validate_retry_schedule(schedule)
-                .map_err(|message| AppError::validation("retry_schedule_secs", message))?;
+                .map_err(|problem| AppError::invalid("retry_schedule_secs", problem))?;
         }
         let timeout = update.timeout_secs.map(validate_timeout).transpose()?;
         let mut tx = self.begin_write().await?;
         let current = self.endpoint_row(&mut tx, caller, id).await?;
         if update.expected_version != current.version {
-            return Err(AppError::conflict(
-                "version_conflict",
-                format!(
-                    "the endpoint was changed meanwhile (version {} now, not {}); reload it and try again",
-                    current.version, update.expected_version
-                ),
-            ));
+            return Err(AppError::conflict_with(Problem::EndpointVersionConflict {
+                current: current.version,
+                expected: update.expected_version,
+            }));
         }
         let at = now();
         let enabled = update.enabled.unwrap_or(current.enabled);
@@ -840,7 +857,7 @@ impl Engine {
         let at = now();
         let mut tx = self.begin_write().await?;
         let endpoint = self.endpoint_row(&mut tx, caller, id).await?;
-        require_enabled(&endpoint, "to send a test event")?;
+        require_enabled(&endpoint, EndpointAction::SendTest)?;
         let message = WebhookMessageId::generate();
         let body = encode_json(
             "message body",
@@ -964,7 +981,7 @@ impl Engine {
             .endpoint_row(&mut tx, caller, row.endpoint_id)
             .await
             .map_err(|_| AppError::not_found(format!("no webhook message with id {id}")))?;
-        require_enabled(&endpoint, "before resending")?;
+        require_enabled(&endpoint, EndpointAction::Resend)?;
         row.state
             .apply(MessageAction::Resend)
             .map_err(|refusal| AppError::conflict("illegal_transition", refusal.explanation))?;
@@ -1007,7 +1024,7 @@ impl Engine {
         caller.require(Permission::ManageWebhooks)?;
         let mut tx = self.begin_write().await?;
         let endpoint = self.endpoint_row(&mut tx, caller, id).await?;
-        require_enabled(&endpoint, "before redriving its dead-letter queue")?;
+        require_enabled(&endpoint, EndpointAction::Redrive)?;
         let redriven = db::query(
             "UPDATE webhook_messages SET state = 'scheduled', round_attempts = 0, next_attempt_at = $2,
                  last_error = NULL
@@ -1693,16 +1710,14 @@ async fn store_secret(
     Ok(())
 }
 
-/// Refuses an action on a disabled endpoint (409 `endpoint_disabled`); `to_do` completes
-/// "enable it ...".
-fn require_enabled(endpoint: &EndpointRow, to_do: &str) -> Result<(), AppError> {
+/// Refuses `action` on a disabled endpoint (409 `endpoint_disabled`).
+fn require_enabled(endpoint: &EndpointRow, action: EndpointAction) -> Result<(), AppError> {
     if endpoint.enabled {
         return Ok(());
     }
-    Err(AppError::conflict(
-        "endpoint_disabled",
-        format!("the endpoint is disabled; enable it {to_do}"),
-    ))
+    Err(AppError::conflict_with(Problem::EndpointDisabled {
+        action,
+    }))
 }
 
 /// Appends the owner's action to the activity log, in `tx`.
@@ -1730,12 +1745,17 @@ async fn log_activity<A: serde::Serialize>(
     .await
 }
 
+/// The longest endpoint description, in characters.
+const MAX_DESCRIPTION_CHARS: usize = 200;
+
 fn validate_description(text: &str) -> Result<String, AppError> {
     let text = text.trim();
-    if text.chars().count() > 200 {
-        return Err(AppError::validation(
+    if text.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(AppError::invalid(
             "description",
-            "the description may have at most 200 characters",
+            FieldProblem::TooLong {
+                max_chars: MAX_DESCRIPTION_CHARS,
+            },
         ));
     }
     Ok(text.to_string())
@@ -1745,9 +1765,11 @@ fn validate_timeout(seconds: u32) -> Result<u32, AppError> {
     if (1..=MAX_TIMEOUT_SECS).contains(&seconds) {
         Ok(seconds)
     } else {
-        Err(AppError::validation(
+        Err(AppError::invalid(
             "timeout_secs",
-            format!("the timeout must be 1 to {MAX_TIMEOUT_SECS} seconds"),
+            FieldProblem::TimeoutOutOfRange {
+                max_secs: MAX_TIMEOUT_SECS,
+            },
         ))
     }
 }
@@ -1788,7 +1810,7 @@ async fn attempt(
     {
         if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
             if let Err(why) = allowed.check(ip) {
-                return failed(why, started);
+                return failed(why.to_string(), started);
             }
         }
     }

@@ -88,6 +88,11 @@ pub async fn test_database() -> TestDatabase {
     }
 }
 
+/// How long a test request may take before it fails: far above any request's time on a busy
+/// machine, so a request that never ends fails its test, naming the URL, instead of holding
+/// the suite until CI's time limit (seen once: a page render that never answered).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// An HTTP client that sends `Authorization: Bearer <key>` with every request.
 pub fn bearer_client(key: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
@@ -97,6 +102,7 @@ pub fn bearer_client(key: &str) -> reqwest::Client {
     );
     reqwest::Client::builder()
         .default_headers(headers)
+        .timeout(REQUEST_TIMEOUT)
         .build()
         .expect("client")
 }
@@ -378,6 +384,7 @@ impl TestApp {
     ) -> Result<reqwest::Client, reqwest::Response> {
         let client = reqwest::Client::builder()
             .cookie_store(true)
+            .timeout(REQUEST_TIMEOUT)
             .build()
             .expect("client");
         let response = client
