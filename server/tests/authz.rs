@@ -1112,14 +1112,8 @@ async fn the_sign_in_page_gets_its_refusals_as_data_to_word_in_its_own_language(
             .form(&[("email", OWNER.0), ("password", password)])
             .send()
     };
-    let refusal = |response: reqwest::Response| async move {
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let error: AppError = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-        (status, error)
-    };
     for attempt in 1..=5 {
-        let (status, error) = refusal(sign_in("wrong password").await.unwrap()).await;
+        let (status, error) = server_fn_refusal(sign_in("wrong password").await.unwrap()).await;
         assert_eq!(
             (status, &error),
             (
@@ -1130,7 +1124,7 @@ async fn the_sign_in_page_gets_its_refusals_as_data_to_word_in_its_own_language(
         );
         assert_eq!(error.to_string(), "wrong email or password");
     }
-    let (status, error) = refusal(sign_in(OWNER.1).await.unwrap()).await;
+    let (status, error) = server_fn_refusal(sign_in(OWNER.1).await.unwrap()).await;
     assert_eq!(status, 429);
     let AppError::Denied {
         problem:
@@ -1168,12 +1162,6 @@ async fn the_settings_form_gets_account_refusals_as_data() {
             ])
             .send()
     };
-    let refusal = |response: reqwest::Response| async move {
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let error: AppError = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-        (status, error)
-    };
     let cases = [
         (
             "mia.frei",
@@ -1207,7 +1195,7 @@ async fn the_settings_form_gets_account_refusals_as_data() {
         ),
     ];
     for (email, password, expected) in cases {
-        let (status, error) = refusal(create(email, password).await.unwrap()).await;
+        let (status, error) = server_fn_refusal(create(email, password).await.unwrap()).await;
         assert_eq!((status, error), (422, expected), "{email}");
     }
 }

@@ -217,16 +217,10 @@ async fn the_reception_form_gets_its_refusals_as_data_to_word_in_its_own_languag
             ])
             .send()
     };
-    let refusal = |response: reqwest::Response| async move {
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let error: AppError = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-        (status, error)
-    };
 
     // A mistyped amount: the page gets the field and what is wrong with it, the API's English
     // sentence beside it.
-    let (status, error) = refusal(send(new_key(), "12.345").await.unwrap()).await;
+    let (status, error) = server_fn_refusal(send(new_key(), "12.345").await.unwrap()).await;
     assert_eq!(status, 422);
     assert_eq!(
         error,
@@ -250,11 +244,11 @@ async fn the_reception_form_gets_its_refusals_as_data_to_word_in_its_own_languag
     let expected = AppError::conflict_with(Problem::DayAlreadyRecorded {
         worked_on: chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
     });
-    let (status, error) = refusal(send(again.clone(), "25.00").await.unwrap()).await;
+    let (status, error) = server_fn_refusal(send(again.clone(), "25.00").await.unwrap()).await;
     assert_eq!((status, &error), (409, &expected));
     assert_eq!(error.code(), "day_already_recorded");
     // The same key again (a retried request) gets the same refusal, problem included.
-    let (status, error) = refusal(send(again, "25.00").await.unwrap()).await;
+    let (status, error) = server_fn_refusal(send(again, "25.00").await.unwrap()).await;
     assert_eq!((status, error), (409, expected));
     assert_eq!(app.snapshot().await, before);
 }

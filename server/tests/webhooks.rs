@@ -703,11 +703,8 @@ async fn the_endpoint_form_gets_its_refusals_as_data() {
         ),
     ];
     for (url, event_types, expected) in cases {
-        let response = add(url, event_types).await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let error: AppError = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-        assert_eq!((status, error), (422, expected), "{url} {event_types}");
+        let refused = server_fn_refusal(add(url, event_types).await.unwrap()).await;
+        assert_eq!(refused, (422, expected), "{url} {event_types}");
     }
     // The JSON API keeps its English sentence.
     let refused = AppError::invalid(

@@ -129,6 +129,13 @@ fn error_text(error: &AppError) -> String {
         AppError::Unavailable { .. } => {
             t_string!(use_i18n(), problem.failed.unavailable).to_string()
         }
+        // Someone else acted on the payment or transfer first; the page shows it as it is now.
+        AppError::PaymentConflict { code, .. } if code == "stale_version" => {
+            t_string!(use_i18n(), problem.refused.payment_changed).to_string()
+        }
+        AppError::SettlementConflict { code, .. } if code == "stale_version" => {
+            t_string!(use_i18n(), problem.refused.settlement_item_changed).to_string()
+        }
         AppError::Internal { .. } => t_string!(use_i18n(), problem.failed.internal).to_string(),
         AppError::Transport { .. } => t_string!(use_i18n(), problem.failed.transport).to_string(),
         AppError::BadRequest { .. }

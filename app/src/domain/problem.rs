@@ -16,6 +16,7 @@
 
 use super::access::{ApiScope, Role};
 use super::error::AppError;
+use super::export::rows_text;
 use super::ids::{EmployeeId, PayoutId, ServiceId, StudioId};
 use super::money::{Rappen, CURRENCY};
 use super::payout::PayoutState;
@@ -446,7 +447,7 @@ impl FieldProblem {
             }
             FieldProblem::UrlTooLong { max_chars } => format!(
                 "the URL may have at most {} characters",
-                thousands(*max_chars)
+                rows_text(*max_chars as u64)
             ),
             FieldProblem::NotAUrl { text, reason } => format!("'{text}' is not a URL: {reason}"),
             FieldProblem::UrlScheme => "the URL must start with https:// (or http://)".into(),
@@ -493,19 +494,6 @@ impl FieldProblem {
 pub fn parse_iso_date(field: &str, text: &str) -> Result<NaiveDate, AppError> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
         .map_err(|_| AppError::invalid(field, FieldProblem::NotADate { text: text.into() }))
-}
-
-/// `2000` as `2,000`: counts in the English sentences.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 /// Why a text is not an acceptable IBAN. Neither the messages nor the values carry the text as
@@ -935,8 +923,6 @@ mod tests {
             FieldProblem::UrlTooLong { max_chars: 2_000 }.explanation("url"),
             "the URL may have at most 2,000 characters"
         );
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]

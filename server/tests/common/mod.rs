@@ -402,6 +402,15 @@ impl TestApp {
     }
 }
 
+/// A server function's refusal as the page receives it: the status and the `AppError` (with its
+/// problem as data). Panics, showing the body, when the body is not an `AppError`.
+pub async fn server_fn_refusal(response: reqwest::Response) -> (u16, app::domain::AppError) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("a response body");
+    let error = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (status, error)
+}
+
 pub fn new_key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
