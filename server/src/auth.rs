@@ -7,7 +7,7 @@
 use crate::api::ApiError;
 use app::domain::AppError;
 use app::engine::access::{Authenticated, ClientIp};
-use app::engine::auth::{prefer_language, session_token_in};
+use app::engine::auth::{pin_request_language, session_token_in};
 use app::engine::Engine;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, Method};
@@ -75,13 +75,15 @@ pub async fn authenticate(
     };
     match resolved {
         Ok(Some(authenticated)) => {
-            if let Some(language) = authenticated.me.as_ref().and_then(|me| me.language) {
-                prefer_language(request.headers_mut(), language);
-            }
+            let stored = authenticated.me.as_ref().and_then(|me| me.language);
+            pin_request_language(request.headers_mut(), stored);
             request.extensions_mut().insert(authenticated);
             next.run(request).await
         }
-        Ok(None) => next.run(request).await,
+        Ok(None) => {
+            pin_request_language(request.headers_mut(), None);
+            next.run(request).await
+        }
         Err(error) => ApiError(error).into_response(),
     }
 }

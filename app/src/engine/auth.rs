@@ -1390,6 +1390,23 @@ pub fn prefer_language(headers: &mut http::HeaderMap, language: Language) {
     }
 }
 
+/// Decides the language a page request renders in and makes it the request's only
+/// `Accept-Language`, which is all the page's language context reads (leptos_i18n without its
+/// `cookie` feature): `stored` (the signed-in person's choice, which also replaces the
+/// request's language cookie, see [`prefer_language`]), else [`request_language`] (the cookie,
+/// else the browser's `Accept-Language`, else English). One decision for pages, server functions
+/// and slips, made once per request by the server's authentication middleware.
+pub fn pin_request_language(headers: &mut http::HeaderMap, stored: Option<Language>) {
+    if let Some(language) = stored {
+        prefer_language(headers, language);
+    }
+    let language = request_language(headers);
+    headers.insert(
+        http::header::ACCEPT_LANGUAGE,
+        http::HeaderValue::from_static(language.code()),
+    );
+}
+
 /// Whether the request came over HTTPS: through a proxy that says so (`X-Forwarded-Proto:
 /// https`). Decides the session cookie's `Secure` flag.
 pub fn served_over_https(headers: &http::HeaderMap) -> bool {
@@ -1451,6 +1468,53 @@ mod tests {
             .expect("a Cookie header");
         assert_eq!(cookie, "pe_session=abc; other=1; i18n_pref_locale=de");
         assert_eq!(session_token_in(&headers).as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn the_page_is_asked_for_exactly_the_language_the_server_chose() {
+        use http::header::{ACCEPT_LANGUAGE, COOKIE};
+        let accept = |headers: &http::HeaderMap| {
+            headers
+                .get_all(ACCEPT_LANGUAGE)
+                .iter()
+                .map(|v| v.to_str().expect("ASCII").to_string())
+                .collect::<Vec<_>>()
+        };
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            COOKIE,
+            http::HeaderValue::from_static("i18n_pref_locale=fr"),
+        );
+        headers.append(ACCEPT_LANGUAGE, http::HeaderValue::from_static("de-CH"));
+        headers.append(ACCEPT_LANGUAGE, http::HeaderValue::from_static("en;q=0.5"));
+        pin_request_language(&mut headers, None);
+        assert_eq!(accept(&headers), ["fr"], "the cookie outranks the browser");
+
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            ACCEPT_LANGUAGE,
+            http::HeaderValue::from_static("it-CH, de;q=0.8"),
+        );
+        pin_request_language(&mut headers, None);
+        assert_eq!(accept(&headers), ["de"], "the browser's best match");
+
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            COOKIE,
+            http::HeaderValue::from_static("i18n_pref_locale=fr"),
+        );
+        headers.insert(ACCEPT_LANGUAGE, http::HeaderValue::from_static("fr-CH"));
+        pin_request_language(&mut headers, Some(Language::De));
+        assert_eq!(
+            accept(&headers),
+            ["de"],
+            "the signed-in person's choice wins"
+        );
+        assert_eq!(request_language(&headers), Language::De);
+
+        let mut headers = http::HeaderMap::new();
+        pin_request_language(&mut headers, None);
+        assert_eq!(accept(&headers), ["en"], "nothing asked: English");
     }
 
     #[test]

@@ -67,25 +67,16 @@ pub fn App() -> impl IntoView {
     let me = Resource::new(move || changed.get(), |_| whoami());
     provide_context(Session { me, changed });
     view! {
-        // The language: the signed-in person's (the server puts it in the cookie), else the
-        // cookie's, else the browser's Accept-Language, else English. The page writes the
-        // language it renders in back to the same cookie as `POST /language` (Path=/, a
-        // year): with the default path, each page would keep a cookie of its own folder that
-        // outranks the site-wide one and holds an older choice.
-        <I18nContextProvider cookie_options=language_cookie_options()>
+        // The language is the server's choice (`app::engine::auth::pin_request_language`:
+        // the signed-in person's, else the language cookie's, else Accept-Language's), which it
+        // passes to this provider as the request's only Accept-Language. The page never writes
+        // the cookie (leptos_i18n's `cookie` feature is off): `POST /language` alone does, so
+        // a page cannot overwrite a choice with the language it happened to render in, and the
+        // browser's bundle carries no cookie code.
+        <I18nContextProvider>
             <Shell/>
         </I18nContextProvider>
     }
-}
-
-/// The language cookie as the page writes it: the one `POST /language` writes
-/// (`app::engine::auth::language_cookie`): `Path=/`, for a year (no `SameSite`: browsers treat
-/// that as `Lax`).
-fn language_cookie_options() -> leptos_i18n::context::CookieOptions<crate::i18n::Locale> {
-    const YEAR_MS: i64 = 365 * 24 * 60 * 60 * 1000;
-    leptos_i18n::context::CookieOptions::default()
-        .path("/")
-        .max_age(YEAR_MS)
 }
 
 /// The top bar and the routes, inside the language context.
