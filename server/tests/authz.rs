@@ -1200,6 +1200,65 @@ async fn the_settings_form_gets_account_refusals_as_data() {
     }
 }
 
+#[tokio::test]
+async fn a_refused_permission_reaches_the_page_as_data_to_word_in_its_own_language() {
+    use app::domain::{AppError, Permission, PermissionRefusal, Problem, Role};
+    use leptos::server_fn::ServerFn;
+    let app = spawn_demo_app().await;
+    let reception = signed_in(&app, RECEPTION_ZURICH).await;
+    let response = reception
+        .post(app.url(<app::api::CreateUser as ServerFn>::PATH))
+        .header("Origin", &app.address)
+        .form(&[
+            ("email", "mia@demo.test"),
+            ("name", "Mia Frei"),
+            ("role", "owner"),
+            ("password", "long enough password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let (status, error) = server_fn_refusal(response).await;
+    assert_eq!(status, 403);
+    let AppError::Denied {
+        code,
+        message,
+        problem,
+        ..
+    } = error
+    else {
+        panic!("not a refusal: {error:?}");
+    };
+    assert_eq!(code, "forbidden");
+    assert_eq!(
+        message,
+        "a receptionist may not manage users; ask the owner"
+    );
+    assert_eq!(
+        problem,
+        Some(Problem::NotPermitted {
+            action: Permission::ManageUsers,
+            refusal: PermissionRefusal::Role {
+                role: Role::Receptionist
+            },
+        })
+    );
+
+    // The same refusal through the JSON API keeps its English message for integrations.
+    let response = reception
+        .get(app.url("/api/v1/users"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "forbidden");
+    assert_eq!(
+        body["error"]["message"],
+        "a receptionist may not manage users; ask the owner"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. Sessions
 // ---------------------------------------------------------------------------------------------

@@ -357,20 +357,13 @@ fn field_problem_text(problem: &FieldProblem) -> String {
         P::EmployeeAccountNeedsEmployee => {
             t_string!(i18n, problem.invalid.employee_account_needs_employee).to_string()
         }
-        P::ScopeBeyondRole { role, scope } => {
-            let role = match role {
-                Role::Owner => t_string!(i18n, common.role.owner),
-                Role::Receptionist => t_string!(i18n, common.role.receptionist),
-                Role::Employee => t_string!(i18n, common.role.employee),
-            };
-            t_string!(
-                i18n,
-                problem.invalid.scope_beyond_role,
-                role = role,
-                scope = scope.to_string()
-            )
-            .to_string()
-        }
+        P::ScopeBeyondRole { role, scope } => t_string!(
+            i18n,
+            problem.invalid.scope_beyond_role,
+            role = role_text(*role),
+            scope = scope.to_string()
+        )
+        .to_string(),
         P::EmailTaken { email } => {
             t_string!(i18n, problem.invalid.email_taken, email = email).to_string()
         }
@@ -638,6 +631,82 @@ fn problem_text(problem: &Problem) -> String {
             seconds = *seconds
         )
         .to_string(),
+        P::NotPermitted { action, refusal } => {
+            let action = permission_text(*action);
+            match refusal {
+                PermissionRefusal::Role { role } => t_string!(
+                    i18n,
+                    problem.refused.not_permitted_role,
+                    role = role_text(*role),
+                    action = action
+                )
+                .to_string(),
+                PermissionRefusal::MissingScope { scope } => t_string!(
+                    i18n,
+                    problem.refused.not_permitted_scope,
+                    action = action,
+                    scope = scope.to_string()
+                )
+                .to_string(),
+                PermissionRefusal::NoApiKey => {
+                    t_string!(i18n, problem.refused.not_permitted_api_key, action = action)
+                        .to_string()
+                }
+                PermissionRefusal::OtherStudio => {
+                    t_string!(i18n, problem.refused.not_permitted_studio, action = action)
+                        .to_string()
+                }
+            }
+        }
+    }
+}
+
+/// A role's name in the page's language ("Empfang").
+fn role_text(role: Role) -> &'static str {
+    let i18n = use_i18n();
+    match role {
+        Role::Owner => t_string!(i18n, common.role.owner),
+        Role::Receptionist => t_string!(i18n, common.role.receptionist),
+        Role::Employee => t_string!(i18n, common.role.employee),
+    }
+}
+
+/// What a permission allows, as the rest of a sentence in the page's language ("Auszahlungen
+/// stornieren"); the English is [`Permission::describe`].
+fn permission_text(permission: Permission) -> &'static str {
+    use Permission as A;
+    let i18n = use_i18n();
+    match permission {
+        A::ReadCatalog => t_string!(i18n, problem.permission.read_catalog),
+        A::ReadRecords => t_string!(i18n, problem.permission.read_records),
+        A::RegisterService => t_string!(i18n, problem.permission.register_service),
+        A::RefundService => t_string!(i18n, problem.permission.refund_service),
+        A::RegisterDay => t_string!(i18n, problem.permission.register_day),
+        A::PreviewPayout => t_string!(i18n, problem.permission.preview_payout),
+        A::CommitPayout => t_string!(i18n, problem.permission.commit_payout),
+        A::FinishPayout => t_string!(i18n, problem.permission.finish_payout),
+        A::CancelPayout => t_string!(i18n, problem.permission.cancel_payout),
+        A::ReadPayouts => t_string!(i18n, problem.permission.read_payouts),
+        A::ReadAttention => t_string!(i18n, problem.permission.read_attention),
+        A::ReadTill => t_string!(i18n, problem.permission.read_till),
+        A::OperateTill => t_string!(i18n, problem.permission.operate_till),
+        A::ReadLedger => t_string!(i18n, problem.permission.read_ledger),
+        A::RunAudit => t_string!(i18n, problem.permission.run_audit),
+        A::ReadAudits => t_string!(i18n, problem.permission.read_audits),
+        A::ReadNotifications => t_string!(i18n, problem.permission.read_notifications),
+        A::ManageUsers => t_string!(i18n, problem.permission.manage_users),
+        A::ManageApiKeys => t_string!(i18n, problem.permission.manage_api_keys),
+        A::ReadActivity => t_string!(i18n, problem.permission.read_activity),
+        A::ReadPayments => t_string!(i18n, problem.permission.read_payments),
+        A::IngestPaymentEvents => t_string!(i18n, problem.permission.ingest_payment_events),
+        A::OperatePayments => t_string!(i18n, problem.permission.operate_payments),
+        A::ReadWebhooks => t_string!(i18n, problem.permission.read_webhooks),
+        A::ManageWebhooks => t_string!(i18n, problem.permission.manage_webhooks),
+        A::ReadLiveFeed => t_string!(i18n, problem.permission.read_live_feed),
+        A::ReadSettlements => t_string!(i18n, problem.permission.read_settlements),
+        A::ManageSettlements => t_string!(i18n, problem.permission.manage_settlements),
+        A::ExportBooks => t_string!(i18n, problem.permission.export_books),
+        A::ReadDashboard => t_string!(i18n, problem.permission.read_dashboard),
     }
 }
 

@@ -41,8 +41,8 @@ pub use money::{BasisPoints, Rappen, CURRENCY, MAX_SERVICE_AMOUNT};
 pub use payment::*;
 pub use payout::{IllegalTransition, PayoutAction, PayoutPhase, PayoutRefusalReason, PayoutState};
 pub use problem::{
-    parse_iso_date, AddressClass, CashUse, EndpointAction, FieldProblem, IbanError, Problem,
-    SignInLimit,
+    parse_iso_date, AddressClass, CashUse, EndpointAction, FieldProblem, IbanError,
+    PermissionRefusal, Problem, SignInLimit,
 };
 pub use records::*;
 pub use settlement::*;

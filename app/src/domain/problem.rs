@@ -14,7 +14,7 @@
 //! (externally tagged) representation: a unit variant is a string (`"till_not_open"`), the others
 //! `{"till_already_open": {"studio_name": …, "opened_on": "2026-12-05"}}`.
 
-use super::access::{ApiScope, Role};
+use super::access::{ApiScope, Permission, Role};
 use super::error::AppError;
 use super::export::rows_text;
 use super::ids::{EmployeeId, PayoutId, ServiceId, StudioId};
@@ -699,9 +699,42 @@ pub enum Problem {
     TooManySignInAttempts {
         /// Which limit: this computer's address, or this account's.
         limit: SignInLimit,
-        /// Seconds until the next attempt is counted again.
+        /// Seconds until the next attempt is counted again, as of the refusal. Only ever sent
+        /// in the answer to the attempt itself: sign-in is not an idempotent (stored) request,
+        /// so no replay can repeat a wait that has since run out.
         seconds: u64,
     },
+    /// The caller may not do this (`forbidden`, 403): their role, their API key's scopes, or
+    /// the studio named is not theirs. Pages hide what a role may not do, so a person meets
+    /// this on an address typed or kept from another role, or a key on a call it was not
+    /// given the scope for.
+    NotPermitted {
+        /// What was asked.
+        action: Permission,
+        /// Why the caller may not.
+        refusal: PermissionRefusal,
+    },
+}
+
+/// Why an action is not permitted ([`Problem::NotPermitted`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionRefusal {
+    /// The person's role does not include the action (`domain::access::Role::may`).
+    Role {
+        /// The caller's role.
+        role: Role,
+    },
+    /// The API key was not given the scope that grants the action.
+    MissingScope {
+        /// The scope the action needs.
+        scope: ApiScope,
+    },
+    /// No API key may do this, whatever its scopes (users, keys and the activity log are
+    /// managed by signed-in owners only).
+    NoApiKey,
+    /// The studio named is not one of the caller's.
+    OtherStudio,
 }
 
 /// What was asked of a disabled webhook endpoint ([`Problem::EndpointDisabled`]).
@@ -756,6 +789,7 @@ impl Problem {
             Problem::EndpointVersionConflict { .. } => "version_conflict",
             Problem::InvalidCredentials => "invalid_credentials",
             Problem::TooManySignInAttempts { .. } => "too_many_login_attempts",
+            Problem::NotPermitted { .. } => "forbidden",
         }
     }
 
@@ -852,6 +886,25 @@ impl Problem {
                 };
                 format!("too many sign-in attempts {whom}; try again in {seconds} seconds")
             }
+            Problem::NotPermitted { action, refusal } => {
+                let action = action.describe();
+                match refusal {
+                    PermissionRefusal::Role { role } => {
+                        let article = match role {
+                            Role::Owner | Role::Employee => "an",
+                            Role::Receptionist => "a",
+                        };
+                        format!("{article} {role} may not {action}; ask the owner")
+                    }
+                    PermissionRefusal::MissingScope { scope } => {
+                        format!("this API key may not {action}: it lacks the scope '{scope}'")
+                    }
+                    PermissionRefusal::NoApiKey => format!("API keys may not {action}"),
+                    PermissionRefusal::OtherStudio => {
+                        format!("you may not {action} of this studio: it is not one of yours")
+                    }
+                }
+            }
         }
     }
 }
@@ -860,6 +913,57 @@ impl Problem {
 #[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_permission_keeps_the_english_the_api_has_always_sent() {
+        let refused = |action, refusal| Problem::NotPermitted { action, refusal }.explanation();
+        assert_eq!(
+            refused(
+                Permission::CancelPayout,
+                PermissionRefusal::Role {
+                    role: Role::Receptionist
+                }
+            ),
+            "a receptionist may not cancel payouts; ask the owner"
+        );
+        assert_eq!(
+            refused(
+                Permission::ManageUsers,
+                PermissionRefusal::Role { role: Role::Owner }
+            ),
+            "an owner may not manage users; ask the owner"
+        );
+        assert_eq!(
+            refused(
+                Permission::ReadPayouts,
+                PermissionRefusal::MissingScope {
+                    scope: ApiScope::PayoutsRead
+                }
+            ),
+            "this API key may not read payouts: it lacks the scope 'payouts:read'"
+        );
+        assert_eq!(
+            refused(Permission::ManageUsers, PermissionRefusal::NoApiKey),
+            "API keys may not manage users"
+        );
+        assert_eq!(
+            refused(Permission::RegisterService, PermissionRefusal::OtherStudio),
+            "you may not register services of this studio: it is not one of yours"
+        );
+        let problem = Problem::NotPermitted {
+            action: Permission::CancelPayout,
+            refusal: PermissionRefusal::Role {
+                role: Role::Receptionist,
+            },
+        };
+        assert_eq!(problem.code(), "forbidden");
+        let wire = serde_json::to_value(&problem).expect("serialises");
+        assert_eq!(
+            wire,
+            serde_json::json!({"not_permitted": {"action": "cancel_payout",
+                "refusal": {"role": {"role": "receptionist"}}}})
+        );
+    }
 
     #[test]
     fn the_api_keeps_its_english_sentences() {

@@ -8,7 +8,8 @@
 use super::db::{self, Backend, DbTransaction};
 use super::{db_error, now};
 use crate::domain::{
-    ApiKeyId, ApiScope, AppError, BusinessId, EmployeeId, Permission, Role, StudioId, UserId,
+    ApiKeyId, ApiScope, AppError, BusinessId, EmployeeId, Permission, PermissionRefusal, Problem,
+    Role, StudioId, UserId,
 };
 use serde::Serialize;
 
@@ -113,27 +114,19 @@ impl Caller {
         if self.may(action) {
             return Ok(());
         }
-        let message = if !self.role.may(action) {
-            let article = match self.role {
-                Role::Owner | Role::Employee => "an",
-                Role::Receptionist => "a",
-            };
-            format!(
-                "{article} {} may not {}; ask the owner",
-                self.role,
-                action.describe()
-            )
+        let refusal = if !self.role.may(action) {
+            PermissionRefusal::Role { role: self.role }
         } else {
             match action.scope() {
-                Some(scope) => format!(
-                    "this API key may not {}: it lacks the scope '{scope}'",
-                    action.describe()
-                ),
-                None => format!("API keys may not {}", action.describe()),
+                Some(scope) => PermissionRefusal::MissingScope { scope },
+                None => PermissionRefusal::NoApiKey,
             }
         };
         tracing::info!(actor = %self.actor(), ?action, "refused: not allowed");
-        Err(AppError::forbidden(message))
+        Err(AppError::denied_with(
+            403,
+            Problem::NotPermitted { action, refusal },
+        ))
     }
 
     /// Whether the caller may see `studio`.
@@ -157,10 +150,13 @@ impl Caller {
             Ok(())
         } else {
             tracing::info!(actor = %self.actor(), %studio, ?action, "refused: another studio");
-            Err(AppError::forbidden(format!(
-                "you may not {} of this studio: it is not one of yours",
-                action.describe()
-            )))
+            Err(AppError::denied_with(
+                403,
+                Problem::NotPermitted {
+                    action,
+                    refusal: PermissionRefusal::OtherStudio,
+                },
+            ))
         }
     }
 
