@@ -64,6 +64,11 @@ test("a receptionist switches to German, then French; her choice follows her to 
     await expect(nav.getByRole("link", { name: "Kasse" })).toBeVisible();
     await expect(page.getByRole("button", { name: "Abmelden" })).toBeVisible();
     await expect(page.locator(".signed-in")).toContainText("Reception Bern · Empfang");
+    // A page her role may not use: the server's refusal as data, worded in German.
+    await page.goto("/audits");
+    await hydrated(page);
+    await expect(page.locator("p.error").first()).toContainText(/Für Ihre Rolle \(Empfang\) nicht erlaubt: .+\. Fragen Sie die Inhaberin oder den Inhaber\./, { timeout: UI_TIMEOUT });
+    await page.goto("/reception");
 
     await choose(page, "fr");
     await expect(nav.getByRole("link", { name: "Réception" })).toBeVisible();

@@ -64,7 +64,8 @@ test.describe("Roles", () => {
     await expect(page.getByLabel("Studio").locator("option")).toHaveText(["All my studios", "Salon Seefeld, Zürich"]);
     await page.goto("/audits");
     await hydrated(page);
-    await expect(page.locator("p.error").first()).toContainText("may not", { timeout: UI_TIMEOUT });
+    // The refusal as data, worded by the page: the role and the action in the page's language.
+    await expect(page.locator("p.error").first()).toContainText(/Your role \(receptionist\) may not [a-z ,]+\. Ask the owner\./, { timeout: UI_TIMEOUT });
   });
 
   test("an employee sees only her own payouts, and signing out ends the session", async ({ page }) => {
