@@ -36,8 +36,51 @@ pub const PAYMENT_ACTION: &str = "payment_action";
 pub const CREATE_PAYMENT: &str = "create_payment";
 /// Largest amount of one event: CHF 1 million, in Rappen.
 pub const MAX_PAYMENT_AMOUNT: i64 = 100_000_000;
-/// Events the worker takes from the inbox per transaction.
+/// Events the worker takes from the inbox in a round when it has caught up: small rounds keep
+/// the one writer free for ingestion and payouts. See [`RoundSize`].
 pub const INBOX_BATCH: usize = 500;
+/// Most events the worker takes in one round while it works off a backlog. Measured with the
+/// replay (200,000 events, SQLite, medians of 3, 2026-12-05): rounds of 500 / 2,000 / 5,000
+/// applied everything in 14.5 / 12.9 / 12.5 s and wrote 3.4 / 2.6 / 2.6 GB: a larger round
+/// writes each page of the ledger's and the payments' indexes once for many events (at 1.2
+/// million events 16 % fewer bytes but no faster: the one writer is busy either way). A round of
+/// 5,000 holds the writer for a few hundred milliseconds, the most a payout or an ingestion
+/// group then waits.
+pub const INBOX_BATCH_MAX: usize = 5_000;
+
+/// How many events the inbox worker takes in its next round: [`INBOX_BATCH`] at first, doubled
+/// after every full round (a backlog) up to a cap ([`INBOX_BATCH_MAX`] for the server's worker),
+/// and back to [`INBOX_BATCH`] after a round that was not full (caught up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoundSize {
+    next: usize,
+    max: usize,
+}
+
+impl RoundSize {
+    /// Rounds of at most `max` events (at least 1); the first takes `min(INBOX_BATCH, max)`.
+    pub fn new(max: usize) -> Self {
+        let max = max.max(1);
+        RoundSize {
+            next: INBOX_BATCH.min(max),
+            max,
+        }
+    }
+
+    /// The events to take in the next round.
+    pub fn next(&self) -> usize {
+        self.next
+    }
+
+    /// Adjusts after a round that took `taken` events (of [`next`](Self::next) asked).
+    pub fn after(&mut self, taken: usize) {
+        self.next = if taken >= self.next {
+            self.next.saturating_mul(2).min(self.max)
+        } else {
+            INBOX_BATCH.min(self.max)
+        };
+    }
+}
 
 /// The deterministic idempotency key of a provider event: `pe_` and the first 128 bits of
 /// SHA-256 over provider, payment id, event type and `occurred_at` (RFC 3339, UTC, milliseconds),
@@ -1758,19 +1801,22 @@ fn group_poisoned() -> AppError {
 pub async fn run_inbox_worker(engine: Engine, stop: impl std::future::Future<Output = ()>) {
     tokio::pin!(stop);
     let mut failures: u32 = 0;
+    let mut size = RoundSize::new(INBOX_BATCH_MAX);
     tracing::info!("payment inbox worker started");
     loop {
         let round = tokio::select! {
             _ = &mut stop => break,
-            round = engine.process_payment_inbox(INBOX_BATCH) => round,
+            round = engine.process_payment_inbox(size.next()) => round,
         };
         let pause = match round {
             Ok(0) => {
                 failures = 0;
+                size.after(0);
                 Some(std::time::Duration::from_secs(1))
             }
-            Ok(_) => {
+            Ok(taken) => {
                 failures = 0;
+                size.after(taken);
                 None
             }
             Err(error) => {
@@ -1795,6 +1841,31 @@ pub async fn run_inbox_worker(engine: Engine, stop: impl std::future::Future<Out
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounds_grow_while_a_backlog_fills_them_and_shrink_once_caught_up() {
+        let mut size = RoundSize::new(INBOX_BATCH_MAX);
+        let mut taken = Vec::new();
+        for _ in 0..6 {
+            taken.push(size.next());
+            size.after(size.next());
+        }
+        assert_eq!(taken, [500, 1_000, 2_000, 4_000, 5_000, 5_000]);
+        size.after(3_000);
+        assert_eq!(
+            size.next(),
+            INBOX_BATCH,
+            "a round that was not full: caught up"
+        );
+        size.after(0);
+        assert_eq!(size.next(), INBOX_BATCH);
+
+        let mut small = RoundSize::new(200);
+        assert_eq!(small.next(), 200);
+        small.after(200);
+        assert_eq!(small.next(), 200, "never over the cap");
+        assert_eq!(RoundSize::new(0).next(), 1);
+    }
 
     #[test]
     fn the_event_key_depends_on_exactly_provider_payment_type_and_time() {

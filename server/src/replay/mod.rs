@@ -13,6 +13,7 @@ pub mod reference;
 use anyhow::Context as _;
 use app::domain::{IngestReport, PaymentTotals, MAX_PAYMENT_EVENT_BATCH};
 use app::engine::access::Caller;
+use app::engine::payments::RoundSize;
 use app::engine::{db, Engine};
 use futures::StreamExt as _;
 use std::fmt;
@@ -35,7 +36,8 @@ pub struct ReplayOptions {
     /// The stream: events, studios, seed.
     pub stream: StreamOptions,
     /// Most events the inbox worker applies in one transaction (default: the server worker's
-    /// [`INBOX_BATCH`](app::engine::payments::INBOX_BATCH)).
+    /// [`INBOX_BATCH_MAX`](app::engine::payments::INBOX_BATCH_MAX)); rounds grow to it while
+    /// a backlog fills them, as the server's do ([`RoundSize`](app::engine::payments::RoundSize)).
     pub round_events: usize,
     /// Batches of [`MAX_PAYMENT_EVENT_BATCH`] delivered at once (default [`DEFAULT_IN_FLIGHT`]), like a provider's
     /// concurrent connections.
@@ -46,7 +48,7 @@ impl Default for ReplayOptions {
     fn default() -> Self {
         ReplayOptions {
             stream: StreamOptions::default(),
-            round_events: app::engine::payments::INBOX_BATCH,
+            round_events: app::engine::payments::INBOX_BATCH_MAX,
             in_flight: DEFAULT_IN_FLIGHT,
         }
     }
@@ -273,13 +275,15 @@ async fn drain_inbox(
     round_events: usize,
     done: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
+    let mut size = RoundSize::new(round_events);
     loop {
         // Read before the round: a round that finds nothing after ingestion ended saw every event.
         let finished = done.load(Ordering::SeqCst);
         let taken = engine
-            .process_payment_inbox(round_events)
+            .process_payment_inbox(size.next())
             .await
             .map_err(|e| anyhow::anyhow!("applying the payment inbox failed: {e}"))?;
+        size.after(taken);
         if taken == 0 {
             if finished {
                 return Ok(());
