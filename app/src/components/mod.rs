@@ -360,7 +360,7 @@ fn field_problem_text(problem: &FieldProblem) -> String {
         P::ScopeBeyondRole { role, scope } => t_string!(
             i18n,
             problem.invalid.scope_beyond_role,
-            role = role_text(*role),
+            role = role_label(*role),
             scope = scope.to_string()
         )
         .to_string(),
@@ -637,7 +637,7 @@ fn problem_text(problem: &Problem) -> String {
                 PermissionRefusal::Role { role } => t_string!(
                     i18n,
                     problem.refused.not_permitted_role,
-                    role = role_text(*role),
+                    role = role_label(*role),
                     action = action
                 )
                 .to_string(),
@@ -661,8 +661,9 @@ fn problem_text(problem: &Problem) -> String {
     }
 }
 
-/// A role's name in the page's language ("Empfang").
-fn role_text(role: Role) -> &'static str {
+/// A role's name in the page's language ("Empfang"): the top bar, the settings page's people and
+/// keys, and refusals that name the role.
+pub fn role_label(role: Role) -> &'static str {
     let i18n = use_i18n();
     match role {
         Role::Owner => t_string!(i18n, common.role.owner),

@@ -18,8 +18,8 @@ mod till;
 mod webhooks;
 
 use crate::api::whoami;
-use crate::components::{AttentionBanner, LanguageMenu};
-use crate::domain::{AppError, Me, Permission, Role};
+use crate::components::{role_label, AttentionBanner, LanguageMenu};
+use crate::domain::{AppError, Me, Permission};
 use crate::i18n::{t, t_string, use_i18n, I18nContextProvider};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -137,11 +137,7 @@ fn TopBar(me: Me) -> impl IntoView {
     let i18n = use_i18n();
     let may = |action| me.may(action);
     let own_page = me.employee_id.map(|id| format!("/employees/{id}"));
-    let role = match me.role {
-        Role::Owner => t_string!(i18n, common.role.owner),
-        Role::Receptionist => t_string!(i18n, common.role.receptionist),
-        Role::Employee => t_string!(i18n, common.role.employee),
-    };
+    let role = role_label(me.role);
     view! {
         <header class="top">
             <a class="brand" href="/">"Payout Engine"</a>

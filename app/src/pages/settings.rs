@@ -5,7 +5,7 @@ use crate::api::{
     list_activity, list_api_keys, list_employees, list_studios, list_users, CreateApiKey,
     CreateUser, RevokeApiKey, SetUserActive,
 };
-use crate::components::{utc_minute, ErrorMessage};
+use crate::components::{role_label, utc_minute, ErrorMessage};
 use crate::domain::Role;
 use crate::i18n::{t, t_string, use_i18n};
 use leptos::prelude::*;
@@ -254,16 +254,6 @@ pub fn ActivityPage() -> impl IntoView {
                 }
             })}
         </Transition>
-    }
-}
-
-/// A role in the page's language ("receptionist"), with the shell's words for it.
-fn role_label(role: Role) -> &'static str {
-    let i18n = use_i18n();
-    match role {
-        Role::Owner => t_string!(i18n, common.role.owner),
-        Role::Receptionist => t_string!(i18n, common.role.receptionist),
-        Role::Employee => t_string!(i18n, common.role.employee),
     }
 }
 
