@@ -1,9 +1,9 @@
 import { expect, test } from "@playwright/test";
-import { employee, open, UI_TIMEOUT } from "./helpers";
+import { chf, employee, hydrated, open, UI_TIMEOUT } from "./helpers";
 
 // Works on its own provider payment ids ("e2e-…"), which no other test uses.
 
-test("a provider's events show on the payments page, which offers only the legal actions", async ({ page, request }) => {
+test("a provider's events show on the payments page, which offers only the legal actions", async ({ browser, baseURL, page, request }) => {
   const studioId = (await employee(request, "Lara Meier")).studio_id;
   const payment = `e2e-${Date.now()}`;
   // Captured a minute ago: its card settlement is expected in the coming business days, never
@@ -39,6 +39,26 @@ test("a provider's events show on the payments page, which offers only the legal
   await row.locator("details.refused-actions summary").click();
   await expect(row.locator("details.refused-actions")).toContainText("Capture: the payment is already captured");
   await expect(page.locator("table.parked-events")).toContainText("over the captured amount");
+  // The same parked event for an owner whose browser asks for German: the reason is worded in
+  // German from the data the server stores with it, amounts in Swiss German format.
+  const german = await browser.newContext({
+    baseURL,
+    locale: "de-CH",
+    storageState: await page.context().storageState(),
+    extraHTTPHeaders: { Origin: baseURL ?? "" },
+  });
+  try {
+    const inGerman = await german.newPage();
+    await inGerman.goto("/payments");
+    await hydrated(inGerman);
+    await expect(inGerman.locator("html")).toHaveAttribute("lang", "de");
+    await expect(inGerman.locator("table.parked-events tr", { hasText: payment })).toContainText(
+      `${chf(9_900, "de")} ist mehr als der noch erstattbare belastete Betrag (${chf(4_500, "de")} von ${chf(4_500, "de")})`,
+      { timeout: UI_TIMEOUT },
+    );
+  } finally {
+    await german.close();
+  }
 
   // Refund CHF 5.00 of it from the page.
   const refund = row.locator("form.payment-action").filter({ has: page.getByRole("button", { name: "Refund part" }) });

@@ -375,6 +375,23 @@ async fn events_that_cannot_apply_are_parked_with_their_reason_never_dropped() {
         reasons[2].0 == "pay-q" && reasons[2].1.contains("over the authorised amount"),
         "{reasons:?}"
     );
+    // The same reasons as data, for a page to word in its reader's language.
+    let park_reasons: Vec<&Value> = parked
+        .as_array()
+        .expect("parked events")
+        .iter()
+        .map(|e| &e["park_reason"])
+        .collect();
+    assert_eq!(
+        park_reasons,
+        [
+            &json!({ "kind": "refused", "action": "partially_refunded", "from": "succeeded",
+                     "reason": { "code": "over_refundable", "amount": 6_000, "refundable": 5_000, "captured": 5_000 } }),
+            &json!({ "kind": "unknown_payment" }),
+            &json!({ "kind": "refused", "action": "captured", "from": "processing",
+                     "reason": { "code": "over_authorised", "amount": 2_500, "authorised": 2_000 } }),
+        ]
+    );
     assert_eq!(balance(&app, &studio, "card_sales").await, 5_000);
     let summary = app.get_json("/api/v1/payment-events/summary").await;
     assert_eq!(summary["parked"], 3);

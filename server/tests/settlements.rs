@@ -209,6 +209,11 @@ async fn a_bank_file_a_statement_and_a_resolved_return_settle_the_payouts_and_th
         .as_str()
         .unwrap()
         .starts_with("Noah Weber: no IBAN"));
+    // The same as data, for the page to word in its reader's language.
+    assert_eq!(
+        file["skipped_payouts"],
+        json!([{ "employee_name": "Noah Weber", "iban_error": null }])
+    );
     // The same request again is the same file, not a second one.
     let replay: Value = app
         .post("/api/v1/bank-files", &key, &request)
@@ -321,16 +326,37 @@ async fn a_bank_file_a_statement_and_a_resolved_return_settle_the_payouts_and_th
         .as_str()
         .unwrap()
         .contains("the bank debited"));
+    // Each reason also comes as data, for the page to word in its reader's language.
+    assert_eq!(
+        flagged["reconciliation_reason"],
+        json!({ "code": "amount_differs", "debited": amount(2) + 100, "expected": amount(2) })
+    );
     let returned = find("attention", 3);
     assert_eq!(returned["state"], "failed");
     assert_eq!(
         returned["reason"],
         "returned by the bank (AC04: account closed)"
     );
+    assert_eq!(
+        returned["reconciliation_reason"],
+        json!({ "code": "returned_by_bank", "bank_code": "AC04" })
+    );
     assert_eq!(overview["batches"][0]["state"], "needs_reconciliation");
     let unmatched = items_of(&overview, "unmatched_lines");
     // The unknown debit, the acquirer credit and the mismatched debit wait for a person.
     assert_eq!(unmatched.len(), 3, "{overview:#}");
+    let unknown = unmatched
+        .iter()
+        .find(|l| l["amount"] == 9990)
+        .expect("the unknown debit");
+    assert_eq!(
+        unknown["explanation"],
+        "no bank payout has the end-to-end id UNKNOWN-0009"
+    );
+    assert_eq!(
+        unknown["reconciliation_reason"],
+        json!({ "code": "unknown_end_to_end_id", "end_to_end_id": "UNKNOWN-0009" })
+    );
     // The return is booked: the money is back in the bank and owed in returned payouts.
     assert_eq!(balance(&app, &zurich, "returned_payouts").await, -amount(3));
     assert_eq!(
@@ -879,6 +905,10 @@ async fn card_payments_settle_in_acquirer_batches_by_provider_term_and_a_short_c
         .unwrap();
     assert_eq!(line["match_state"], "mismatch");
     assert!(line["batch_id"].is_string());
+    assert_eq!(
+        line["reconciliation_reason"],
+        json!({ "code": "batch_short", "credited": 2_500, "expected": 4_000 })
+    );
 
     // A card settlement is never reissued or written off by us; a failure is recorded, then
     // resolved when the acquirer pays the rest.
@@ -959,6 +989,10 @@ async fn a_transfer_missing_from_the_statements_two_business_days_after_its_date
         .as_str()
         .unwrap()
         .starts_with("not on any bank statement 2 business days after it was due (2026-11-13)"));
+    assert_eq!(
+        flagged[0]["reconciliation_reason"],
+        json!({ "code": "overdue", "expected_on": "2026-11-13", "grace_days": 2 })
+    );
     // Noah's payout still waits for a bank file: not flagged, shown overdue only once due.
     assert!(overview["in_transit"]
         .as_array()

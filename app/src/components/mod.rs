@@ -443,6 +443,27 @@ fn field_problem_text(problem: &FieldProblem) -> String {
     }
 }
 
+/// A payout a bank file left out, and why, in the page's language: "Lara Meier: no IBAN on
+/// file; add it under Settlements".
+pub fn skipped_payout_text(skipped: &SkippedPayout) -> String {
+    let i18n = use_i18n();
+    match &skipped.iban_error {
+        None => t_string!(
+            i18n,
+            problem.refused.skipped_without_iban,
+            name = skipped.employee_name.clone()
+        )
+        .to_string(),
+        Some(error) => t_string!(
+            i18n,
+            problem.refused.skipped_invalid_iban,
+            name = skipped.employee_name.clone(),
+            detail = iban_problem_text(error)
+        )
+        .to_string(),
+    }
+}
+
 /// Why a text is not an acceptable IBAN, in the page's language.
 fn iban_problem_text(error: &IbanError) -> String {
     let i18n = use_i18n();
@@ -587,7 +608,23 @@ fn problem_text(problem: &Problem) -> String {
             detail = iban_problem_text(error)
         )
         .to_string(),
+        P::NothingToSend { skipped } if skipped.is_empty() => {
+            t_string!(i18n, problem.refused.nothing_waiting_to_send).to_string()
+        }
+        P::NothingToSend { skipped } => t_string!(
+            i18n,
+            problem.refused.nothing_to_send,
+            skipped = skipped
+                .iter()
+                .map(skipped_payout_text)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+        .to_string(),
         P::BankFileConflict => t_string!(i18n, problem.refused.bank_file_conflict).to_string(),
+        P::InvalidStatement { detail } => {
+            t_string!(i18n, problem.refused.invalid_statement, detail = detail).to_string()
+        }
         P::StatementTooLarge { max_mib } => {
             t_string!(i18n, problem.refused.statement_too_large, max = max_mib).to_string()
         }
@@ -922,6 +959,120 @@ pub fn AttentionBanner() -> impl IntoView {
     }
 }
 
+/// A settlement state inside a sentence ("…: now reissued."), in the page's language.
+pub fn state_in_sentence(state: SettlementState) -> &'static str {
+    let i18n = use_i18n();
+    match state {
+        SettlementState::Scheduled => t_string!(i18n, settlements.state_now.scheduled),
+        SettlementState::InTransit => t_string!(i18n, settlements.state_now.in_transit),
+        SettlementState::Settled => t_string!(i18n, settlements.state_now.settled),
+        SettlementState::Failed => t_string!(i18n, settlements.state_now.failed),
+        SettlementState::NeedsReconciliation => {
+            t_string!(i18n, settlements.state_now.needs_reconciliation)
+        }
+        SettlementState::Reissued => t_string!(i18n, settlements.state_now.reissued),
+        SettlementState::WrittenOff => t_string!(i18n, settlements.state_now.written_off),
+    }
+}
+
+/// Why a statement line matched nothing or not exactly, or why an item failed or needs
+/// reconciliation, in the page's language: "the bank debited CHF 120.00 but the payout is
+/// CHF 150.00".
+pub fn reconciliation_reason_text(reason: ReconciliationReason) -> String {
+    use ReconciliationReason as R;
+    let i18n = use_i18n();
+    match reason {
+        R::OtherCurrency { currency } => {
+            t_string!(i18n, settlements.why.other_currency, currency = currency).to_string()
+        }
+        R::NoEndToEndId => t_string!(i18n, settlements.why.no_end_to_end_id).to_string(),
+        R::UnknownEndToEndId { end_to_end_id } => t_string!(
+            i18n,
+            settlements.why.unknown_end_to_end_id,
+            end_to_end_id = end_to_end_id
+        )
+        .to_string(),
+        R::NoCardBatch => t_string!(i18n, settlements.why.no_card_batch).to_string(),
+        R::SeveralCardBatches { count: batches } => t_string!(
+            i18n,
+            settlements.why.several_card_batches,
+            count = count(batches)
+        )
+        .to_string(),
+        R::BatchShort { credited, expected } => t_string!(
+            i18n,
+            settlements.why.batch_short,
+            credited = chf(credited),
+            expected = chf(expected)
+        )
+        .to_string(),
+        R::AlreadyFinal { state } => t_string!(
+            i18n,
+            settlements.why.already_final,
+            state = state_in_sentence(state)
+        )
+        .to_string(),
+        R::AlreadySettled => t_string!(i18n, settlements.why.already_settled).to_string(),
+        R::AmountDiffers { debited, expected } => t_string!(
+            i18n,
+            settlements.why.amount_differs,
+            debited = chf(debited),
+            expected = chf(expected)
+        )
+        .to_string(),
+        R::DebitForUnsettled { debited, state } => t_string!(
+            i18n,
+            settlements.why.debit_for_unsettled,
+            debited = chf(debited),
+            state = state_in_sentence(state)
+        )
+        .to_string(),
+        R::ReturnedByBank { bank_code: None } => {
+            t_string!(i18n, settlements.why.returned_without_code).to_string()
+        }
+        R::ReturnedByBank {
+            bank_code: Some(code),
+        } => match ReturnCode::parse(&code) {
+            Some(known) => t_string!(
+                i18n,
+                settlements.why.returned_known_code,
+                code = code.clone(),
+                meaning = return_code_words(known)
+            )
+            .to_string(),
+            None => t_string!(i18n, settlements.why.returned, code = code).to_string(),
+        },
+        R::BankReportsFailure { note } => {
+            t_string!(i18n, settlements.why.bank_reports_failure, note = note).to_string()
+        }
+        R::Overdue {
+            expected_on,
+            grace_days,
+        } => t_string!(
+            i18n,
+            settlements.why.overdue,
+            days = grace_days,
+            date = date(expected_on)
+        )
+        .to_string(),
+        R::MatchedByHand => t_string!(i18n, settlements.why.matched_by_hand).to_string(),
+    }
+}
+
+/// What an ISO 20022 return reason code means, in the page's language ("account closed").
+pub fn return_code_words(code: ReturnCode) -> &'static str {
+    let i18n = use_i18n();
+    match code {
+        ReturnCode::Ac01 => t_string!(i18n, settlements.return_code.ac01),
+        ReturnCode::Ac04 => t_string!(i18n, settlements.return_code.ac04),
+        ReturnCode::Ac06 => t_string!(i18n, settlements.return_code.ac06),
+        ReturnCode::Am04 => t_string!(i18n, settlements.return_code.am04),
+        ReturnCode::Be01 => t_string!(i18n, settlements.return_code.be01),
+        ReturnCode::Ms03 => t_string!(i18n, settlements.return_code.ms03),
+        ReturnCode::Rc01 => t_string!(i18n, settlements.return_code.rc01),
+    }
+}
+
 /// The banner's line about money that did not arrive: bank transfers the bank returned and
 /// settlements the statement disagrees with, with a link to the Settlements page where a person
 /// records what the bank says. Owners only (others get 403 and see nothing).
@@ -943,7 +1094,8 @@ fn SettlementAttention(tick: ReadSignal<u32>) -> impl IntoView {
                                 {items.into_iter().map(|item| view! {
                                     <li>
                                         <strong>{format!("{} {}", item.counterparty, chf(item.amount))}</strong>
-                                        {match &item.reason {
+                                        // Reasons recorded before they were stored as data: their English text.
+                                        {match item.reconciliation_reason.clone().map(reconciliation_reason_text).or_else(|| item.reason.clone()) {
                                             Some(reason) => format!(" — {}: {reason}", settlement_state_label(item.state)),
                                             None => format!(" — {}", settlement_state_label(item.state)),
                                         }}

@@ -437,6 +437,23 @@ impl Me {
     pub fn may(&self, action: Permission) -> bool {
         self.role.may(action)
     }
+
+    /// Refuses `action` unless the role allows it, the way the engine would: the page that
+    /// checks before asking the server shows the same refusal the server would have sent.
+    ///
+    /// Errors: 403 [`Problem::NotPermitted`](super::Problem::NotPermitted) naming the role.
+    pub fn require(&self, action: Permission) -> Result<(), super::AppError> {
+        if self.may(action) {
+            return Ok(());
+        }
+        Err(super::AppError::denied_with(
+            403,
+            super::Problem::NotPermitted {
+                action,
+                refusal: super::PermissionRefusal::Role { role: self.role },
+            },
+        ))
+    }
 }
 
 /// An API key as listed (never the key itself).
@@ -703,5 +720,34 @@ mod tests {
             assert_eq!(local_redirect_target(Some(elsewhere)), "/", "{elsewhere:?}");
         }
         assert_eq!(local_redirect_target(None), "/");
+    }
+
+    #[test]
+    fn a_page_refuses_a_role_with_the_engines_own_refusal() {
+        use crate::domain::{AppError, PermissionRefusal, Problem};
+        let employee = Me {
+            email: "lara@example.ch".into(),
+            name: "Lara Meier".into(),
+            role: Role::Employee,
+            studio_id: None,
+            employee_id: None,
+            language: None,
+        };
+        assert_eq!(employee.require(Permission::ReadPayouts), Ok(()));
+        let refused = employee.require(Permission::ReadLiveFeed);
+        assert_eq!(
+            refused,
+            Err(AppError::Denied {
+                status: 403,
+                code: "forbidden".into(),
+                message: "an employee may not watch the live feed; ask the owner".into(),
+                problem: Some(Problem::NotPermitted {
+                    action: Permission::ReadLiveFeed,
+                    refusal: PermissionRefusal::Role {
+                        role: Role::Employee
+                    },
+                }),
+            })
+        );
     }
 }

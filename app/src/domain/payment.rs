@@ -834,6 +834,61 @@ impl InboxStatus {
     }
 }
 
+/// Why the worker parked a payment event, as data, so that the operator's page words it in
+/// the reader's language (the inbox's `reason` keeps the English explanation for the API and
+/// the logs). JSON: `{"kind": "refused", "action": "refunded", "from": "processing",
+/// "reason": {"code": "still_processing_cancel_instead"}}`, `{"kind": "unknown_payment"}`,
+/// `{"kind": "other_studio"}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ParkReason {
+    /// The payment's lifecycle or money rules refuse the event ([`PaymentBook::apply`]).
+    Refused {
+        /// What the event asked for.
+        action: PaymentAction,
+        /// The payment's state then (`None`: the event would have created it).
+        from: Option<PaymentState>,
+        /// Why.
+        reason: PaymentRefusalReason,
+    },
+    /// No submitted or authorized event has arrived for the payment yet (it may still come:
+    /// events are reordered on the way).
+    UnknownPayment,
+    /// The provider's payment id belongs to another studio's payment.
+    OtherStudio,
+}
+
+impl ParkReason {
+    /// The reason a refusal gives.
+    pub fn refused(refusal: &PaymentRefusal) -> ParkReason {
+        ParkReason::Refused {
+            action: refusal.action,
+            from: refusal.from,
+            reason: refusal.reason,
+        }
+    }
+
+    /// English, for the API's `reason` and the logs: "cannot refund: the payment is still
+    /// processing; …", "unknown payment: acme has reported no submitted or authorized event for
+    /// payment pi_1 yet".
+    pub fn explanation(self, provider: &str, provider_payment_id: &str) -> String {
+        match self {
+            ParkReason::Refused {
+                action,
+                from,
+                reason,
+            } => PaymentRefusal::new(from, action, reason).explanation,
+            ParkReason::UnknownPayment => format!(
+                "unknown payment: {provider} has reported no submitted or authorized event for payment {provider_payment_id} yet"
+            ),
+            ParkReason::OtherStudio => format!(
+                "payment {provider_payment_id} at {provider} belongs to another studio"
+            ),
+        }
+    }
+}
+
 /// An event in the inbox, as the owner sees it (parked events with their reason).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -859,8 +914,13 @@ pub struct InboxEvent {
     pub received_at: DateTime<Utc>,
     /// Received, applied or parked.
     pub status: InboxStatus,
-    /// Why it is parked.
+    /// Why it is parked, in English.
     pub reason: Option<String>,
+    /// Why it is parked, as data (`None` for events parked before this was stored, and for
+    /// events not parked).
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", sqlx(json(nullable)))]
+    pub park_reason: Option<ParkReason>,
     /// How many times the worker tried to apply it.
     pub attempts: i64,
 }

@@ -500,6 +500,7 @@ pub fn parse_iso_date(field: &str, text: &str) -> Result<NaiveDate, AppError> {
 /// entered: an IBAN is personal data, and refusals are logged (the person sees what they typed
 /// in their form).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IbanError {
     /// Nothing (or only spaces) was entered.
@@ -664,12 +665,24 @@ pub enum Problem {
         /// What is wrong with it.
         error: IbanError,
     },
+    /// No scheduled bank payout can go into a bank file (`nothing_to_send`, 422): none is
+    /// waiting, or every one waiting lacks a usable IBAN (`skipped` says whose and why).
+    NothingToSend {
+        /// The payouts left out (empty: none is waiting).
+        skipped: Vec<super::settlement::SkippedPayout>,
+    },
     /// Another bank file took some of the payouts meanwhile (`bank_file_conflict`, 409).
     BankFileConflict,
     /// A bank statement larger than the import takes (`statement_too_large`, 422).
     StatementTooLarge {
         /// The largest statement taken, in MiB.
         max_mib: usize,
+    },
+    /// A bank statement the camt.053 / camt.054 reader cannot read (`invalid_statement`, 422).
+    InvalidStatement {
+        /// The reader's English, technical detail (line and column, the element missing), for
+        /// whoever looks into the file.
+        detail: String,
     },
     /// A bank statement naming no IBAN for its account (`unknown_account`, 422).
     StatementWithoutAccount,
@@ -780,8 +793,10 @@ impl Problem {
             Problem::IdempotencyKeyInFlight => "idempotency_key_in_flight",
             Problem::AlreadyReturned => "already_returned",
             Problem::NoBankAccount { .. } | Problem::StudioIbanInvalid { .. } => "no_bank_account",
+            Problem::NothingToSend { .. } => "nothing_to_send",
             Problem::BankFileConflict => "bank_file_conflict",
             Problem::StatementTooLarge { .. } => "statement_too_large",
+            Problem::InvalidStatement { .. } => "invalid_statement",
             Problem::StatementWithoutAccount | Problem::UnknownStatementAccount { .. } => {
                 "unknown_account"
             }
@@ -863,8 +878,20 @@ impl Problem {
             Problem::AlreadyReturned => "this transfer was returned once already and resolved; a second return needs the bank's explanation in a note on a new item".into(),
             Problem::NoBankAccount { studio_name } => format!("{studio_name} has no bank account on file; set its IBAN under Settlements before writing a bank file"),
             Problem::StudioIbanInvalid { error } => format!("the studio's IBAN on file is not valid ({error}); set it again under Settlements"),
+            Problem::NothingToSend { skipped } if skipped.is_empty() => {
+                "no committed bank payout is waiting for a bank file".into()
+            }
+            Problem::NothingToSend { skipped } => format!(
+                "no scheduled payout can be sent: {}",
+                skipped
+                    .iter()
+                    .map(super::settlement::SkippedPayout::explanation)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
             Problem::BankFileConflict => "another bank file took some of these payouts meanwhile; reload and write the file again".into(),
             Problem::StatementTooLarge { max_mib } => format!("the statement is larger than {max_mib} MiB; import it in parts (one camt.053 per day)"),
+            Problem::InvalidStatement { detail } => detail.clone(),
             Problem::StatementWithoutAccount => "the statement names no IBAN for its account".into(),
             Problem::UnknownStatementAccount { account } => format!("the statement is for account {account}, which is not the bank account of any of your studios; set the studio's IBAN under Settlements first"),
             Problem::EndpointDisabled { action } => {

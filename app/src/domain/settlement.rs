@@ -434,6 +434,10 @@ pub struct SettlementItem {
     pub overdue: bool,
     /// Why it failed or needs reconciliation ("returned by the bank: AC04 account closed").
     pub reason: Option<String>,
+    /// The same as data, for a page to word in its reader's language (`None` where no reason
+    /// is recorded, and for reasons recorded before this was stored).
+    #[serde(default)]
+    pub reconciliation_reason: Option<ReconciliationReason>,
     /// What the bank said, as recorded by the person who resolved it.
     pub bank_reference: Option<String>,
     /// The resolving person's note.
@@ -474,6 +478,182 @@ pub struct SettlementBatch {
     pub created_at: DateTime<Utc>,
 }
 
+/// Why a bank statement line matched nothing or not exactly, or why a settlement item failed
+/// or needs reconciliation, as data: the page words it in the reader's language, while the
+/// stored `explanation` / `reason` keeps the English of [`ReconciliationReason::explanation`]
+/// for the API and the logs. JSON: `{"code": "amount_differs", "debited": 12000, "expected":
+/// 15000}` (Rappen), `{"code": "returned_by_bank", "bank_code": "AC04"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum ReconciliationReason {
+    /// A line in another currency: only CHF lines are matched.
+    OtherCurrency {
+        /// ISO 4217 code of the line.
+        currency: String,
+    },
+    /// A debit (or a reversal) without an end-to-end id.
+    NoEndToEndId,
+    /// No bank payout of the studio carries the line's end-to-end id.
+    UnknownEndToEndId {
+        /// The id on the line.
+        end_to_end_id: String,
+    },
+    /// A credit without an end-to-end id of ours and no card batch of its amount around its
+    /// booking date.
+    NoCardBatch,
+    /// Several card batches add up to the credit's amount around its date: a person decides.
+    SeveralCardBatches {
+        /// How many.
+        count: u32,
+    },
+    /// The acquirer credited less than the card batch expects.
+    BatchShort {
+        /// Credited (Rappen).
+        credited: Rappen,
+        /// Expected for the batch (Rappen).
+        expected: Rappen,
+    },
+    /// A return for a transfer that failed or was resolved before (a duplicate line).
+    AlreadyFinal {
+        /// The transfer's state.
+        state: SettlementState,
+    },
+    /// A debit for a transfer an earlier statement line settled (a duplicate line).
+    AlreadySettled,
+    /// The bank debited another amount than the payout's.
+    AmountDiffers {
+        /// Debited (Rappen).
+        debited: Rappen,
+        /// The payout's amount (Rappen).
+        expected: Rappen,
+    },
+    /// A debit for a transfer that needs reconciliation, failed or is resolved.
+    DebitForUnsettled {
+        /// Debited (Rappen).
+        debited: Rappen,
+        /// The transfer's state.
+        state: SettlementState,
+    },
+    /// The bank returned the transfer, with its ISO 20022 return reason code
+    /// (ExternalReturnReason1Code, e.g. AC04) when the statement gives one.
+    ReturnedByBank {
+        /// The code.
+        bank_code: Option<String>,
+    },
+    /// A person recorded that the bank reports the transfer failed.
+    BankReportsFailure {
+        /// What the bank said, as the person wrote it.
+        note: String,
+    },
+    /// Not on any bank statement some business days after it was due.
+    Overdue {
+        /// When it was due (SIC business day).
+        expected_on: NaiveDate,
+        /// Business days of grace after that.
+        grace_days: u32,
+    },
+    /// A person matched the line to its item.
+    MatchedByHand,
+}
+
+impl ReconciliationReason {
+    /// English, for the API and the logs ("the bank debited CHF 120.00 but the payout is
+    /// CHF 150.00").
+    pub fn explanation(&self) -> String {
+        use ReconciliationReason as R;
+        match self {
+            R::OtherCurrency { currency } => format!("in {currency}; only CHF lines are matched"),
+            R::NoEndToEndId => "no end-to-end id; match it by hand if it is a settlement".into(),
+            R::UnknownEndToEndId { end_to_end_id } => {
+                format!("no bank payout has the end-to-end id {end_to_end_id}")
+            }
+            R::NoCardBatch => "no end-to-end id of ours and no card batch of this amount around this date; match it by hand if it is a settlement".into(),
+            R::SeveralCardBatches { count } => format!(
+                "{count} card batches add up to this amount around this date; match it by hand"
+            ),
+            R::BatchShort { credited, expected } => format!(
+                "the acquirer credited {credited} of the {expected} expected for this batch; confirm the payments that arrived and record a failure for the others"
+            ),
+            R::AlreadyFinal { state } => {
+                format!("the transfer is {} already", state.label().to_lowercase())
+            }
+            R::AlreadySettled => "already settled by an earlier statement line".into(),
+            R::AmountDiffers { debited, expected } => {
+                format!("the bank debited {debited} but the payout is {expected}")
+            }
+            R::DebitForUnsettled { debited, state } => format!(
+                "the bank debited {debited} for a transfer that is {}; check with the bank and resolve it by hand",
+                state.label().to_lowercase()
+            ),
+            R::ReturnedByBank { bank_code } => match bank_code {
+                Some(code) => format!(
+                    "returned by the bank ({code}{})",
+                    ReturnCode::parse(code).map_or(String::new(), |known| format!(": {}", known.explanation()))
+                ),
+                None => "returned by the bank (no reason code)".into(),
+            },
+            R::BankReportsFailure { note } => format!("the bank reports it failed: {note}"),
+            R::Overdue {
+                expected_on,
+                grace_days,
+            } => format!(
+                "not on any bank statement {grace_days} business days after it was due ({expected_on}); import the latest statement or ask the bank"
+            ),
+            R::MatchedByHand => "matched by hand".into(),
+        }
+    }
+}
+
+/// The ISO 20022 return reason codes Swiss banks use most (ExternalReturnReason1Code), which
+/// the page and the API explain; other codes are shown as they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReturnCode {
+    /// AC01: account number incorrect.
+    Ac01,
+    /// AC04: account closed.
+    Ac04,
+    /// AC06: account blocked.
+    Ac06,
+    /// AM04: insufficient funds.
+    Am04,
+    /// BE01: name does not match the account.
+    Be01,
+    /// MS03: reason not given by the bank.
+    Ms03,
+    /// RC01: bank identifier incorrect.
+    Rc01,
+}
+
+impl ReturnCode {
+    /// The code for `text` ("AC04"), if it is one of the known ones.
+    pub fn parse(text: &str) -> Option<ReturnCode> {
+        match text {
+            "AC01" => Some(ReturnCode::Ac01),
+            "AC04" => Some(ReturnCode::Ac04),
+            "AC06" => Some(ReturnCode::Ac06),
+            "AM04" => Some(ReturnCode::Am04),
+            "BE01" => Some(ReturnCode::Be01),
+            "MS03" => Some(ReturnCode::Ms03),
+            "RC01" => Some(ReturnCode::Rc01),
+            _ => None,
+        }
+    }
+
+    /// English meaning ("account closed").
+    pub fn explanation(self) -> &'static str {
+        match self {
+            ReturnCode::Ac01 => "account number incorrect",
+            ReturnCode::Ac04 => "account closed",
+            ReturnCode::Ac06 => "account blocked",
+            ReturnCode::Am04 => "insufficient funds",
+            ReturnCode::Be01 => "name does not match the account",
+            ReturnCode::Ms03 => "reason not given by the bank",
+            ReturnCode::Rc01 => "bank identifier incorrect",
+        }
+    }
+}
+
 /// A statement line that matched nothing (or matched ambiguously), for manual matching.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema, sqlx::FromRow))]
@@ -506,8 +686,14 @@ pub struct StatementLine {
     pub item_id: Option<SettlementItemId>,
     /// The card settlement batch it paid as a whole (one acquirer credit for many payments).
     pub batch_id: Option<SettlementBatchId>,
-    /// Why it is unmatched or mismatched, for people.
+    /// Why it is unmatched or mismatched, for people (English; for a dismissed line, the
+    /// dismissing person's note).
     pub explanation: Option<String>,
+    /// The same as data, for a page to word in its reader's language (`None` for a matched or
+    /// dismissed line, and for lines imported before this was stored).
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", sqlx(json(nullable)))]
+    pub reconciliation_reason: Option<ReconciliationReason>,
 }
 
 /// The settlement overview of the caller's studios.
@@ -573,6 +759,33 @@ pub struct BankFile {
     /// Scheduled payouts left out of this file, and why ("Lara Meier: no IBAN on file"). They
     /// stay scheduled for the next file.
     pub skipped: Vec<String>,
+    /// The same as data, for a page to word in its reader's language.
+    #[serde(default)]
+    pub skipped_payouts: Vec<SkippedPayout>,
+}
+
+/// A scheduled bank payout a bank file left out, and why. It stays scheduled for the next file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SkippedPayout {
+    /// The employee to be paid.
+    pub employee_name: String,
+    /// What is wrong with the employee's IBAN on file; `None`: no IBAN is on file.
+    pub iban_error: Option<super::problem::IbanError>,
+}
+
+impl SkippedPayout {
+    /// English, as in the bank file's `skipped` list: "Lara Meier: no IBAN on file; add it
+    /// under Settlements".
+    pub fn explanation(&self) -> String {
+        match &self.iban_error {
+            None => format!(
+                "{}: no IBAN on file; add it under Settlements",
+                self.employee_name
+            ),
+            Some(error) => format!("{}: {error}", self.employee_name),
+        }
+    }
 }
 
 /// How many business days after its cause money settles (`T+N`), per method or provider.
@@ -749,5 +962,56 @@ mod tests {
         assert!(S::parse("paid")
             .unwrap_err()
             .contains("needs_reconciliation"));
+    }
+
+    #[test]
+    fn a_reconciliation_reason_reads_as_the_api_has_always_said_it() {
+        use ReconciliationReason as R;
+        let cases = [
+            (
+                R::ReturnedByBank {
+                    bank_code: Some("AC04".into()),
+                },
+                "returned by the bank (AC04: account closed)",
+            ),
+            (
+                R::ReturnedByBank {
+                    bank_code: Some("XY99".into()),
+                },
+                "returned by the bank (XY99)",
+            ),
+            (
+                R::ReturnedByBank { bank_code: None },
+                "returned by the bank (no reason code)",
+            ),
+            (
+                R::AmountDiffers {
+                    debited: Rappen(12_000),
+                    expected: Rappen(15_000),
+                },
+                "the bank debited CHF 120.00 but the payout is CHF 150.00",
+            ),
+            (
+                R::AlreadyFinal {
+                    state: SettlementState::WrittenOff,
+                },
+                "the transfer is written off already",
+            ),
+            (
+                R::Overdue {
+                    expected_on: NaiveDate::from_ymd_opt(2026, 11, 13).expect("a date"),
+                    grace_days: 2,
+                },
+                "not on any bank statement 2 business days after it was due (2026-11-13); import the latest statement or ask the bank",
+            ),
+        ];
+        for (reason, english) in cases {
+            assert_eq!(reason.explanation(), english);
+        }
+        let json = serde_json::to_value(R::SeveralCardBatches { count: 2 }).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({ "code": "several_card_batches", "count": 2 })
+        );
     }
 }

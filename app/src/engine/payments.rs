@@ -658,7 +658,7 @@ async fn write_round(tx: &mut DbTransaction, round: &Round) -> Result<(usize, us
         .collect();
     for chunk in applied.chunks(5000) {
         db::query(format!(
-            "UPDATE payment_events SET status = 'applied', reason = NULL,
+            "UPDATE payment_events SET status = 'applied', reason = NULL, park_reason = NULL,
                  attempts = attempts + 1, processed_at = $1
              WHERE seq IN ({})",
             db::placeholders(2, chunk.len())
@@ -670,28 +670,34 @@ async fn write_round(tx: &mut DbTransaction, round: &Round) -> Result<(usize, us
         .map_err(db_error("marking payment events applied"))?;
     }
     // Parked events keep their reason up to date (it may change as the payment moves on).
-    let parked: Vec<(i64, String)> = round
+    let parked: Vec<(i64, &String, &ParkReason)> = round
         .decisions
         .iter()
         .filter_map(|(seq, decision)| match decision {
-            Decision::Parked(reason) => Some((*seq, reason.clone())),
+            Decision::Parked {
+                explanation,
+                reason,
+            } => Some((*seq, explanation, reason)),
             Decision::Applied => None,
         })
         .collect();
     for chunk in parked.chunks(2000) {
         let sql = format!(
-            "WITH decided (seq, reason) AS (VALUES {})
+            "WITH decided (seq, reason, park_reason) AS (VALUES {})
              UPDATE payment_events SET status = 'parked',
                  reason = (SELECT d.reason FROM decided d WHERE d.seq = payment_events.seq),
+                 park_reason = (SELECT d.park_reason FROM decided d WHERE d.seq = payment_events.seq),
                  attempts = attempts + 1, processed_at = ${}
              WHERE seq IN (SELECT d.seq FROM decided d)",
-            db::values_list(chunk.len(), 2),
-            chunk.len() * 2 + 1
+            db::values_list(chunk.len(), 3),
+            chunk.len() * 3 + 1
         );
         chunk
             .iter()
-            .fold(db::query(sql), |q, (seq, reason)| {
-                q.bind(*seq).bind(reason.clone())
+            .fold(db::query(sql), |q, (seq, explanation, reason)| {
+                q.bind(*seq)
+                    .bind((*explanation).clone())
+                    .bind(sqlx::types::Json(**reason))
             })
             .bind(at)
             .execute(&mut *tx)
@@ -819,7 +825,11 @@ async fn write_outbox(
 /// What the worker decided for one inbox event.
 enum Decision {
     Applied,
-    Parked(String),
+    /// Parked, with the reason in English (the inbox's `reason`) and as data.
+    Parked {
+        explanation: String,
+        reason: ParkReason,
+    },
 }
 
 /// The worker's view of one round: payments by (provider, payment id), parked events by payment.
@@ -844,6 +854,7 @@ impl Round {
                 self.retry_parked(&key);
             }
             Err(reason) => {
+                let explanation = reason.explanation(&event.provider, &event.provider_payment_id);
                 let first_time = event.status != InboxStatus::Parked;
                 if first_time {
                     self.outbox.push(OutboxEvent {
@@ -857,11 +868,18 @@ impl Round {
                             "provider_payment_id": event.provider_payment_id,
                             "event_type": event.event_type,
                             "amount": event.amount,
-                            "reason": reason,
+                            "reason": explanation,
+                            "park_reason": reason,
                         }),
                     });
                 }
-                self.decisions.insert(event.seq, Decision::Parked(reason));
+                self.decisions.insert(
+                    event.seq,
+                    Decision::Parked {
+                        explanation,
+                        reason,
+                    },
+                );
                 let mut parked = event;
                 parked.status = InboxStatus::Parked;
                 let list = self.parked.entry(key).or_default();
@@ -887,7 +905,15 @@ impl Round {
                         self.decisions.insert(event.seq, Decision::Applied);
                     }
                     Err(reason) => {
-                        self.decisions.insert(event.seq, Decision::Parked(reason));
+                        let explanation =
+                            reason.explanation(&event.provider, &event.provider_payment_id);
+                        self.decisions.insert(
+                            event.seq,
+                            Decision::Parked {
+                                explanation,
+                                reason,
+                            },
+                        );
                         still.push(event);
                     }
                 }
@@ -902,7 +928,7 @@ impl Round {
     }
 
     /// Applies one event to its payment in memory, or says why it cannot.
-    fn try_apply(&mut self, event: &InboxRow) -> Result<(), String> {
+    fn try_apply(&mut self, event: &InboxRow) -> Result<(), ParkReason> {
         let key = (event.provider.clone(), event.provider_payment_id.clone());
         let amount = Rappen(event.amount);
         let at = self.at;
@@ -911,7 +937,7 @@ impl Round {
             None if event.event_type.creates_payment() => {
                 let (book, _) = PaymentBook::new_draft(amount)
                     .apply(event.event_type, amount)
-                    .map_err(|refusal| refusal.explanation)?;
+                    .map_err(|refusal| ParkReason::refused(&refusal))?;
                 let mut row = PaymentRow {
                     id: PaymentId(derived_id(&format!(
                         "payment {} {}",
@@ -941,23 +967,15 @@ impl Round {
                 self.changed.insert(key);
                 return Ok(());
             }
-            None => {
-                return Err(format!(
-                    "unknown payment: {} has reported no submitted or authorized event for payment {} yet",
-                    event.provider, event.provider_payment_id
-                ))
-            }
+            None => return Err(ParkReason::UnknownPayment),
         };
         if payment.studio_id != event.studio_id {
-            return Err(format!(
-                "payment {} at {} belongs to another studio",
-                event.provider_payment_id, event.provider
-            ));
+            return Err(ParkReason::OtherStudio);
         }
         let (book, moved) = payment
             .book()
             .apply(event.event_type, amount)
-            .map_err(|refusal| refusal.explanation)?;
+            .map_err(|refusal| ParkReason::refused(&refusal))?;
         payment.set_book(&book);
         payment.version += 1;
         payment.updated_at = at;
@@ -1211,7 +1229,7 @@ impl Engine {
         caller.require(Permission::ReadPayments)?;
         db::query_as::<InboxEvent>(format!(
             "SELECT seq AS sequence, event_key, studio_id, provider, provider_payment_id, event_type,
-                    amount, occurred_at, received_at, status, reason, attempts
+                    amount, occurred_at, received_at, status, reason, park_reason, attempts
              FROM payment_events WHERE status = $1 AND {}
              ORDER BY seq LIMIT $2",
             access::studio_condition(self.backend(), "studio_id", 3)

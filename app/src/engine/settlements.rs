@@ -62,7 +62,7 @@ pub const MAX_STATEMENT_BYTES: usize = 10 * 1024 * 1024;
 const ITEM_SELECT: &str = "
     SELECT i.id, i.kind, i.studio_id, i.batch_id, i.payout_id, p.employee_id,
            COALESCE(e.name, pm.provider, '') AS counterparty, i.end_to_end_id, i.amount, i.currency,
-           i.state, i.expected_on, i.reason, i.bank_reference, i.note, i.reissue_of, i.version,
+           i.state, i.expected_on, i.reason, i.reconciliation_reason, i.bank_reference, i.note, i.reissue_of, i.version,
            i.created_at, i.updated_at
     FROM settlement_items i
     LEFT JOIN payouts p ON p.id = i.payout_id
@@ -71,7 +71,8 @@ const ITEM_SELECT: &str = "
 
 const LINE_SELECT: &str = "
     SELECT l.id, l.statement_id, l.direction, l.amount, l.currency, l.end_to_end_id, l.reference,
-           l.counterparty, l.booked_on, l.return_reason, l.match_state, l.item_id, l.batch_id, l.explanation
+           l.counterparty, l.booked_on, l.return_reason, l.match_state, l.item_id, l.batch_id, l.explanation,
+           l.reconciliation_reason
     FROM bank_statement_lines l JOIN bank_statements s ON s.id = l.statement_id";
 
 /// A settlement item as stored.
@@ -90,6 +91,8 @@ struct ItemRow {
     state: SettlementState,
     expected_on: NaiveDate,
     reason: Option<String>,
+    #[sqlx(json(nullable))]
+    reconciliation_reason: Option<ReconciliationReason>,
     bank_reference: Option<String>,
     note: Option<String>,
     reissue_of: Option<SettlementItemId>,
@@ -128,6 +131,7 @@ impl ItemRow {
             business_days_left,
             overdue: open && self.expected_on < today,
             reason: self.reason.clone(),
+            reconciliation_reason: self.reconciliation_reason.clone(),
             bank_reference: self.bank_reference.clone(),
             note: self.note.clone(),
             reissue_of: self.reissue_of,
@@ -296,7 +300,8 @@ fn text_of(field: &str, text: Option<&str>, required: bool) -> Result<Option<Str
 /// What a transition records besides the new state.
 struct Change<'a> {
     action: SettlementAction,
-    reason: Option<String>,
+    /// Why it fails or needs reconciliation (stored with its English explanation).
+    reason: Option<ReconciliationReason>,
     bank_reference: Option<String>,
     note: Option<String>,
     /// The activity log's action name, e.g. `settlement.resolve_paid`.
@@ -332,16 +337,18 @@ impl Engine {
         let updated = db::query(
             "UPDATE settlement_items
              SET state = $3, reason = COALESCE($4, reason), bank_reference = COALESCE($5, bank_reference),
-                 note = COALESCE($6, note), version = version + 1, updated_at = $7
+                 note = COALESCE($6, note), version = version + 1, updated_at = $7,
+                 reconciliation_reason = COALESCE($8, reconciliation_reason)
              WHERE id = $1 AND version = $2",
         )
         .bind(row.id)
         .bind(row.version)
         .bind(to)
-        .bind(&change.reason)
+        .bind(change.reason.as_ref().map(ReconciliationReason::explanation))
         .bind(&change.bank_reference)
         .bind(&change.note)
         .bind(at)
+        .bind(change.reason.as_ref().map(sqlx::types::Json))
         .execute(&mut *tx)
         .await
         .map_err(db_error("changing the settlement item"))?;
@@ -769,14 +776,17 @@ impl Engine {
         for item in &scheduled {
             let account = match item.employee_iban.as_deref().map(iban::parse_payee_iban) {
                 None => {
-                    skipped.push(format!(
-                        "{}: no IBAN on file; add it under Settlements",
-                        item.employee_name
-                    ));
+                    skipped.push(SkippedPayout {
+                        employee_name: item.employee_name.clone(),
+                        iban_error: None,
+                    });
                     continue;
                 }
                 Some(Err(error)) => {
-                    skipped.push(format!("{}: {error}", item.employee_name));
+                    skipped.push(SkippedPayout {
+                        employee_name: item.employee_name.clone(),
+                        iban_error: Some(error),
+                    });
                     continue;
                 }
                 Some(Ok(account)) => account,
@@ -798,14 +808,9 @@ impl Engine {
             chosen.push((item.id, account));
         }
         if transfers.is_empty() {
-            return Err(AppError::unprocessable(
-                "nothing_to_send",
-                if skipped.is_empty() {
-                    "no committed bank payout is waiting for a bank file".to_string()
-                } else {
-                    format!("no scheduled payout can be sent: {}", skipped.join("; "))
-                },
-            ));
+            return Err(AppError::unprocessable_with(Problem::NothingToSend {
+                skipped,
+            }));
         }
         let batch_id = SettlementBatchId::generate();
         let reference = end_to_end_id(SettlementItemId(batch_id.0));
@@ -895,7 +900,8 @@ impl Engine {
             download_url: format!("/api/v1/bank-files/{batch_id}/pain.001.xml"),
             batch,
             items: sent,
-            skipped,
+            skipped: skipped.iter().map(SkippedPayout::explanation).collect(),
+            skipped_payouts: skipped,
         };
         super::events::record(
             self.settings(),
@@ -1161,7 +1167,7 @@ impl Engine {
             // A failure needs the bank's record, so `note` was checked present above.
             SettlementAction::Fail => note
                 .as_ref()
-                .map(|note| format!("the bank reports it failed: {note}")),
+                .map(|note| ReconciliationReason::BankReportsFailure { note: note.clone() }),
             SettlementAction::Send
             | SettlementAction::Confirm
             | SettlementAction::Flag
@@ -1240,10 +1246,12 @@ impl Engine {
         }
         db::query(
             "UPDATE bank_statement_lines SET match_state = 'matched', item_id = $2,
-                    explanation = 'matched by hand' WHERE id = $1",
+                    explanation = $3, reconciliation_reason = $4 WHERE id = $1",
         )
         .bind(line)
         .bind(item.id)
+        .bind(ReconciliationReason::MatchedByHand.explanation())
+        .bind(sqlx::types::Json(ReconciliationReason::MatchedByHand))
         .execute(&mut *tx)
         .await
         .map_err(db_error("matching the statement line"))?;
@@ -1288,7 +1296,7 @@ impl Engine {
                 },
             ));
         }
-        db::query("UPDATE bank_statement_lines SET match_state = 'dismissed', explanation = $2 WHERE id = $1")
+        db::query("UPDATE bank_statement_lines SET match_state = 'dismissed', explanation = $2, reconciliation_reason = NULL WHERE id = $1")
             .bind(line)
             .bind(&note)
             .execute(&mut tx)
@@ -1346,7 +1354,9 @@ impl Engine {
         }
         let statement = camt::parse_statement(document).map_err(|error| {
             tracing::info!(%error, "bank statement refused");
-            AppError::unprocessable("invalid_statement", error.to_string())
+            AppError::unprocessable_with(Problem::InvalidStatement {
+                detail: error.to_string(),
+            })
         })?;
         let account = statement
             .account
@@ -1431,8 +1441,9 @@ impl Engine {
                     .await?;
                 db::query(
                     "INSERT INTO bank_statement_lines (id, statement_id, position, direction, reversal, amount, currency,
-                            end_to_end_id, reference, counterparty, booked_on, return_reason, match_state, item_id, batch_id, explanation)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                            end_to_end_id, reference, counterparty, booked_on, return_reason, match_state, item_id, batch_id, explanation,
+                            reconciliation_reason)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
                 )
                 .bind(StatementLineId::generate())
                 .bind(statement_id)
@@ -1452,7 +1463,8 @@ impl Engine {
                 .bind(matched.state)
                 .bind(matched.item)
                 .bind(matched.batch)
-                .bind(matched.explanation)
+                .bind(matched.reason.as_ref().map(ReconciliationReason::explanation))
+                .bind(matched.reason.map(sqlx::types::Json))
                 .execute(&mut tx)
                 .await
                 .map_err(db_error("storing a statement line"))?;
@@ -1527,24 +1539,22 @@ impl Engine {
             ([], [(batch, _, total)]) if line.amount.0 < *total => (
                 *batch,
                 SettlementAction::Flag,
-                Some(format!(
-                    "the acquirer credited {} of the {} expected for this batch; confirm the payments that arrived and record a failure for the others",
-                    line.amount,
-                    Rappen(*total)
-                )),
+                Some(ReconciliationReason::BatchShort {
+                    credited: line.amount,
+                    expected: Rappen(*total),
+                }),
             ),
             ([], _) => {
                 result.unmatched += 1;
-                return Ok(LineMatch::unmatched(
-                    "no end-to-end id of ours and no card batch of this amount around this date; match it by hand if it is a settlement".into(),
-                ));
+                return Ok(LineMatch::unmatched(ReconciliationReason::NoCardBatch));
             }
             (several, _) => {
                 result.unmatched += 1;
-                return Ok(LineMatch::unmatched(format!(
-                    "{} card batches add up to this amount around this date; match it by hand",
-                    several.len()
-                )));
+                return Ok(LineMatch::unmatched(
+                    ReconciliationReason::SeveralCardBatches {
+                        count: u32::try_from(several.len()).unwrap_or(u32::MAX),
+                    },
+                ));
             }
         };
         let rows: Vec<ItemRow> = db::query_as(format!(
@@ -1855,10 +1865,10 @@ impl Engine {
             if deadline >= today {
                 continue;
             }
-            let reason = format!(
-                "not on any bank statement {OVERDUE_GRACE_DAYS} business days after it was due ({}); import the latest statement or ask the bank",
-                row.expected_on
-            );
+            let reason = ReconciliationReason::Overdue {
+                expected_on: row.expected_on,
+                grace_days: OVERDUE_GRACE_DAYS,
+            };
             self.transition_in(
                 &mut tx,
                 &caller,
@@ -1901,13 +1911,15 @@ impl Engine {
         today: NaiveDate,
         result: &mut StatementImport,
     ) -> Result<LineMatch, AppError> {
-        let unmatched = |why: String, result: &mut StatementImport| {
+        let unmatched = |why: ReconciliationReason, result: &mut StatementImport| {
             result.unmatched += 1;
             Ok(LineMatch::unmatched(why))
         };
         if line.currency != CURRENCY {
             return unmatched(
-                format!("in {}; only CHF lines are matched", line.currency),
+                ReconciliationReason::OtherCurrency {
+                    currency: line.currency.clone(),
+                },
                 result,
             );
         }
@@ -1917,10 +1929,7 @@ impl Engine {
                     .match_card_batch(tx, caller, studio, line, today, result)
                     .await;
             }
-            return unmatched(
-                "no end-to-end id; match it by hand if it is a settlement".into(),
-                result,
-            );
+            return unmatched(ReconciliationReason::NoEndToEndId, result);
         };
         let row: Option<ItemRow> = db::query_as(format!(
             "{ITEM_SELECT} WHERE i.end_to_end_id = $1 AND i.studio_id = $2"
@@ -1937,12 +1946,14 @@ impl Engine {
                     .await;
             }
             return unmatched(
-                format!("no bank payout has the end-to-end id {e2e}"),
+                ReconciliationReason::UnknownEndToEndId {
+                    end_to_end_id: e2e.clone(),
+                },
                 result,
             );
         };
         let returned = line.direction == Direction::Credit || line.reversal;
-        let change = |action, reason: Option<String>, activity| Change {
+        let change = |action, reason: Option<ReconciliationReason>, activity| Change {
             action,
             reason,
             bank_reference: None,
@@ -1956,14 +1967,12 @@ impl Engine {
                 return Ok(LineMatch::item(
                     "duplicate",
                     row.id,
-                    Some(format!(
-                        "the transfer is {} already",
-                        row.state.label().to_lowercase()
-                    )),
+                    Some(ReconciliationReason::AlreadyFinal { state: row.state }),
                 ));
             }
-            let code = line.return_reason.as_deref().unwrap_or("no reason code");
-            let reason = format!("returned by the bank ({code}{})", describe_return(code));
+            let reason = ReconciliationReason::ReturnedByBank {
+                bank_code: line.return_reason.clone(),
+            };
             self.transition_in(
                 tx,
                 caller,
@@ -1985,7 +1994,7 @@ impl Engine {
                 Ok(LineMatch::item(
                     "duplicate",
                     row.id,
-                    Some("already settled by an earlier statement line".into()),
+                    Some(ReconciliationReason::AlreadySettled),
                 ))
             }
             SettlementState::Scheduled
@@ -2009,10 +2018,10 @@ impl Engine {
                 Ok(LineMatch::item("matched", row.id, None))
             }
             SettlementState::Scheduled | SettlementState::InTransit => {
-                let why = format!(
-                    "the bank debited {} but the payout is {}",
-                    line.amount, row.amount
-                );
+                let why = ReconciliationReason::AmountDiffers {
+                    debited: line.amount,
+                    expected: row.amount,
+                };
                 self.transition_in(
                     tx,
                     caller,
@@ -2033,11 +2042,13 @@ impl Engine {
             | SettlementState::Reissued
             | SettlementState::WrittenOff => {
                 result.unmatched += 1;
-                Ok(LineMatch::item("mismatch", row.id, Some(format!(
-                        "the bank debited {} for a transfer that is {}; check with the bank and resolve it by hand",
-                        line.amount,
-                        row.state.label().to_lowercase()
-                    )),
+                Ok(LineMatch::item(
+                    "mismatch",
+                    row.id,
+                    Some(ReconciliationReason::DebitForUnsettled {
+                        debited: line.amount,
+                        state: row.state,
+                    }),
                 ))
             }
         }
@@ -2050,49 +2061,43 @@ struct LineMatch {
     state: &'static str,
     item: Option<SettlementItemId>,
     batch: Option<SettlementBatchId>,
-    explanation: Option<String>,
+    reason: Option<ReconciliationReason>,
 }
 
 impl LineMatch {
-    fn item(state: &'static str, item: SettlementItemId, explanation: Option<String>) -> Self {
+    fn item(
+        state: &'static str,
+        item: SettlementItemId,
+        reason: Option<ReconciliationReason>,
+    ) -> Self {
         LineMatch {
             state,
             item: Some(item),
             batch: None,
-            explanation,
+            reason,
         }
     }
 
-    fn batch(state: &'static str, batch: SettlementBatchId, explanation: Option<String>) -> Self {
+    fn batch(
+        state: &'static str,
+        batch: SettlementBatchId,
+        reason: Option<ReconciliationReason>,
+    ) -> Self {
         LineMatch {
             state,
             item: None,
             batch: Some(batch),
-            explanation,
+            reason,
         }
     }
 
-    fn unmatched(why: String) -> Self {
+    fn unmatched(why: ReconciliationReason) -> Self {
         LineMatch {
             state: "unmatched",
             item: None,
             batch: None,
-            explanation: Some(why),
+            reason: Some(why),
         }
-    }
-}
-
-/// Words for the ISO 20022 return reason codes Swiss banks use most (ExternalReturnReason1Code).
-fn describe_return(code: &str) -> &'static str {
-    match code {
-        "AC01" => ": account number incorrect",
-        "AC04" => ": account closed",
-        "AC06" => ": account blocked",
-        "AM04" => ": insufficient funds",
-        "BE01" => ": name does not match the account",
-        "MS03" => ": reason not given by the bank",
-        "RC01" => ": bank identifier incorrect",
-        _ => "",
     }
 }
 

@@ -97,26 +97,21 @@ pub fn LivePage() -> impl IntoView {
         <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match session.await {
-                    Ok(Some(me)) if me.may(Permission::ReadLiveFeed) => {
-                        let (studios, error) = match studios.await {
-                            Ok(list) => (list, None),
-                            Err(error) => (Vec::new(), Some(error)),
-                        };
-                        view! {
-                            {error.map(|error| view! { <ErrorMessage error/> })}
-                            <LiveFeed studios/>
-                        }.into_any()
-                    }
-                    Ok(Some(me)) => {
-                        let error = AppError::forbidden(match me.role {
-                            Role::Owner => t_string!(i18n, live.denied.owner),
-                            Role::Receptionist => t_string!(i18n, live.denied.receptionist),
-                            Role::Employee => t_string!(i18n, live.denied.employee),
-                        });
-                        view! { <ErrorMessage error/> }.into_any()
-                    }
+                    Ok(Some(me)) => match me.require(Permission::ReadLiveFeed) {
+                        Ok(()) => {
+                            let (studios, error) = match studios.await {
+                                Ok(list) => (list, None),
+                                Err(error) => (Vec::new(), Some(error)),
+                            };
+                            view! {
+                                {error.map(|error| view! { <ErrorMessage error/> })}
+                                <LiveFeed studios/>
+                            }.into_any()
+                        }
+                        Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                    },
                     Ok(None) => {
-                        let error = AppError::unauthenticated(t_string!(i18n, live.denied.sign_in_first));
+                        let error = AppError::unauthenticated(t_string!(i18n, common.sign_in_first));
                         view! { <ErrorMessage error/> }.into_any()
                     }
                     Err(error) => view! { <ErrorMessage error/> }.into_any(),

@@ -89,14 +89,18 @@ fn Inbox(summary: InboxSummary, parked: Vec<InboxEvent>) -> impl IntoView {
                 </tr></thead>
                 <tbody>
                     // A parked event always has its reason (the database refuses one without), so
-                    // the empty default is never shown.
+                    // the empty default is never shown; events parked before the reason was also
+                    // stored as data show the English one.
                     {parked.into_iter().map(|event| view! {
                         <tr>
                             <td>{utc_minute(event.received_at)}</td>
                             <td>{format!("{} {}", event.provider, event.provider_payment_id)}</td>
                             <td>{event_type_label(event.event_type)}</td>
                             <td class="num">{chf(event.amount)}</td>
-                            <td class="reason">{event.reason.unwrap_or_default()}</td>
+                            <td class="reason">{match event.park_reason {
+                                Some(reason) => park_reason_text(reason),
+                                None => event.reason.unwrap_or_default(),
+                            }}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
@@ -120,7 +124,17 @@ fn payment_state_label(state: PaymentState) -> &'static str {
     }
 }
 
-/// An action's button label in the page's language ("Refund part").
+/// Why the worker parked an event, in the page's language ("the payment is not authorised
+/// yet"; the row shows the event itself beside it).
+fn park_reason_text(reason: ParkReason) -> String {
+    let i18n = use_i18n();
+    match reason {
+        ParkReason::Refused { reason, .. } => payment_refusal_text(reason),
+        ParkReason::UnknownPayment => t_string!(i18n, payments.parked.unknown_payment).to_string(),
+        ParkReason::OtherStudio => t_string!(i18n, payments.parked.other_studio).to_string(),
+    }
+}
+
 /// Why a payment refuses an action ([`PaymentBook::apply`]), in the page's language, amounts
 /// included: "CHF 50.00 is over the authorised amount of CHF 40.00".
 fn payment_refusal_text(reason: PaymentRefusalReason) -> String {

@@ -20,7 +20,8 @@ use crate::api::{
     SetEmployeeBankAccount, SetStudioBankAccount,
 };
 use crate::components::{
-    chf, count, date, idempotency_key_for, settlement_state_label, utc_minute, ErrorMessage,
+    chf, count, date, idempotency_key_for, reconciliation_reason_text, settlement_state_label,
+    skipped_payout_text, state_in_sentence, utc_minute, ErrorMessage,
 };
 use crate::domain::*;
 use crate::i18n::{t, t_string, use_i18n, Locale};
@@ -80,23 +81,6 @@ fn direction_words(direction: &str) -> String {
     }
 }
 
-/// A settlement state inside a sentence ("…: now reissued."), in the page's language.
-fn state_in_sentence(state: SettlementState) -> &'static str {
-    let i18n = use_i18n();
-    match state {
-        SettlementState::Scheduled => t_string!(i18n, settlements.state_now.scheduled),
-        SettlementState::InTransit => t_string!(i18n, settlements.state_now.in_transit),
-        SettlementState::Settled => t_string!(i18n, settlements.state_now.settled),
-        SettlementState::Failed => t_string!(i18n, settlements.state_now.failed),
-        SettlementState::NeedsReconciliation => {
-            t_string!(i18n, settlements.state_now.needs_reconciliation)
-        }
-        SettlementState::Reissued => t_string!(i18n, settlements.state_now.reissued),
-        SettlementState::WrittenOff => t_string!(i18n, settlements.state_now.written_off),
-    }
-}
-
-/// An action's button label in the page's language ("Confirm settled").
 /// Why the settlement state machine refuses an action ([`SettlementState::apply`]), in the
 /// page's language: "it is already on its way".
 fn settlement_refusal_text(reason: SettlementRefusalReason) -> &'static str {
@@ -122,6 +106,7 @@ fn settlement_refusal_text(reason: SettlementRefusalReason) -> &'static str {
     }
 }
 
+/// An action's button label in the page's language ("Confirm settled").
 fn action_label(action: SettlementAction) -> &'static str {
     let i18n = use_i18n();
     match action {
@@ -195,19 +180,12 @@ pub fn SettlementsPage() -> impl IntoView {
         <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {
                 match session.await {
-                    Ok(Some(me)) if me.may(Permission::ReadSettlements) => view! { <Settlements/> }.into_any(),
-                    Ok(Some(me)) => {
-                        // "a receptionist may not read settlements and bank files; ask the owner"
-                        let refusal = match me.role {
-                            Role::Owner => t_string!(i18n, settlements.access.owner),
-                            Role::Receptionist => t_string!(i18n, settlements.access.receptionist),
-                            Role::Employee => t_string!(i18n, settlements.access.employee),
-                        };
-                        let error = AppError::forbidden(refusal);
-                        view! { <ErrorMessage error/> }.into_any()
-                    }
+                    Ok(Some(me)) => match me.require(Permission::ReadSettlements) {
+                        Ok(()) => view! { <Settlements/> }.into_any(),
+                        Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                    },
                     Ok(None) => {
-                        let error = AppError::unauthenticated(t_string!(i18n, settlements.access.sign_in_first));
+                        let error = AppError::unauthenticated(t_string!(i18n, common.sign_in_first));
                         view! { <ErrorMessage error/> }.into_any()
                     }
                     Err(error) => view! { <ErrorMessage error/> }.into_any(),
@@ -382,10 +360,12 @@ fn AttentionItem(
         format!("{}, {}", item.counterparty, chf(item.amount)),
     );
     let (expected_on, end_to_end_id) = (item.expected_on, item.end_to_end_id.clone());
-    let reason = item
-        .reason
-        .clone()
-        .unwrap_or_else(|| t_string!(i18n, settlements.item.no_reason).to_string());
+    // Reasons recorded before they were also stored as data show their English text.
+    let reason = match (item.reconciliation_reason.clone(), item.reason.clone()) {
+        (Some(reason), _) => reconciliation_reason_text(reason),
+        (None, Some(text)) => text,
+        (None, None) => t_string!(i18n, settlements.item.no_reason).to_string(),
+    };
     view! {
         <article class="settlement-item" data-item-id=id data-state=state.as_str() aria-label=label.clone()>
             <h3>
@@ -645,7 +625,11 @@ fn StudioSelect(studios: OnceResource<Result<Vec<Studio>, AppError>>) -> impl In
 
 #[component]
 fn BankFileResult(file: BankFile) -> impl IntoView {
-    let skipped = file.skipped;
+    let skipped: Vec<String> = file
+        .skipped_payouts
+        .iter()
+        .map(skipped_payout_text)
+        .collect();
     let i18n = use_i18n();
     view! {
         <div class="notice success bank-file-result" role="status" data-batch-id=file.batch.id.to_string()>
@@ -961,7 +945,13 @@ fn LineRow(line: StatementLine, dismiss: ServerAction<DismissStatementLine>) -> 
         .flatten()
         .collect::<Vec<_>>()
         .join(" · ");
-    let why = match (line.explanation.clone(), line.match_state.as_str()) {
+    // Lines imported before the reason was also stored as data show their English text.
+    let text = line
+        .reconciliation_reason
+        .clone()
+        .map(reconciliation_reason_text)
+        .or_else(|| line.explanation.clone());
+    let why = match (text, line.match_state.as_str()) {
         (Some(text), "mismatch") => {
             t_string!(i18n, settlements.unmatched.mismatch, text = text).to_string()
         }
