@@ -154,6 +154,11 @@ async fn a_payout_whose_total_was_altered_is_found_with_the_difference_at_stake(
     assert_eq!(lines.len(), 1, "{:#?}", report.findings);
     assert_eq!(lines[0].amount_at_stake, Rappen(12_345));
     assert_eq!(lines[0].entity_type, "payout");
+    assert!(
+        matches!(&lines[0].detail, Some(AuditFindingDetail::LinesDoNotAddUp { total, lines, .. }) if total.0 - lines.0 == 12_345),
+        "{:?}",
+        lines[0].detail
+    );
     assert_eq!(report.run.status, AuditStatus::Findings);
     let events: i64 = db::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'audit.findings'")
         .fetch_one(app.engine.pool())
@@ -167,6 +172,12 @@ async fn a_payout_whose_total_was_altered_is_found_with_the_difference_at_stake(
         stored["findings"].as_array().unwrap().len(),
         report.findings.len()
     );
+    // The detail is stored with the finding, for the page to word in its reader's language.
+    assert!(stored["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["detail"]["code"] == "lines_do_not_add_up"));
 }
 
 #[tokio::test]
@@ -187,6 +198,17 @@ async fn a_committed_payout_without_its_transfer_is_found() {
     let missing = of(&report, AuditCheck::PayoutTransfer);
     assert_eq!(missing.len(), 1, "{:#?}", report.findings);
     assert!(missing[0].message.contains("exactly one transfer"));
+    assert!(
+        matches!(
+            &missing[0].detail,
+            Some(AuditFindingDetail::PayoutTransferDiffers {
+                paid_out: Rappen(0),
+                ..
+            })
+        ),
+        "{:?}",
+        missing[0].detail
+    );
     assert!(missing[0].amount_at_stake.0 > 0);
 }
 
@@ -207,6 +229,10 @@ async fn a_record_claimed_by_two_payouts_is_found() {
     assert_eq!(twice.len(), 1, "{:#?}", report.findings);
     assert_eq!(twice[0].entity_type, "service_record");
     assert!(twice[0].message.contains("paid 2 times"));
+    assert_eq!(
+        twice[0].detail,
+        Some(AuditFindingDetail::ClaimedTwice { payouts: 2 })
+    );
 }
 
 #[tokio::test]
@@ -228,6 +254,18 @@ async fn eleven_day_records_pointing_at_another_employees_payout_are_each_found(
     assert!(misplaced
         .iter()
         .all(|f| f.message.contains("day record") && f.message.contains("is in the payout to")));
+    assert!(
+        misplaced.iter().all(|f| matches!(
+            &f.detail,
+            Some(AuditFindingDetail::LineMisplaced {
+                record: AuditedRecord::WorkingDay,
+                owner: Some(_),
+                on: Some(_),
+                ..
+            })
+        )),
+        "{misplaced:#?}"
+    );
 }
 
 #[tokio::test]
@@ -246,6 +284,17 @@ async fn a_transfer_that_does_not_balance_is_found() {
     assert_eq!(unbalanced.len(), 1, "{:#?}", report.findings);
     assert_eq!(unbalanced[0].amount_at_stake, Rappen(700));
     assert_eq!(unbalanced[0].entity_type, "transfer");
+    assert!(
+        matches!(
+            &unbalanced[0].detail,
+            Some(AuditFindingDetail::Unbalanced {
+                sum: Rappen(700),
+                ..
+            })
+        ),
+        "{:?}",
+        unbalanced[0].detail
+    );
 }
 
 #[tokio::test]
@@ -265,9 +314,26 @@ async fn a_service_written_behind_the_engines_back_has_no_transfer_and_skews_the
     let missing = of(&report, AuditCheck::RecordWithoutTransfer);
     assert_eq!(missing.len(), 1, "{:#?}", report.findings);
     assert_eq!(missing[0].amount_at_stake, Rappen(9_900));
+    assert!(
+        matches!(
+            &missing[0].detail,
+            Some(AuditFindingDetail::NoTransfer {
+                record: AuditedRecord::Service,
+                amount: Rappen(9_900),
+                ..
+            })
+        ),
+        "{:?}",
+        missing[0].detail
+    );
     let payable = of(&report, AuditCheck::PayableMismatch);
     assert_eq!(payable.len(), 1);
     assert_eq!(payable[0].amount_at_stake, Rappen(3_960));
+    assert!(
+        matches!(&payable[0].detail, Some(AuditFindingDetail::PayableDiffers { ledger, records, .. }) if records.0 - ledger.0 == 3_960),
+        "{:?}",
+        payable[0].detail
+    );
 }
 
 #[tokio::test]
@@ -308,6 +374,11 @@ async fn a_balanced_but_wrong_transfer_is_found_by_the_payable_and_tips_checks()
     let tips = of(&report, AuditCheck::TipsPayableMismatch);
     assert_eq!(tips.len(), 1);
     assert_eq!(tips[0].amount_at_stake, Rappen(2_000));
+    assert!(
+        matches!(&tips[0].detail, Some(AuditFindingDetail::TipsPayableDiffers { ledger, records, .. }) if records.0 - ledger.0 == 2_000),
+        "{:?}",
+        tips[0].detail
+    );
 }
 
 #[tokio::test]
@@ -332,6 +403,19 @@ async fn a_closed_till_that_does_not_match_its_postings_is_found() {
         Rappen(5_000),
         "CHF 50.00 expected that never came in"
     );
+    assert!(
+        matches!(
+            &tills[0].detail,
+            Some(AuditFindingDetail::TillDiffers {
+                expected: Rappen(25_000),
+                postings: Rappen(20_000),
+                on,
+                ..
+            }) if on.to_string() == "2026-10-01"
+        ),
+        "{:?}",
+        tills[0].detail
+    );
 }
 
 #[tokio::test]
@@ -350,6 +434,11 @@ async fn a_payout_pending_past_the_configured_age_is_found() {
     let stuck = of(&report, AuditCheck::PayoutStuck);
     assert_eq!(stuck.len(), 1, "{:#?}", report.findings);
     assert!(stuck[0].message.contains("Lara Meier"));
+    assert!(
+        matches!(&stuck[0].detail, Some(AuditFindingDetail::PayoutStuck { employee, .. }) if employee == "Lara Meier"),
+        "{:?}",
+        stuck[0].detail
+    );
     assert_eq!(stuck[0].amount_at_stake, Rappen(1_808_000));
 }
 

@@ -459,6 +459,31 @@ async fn an_operator_acts_only_on_the_version_they_saw_and_only_legally() {
         "cannot refund: nothing has been captured yet"
     );
     assert_eq!(refused["error"]["payment"]["version"], 1);
+    // A page gets the same refusal with its reason as data, to word in its reader's language.
+    let refused = app
+        .engine
+        .act_on_payment(
+            &Caller::operator("test"),
+            &app::engine::idempotency::IdempotencyKey::parse(Some(&new_key())).expect("a key"),
+            app::domain::PaymentId::parse(payment["id"].as_str().expect("id")).expect("an id"),
+            &app::domain::PaymentActionRequest {
+                action: app::domain::PaymentAction::Refunded,
+                amount: Some(8_000),
+                expected_version: 1,
+            },
+        )
+        .await
+        .expect_err("nothing captured, nothing to refund");
+    assert!(
+        matches!(
+            refused,
+            app::domain::AppError::PaymentConflict {
+                payment_refusal: Some(app::domain::PaymentRefusalReason::NothingCaptured),
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
 
     let key = new_key();
     let authorise = json!({ "action": "authorized", "amount": 8_000, "expected_version": 1 });

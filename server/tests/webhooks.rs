@@ -416,6 +416,7 @@ async fn gone_disables_the_endpoint_alerts_and_the_dead_letter_queue_can_be_redr
         endpoint_now["disabled_reason"],
         "the endpoint answered 410 Gone"
     );
+    assert_eq!(endpoint_now["disabled_because"], json!({ "code": "gone" }));
     assert_eq!(endpoint_now["message_counts"]["dead_lettered"], 2);
     let alerts: i64 =
         db::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'webhook.endpoint_disabled'")
@@ -815,6 +816,10 @@ async fn an_endpoint_failing_longer_than_the_limit_is_disabled() {
         .as_str()
         .unwrap()
         .starts_with("every attempt has failed since"));
+    assert_eq!(
+        endpoint_now["disabled_because"]["code"], "failing_too_long",
+        "{endpoint_now}"
+    );
 }
 
 #[tokio::test]

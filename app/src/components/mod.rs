@@ -58,9 +58,14 @@ pub fn idempotency_key_for(completed: ReadSignal<usize>) -> RwSignal<String> {
     key
 }
 
-/// Shows an error in words a receptionist understands, with the field it concerns.
+/// Shows an error in words a receptionist understands, with the field it concerns. `text`
+/// replaces the words for an error a page can word better than this (a refusal whose reasons
+/// only that page knows, e.g. a payment's money rules).
 #[component]
-pub fn ErrorMessage(error: AppError) -> impl IntoView {
+pub fn ErrorMessage(
+    error: AppError,
+    #[prop(default = None)] text: Option<String>,
+) -> impl IntoView {
     let field = error.field().map(|f| {
         let label = field_label(f);
         format!(
@@ -72,7 +77,7 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
         <p class="error" role="alert" data-code=error.code().to_string() title=failure_detail(&error)>
             <span class="icon" aria-hidden="true">"⚠ "</span>
             {field}
-            {error_text(&error)}
+            {text.unwrap_or_else(|| error_text(&error))}
             {(error.code() == "unauthenticated").then(|| view! { " " <a href="/login">{t!(use_i18n(), common.error.sign_in)}</a> })}
         </p>
     }
@@ -82,13 +87,13 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
 /// (kept in the message's `title` for whoever reports it); `None` for refusals, which say it all.
 fn failure_detail(error: &AppError) -> Option<String> {
     match error {
-        AppError::Unavailable { .. } | AppError::Internal { .. } | AppError::Transport { .. } => {
-            Some(error.to_string())
-        }
+        AppError::Unavailable { .. }
+        | AppError::Internal { .. }
+        | AppError::Transport { .. }
+        | AppError::NotFound { .. } => Some(error.to_string()),
         AppError::Validation { .. }
         | AppError::BadRequest { .. }
         | AppError::Denied { .. }
-        | AppError::NotFound { .. }
         | AppError::Conflict { .. }
         | AppError::Unprocessable { .. }
         | AppError::IllegalTransition(_)
@@ -138,9 +143,11 @@ fn error_text(error: &AppError) -> String {
         }
         AppError::Internal { .. } => t_string!(use_i18n(), problem.failed.internal).to_string(),
         AppError::Transport { .. } => t_string!(use_i18n(), problem.failed.transport).to_string(),
+        // Which id was not found says nothing to the person (it is in the `title`); that it is
+        // gone or not theirs to see does.
+        AppError::NotFound { .. } => t_string!(use_i18n(), problem.failed.not_found).to_string(),
         AppError::BadRequest { .. }
         | AppError::Denied { .. }
-        | AppError::NotFound { .. }
         | AppError::Conflict { problem: None, .. }
         | AppError::Unprocessable { problem: None, .. }
         | AppError::PayoutFailed { .. }

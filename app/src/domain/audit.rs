@@ -3,7 +3,8 @@
 
 use super::ids::*;
 use super::money::Rappen;
-use chrono::{DateTime, Utc};
+use super::payout::PayoutPhase;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -120,10 +121,145 @@ pub struct AuditFinding {
     pub entity_type: String,
     /// The entity's id.
     pub entity_id: Option<uuid::Uuid>,
-    /// What is wrong, for people.
+    /// What is wrong, for people (English; the alert's words).
     pub message: String,
     /// Rappen at stake (always positive).
     pub amount_at_stake: Rappen,
+    /// What is wrong as data, for a page to word in its reader's language (`None` for findings
+    /// stored before this was).
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", sqlx(json(nullable)))]
+    pub detail: Option<AuditFindingDetail>,
+}
+
+/// A record a finding is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AuditedRecord {
+    /// A registered service (its sale).
+    Service,
+    /// A working day (its deduction).
+    WorkingDay,
+    /// The refund of a service.
+    Refund,
+}
+
+/// What an audit finding says, as data: the names, dates and amounts of
+/// [`AuditFinding::message`], per check. JSON: `{"code": "till_differs", "studio": "Zürich",
+/// "on": "2026-11-23", "expected": 5000, "postings": 4800}` (amounts in Rappen).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum AuditFindingDetail {
+    /// [`AuditCheck::PayoutLines`]: a committed payout's lines sum to another total.
+    LinesDoNotAddUp {
+        /// Who is paid.
+        employee: String,
+        /// The payout's total.
+        total: Rappen,
+        /// Its live lines' sum.
+        lines: Rappen,
+    },
+    /// [`AuditCheck::PayoutTransfer`]: a payout transfer for a payout that is not committed.
+    TransferOfUncommittedPayout {
+        /// Who the payout is for (`None`: the payout does not exist).
+        employee: Option<String>,
+    },
+    /// [`AuditCheck::PayoutTransfer`]: the ledger pays out another amount than the payout's.
+    PayoutTransferDiffers {
+        /// Who is paid.
+        employee: String,
+        /// The payout's total.
+        total: Rappen,
+        /// What its postings pay out.
+        paid_out: Rappen,
+    },
+    /// [`AuditCheck::RecordClaimedTwice`]: a record in several live payouts.
+    ClaimedTwice {
+        /// In how many.
+        payouts: i64,
+    },
+    /// [`AuditCheck::LineMisplaced`]: a payout line of another employee or outside the period.
+    LineMisplaced {
+        /// The record.
+        record: AuditedRecord,
+        /// Whose record it is (`None`: the record is missing).
+        owner: Option<String>,
+        /// Its date (`None`: the record is missing).
+        on: Option<NaiveDate>,
+        /// Who the payout pays.
+        payee: String,
+        /// The payout's first day.
+        period_start: NaiveDate,
+        /// The payout's last day.
+        period_end: NaiveDate,
+    },
+    /// [`AuditCheck::TransferUnbalanced`]: a ledger transfer whose postings do not sum to zero.
+    Unbalanced {
+        /// The transfer's reason, as booked.
+        transfer: String,
+        /// What its postings sum to.
+        sum: Rappen,
+    },
+    /// [`AuditCheck::RecordWithoutTransfer`]: a record the ledger does not know.
+    NoTransfer {
+        /// The record.
+        record: AuditedRecord,
+        /// Whose.
+        employee: String,
+        /// Its date.
+        on: NaiveDate,
+        /// Its amount.
+        amount: Rappen,
+    },
+    /// [`AuditCheck::PayableMismatch`]: what the ledger owes an employee differs from their
+    /// unpaid records.
+    PayableDiffers {
+        /// Who.
+        employee: String,
+        /// The ledger's balance.
+        ledger: Rappen,
+        /// Commission of the unpaid records minus the unpaid deductions.
+        records: Rappen,
+    },
+    /// [`AuditCheck::TipsPayableMismatch`]: a studio's tips owed differ from its unpaid tips.
+    TipsPayableDiffers {
+        /// The studio.
+        studio: String,
+        /// The ledger's balance.
+        ledger: Rappen,
+        /// The unpaid tips.
+        records: Rappen,
+    },
+    /// [`AuditCheck::ReturnedPayoutsMismatch`]: returned bank payouts differ from the failed
+    /// transfers.
+    ReturnedPayoutsDiffer {
+        /// The studio.
+        studio: String,
+        /// The ledger's balance.
+        ledger: Rappen,
+        /// The failed transfers' amounts.
+        failed: Rappen,
+    },
+    /// [`AuditCheck::TillMismatch`]: a closed till that does not add up.
+    TillDiffers {
+        /// The studio.
+        studio: String,
+        /// The business day.
+        on: NaiveDate,
+        /// The cash it expected at closing.
+        expected: Rappen,
+        /// Its float plus its cash postings.
+        postings: Rappen,
+    },
+    /// [`AuditCheck::PayoutStuck`]: a payout pending too long.
+    PayoutStuck {
+        /// Who is paid.
+        employee: String,
+        /// The phase it stopped in.
+        phase: PayoutPhase,
+    },
 }
 
 /// One audit run.
@@ -262,6 +398,12 @@ mod tests {
                 entity_id: Some(uuid::Uuid::from_u128(8)),
                 message: "the till is 5 francs short".into(),
                 amount_at_stake: Rappen(500),
+                detail: Some(AuditFindingDetail::TillDiffers {
+                    studio: "Zürich".into(),
+                    on: NaiveDate::from_ymd_opt(2026, 11, 23).expect("a date"),
+                    expected: Rappen(5_000),
+                    postings: Rappen(4_500),
+                }),
             }],
         };
         let json = serde_json::to_value(&report).expect("a report serialises");

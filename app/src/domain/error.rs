@@ -3,11 +3,11 @@
 //! `{"error": {"code", "message"}}` body. Every variant carries a message a receptionist can act on;
 //! internal details stay in the server log, never in a 5xx body.
 
-use super::payment::Payment;
+use super::payment::{Payment, PaymentRefusalReason};
 use super::payout::{IllegalTransition, PayoutAction, PayoutRefusalReason, PayoutState};
 use super::problem::{FieldProblem, Problem};
 use super::records::Payout;
-use super::settlement::SettlementItem;
+use super::settlement::{SettlementItem, SettlementRefusalReason};
 use super::wire::JsonTextEncoding;
 use serde::{Deserialize, Serialize};
 use server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -114,6 +114,9 @@ pub enum AppError {
         message: String,
         /// The current payment.
         payment: Box<Payment>,
+        /// `illegal_transition`: why, for a page to word in its reader's language.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_refusal: Option<PaymentRefusalReason>,
     },
     /// A settlement item refused the action (409): `stale_version` or `illegal_transition`, as
     /// for payments. Carries the item as it is now.
@@ -125,6 +128,9 @@ pub enum AppError {
         message: String,
         /// The current item.
         item: Box<SettlementItem>,
+        /// `illegal_transition`: why, for a page to word in its reader's language.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        settlement_refusal: Option<SettlementRefusalReason>,
     },
     /// The database (or another dependency) is unreachable; retry later (503).
     #[error("{message}")]
@@ -327,6 +333,8 @@ struct AppErrorWire {
     explanation: Option<String>,
     problem: Option<Problem>,
     field_problem: Option<FieldProblem>,
+    payment_refusal: Option<PaymentRefusalReason>,
+    settlement_refusal: Option<SettlementRefusalReason>,
 }
 
 /// The `kind` tags of [`AppError`].
@@ -370,6 +378,8 @@ impl TryFrom<AppErrorWire> for AppError {
             explanation,
             problem,
             field_problem,
+            payment_refusal,
+            settlement_refusal,
         } = wire;
         Ok(match kind {
             ErrorKind::Validation => AppError::Validation {
@@ -415,11 +425,13 @@ impl TryFrom<AppErrorWire> for AppError {
                 code: required(code, "code")?,
                 message: required(message, "message")?,
                 payment: required(payment, "payment")?,
+                payment_refusal,
             },
             ErrorKind::SettlementConflict => AppError::SettlementConflict {
                 code: required(code, "code")?,
                 message: required(message, "message")?,
                 item: required(item, "item")?,
+                settlement_refusal,
             },
             ErrorKind::Unavailable => AppError::Unavailable {
                 message: required(message, "message")?,
@@ -539,6 +551,17 @@ mod tests {
                 code: "stale_version".into(),
                 message: "the payment changed".into(),
                 payment: Box::new(payment()),
+                payment_refusal: None,
+            },
+            AppError::PaymentConflict {
+                code: "illegal_transition".into(),
+                message: "cannot partially refund: CHF 60.00 is over the captured amount".into(),
+                payment: Box::new(payment()),
+                payment_refusal: Some(crate::domain::PaymentRefusalReason::OverRefundable {
+                    amount: crate::domain::Rappen(6_000),
+                    refundable: crate::domain::Rappen(5_000),
+                    captured: crate::domain::Rappen(5_000),
+                }),
             },
             AppError::Unavailable {
                 message: "retry".into(),

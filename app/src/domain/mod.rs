@@ -48,7 +48,7 @@ pub use records::*;
 pub use settlement::*;
 pub use till::*;
 pub use webhook::{
-    AttemptOutcome, CreatedWebhookEndpoint, MessageAction, MessageCounts, MessageRefusal,
-    MessageState, WebhookAttempt, WebhookEndpoint, WebhookEndpointRequest, WebhookEndpointUpdate,
-    WebhookMessage, WebhookMessageDetail, WebhookSecret,
+    AttemptOutcome, CreatedWebhookEndpoint, EndpointDisabledReason, MessageAction, MessageCounts,
+    MessageRefusal, MessageState, WebhookAttempt, WebhookEndpoint, WebhookEndpointRequest,
+    WebhookEndpointUpdate, WebhookMessage, WebhookMessageDetail, WebhookSecret,
 };

@@ -122,11 +122,13 @@ pub enum SettlementRefusalReason {
     Reissued,
     /// Anything on a written-off transfer.
     WrittenOff,
+    /// Reissuing or writing off a card settlement: the acquirer pays it, not the studio.
+    CardPaidByAcquirer,
 }
 
 impl SettlementRefusalReason {
     /// Every reason, for exhaustive tests and the translation check.
-    pub const ALL: [SettlementRefusalReason; 12] = [
+    pub const ALL: [SettlementRefusalReason; 13] = [
         SettlementRefusalReason::NotSentYet,
         SettlementRefusalReason::OnlyFailedAreResolved,
         SettlementRefusalReason::AlreadyOnItsWay,
@@ -139,6 +141,7 @@ impl SettlementRefusalReason {
         SettlementRefusalReason::AlreadyFailed,
         SettlementRefusalReason::Reissued,
         SettlementRefusalReason::WrittenOff,
+        SettlementRefusalReason::CardPaidByAcquirer,
     ];
 
     /// The reason in English, after "cannot <action>: ".
@@ -157,6 +160,7 @@ impl SettlementRefusalReason {
             R::AlreadyFailed => "it has already failed",
             R::Reissued => "it was reissued; follow the new transfer instead",
             R::WrittenOff => "it was written off and is closed; nothing more happens to it",
+            R::CardPaidByAcquirer => "a card settlement is paid by the acquirer, not by us: ask the acquirer, then resolve it as paid; a chargeback arrives as a refund event of the payment",
         }
     }
 }
@@ -397,6 +401,37 @@ pub enum SettlementKind {
     BankPayout,
     /// A card payment settled by the acquirer: arrives at the studio's bank (credit).
     CardPayment,
+}
+
+impl SettlementKind {
+    /// Both kinds, for exhaustive tests.
+    pub const ALL: [SettlementKind; 2] = [SettlementKind::BankPayout, SettlementKind::CardPayment];
+
+    /// [`SettlementState::apply`] for an item of this kind: a card settlement is paid by the
+    /// acquirer, not by the studio, so it is never reissued or written off by us (ask the
+    /// acquirer, then resolve it as paid; a chargeback arrives as a refund event of the
+    /// payment). The engine and the page both ask this, so the page offers only what the engine
+    /// accepts.
+    pub fn apply(
+        self,
+        state: SettlementState,
+        action: SettlementAction,
+    ) -> Result<SettlementState, IllegalSettlementTransition> {
+        let paid_by_us_only = matches!(
+            action,
+            SettlementAction::Reissue | SettlementAction::WriteOff
+        );
+        if self == SettlementKind::CardPayment && paid_by_us_only {
+            let reason = SettlementRefusalReason::CardPaidByAcquirer;
+            return Err(IllegalSettlementTransition {
+                from: state,
+                action,
+                reason,
+                explanation: format!("cannot {}: {}", action.verb(), reason.explanation()),
+            });
+        }
+        state.apply(action)
+    }
 }
 
 /// One settlement item as the API and the page show it.
@@ -904,10 +939,32 @@ mod tests {
     }
 
     #[test]
+    fn a_card_settlement_is_never_reissued_or_written_off_by_us() {
+        for state in S::ALL {
+            for action in A::ALL {
+                let card = SettlementKind::CardPayment.apply(state, action);
+                match action {
+                    A::Reissue | A::WriteOff => {
+                        let refusal = card.expect_err("the acquirer pays it");
+                        assert_eq!(refusal.reason, SettlementRefusalReason::CardPaidByAcquirer);
+                        assert!(refusal.explanation.starts_with("cannot "));
+                    }
+                    A::Send | A::Confirm | A::Flag | A::Fail | A::ResolvePaid => {
+                        assert_eq!(card, state.apply(action), "{state:?} {action:?}");
+                    }
+                }
+                let bank = SettlementKind::BankPayout.apply(state, action);
+                assert_eq!(bank, state.apply(action), "{state:?} {action:?}");
+            }
+        }
+    }
+
+    #[test]
     fn every_refusal_reason_is_reachable() {
-        let given: Vec<SettlementRefusalReason> = S::ALL
+        let given: Vec<SettlementRefusalReason> = SettlementKind::ALL
             .into_iter()
-            .flat_map(|state| A::ALL.map(|action| state.apply(action)))
+            .flat_map(|kind| S::ALL.map(move |state| (kind, state)))
+            .flat_map(|(kind, state)| A::ALL.map(|action| kind.apply(state, action)))
             .filter_map(|outcome| outcome.err().map(|refusal| refusal.reason))
             .collect();
         for reason in SettlementRefusalReason::ALL {

@@ -445,6 +445,45 @@ pub struct WebhookEndpointUpdate {
     pub timeout_secs: Option<u32>,
 }
 
+/// Why a webhook endpoint was disabled, as data, so that the portal words it in the reader's
+/// language (`disabled_reason` keeps the English for the API). JSON: `{"code": "gone"}`,
+/// `{"code": "by_caller", "by": "owner@demo.test"}`, `{"code": "failing_too_long", "since":
+/// "2026-12-01T08:00:00Z", "limit_hours": 72}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum EndpointDisabledReason {
+    /// A person, an API key or the operator turned it off: their email, `API key 'name'` or
+    /// `operator (label)`.
+    ByCaller {
+        /// Who.
+        by: String,
+    },
+    /// The endpoint answered 410 Gone: it asks not to be called again.
+    Gone,
+    /// Every attempt failed for longer than the configured limit.
+    FailingTooLong {
+        /// Since when (UTC).
+        since: DateTime<Utc>,
+        /// The limit, in hours.
+        limit_hours: i64,
+    },
+}
+
+impl EndpointDisabledReason {
+    /// English, for the API and the logs ("the endpoint answered 410 Gone").
+    pub fn explanation(&self) -> String {
+        match self {
+            EndpointDisabledReason::ByCaller { by } => format!("disabled by {by}"),
+            EndpointDisabledReason::Gone => "the endpoint answered 410 Gone".into(),
+            EndpointDisabledReason::FailingTooLong { since, limit_hours } => format!(
+                "every attempt has failed since {} (the limit is {limit_hours} hours)",
+                since.format("%Y-%m-%d %H:%M UTC")
+            ),
+        }
+    }
+}
+
 /// An endpoint as the portal and the API show it (never with its secret).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -461,6 +500,10 @@ pub struct WebhookEndpoint {
     pub enabled: bool,
     /// Why it was disabled (`410 Gone`, failing since ..., by the owner).
     pub disabled_reason: Option<String>,
+    /// The same as data, for a page to word in its reader's language (`None` while enabled,
+    /// and for endpoints disabled before this was stored).
+    #[serde(default)]
+    pub disabled_because: Option<EndpointDisabledReason>,
     /// Ordered delivery.
     pub ordered: bool,
     /// Seconds between attempts.

@@ -26,6 +26,31 @@ struct CheckRow {
     expected: i64,
     actual: i64,
     amount: i64,
+    /// The parts of a label that a page words in its own language (names, dates as
+    /// `YYYY-MM-DD`, a record's kind or a payout's phase), for the checks whose label joins
+    /// them in English ([`Check::detail_columns`]).
+    #[sqlx(default)]
+    subject: Option<String>,
+    #[sqlx(default)]
+    on_date: Option<String>,
+    #[sqlx(default)]
+    kind: Option<String>,
+    #[sqlx(default)]
+    payee: Option<String>,
+    #[sqlx(default)]
+    period_start: Option<String>,
+    #[sqlx(default)]
+    period_end: Option<String>,
+}
+
+/// A detail column a check's SQL must return.
+fn required(value: &Option<String>, column: &str) -> Result<String, String> {
+    value.clone().ok_or_else(|| format!("{column} is missing"))
+}
+
+/// A detail column's date (`YYYY-MM-DD`).
+fn detail_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|error| format!("date {text:?}: {error}"))
 }
 
 /// A check: its invariant, the entity type it reports, its SQL (`$1` = first day of the window
@@ -41,6 +66,12 @@ struct Check {
     /// Whether the SQL returns an `entity_type` column (one check covering two kinds).
     reports_entity_type: bool,
     describe: fn(&CheckRow) -> String,
+    /// The finding as data ([`AuditFindingDetail`]); `Err` names a column that did not read
+    /// (the finding keeps its English message, and the error is logged).
+    detail: fn(&CheckRow) -> Result<AuditFindingDetail, String>,
+    /// The columns beyond the common ones that `sql` returns for `detail` (`, subject, on_date`),
+    /// passed through PostgreSQL's wrapper.
+    detail_columns: &'static str,
     /// For a check that is one pass over a big table: how to split it into key ranges that run
     /// concurrently, each on its own connection (one pass over 4.7 million postings is most of
     /// an audit). SQLite only: PostgreSQL splits a big scan over parallel workers itself.
@@ -88,6 +119,14 @@ const CHECKS: &[Check] = &[
                 Rappen(r.actual)
             )
         },
+        detail: |r| {
+            Ok(AuditFindingDetail::LinesDoNotAddUp {
+                employee: r.label.clone(),
+                total: Rappen(r.expected),
+                lines: Rappen(r.actual),
+            })
+        },
+        detail_columns: "",
         partitioning: None,
     },
     Check {
@@ -95,7 +134,7 @@ const CHECKS: &[Check] = &[
         entity_type: "payout",
         postgres_sql: None,
         reports_entity_type: false,
-        sql: "SELECT entity_id, label, expected, actual, ABS(expected - actual) AS amount
+        sql: "SELECT entity_id, label, expected, actual, ABS(expected - actual) AS amount, label AS subject
               FROM (SELECT p.id AS entity_id, e.name AS label, p.total AS expected,
                            COALESCE((SELECT -SUM(pp.amount) FROM ledger_postings pp
                                      JOIN ledger_accounts a ON a.id = pp.account_id
@@ -104,7 +143,7 @@ const CHECKS: &[Check] = &[
                     WHERE p.state = 'committed' AND ($1 IS NULL OR p.period_end >= $1)) AS committed
               WHERE actual <> expected
               UNION ALL
-              SELECT t.cause_id, COALESCE(e.name, 'an unknown payout'), 0, COUNT(*), 0
+              SELECT t.cause_id, COALESCE(e.name, 'an unknown payout'), 0, COUNT(*), 0, e.name
               FROM ledger_transfers t LEFT JOIN payouts p ON p.id = t.cause_id
               LEFT JOIN employees e ON e.id = p.employee_id
               WHERE t.kind = 'payout_committed' AND ($1 IS NULL OR t.effective_on >= $1)
@@ -125,6 +164,20 @@ const CHECKS: &[Check] = &[
                 )
             }
         },
+        detail: |r| {
+            Ok(if r.expected == 0 {
+                AuditFindingDetail::TransferOfUncommittedPayout {
+                    employee: r.subject.clone(),
+                }
+            } else {
+                AuditFindingDetail::PayoutTransferDiffers {
+                    employee: r.label.clone(),
+                    total: Rappen(r.expected),
+                    paid_out: Rappen(r.actual),
+                }
+            })
+        },
+        detail_columns: ", subject",
         partitioning: None,
     },
     Check {
@@ -151,6 +204,12 @@ const CHECKS: &[Check] = &[
                 r.label, r.actual, r.actual
             )
         },
+        detail: |r| {
+            Ok(AuditFindingDetail::ClaimedTwice {
+                payouts: r.actual,
+            })
+        },
+        detail_columns: "",
         partitioning: None,
     },
     Check {
@@ -161,7 +220,9 @@ const CHECKS: &[Check] = &[
                      m.kind || replace(CAST(m.record_id AS TEXT), '-', '') || ' of ' || COALESCE(re.name, 'nobody')
                        || ' on ' || COALESCE(CAST(m.on_date AS TEXT), '?')
                        || ' is in the payout to ' || pe.name || ' for ' || m.period_start || ' to ' || m.period_end AS label,
-                     0 AS expected, 0 AS actual, ABS(m.amount) AS amount
+                     0 AS expected, 0 AS actual, ABS(m.amount) AS amount,
+                     re.name AS subject, CAST(m.on_date AS TEXT) AS on_date, m.kind AS kind, pe.name AS payee,
+                     CAST(m.period_start AS TEXT) AS period_start, CAST(m.period_end AS TEXT) AS period_end
               FROM (SELECT pl.payout_id, 'service record ' AS kind, pl.service_record_id AS record_id,
                            sr.employee_id AS record_employee_id, sr.performed_on AS on_date,
                            p.employee_id, p.period_start, p.period_end, pl.amount
@@ -193,7 +254,9 @@ const CHECKS: &[Check] = &[
                      m.kind || lower(hex(m.record_id)) || ' of ' || COALESCE(re.name, 'nobody')
                        || ' on ' || COALESCE(CAST(m.on_date AS TEXT), '?')
                        || ' is in the payout to ' || pe.name || ' for ' || m.period_start || ' to ' || m.period_end AS label,
-                     0 AS expected, 0 AS actual, ABS(m.amount) AS amount
+                     0 AS expected, 0 AS actual, ABS(m.amount) AS amount,
+                     re.name AS subject, CAST(m.on_date AS TEXT) AS on_date, m.kind AS kind, pe.name AS payee,
+                     CAST(m.period_start AS TEXT) AS period_start, CAST(m.period_end AS TEXT) AS period_end
               FROM (SELECT pl.payout_id, 'service record ' AS kind, pl.service_record_id AS record_id,
                            sr.employee_id AS record_employee_id, sr.performed_on AS on_date,
                            p.employee_id, p.period_start, p.period_end, pl.amount
@@ -217,6 +280,21 @@ const CHECKS: &[Check] = &[
               JOIN employees pe ON pe.id = m.employee_id
               LEFT JOIN employees re ON re.id = m.record_employee_id",
         describe: |r| format!("{}: not that employee's or not in that period", r.label),
+        detail: |r| {
+            Ok(AuditFindingDetail::LineMisplaced {
+                record: match r.kind.as_deref().map(str::trim) {
+                    Some("service record") => AuditedRecord::Service,
+                    Some("day record") => AuditedRecord::WorkingDay,
+                    other => return Err(format!("kind {other:?}")),
+                },
+                owner: r.subject.clone(),
+                on: r.on_date.as_deref().map(detail_date).transpose()?,
+                payee: required(&r.payee, "payee")?,
+                period_start: detail_date(&required(&r.period_start, "period_start")?)?,
+                period_end: detail_date(&required(&r.period_end, "period_end")?)?,
+            })
+        },
+        detail_columns: ", subject, on_date, kind, payee, period_start, period_end",
         partitioning: None,
     },
     Check {
@@ -264,6 +342,13 @@ const CHECKS: &[Check] = &[
                 Rappen(r.actual)
             )
         },
+        detail: |r| {
+            Ok(AuditFindingDetail::Unbalanced {
+                transfer: r.label.clone(),
+                sum: Rappen(r.actual),
+            })
+        },
+        detail_columns: "",
         partitioning: Some(Partitioning {
             rows: "SELECT COUNT(*) FROM ledger_transfers",
             key_at: "SELECT id FROM ledger_transfers ORDER BY id LIMIT 1 OFFSET $1",
@@ -278,25 +363,27 @@ const CHECKS: &[Check] = &[
                   EXCEPT SELECT id FROM ledger_transfers WHERE $1 IS NULL)
               SELECT 'service_record' AS entity_type, sr.id AS entity_id,
                      'service of ' || e.name || ' on ' || sr.performed_on AS label,
-                     sr.price + sr.tip AS expected, 0 AS actual, sr.price + sr.tip AS amount
+                     sr.price + sr.tip AS expected, 0 AS actual, sr.price + sr.tip AS amount,
+                     e.name AS subject, CAST(sr.performed_on AS TEXT) AS on_date, 'service' AS kind
               FROM missing JOIN service_records sr ON sr.id = missing.id
               JOIN employees e ON e.id = sr.employee_id
               UNION ALL
               SELECT 'service_record', m.id, 'service of ' || e.name || ' on ' || m.performed_on,
-                     m.amount, 0, m.amount
+                     m.amount, 0, m.amount, e.name, CAST(m.performed_on AS TEXT), 'service'
               FROM (SELECT sr.id, sr.employee_id, sr.performed_on, sr.price + sr.tip AS amount
                     FROM service_records sr
                     WHERE $1 IS NOT NULL AND sr.performed_on >= $1
                       AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = sr.id)) m
               JOIN employees e ON e.id = m.employee_id
               UNION ALL
-              SELECT 'day_record', dr.id, 'deduction of ' || e.name || ' on ' || dr.worked_on, dr.deduction, 0, dr.deduction
+              SELECT 'day_record', dr.id, 'deduction of ' || e.name || ' on ' || dr.worked_on, dr.deduction, 0, dr.deduction,
+                     e.name, CAST(dr.worked_on AS TEXT), 'deduction'
               FROM day_records dr JOIN employees e ON e.id = dr.employee_id
               WHERE ($1 IS NULL OR dr.worked_on >= $1) AND dr.deduction > 0
                 AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = dr.id)
               UNION ALL
               SELECT 'service_record', sr.id, 'refund of the service of ' || e.name || ' on ' || sr.performed_on,
-                     sr.price + sr.tip, 0, sr.price + sr.tip
+                     sr.price + sr.tip, 0, sr.price + sr.tip, e.name, CAST(sr.performed_on AS TEXT), 'refund'
               FROM service_records sr JOIN employees e ON e.id = sr.employee_id
               WHERE sr.refunded_at IS NOT NULL
                 AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.reverses = sr.id)",
@@ -312,29 +399,45 @@ const CHECKS: &[Check] = &[
                   ORDER BY 1 LIMIT -1)
               SELECT 'service_record' AS entity_type, sr.id AS entity_id,
                      'service of ' || e.name || ' on ' || sr.performed_on AS label,
-                     sr.price + sr.tip AS expected, 0 AS actual, sr.price + sr.tip AS amount
+                     sr.price + sr.tip AS expected, 0 AS actual, sr.price + sr.tip AS amount,
+                     e.name AS subject, CAST(sr.performed_on AS TEXT) AS on_date, 'service' AS kind
               FROM missing JOIN service_records sr ON sr.id = missing.id
               JOIN employees e ON e.id = sr.employee_id
               UNION ALL
               SELECT 'service_record', m.id, 'service of ' || e.name || ' on ' || m.performed_on,
-                     m.amount, 0, m.amount
+                     m.amount, 0, m.amount, e.name, CAST(m.performed_on AS TEXT), 'service'
               FROM (SELECT sr.id, sr.employee_id, sr.performed_on, sr.price + sr.tip AS amount
                     FROM service_records sr
                     WHERE $1 IS NOT NULL AND sr.performed_on >= $1
                       AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = sr.id)) m
               JOIN employees e ON e.id = m.employee_id
               UNION ALL
-              SELECT 'day_record', dr.id, 'deduction of ' || e.name || ' on ' || dr.worked_on, dr.deduction, 0, dr.deduction
+              SELECT 'day_record', dr.id, 'deduction of ' || e.name || ' on ' || dr.worked_on, dr.deduction, 0, dr.deduction,
+                     e.name, CAST(dr.worked_on AS TEXT), 'deduction'
               FROM day_records dr JOIN employees e ON e.id = dr.employee_id
               WHERE ($1 IS NULL OR dr.worked_on >= $1) AND dr.deduction > 0
                 AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = dr.id)
               UNION ALL
               SELECT 'service_record', sr.id, 'refund of the service of ' || e.name || ' on ' || sr.performed_on,
-                     sr.price + sr.tip, 0, sr.price + sr.tip
+                     sr.price + sr.tip, 0, sr.price + sr.tip, e.name, CAST(sr.performed_on AS TEXT), 'refund'
               FROM service_records sr JOIN employees e ON e.id = sr.employee_id
               WHERE sr.refunded_at IS NOT NULL
                 AND NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.reverses = sr.id)",
         describe: |r| format!("the {} ({}) has no ledger transfer", r.label, Rappen(r.expected)),
+        detail: |r| {
+            Ok(AuditFindingDetail::NoTransfer {
+                record: match r.kind.as_deref() {
+                    Some("service") => AuditedRecord::Service,
+                    Some("deduction") => AuditedRecord::WorkingDay,
+                    Some("refund") => AuditedRecord::Refund,
+                    other => return Err(format!("kind {other:?}")),
+                },
+                employee: required(&r.subject, "subject")?,
+                on: detail_date(&required(&r.on_date, "on_date")?)?,
+                amount: Rappen(r.expected),
+            })
+        },
+        detail_columns: ", subject, on_date, kind",
         partitioning: None,
     },
     Check {
@@ -397,6 +500,14 @@ const CHECKS: &[Check] = &[
                 Rappen(r.expected)
             )
         },
+        detail: |r| {
+            Ok(AuditFindingDetail::PayableDiffers {
+                employee: r.label.clone(),
+                ledger: Rappen(r.actual),
+                records: Rappen(r.expected),
+            })
+        },
+        detail_columns: "",
         partitioning: None,
     },
     Check {
@@ -433,6 +544,14 @@ const CHECKS: &[Check] = &[
                 Rappen(r.expected)
             )
         },
+        detail: |r| {
+            Ok(AuditFindingDetail::TipsPayableDiffers {
+                studio: r.label.clone(),
+                ledger: Rappen(r.actual),
+                records: Rappen(r.expected),
+            })
+        },
+        detail_columns: "",
         partitioning: None,
     },
     Check {
@@ -460,6 +579,14 @@ const CHECKS: &[Check] = &[
                 Rappen(r.expected)
             )
         },
+        detail: |r| {
+            Ok(AuditFindingDetail::ReturnedPayoutsDiffer {
+                studio: r.label.clone(),
+                ledger: Rappen(r.actual),
+                failed: Rappen(r.expected),
+            })
+        },
+        detail_columns: "",
         partitioning: None,
     },
     Check {
@@ -474,6 +601,7 @@ const CHECKS: &[Check] = &[
                   WHERE t.till_session_id IS NOT NULL AND t.kind <> 'till_variance'
                   GROUP BY t.till_session_id)
               SELECT ts.id AS entity_id, s.name || ' on ' || ts.business_date AS label,
+                     s.name AS subject, CAST(ts.business_date AS TEXT) AS on_date,
                      ts.opening_float + COALESCE(moved.v, 0) AS expected, ts.expected_cash AS actual,
                      ABS(ts.opening_float + COALESCE(moved.v, 0) - ts.expected_cash)
                        + ABS(ts.counted_cash - ts.expected_cash - ts.variance) AS amount
@@ -490,6 +618,15 @@ const CHECKS: &[Check] = &[
                 Rappen(r.expected)
             )
         },
+        detail: |r| {
+            Ok(AuditFindingDetail::TillDiffers {
+                studio: required(&r.subject, "subject")?,
+                on: detail_date(&required(&r.on_date, "on_date")?)?,
+                expected: Rappen(r.actual),
+                postings: Rappen(r.expected),
+            })
+        },
+        detail_columns: ", subject, on_date",
         partitioning: None,
     },
     Check {
@@ -498,7 +635,7 @@ const CHECKS: &[Check] = &[
         postgres_sql: None,
         reports_entity_type: false,
         sql: "SELECT p.id AS entity_id, e.name || ' (' || p.phase || ')' AS label, 0 AS expected, 0 AS actual,
-                     p.expected_total AS amount
+                     p.expected_total AS amount, e.name AS subject, p.phase AS kind
               FROM payouts p JOIN employees e ON e.id = p.employee_id
               WHERE p.state = 'pending' AND p.updated_at < $2",
         describe: |r| {
@@ -507,6 +644,13 @@ const CHECKS: &[Check] = &[
                 r.label
             )
         },
+        detail: |r| {
+            Ok(AuditFindingDetail::PayoutStuck {
+                employee: required(&r.subject, "subject")?,
+                phase: PayoutPhase::parse(&required(&r.kind, "kind")?)?,
+            })
+        },
+        detail_columns: ", subject, kind",
         partitioning: None,
     },
 ];
@@ -806,8 +950,9 @@ impl Engine {
             // PostgreSQL sums BIGINT into NUMERIC: the wrapper brings each number back to BIGINT.
             Backend::Postgres => Cow::Owned(format!(
                 "SELECT {entity_type} entity_id, label, CAST(expected AS BIGINT) AS expected,
-                        CAST(actual AS BIGINT) AS actual, CAST(amount AS BIGINT) AS amount
+                        CAST(actual AS BIGINT) AS actual, CAST(amount AS BIGINT) AS amount {detail}
                  FROM ({sql}) AS check_rows",
+                detail = check.detail_columns,
                 entity_type = if check.reports_entity_type {
                     "entity_type,"
                 } else {
@@ -838,6 +983,14 @@ impl Engine {
                 entity_id: row.entity_id,
                 message: (check.describe)(row),
                 amount_at_stake: Rappen(row.amount.abs()),
+                detail: match (check.detail)(row) {
+                    Ok(detail) => Some(detail),
+                    Err(error) => {
+                        // The finding stands with its English message; the page shows that.
+                        tracing::error!(check = %check.check, %error, "an audit finding's detail did not read");
+                        None
+                    }
+                },
             })
             .collect())
     }
@@ -852,9 +1005,9 @@ impl Engine {
         let mut tx = self.begin_write().await?;
         for chunk in findings.chunks(1_000) {
             db::insert_values(
-                "INSERT INTO audit_findings (run_id, check_name, entity_type, entity_id, message, amount_at_stake)",
+                "INSERT INTO audit_findings (run_id, check_name, entity_type, entity_id, message, amount_at_stake, detail)",
                 chunk,
-                6,
+                7,
                 |row, f| {
                     row.bind(id)
                         .bind(f.check)
@@ -862,6 +1015,7 @@ impl Engine {
                         .bind(f.entity_id)
                         .bind(f.message.as_str())
                         .bind(f.amount_at_stake)
+                        .bind(f.detail.as_ref().map(sqlx::types::Json))
                 },
             )
             .execute(&mut tx)
@@ -972,7 +1126,7 @@ impl Engine {
             .map_err(db_error("reading the audit run"))?
             .ok_or_else(|| AppError::not_found(format!("no audit run with id {id}")))?;
         let findings = db::query_as::<AuditFinding>(
-            "SELECT check_name, entity_type, entity_id, message, amount_at_stake
+            "SELECT check_name, entity_type, entity_id, message, amount_at_stake, detail
              FROM audit_findings WHERE run_id = $1 ORDER BY amount_at_stake DESC, rowid",
         )
         .bind(id)

@@ -1516,6 +1516,7 @@ impl Engine {
                     row.version, request.expected_version
                 ),
                 payment: Box::new(before),
+                payment_refusal: None,
             });
         }
         let (book, moved) =
@@ -1525,6 +1526,7 @@ impl Engine {
                     code: "illegal_transition".into(),
                     message: refusal.explanation,
                     payment: Box::new(before.clone()),
+                    payment_refusal: Some(refusal.reason),
                 })?;
         let at = now();
         row.set_book(&book);

@@ -325,14 +325,15 @@ impl Engine {
         today: NaiveDate,
     ) -> Result<SettlementItem, AppError> {
         let before = row.to_item(today)?;
-        let to =
-            row.state
-                .apply(change.action)
-                .map_err(|refusal| AppError::SettlementConflict {
-                    code: "illegal_transition".into(),
-                    message: refusal.explanation,
-                    item: Box::new(before.clone()),
-                })?;
+        let to = row
+            .kind
+            .apply(row.state, change.action)
+            .map_err(|refusal| AppError::SettlementConflict {
+                code: "illegal_transition".into(),
+                message: refusal.explanation,
+                item: Box::new(before.clone()),
+                settlement_refusal: Some(refusal.reason),
+            })?;
         let at = now();
         let updated = db::query(
             "UPDATE settlement_items
@@ -358,6 +359,7 @@ impl Engine {
                 message: "the settlement item changed meanwhile; look at it again and decide"
                     .into(),
                 item: Box::new(before),
+                settlement_refusal: None,
             });
         }
         if row.kind == SettlementKind::BankPayout {
@@ -857,13 +859,15 @@ impl Engine {
         for (id, account) in &chosen {
             let row = item_row(&mut tx, caller, *id).await?;
             let before = row.to_item(today)?;
-            let to = row.state.apply(SettlementAction::Send).map_err(|refusal| {
-                AppError::SettlementConflict {
+            let to = row
+                .kind
+                .apply(row.state, SettlementAction::Send)
+                .map_err(|refusal| AppError::SettlementConflict {
                     code: "illegal_transition".into(),
                     message: refusal.explanation,
                     item: Box::new(before),
-                }
-            })?;
+                    settlement_refusal: Some(refusal.reason),
+                })?;
             let moved = db::query(
                 "UPDATE settlement_items SET state = $3, batch_id = $4, creditor_iban = $5, expected_on = $6,
                         version = version + 1, updated_at = $7
@@ -1140,18 +1144,7 @@ impl Engine {
                     row.version, request.expected_version
                 ),
                 item: Box::new(row.to_item(today)?),
-            });
-        }
-        if row.kind == SettlementKind::CardPayment
-            && matches!(
-                request.action,
-                SettlementAction::Reissue | SettlementAction::WriteOff
-            )
-        {
-            return Err(AppError::SettlementConflict {
-                code: "illegal_transition".into(),
-                message: "a card settlement is paid by the acquirer, not by us: ask the acquirer, then resolve it as paid; a chargeback arrives as a refund event of the payment".into(),
-                item: Box::new(row.to_item(today)?),
+                settlement_refusal: None,
             });
         }
         if let Some(line) = request.line_id {

@@ -314,6 +314,8 @@ struct EndpointRow {
     event_types: String,
     enabled: bool,
     disabled_reason: Option<String>,
+    #[sqlx(json(nullable))]
+    disabled_because: Option<EndpointDisabledReason>,
     ordered: bool,
     retry_schedule: String,
     timeout_secs: i64,
@@ -324,7 +326,7 @@ struct EndpointRow {
 }
 
 const ENDPOINT_COLUMNS: &str = "id, business_id, url, description, event_types, enabled, \
-    disabled_reason, ordered, retry_schedule, timeout_secs, failing_since, version, created_at, \
+    disabled_reason, disabled_because, ordered, retry_schedule, timeout_secs, failing_since, version, created_at, \
     updated_at";
 
 fn stored_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, AppError> {
@@ -359,6 +361,7 @@ impl EndpointRow {
             description: self.description,
             enabled: self.enabled,
             disabled_reason: self.disabled_reason,
+            disabled_because: self.disabled_because,
             ordered: self.ordered,
             timeout_secs: u32::try_from(self.timeout_secs).unwrap_or(DEFAULT_TIMEOUT_SECS),
             failing_since: self.failing_since,
@@ -706,20 +709,28 @@ impl Engine {
         }
         let at = now();
         let enabled = update.enabled.unwrap_or(current.enabled);
-        let (disabled_reason, failing_since) = match (current.enabled, enabled) {
-            (true, false) => (
-                Some(format!("disabled by {}", caller.actor_label())),
+        let (disabled_reason, disabled_because, failing_since) = match (current.enabled, enabled) {
+            (true, false) => {
+                let because = EndpointDisabledReason::ByCaller {
+                    by: caller.actor_label(),
+                };
+                (
+                    Some(because.explanation()),
+                    Some(because),
+                    current.failing_since,
+                )
+            }
+            (false, true) => (None, None, None),
+            (true, true) | (false, false) => (
+                current.disabled_reason.clone(),
+                current.disabled_because.clone(),
                 current.failing_since,
             ),
-            (false, true) => (None, None),
-            (true, true) | (false, false) => {
-                (current.disabled_reason.clone(), current.failing_since)
-            }
         };
         db::query(
             "UPDATE webhook_endpoints SET url = $2, description = $3, event_types = $4, enabled = $5,
                  disabled_reason = $6, ordered = $7, retry_schedule = $8, timeout_secs = $9,
-                 failing_since = $10, version = version + 1, updated_at = $11
+                 failing_since = $10, version = version + 1, updated_at = $11, disabled_because = $12
              WHERE id = $1",
         )
         .bind(id)
@@ -739,6 +750,7 @@ impl Engine {
         .bind(timeout.map_or(current.timeout_secs, i64::from))
         .bind(failing_since)
         .bind(at)
+        .bind(disabled_because.map(sqlx::types::Json))
         .execute(&mut tx)
         .await
         .map_err(db_error("changing the webhook endpoint"))?;
@@ -1424,9 +1436,9 @@ impl Engine {
         answer: &Answer,
         at: DateTime<Utc>,
     ) -> Result<AttemptOutcome, AppError> {
-        let mut disable: Option<String> = None;
+        let mut disable: Option<EndpointDisabledReason> = None;
         let outcome = if answer.status == Some(410) {
-            disable = Some("the endpoint answered 410 Gone".to_string());
+            disable = Some(EndpointDisabledReason::Gone);
             AttemptOutcome::DeadLettered
         } else {
             let failing_since: Option<DateTime<Utc>> =
@@ -1438,11 +1450,10 @@ impl Engine {
             let since = failing_since.unwrap_or(at);
             let limit = chrono_duration(self.settings().webhooks.disable_after);
             if at - since >= limit {
-                disable = Some(format!(
-                    "every attempt has failed since {} (the limit is {} hours)",
-                    since.format("%Y-%m-%d %H:%M UTC"),
-                    limit.num_hours()
-                ));
+                disable = Some(EndpointDisabledReason::FailingTooLong {
+                    since,
+                    limit_hours: limit.num_hours(),
+                });
                 AttemptOutcome::DeadLettered
             } else if retry_delay(&lease.schedule, lease.round_attempts).is_some() {
                 AttemptOutcome::Retry
@@ -1523,8 +1534,8 @@ impl Engine {
                 "webhook message dead-lettered"
             ),
         }
-        if let Some(reason) = disable {
-            self.disable_endpoint(tx, lease.endpoint_id, &reason, at)
+        if let Some(because) = disable {
+            self.disable_endpoint(tx, lease.endpoint_id, &because, at)
                 .await?;
         }
         Ok(outcome)
@@ -1536,17 +1547,19 @@ impl Engine {
         &self,
         tx: &mut DbTransaction,
         endpoint: WebhookEndpointId,
-        reason: &str,
+        because: &EndpointDisabledReason,
         at: DateTime<Utc>,
     ) -> Result<(), AppError> {
+        let reason = because.explanation();
         let changed = db::query(
             "UPDATE webhook_endpoints SET enabled = FALSE, disabled_reason = $2, version = version + 1,
-                 updated_at = $3
+                 updated_at = $3, disabled_because = $4
              WHERE id = $1 AND enabled",
         )
         .bind(endpoint)
-        .bind(reason)
+        .bind(&reason)
         .bind(at)
+        .bind(sqlx::types::Json(because))
         .execute(&mut *tx)
         .await
         .map_err(db_error("disabling the webhook endpoint"))?
@@ -1565,7 +1578,7 @@ impl Engine {
             .fetch_one(&mut *tx)
             .await
             .map_err(db_error("reading the disabled endpoint"))?;
-        tracing::error!(%endpoint, %url, reason, "webhook endpoint disabled");
+        tracing::error!(%endpoint, %url, %reason, "webhook endpoint disabled");
         super::events::record(
             self.settings(),
             tx,
@@ -1575,7 +1588,8 @@ impl Engine {
             &EndpointDisabled {
                 endpoint_id: endpoint,
                 url,
-                reason: reason.to_string(),
+                reason,
+                disabled_because: Some(because.clone()),
             },
         )
         .await?;
@@ -1592,6 +1606,9 @@ pub struct EndpointDisabled {
     pub url: String,
     /// Why (410 Gone, failing since ...).
     pub reason: String,
+    /// The same as data (absent from events recorded before it was added).
+    #[serde(default)]
+    pub disabled_because: Option<EndpointDisabledReason>,
 }
 
 /// Records the 2xx answers of a round in a few set-based statements: their receipts, the

@@ -3,7 +3,7 @@
 //! not arrive.
 
 use crate::api::{alert_problems, get_audit_report, list_audit_runs, RunAuditNow};
-use crate::components::{chf, utc_minute, AttentionBanner, ErrorMessage};
+use crate::components::{chf, date, payout_phase_label, utc_minute, AttentionBanner, ErrorMessage};
 use crate::domain::*;
 use crate::i18n::{t, t_string, use_i18n};
 use leptos::prelude::*;
@@ -231,11 +231,16 @@ fn Findings(report: AuditReport) -> impl IntoView {
                 <table>
                     <thead><tr><th>{t!(i18n, audits.findings.check)}</th><th>{t!(i18n, audits.findings.entity)}</th><th>{t!(i18n, audits.findings.what)}</th><th class="num">{t!(i18n, audits.findings.at_stake)}</th></tr></thead>
                     <tbody>
+                        // Findings stored before their detail was kept as data show the audit's
+                        // English message (marked as English for screen readers).
                         {report.findings.into_iter().map(|f| view! {
-                            <tr>
-                                <td>{f.check.as_str()}</td>
-                                <td>{format!("{} {}", f.entity_type, f.entity_id.map(|id| id.to_string()).unwrap_or_default())}</td>
-                                <td>{f.message}</td>
+                            <tr data-check=f.check.as_str()>
+                                <td>{check_title(f.check)}</td>
+                                <td>{entity_type_words(&f.entity_type)}" "<code>{f.entity_id.map(|id| id.to_string()).unwrap_or_default()}</code></td>
+                                {match f.detail {
+                                    Some(detail) => view! { <td>{finding_text(detail)}</td> }.into_any(),
+                                    None => view! { <td lang="en">{f.message}</td> }.into_any(),
+                                }}
                                 <td class="num">{chf(f.amount_at_stake)}</td>
                             </tr>
                         }).collect_view()}
@@ -243,6 +248,210 @@ fn Findings(report: AuditReport) -> impl IntoView {
                 </table>
             })}
         </section>
+    }
+}
+
+/// What a finding says, in the page's language: "the till of Zürich on 23.11.2026 closed
+/// expecting CHF 50.00 but its float and cash postings come to CHF 48.00".
+fn finding_text(detail: AuditFindingDetail) -> String {
+    use AuditFindingDetail as D;
+    let i18n = use_i18n();
+    match detail {
+        D::LinesDoNotAddUp {
+            employee,
+            total,
+            lines,
+        } => t_string!(
+            i18n,
+            audits.detail.lines_do_not_add_up,
+            employee = employee,
+            total = chf(total),
+            lines = chf(lines)
+        )
+        .to_string(),
+        D::TransferOfUncommittedPayout {
+            employee: Some(employee),
+        } => t_string!(
+            i18n,
+            audits.detail.transfer_of_uncommitted_payout,
+            employee = employee
+        )
+        .to_string(),
+        D::TransferOfUncommittedPayout { employee: None } => {
+            t_string!(i18n, audits.detail.transfer_of_unknown_payout).to_string()
+        }
+        D::PayoutTransferDiffers {
+            employee,
+            total,
+            paid_out,
+        } => t_string!(
+            i18n,
+            audits.detail.payout_transfer_differs,
+            employee = employee,
+            total = chf(total),
+            paid_out = chf(paid_out)
+        )
+        .to_string(),
+        D::ClaimedTwice { payouts } => {
+            t_string!(i18n, audits.detail.claimed_twice, payouts = payouts).to_string()
+        }
+        D::LineMisplaced {
+            record,
+            owner: Some(owner),
+            on: Some(on),
+            payee,
+            period_start,
+            period_end,
+        } => t_string!(
+            i18n,
+            audits.detail.line_misplaced,
+            record = record_words(record),
+            owner = owner,
+            date = date(on),
+            payee = payee,
+            start = date(period_start),
+            end = date(period_end)
+        )
+        .to_string(),
+        D::LineMisplaced {
+            record,
+            payee,
+            period_start,
+            period_end,
+            ..
+        } => t_string!(
+            i18n,
+            audits.detail.line_of_missing_record,
+            record = record_words(record),
+            payee = payee,
+            start = date(period_start),
+            end = date(period_end)
+        )
+        .to_string(),
+        D::Unbalanced { transfer, sum } => t_string!(
+            i18n,
+            audits.detail.unbalanced,
+            transfer = transfer,
+            sum = chf(sum)
+        )
+        .to_string(),
+        D::NoTransfer {
+            record,
+            employee,
+            on,
+            amount,
+        } => t_string!(
+            i18n,
+            audits.detail.no_transfer,
+            record = record_words(record),
+            employee = employee,
+            date = date(on),
+            amount = chf(amount)
+        )
+        .to_string(),
+        D::PayableDiffers {
+            employee,
+            ledger,
+            records,
+        } => t_string!(
+            i18n,
+            audits.detail.payable_differs,
+            employee = employee,
+            ledger = chf(ledger),
+            records = chf(records)
+        )
+        .to_string(),
+        D::TipsPayableDiffers {
+            studio,
+            ledger,
+            records,
+        } => t_string!(
+            i18n,
+            audits.detail.tips_payable_differs,
+            studio = studio,
+            ledger = chf(ledger),
+            records = chf(records)
+        )
+        .to_string(),
+        D::ReturnedPayoutsDiffer {
+            studio,
+            ledger,
+            failed,
+        } => t_string!(
+            i18n,
+            audits.detail.returned_payouts_differ,
+            studio = studio,
+            ledger = chf(ledger),
+            failed = chf(failed)
+        )
+        .to_string(),
+        D::TillDiffers {
+            studio,
+            on,
+            expected,
+            postings,
+        } => t_string!(
+            i18n,
+            audits.detail.till_differs,
+            studio = studio,
+            date = date(on),
+            expected = chf(expected),
+            postings = chf(postings)
+        )
+        .to_string(),
+        D::PayoutStuck { employee, phase } => t_string!(
+            i18n,
+            audits.detail.payout_stuck,
+            employee = employee,
+            phase = payout_phase_label(phase)
+        )
+        .to_string(),
+    }
+}
+
+/// A record a finding is about, in the page's language ("working-day deduction").
+fn record_words(record: AuditedRecord) -> &'static str {
+    let i18n = use_i18n();
+    match record {
+        AuditedRecord::Service => t_string!(i18n, audits.record.service),
+        AuditedRecord::WorkingDay => t_string!(i18n, audits.record.working_day),
+        AuditedRecord::Refund => t_string!(i18n, audits.record.refund),
+    }
+}
+
+/// The invariant a check guards, in the page's language ("Till does not add up").
+fn check_title(check: AuditCheck) -> &'static str {
+    let i18n = use_i18n();
+    match check {
+        AuditCheck::PayoutLines => t_string!(i18n, audits.check.payout_lines),
+        AuditCheck::PayoutTransfer => t_string!(i18n, audits.check.payout_transfer),
+        AuditCheck::RecordClaimedTwice => t_string!(i18n, audits.check.record_claimed_twice),
+        AuditCheck::LineMisplaced => t_string!(i18n, audits.check.line_misplaced),
+        AuditCheck::TransferUnbalanced => t_string!(i18n, audits.check.transfer_unbalanced),
+        AuditCheck::RecordWithoutTransfer => t_string!(i18n, audits.check.record_without_transfer),
+        AuditCheck::PayableMismatch => t_string!(i18n, audits.check.payable_mismatch),
+        AuditCheck::TipsPayableMismatch => t_string!(i18n, audits.check.tips_payable_mismatch),
+        AuditCheck::TillMismatch => t_string!(i18n, audits.check.till_mismatch),
+        AuditCheck::PayoutStuck => t_string!(i18n, audits.check.payout_stuck),
+        AuditCheck::ReturnedPayoutsMismatch => {
+            t_string!(i18n, audits.check.returned_payouts_mismatch)
+        }
+    }
+}
+
+/// A finding's entity type in the page's language; a type this page does not know is shown as
+/// stored.
+fn entity_type_words(entity_type: &str) -> String {
+    let i18n = use_i18n();
+    match entity_type {
+        "payout" => t_string!(i18n, audits.entity_type.payout).to_string(),
+        "service_record" => t_string!(i18n, audits.entity_type.service_record).to_string(),
+        "day_record" => t_string!(i18n, audits.entity_type.day_record).to_string(),
+        "transfer" => t_string!(i18n, audits.entity_type.transfer).to_string(),
+        "employee" => t_string!(i18n, audits.entity_type.employee).to_string(),
+        "studio" => t_string!(i18n, audits.entity_type.studio).to_string(),
+        "till_session" => t_string!(i18n, audits.entity_type.till_session).to_string(),
+        other => other.to_string(),
     }
 }
 

@@ -30,7 +30,20 @@ pub fn PaymentsPage() -> impl IntoView {
                     version = payment.version
                 ).to_string()}</p>
             }.into_any(),
-            Err(error) => view! { <ErrorMessage error/> }.into_any(),
+            // A money rule or the lifecycle refused it (someone else acted first, or the amount
+            // is over what is left): the reason in the page's language.
+            Err(error) => {
+                let text = if let AppError::PaymentConflict {
+                    payment_refusal: Some(reason),
+                    ..
+                } = &error
+                {
+                    Some(payment_refusal_text(*reason))
+                } else {
+                    None
+                };
+                view! { <ErrorMessage error text/> }.into_any()
+            }
         })}
         <Transition fallback=move || view! { <p>{t!(i18n, common.loading)}</p> }>
             {move || Suspend::new(async move {

@@ -103,6 +103,7 @@ fn settlement_refusal_text(reason: SettlementRefusalReason) -> &'static str {
         R::AlreadyFailed => t_string!(i18n, settlements.refusal.already_failed),
         R::Reissued => t_string!(i18n, settlements.refusal.reissued),
         R::WrittenOff => t_string!(i18n, settlements.refusal.written_off),
+        R::CardPaidByAcquirer => t_string!(i18n, settlements.refusal.card_paid_by_acquirer),
     }
 }
 
@@ -271,6 +272,7 @@ fn ActOutcome(act: ServerAction<ActOnSettlementItem>) -> impl IntoView {
                 code,
                 message,
                 item,
+                settlement_refusal,
             }) => {
                 let now = t_string!(
                     i18n,
@@ -281,14 +283,17 @@ fn ActOutcome(act: ServerAction<ActOnSettlementItem>) -> impl IntoView {
                     version = item.version
                 )
                 .to_string();
+                let text =
+                    settlement_refusal.map(|reason| settlement_refusal_text(reason).to_string());
                 let error = AppError::SettlementConflict {
                     code,
                     message,
                     item,
+                    settlement_refusal,
                 };
                 view! {
                     <div class="settlement-conflict">
-                        <ErrorMessage error/>
+                        <ErrorMessage error text/>
                         <p class="hint">{now}</p>
                     </div>
                 }
@@ -395,7 +400,7 @@ fn ItemActions(
 ) -> impl IntoView {
     let (allowed, refused): (Vec<_>, Vec<_>) = SettlementAction::BY_PEOPLE
         .into_iter()
-        .map(|action| (action, item.state.apply(action)))
+        .map(|action| (action, item.kind.apply(item.state, action)))
         .partition(|(_, outcome)| outcome.is_ok());
     let allowed: Vec<SettlementAction> = allowed.into_iter().map(|(action, _)| action).collect();
     let needs_record = allowed.iter().any(|a| a.needs_bank_record());

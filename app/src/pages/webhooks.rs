@@ -113,7 +113,13 @@ fn EndpointCard(
         t_string!(
             i18n,
             webhooks.endpoint.disabled,
-            reason = endpoint.disabled_reason.clone().unwrap_or_default()
+            // Endpoints disabled before the reason was stored as data: its English text.
+            reason = endpoint
+                .disabled_because
+                .clone()
+                .map(disabled_reason_text)
+                .or_else(|| endpoint.disabled_reason.clone())
+                .unwrap_or_default()
         )
         .to_string()
     };
@@ -251,6 +257,24 @@ fn MessageRow(
                 }}
             </td>
         </tr>
+    }
+}
+
+/// Why an endpoint was disabled, in the page's language ("the endpoint answered 410 Gone").
+fn disabled_reason_text(because: EndpointDisabledReason) -> String {
+    let i18n = use_i18n();
+    match because {
+        EndpointDisabledReason::ByCaller { by } => {
+            t_string!(i18n, webhooks.disabled_because.by_caller, by = by).to_string()
+        }
+        EndpointDisabledReason::Gone => t_string!(i18n, webhooks.disabled_because.gone).to_string(),
+        EndpointDisabledReason::FailingTooLong { since, limit_hours } => t_string!(
+            i18n,
+            webhooks.disabled_because.failing_too_long,
+            since = utc_minute(since),
+            hours = limit_hours
+        )
+        .to_string(),
     }
 }
 
