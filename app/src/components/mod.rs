@@ -1066,6 +1066,16 @@ pub fn reconciliation_reason_text(reason: ReconciliationReason) -> String {
     }
 }
 
+/// Why a settlement item failed or needs reconciliation, in the page's language: its reason
+/// as data where it was stored so, else (recorded before) its English text; `None` when none was
+/// recorded. The banner, the settlements page and the employee's transfers all show this.
+pub fn settlement_item_reason(item: &SettlementItem) -> Option<String> {
+    item.reconciliation_reason
+        .clone()
+        .map(reconciliation_reason_text)
+        .or_else(|| item.reason.clone())
+}
+
 /// What an ISO 20022 return reason code means, in the page's language ("account closed").
 pub fn return_code_words(code: ReturnCode) -> &'static str {
     let i18n = use_i18n();
@@ -1101,8 +1111,7 @@ fn SettlementAttention(tick: ReadSignal<u32>) -> impl IntoView {
                                 {items.into_iter().map(|item| view! {
                                     <li>
                                         <strong>{format!("{} {}", item.counterparty, chf(item.amount))}</strong>
-                                        // Reasons recorded before they were stored as data: their English text.
-                                        {match item.reconciliation_reason.clone().map(reconciliation_reason_text).or_else(|| item.reason.clone()) {
+                                        {match settlement_item_reason(&item) {
                                             Some(reason) => format!(" — {}: {reason}", settlement_state_label(item.state)),
                                             None => format!(" — {}", settlement_state_label(item.state)),
                                         }}

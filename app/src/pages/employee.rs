@@ -6,7 +6,7 @@ use super::owner::PayoutTable;
 use super::settlements::countdown;
 use crate::api::{get_employee_summary, list_employees, list_payout_settlements, list_payouts};
 use crate::components::{
-    chf, count, date, reconciliation_reason_text, settlement_state_label, ErrorMessage, ScrollTable,
+    chf, count, date, settlement_item_reason, settlement_state_label, ErrorMessage, ScrollTable,
 };
 use crate::domain::slip::may_download_slips;
 use crate::domain::{SettlementItem, SettlementState};
@@ -87,13 +87,7 @@ pub fn EmployeePage() -> impl IntoView {
 /// with it now.
 fn transfer_status(item: &SettlementItem) -> String {
     let i18n = use_i18n();
-    // Reasons recorded before they were stored as data: their English text.
-    let reason = item
-        .reconciliation_reason
-        .clone()
-        .map(reconciliation_reason_text)
-        .or_else(|| item.reason.clone())
-        .unwrap_or_default();
+    let reason = settlement_item_reason(item).unwrap_or_default();
     match item.state {
         SettlementState::Scheduled => t_string!(
             i18n,

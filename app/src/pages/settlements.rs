@@ -20,8 +20,8 @@ use crate::api::{
     SetEmployeeBankAccount, SetStudioBankAccount,
 };
 use crate::components::{
-    chf, count, date, idempotency_key_for, reconciliation_reason_text, settlement_state_label,
-    skipped_payout_text, state_in_sentence, utc_minute, ErrorMessage,
+    chf, count, date, idempotency_key_for, reconciliation_reason_text, settlement_item_reason,
+    settlement_state_label, skipped_payout_text, state_in_sentence, utc_minute, ErrorMessage,
 };
 use crate::domain::*;
 use crate::i18n::{t, t_string, use_i18n, Locale};
@@ -365,12 +365,8 @@ fn AttentionItem(
         format!("{}, {}", item.counterparty, chf(item.amount)),
     );
     let (expected_on, end_to_end_id) = (item.expected_on, item.end_to_end_id.clone());
-    // Reasons recorded before they were also stored as data show their English text.
-    let reason = match (item.reconciliation_reason.clone(), item.reason.clone()) {
-        (Some(reason), _) => reconciliation_reason_text(reason),
-        (None, Some(text)) => text,
-        (None, None) => t_string!(i18n, settlements.item.no_reason).to_string(),
-    };
+    let reason = settlement_item_reason(&item)
+        .unwrap_or_else(|| t_string!(i18n, settlements.item.no_reason).to_string());
     view! {
         <article class="settlement-item" data-item-id=id data-state=state.as_str() aria-label=label.clone()>
             <h3>
