@@ -327,6 +327,63 @@ test.describe("Settlements", () => {
     );
   });
 
+  test("a statement being imported shows how many of its lines are matched, then what it did", async ({ page }) => {
+    await open(page, "/settlements");
+    await hydrated(page);
+    const messageId = `E2E-PROGRESS-${Date.now()}`;
+    // The server matches a large statement in steps and reports them; here it reports a quarter
+    // of a thousand lines done while the page's import is held back.
+    const at = new Date().toISOString();
+    await page.route("**/api/unfinished_statement_imports*", (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: "application/json",
+        body: JSON.stringify([
+          {
+            statement_id: randomUUID(),
+            studio_id: randomUUID(),
+            kind: "camt.053",
+            message_id: messageId,
+            lines_done: 250,
+            lines_total: 1000,
+            started_at: at,
+            progress_at: at,
+            stalled: false,
+          },
+        ]),
+      }),
+    );
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await page.route("**/api/import_bank_statement*", async (route) => {
+      await held;
+      await route.continue();
+    });
+    const importing = section(page, "Import bank statement");
+    await importing.getByLabel("Bank statement file").setInputFiles({
+      name: "statement.xml",
+      mimeType: "application/xml",
+      buffer: Buffer.from(statement(messageId, ZURICH_IBAN, [["DBIT", 4321, `E2E-NOBODY-${Date.now()}`, null]]), "utf-8"),
+    });
+    const progress = importing.getByTestId("statement-progress");
+    await expect(progress).toContainText(new RegExp(`camt\\.053 ${messageId}: 250 of 1.?000 lines matched \\(25\\s%\\)`), {
+      timeout: UI_TIMEOUT,
+    });
+    const bar = progress.getByRole("progressbar", { name: "Progress of the statement import" });
+    await expect(bar).toHaveAttribute("value", "250");
+    await expect(bar).toHaveAttribute("max", "1000");
+
+    // Released, the real import answers and the progress gives way to its outcome.
+    release();
+    await expect(importing.getByRole("status").filter({ hasText: "imported" })).toContainText(
+      "0 settled, 0 failed, 0 needs reconciliation, 1 unmatched",
+      { timeout: UI_TIMEOUT },
+    );
+    await expect(progress).toHaveCount(0);
+  });
+
   test("an employee sees her bank transfer with its expected date once her payout is committed", async ({
     browser,
     baseURL,

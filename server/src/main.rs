@@ -134,6 +134,16 @@ struct Cli {
         global = true
     )]
     live_feed_max_streams: usize,
+    /// Bank statement imports: lines matched per transaction (each step commits and reports its
+    /// progress; an import stopped part-way continues from the last step when the same file is
+    /// imported again).
+    #[arg(
+        long,
+        env = "PAYOUT_ENGINE_STATEMENT_STEP_LINES",
+        default_value_t = 250,
+        global = true
+    )]
+    statement_step_lines: usize,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -440,6 +450,7 @@ async fn run(cli: Cli, database_url_given: bool) -> anyhow::Result<std::process:
             max_streams: cli.live_feed_max_streams.max(1),
             ..app::engine::feed::LiveFeedSettings::default()
         },
+        statement_step_lines: cli.statement_step_lines.max(1),
         ..EngineSettings::default()
     };
     if let Some(Command::Openapi) = cli.command {
@@ -603,10 +614,26 @@ async fn run(cli: Cli, database_url_given: bool) -> anyhow::Result<std::process:
         Command::ImportStatement { file } => {
             let document = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
+            // Each step's progress on standard error, as exports and audits print theirs.
+            let print_progress = |step: &app::domain::StatementImportProgress| {
+                eprintln!(
+                    "{} {}: {} / {} lines ({} %)",
+                    step.kind,
+                    step.message_id,
+                    rows_text(step.lines_done.unsigned_abs()),
+                    rows_text(step.lines_total.unsigned_abs()),
+                    step.percent()
+                );
+            };
             let result = engine
-                .import_bank_statement(&operator, &document)
+                .import_bank_statement_with_progress(&operator, &document, &print_progress)
                 .await
-                .map_err(|e| anyhow::anyhow!("the statement was not imported: {e}"))?;
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "the statement import stopped: {e} (the steps reported above are kept; \
+                         importing the same file again continues after them)"
+                    )
+                })?;
             if result.duplicate {
                 println!(
                     "{} {} was imported before: nothing changed",

@@ -28,6 +28,7 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
             paths,
             import.layer(DefaultBodyLimit::max(MAX_STATEMENT_BYTES)),
         ))
+        .routes(routes!(unfinished_imports))
         .routes(routes!(dismiss_line))
         .routes(routes!(act_on_item))
         .routes(routes!(employee_bank_account))
@@ -164,6 +165,24 @@ async fn import_statement(
             .engine
             .import_bank_statement(&caller, document)
             .await?,
+    ))
+}
+
+/// The statement imports of the caller's studios that have not finished: going on now
+/// (`lines_done` of `lines_total`, after each step of a few hundred lines) or stopped part-way
+/// (`stalled`; posting the same file again continues it). Oldest first, at most 100.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bank-statements/unfinished",
+    tag = "settlements",
+    responses((status = 200, description = "The unfinished imports with their progress.", body = Vec<StatementImportProgress>), ReadErrors)
+)]
+async fn unfinished_imports(
+    State(state): State<ApiState>,
+    Auth(caller): Auth,
+) -> ApiResult<Json<Vec<StatementImportProgress>>> {
+    Ok(Json(
+        state.engine.unfinished_statement_imports(&caller).await?,
     ))
 }
 

@@ -217,6 +217,7 @@ fn bank_file_writes_the_pain001_and_import_statement_matches_it_once() {
     );
     let camt = dir.path().join("statement.xml");
     std::fs::write(&camt, statement).unwrap();
+    // Standard error: the progress after each step of lines.
     let import = |expected: &str| {
         let output = binary()
             .args(["--database-url", &url, "import-statement"])
@@ -224,15 +225,18 @@ fn bank_file_writes_the_pain001_and_import_statement_matches_it_once() {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{stderr}");
         assert!(stdout.contains(expected), "{stdout}");
+        stderr
     };
-    import("1 lines, 1 settled, 0 failed, 0 need reconciliation, 0 unmatched");
-    import("was imported before: nothing changed");
+    let progress = import("1 lines, 1 settled, 0 failed, 0 need reconciliation, 0 unmatched");
+    assert!(
+        progress.contains("camt.053 CLI-1: 1 / 1 lines (100 %)"),
+        "{progress}"
+    );
+    let progress = import("was imported before: nothing changed");
+    assert!(!progress.contains("lines ("), "{progress}");
     // A file that is not a statement is one clear line and exit code 1.
     assert_clear_failure(
         &[

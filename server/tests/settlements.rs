@@ -1028,3 +1028,185 @@ async fn the_pages_import_takes_a_statement_far_larger_than_a_json_request() {
     let again: Value = import(&app, &xml).await.json().await.unwrap();
     assert_eq!(again["duplicate"], true, "{again}");
 }
+
+/// Makes the database refuse to store statement line `position` (as a full disk would), until
+/// [`let_statement_lines_in`].
+async fn refuse_statement_line(app: &TestApp, position: i64) {
+    let statements = if on_postgres() {
+        vec![
+            format!(
+                "CREATE FUNCTION refuse_statement_line() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN IF NEW.position = {position} THEN RAISE EXCEPTION 'the disk is full'; END IF;
+                 RETURN NEW; END $$"
+            ),
+            "CREATE TRIGGER refuse_statement_line BEFORE INSERT ON bank_statement_lines
+             FOR EACH ROW EXECUTE FUNCTION refuse_statement_line()"
+                .to_string(),
+        ]
+    } else {
+        vec![format!(
+            "CREATE TRIGGER refuse_statement_line BEFORE INSERT ON bank_statement_lines
+             WHEN NEW.position = {position} BEGIN SELECT RAISE(ABORT, 'the disk is full'); END"
+        )]
+    };
+    for sql in statements {
+        db::query(&sql)
+            .execute(app.engine.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+async fn let_statement_lines_in(app: &TestApp) {
+    let sql = if on_postgres() {
+        "DROP TRIGGER refuse_statement_line ON bank_statement_lines"
+    } else {
+        "DROP TRIGGER refuse_statement_line"
+    };
+    db::query(sql)
+        .execute(app.engine.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+#[tokio::test]
+async fn a_statement_is_matched_in_steps_and_an_import_stopped_part_way_continues_where_it_stopped()
+{
+    let app = spawn_app_with(app::engine::EngineSettings {
+        pending_grace: std::time::Duration::ZERO,
+        statement_step_lines: 2,
+        ..app::engine::EngineSettings::default()
+    })
+    .await;
+    assert!(app.engine.seed_demo().await.unwrap().seeded);
+    let zurich = studio_of(&app, "Jonas Keller").await;
+    let file = bank_file(&app, &zurich).await;
+    let items = file["items"].as_array().unwrap().clone();
+    let e2e = |n: usize| items[n]["end_to_end_id"].as_str().unwrap();
+    let amount = |n: usize| items[n]["amount"].as_i64().unwrap();
+    // Five lines, matched two at a time: three transfers settle, one unknown debit, one
+    // transfer debited with another amount.
+    let xml = statement(
+        "STMT-STEPS-1",
+        ZURICH_IBAN,
+        &[
+            ("DBIT", amount(0), vec![(Some(e2e(0)), amount(0), None)]),
+            ("DBIT", amount(1), vec![(Some(e2e(1)), amount(1), None)]),
+            ("DBIT", amount(2), vec![(Some(e2e(2)), amount(2), None)]),
+            ("DBIT", 9990, vec![(Some("UNKNOWN-0009"), 9990, None)]),
+            (
+                "DBIT",
+                amount(3) + 100,
+                vec![(Some(e2e(3)), amount(3) + 100, None)],
+            ),
+        ],
+    );
+
+    // The second step fails on its second line: the first step's two lines stay, the second
+    // step's first line (a settlement) is rolled back with it.
+    refuse_statement_line(&app, 4).await;
+    let stopped = import(&app, &xml).await;
+    assert!(stopped.status().is_server_error(), "{}", stopped.status());
+    assert_eq!(app.count("bank_statement_lines").await, 2);
+    let unfinished = app.get_json("/api/v1/bank-statements/unfinished").await;
+    let unfinished = unfinished.as_array().unwrap();
+    assert_eq!(unfinished.len(), 1, "{unfinished:?}");
+    assert_eq!(unfinished[0]["message_id"], "STMT-STEPS-1");
+    assert_eq!(unfinished[0]["kind"], "camt.053");
+    assert_eq!(unfinished[0]["studio_id"], zurich["id"]);
+    assert_eq!(unfinished[0]["lines_done"], 2);
+    assert_eq!(unfinished[0]["lines_total"], 5);
+    // Stopped, not "going on": the page tells the owner to import the file again.
+    assert_eq!(unfinished[0]["stalled"], true);
+    let overview = app.get_json("/api/v1/settlements").await;
+    assert_eq!(overview["unfinished_imports"][0], unfinished[0]);
+    // Without a failed step, an import counts as going on until its last step is a minute old
+    // (its process ended without a word).
+    let stalled = |app: &TestApp| {
+        let url = app.url("/api/v1/bank-statements/unfinished");
+        let client = app.client.clone();
+        async move {
+            let list: Value = client.get(url).send().await.unwrap().json().await.unwrap();
+            list[0]["stalled"].clone()
+        }
+    };
+    db::query("UPDATE bank_statements SET stopped_at = NULL")
+        .execute(app.engine.pool())
+        .await
+        .unwrap();
+    assert_eq!(stalled(&app).await, false);
+    db::query("UPDATE bank_statements SET progress_at = $1")
+        .bind(chrono::Utc::now() - chrono::Duration::seconds(61))
+        .execute(app.engine.pool())
+        .await
+        .unwrap();
+    assert_eq!(stalled(&app).await, true);
+    let state_of = |overview: &Value, n: usize| {
+        ["in_transit", "recent", "attention"]
+            .iter()
+            .flat_map(|list| items_of(overview, list).iter())
+            .find(|i| i["id"] == items[n]["id"])
+            .map(|i| i["state"].clone())
+            .unwrap_or_else(|| panic!("item {n} is not listed: {overview:#}"))
+    };
+    assert_eq!(state_of(&overview, 0), "settled");
+    assert_eq!(state_of(&overview, 1), "settled");
+    assert_eq!(state_of(&overview, 2), "in_transit");
+
+    // The same file again continues after line 2: nothing is matched twice.
+    let_statement_lines_in(&app).await;
+    let response = import(&app, &xml).await;
+    assert_eq!(response.status(), 200);
+    let result: Value = response.json().await.unwrap();
+    assert_eq!(result["statement_id"], unfinished[0]["statement_id"]);
+    assert_eq!(result["duplicate"], false);
+    assert_eq!(result["lines"], 5);
+    assert_eq!(result["settled"], 3, "{result:#}");
+    assert_eq!(result["unmatched"], 1, "{result:#}");
+    assert_eq!(result["needs_reconciliation"], 1, "{result:#}");
+    assert_eq!(result["duplicates"], 0, "{result:#}");
+    let positions: Vec<i64> =
+        db::query_scalar("SELECT position FROM bank_statement_lines ORDER BY position")
+            .fetch_all(app.engine.pool())
+            .await
+            .unwrap();
+    assert_eq!(positions, vec![1, 2, 3, 4, 5]);
+    let overview = app.get_json("/api/v1/settlements").await;
+    assert_eq!(state_of(&overview, 2), "settled");
+    assert_eq!(state_of(&overview, 3), "needs_reconciliation");
+    assert_eq!(overview["unfinished_imports"], json!([]));
+    assert_eq!(
+        app.get_json("/api/v1/bank-statements/unfinished").await,
+        json!([])
+    );
+    // Finished, it is a duplicate like any file imported before.
+    let again: Value = import(&app, &xml).await.json().await.unwrap();
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["settled"], 3);
+    assert_eq!(app.count("bank_statement_lines").await, 5);
+
+    // The engine tells its caller (the command line) after each step.
+    let steps = std::sync::Mutex::new(Vec::new());
+    let other: Vec<Entry> = (0..5)
+        .map(|n| ("DBIT", 1_000 + n, vec![(None, 1_000 + n, None)]))
+        .collect();
+    let result = app
+        .engine
+        .import_bank_statement_with_progress(
+            &app::engine::access::Caller::operator("test"),
+            &statement("STMT-STEPS-2", ZURICH_IBAN, &other),
+            &|step| {
+                steps
+                    .lock()
+                    .unwrap()
+                    .push((step.lines_done, step.lines_total, step.percent()))
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.lines, 5);
+    assert_eq!(
+        steps.into_inner().unwrap(),
+        vec![(2, 5, 40), (4, 5, 80), (5, 5, 100)]
+    );
+}

@@ -919,6 +919,13 @@ pub async fn get_settlement_overview() -> Result<SettlementOverview, AppError> {
     answer(engine()?.settlement_overview(&caller()?).await)
 }
 
+/// The statement imports of the caller's studios that have not finished (how many lines of
+/// how many are matched): the settlements page polls it while its import goes on.
+#[server(output = JsonText)]
+pub async fn unfinished_statement_imports() -> Result<Vec<StatementImportProgress>, AppError> {
+    answer(engine()?.unfinished_statement_imports(&caller()?).await)
+}
+
 /// Writes a studio's pain.001 bank file of its scheduled bank payouts; `execution_date` is
 /// YYYY-MM-DD or empty (the next bank business day).
 #[server(output = JsonText)]

@@ -747,6 +747,10 @@ pub struct SettlementOverview {
     pub unmatched_lines: Vec<StatementLine>,
     /// Sum in transit (scheduled + in transit), Rappen.
     pub in_transit_total: Rappen,
+    /// Statement imports not finished: going on now, or stopped part-way (importing the same
+    /// file again continues them), oldest first.
+    #[serde(default)]
+    pub unfinished_imports: Vec<StatementImportProgress>,
 }
 
 /// `POST /api/v1/settlements/items/{id}/actions`.
@@ -878,6 +882,51 @@ pub struct StatementImport {
     pub unmatched: i64,
     /// Lines already matched by an earlier statement.
     pub duplicates: i64,
+}
+
+/// How far the import of one bank statement is. A statement is matched in steps of a few
+/// hundred lines, each committed on its own, so this is what another reader (the settlements
+/// page, a second request) sees while it goes on, and what the command line prints after each
+/// step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct StatementImportProgress {
+    /// The import.
+    pub statement_id: BankStatementId,
+    /// The studio whose account the statement is of.
+    pub studio_id: StudioId,
+    /// "camt.053" or "camt.054".
+    pub kind: String,
+    /// The file's message id.
+    pub message_id: String,
+    /// Lines matched and stored so far.
+    pub lines_done: i64,
+    /// Lines of the file (one per transaction; an entry without details is one line).
+    pub lines_total: i64,
+    /// When the import started (UTC).
+    pub started_at: DateTime<Utc>,
+    /// When its last step committed (UTC).
+    pub progress_at: DateTime<Utc>,
+    /// True when an unfinished import stopped: a step failed, or it has not moved for
+    /// [`STATEMENT_IMPORT_STALLS_AFTER_SECS`] (its process ended). Importing the same file again
+    /// continues it from the line after `lines_done`; nothing is matched twice.
+    pub stalled: bool,
+}
+
+/// Seconds without a finished step after which an unfinished statement import counts as
+/// stopped ([`StatementImportProgress::stalled`]); a step of a few hundred lines takes well
+/// under a second.
+pub const STATEMENT_IMPORT_STALLS_AFTER_SECS: i64 = 60;
+
+impl StatementImportProgress {
+    /// Percent of the lines done, 0 to 100 (100 for a file without lines).
+    pub fn percent(&self) -> i64 {
+        if self.lines_total <= 0 {
+            100
+        } else {
+            self.lines_done.clamp(0, self.lines_total) * 100 / self.lines_total
+        }
+    }
 }
 
 /// The bank details of an employee (for bank payouts) or a studio (the paying account).

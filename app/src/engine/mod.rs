@@ -70,6 +70,10 @@ pub struct EngineSettings {
     pub webhooks: webhooks::WebhookSettings,
     /// The live feed of domain events (server-sent events).
     pub live_feed: feed::LiveFeedSettings,
+    /// Lines of a bank statement matched per transaction ([`Engine::import_bank_statement`]):
+    /// each step commits, shows the import's progress and lets other writers take their turn
+    /// (a month of a studio is a few hundred lines; a 10 MiB file about 20,000).
+    pub statement_step_lines: usize,
 }
 
 impl Default for EngineSettings {
@@ -86,6 +90,7 @@ impl Default for EngineSettings {
             login_limits: auth::LoginLimits::default(),
             webhooks: webhooks::WebhookSettings::default(),
             live_feed: feed::LiveFeedSettings::default(),
+            statement_step_lines: 250,
         }
     }
 }

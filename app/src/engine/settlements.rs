@@ -546,6 +546,7 @@ impl Engine {
         .fetch_all(&mut conn)
         .await
         .map_err(db_error("reading unmatched statement lines"))?;
+        let unfinished_imports = self.unfinished_imports_on(&mut conn, caller).await?;
         Ok(SettlementOverview {
             attention: to_items(attention)?,
             in_transit: to_items(in_transit)?,
@@ -553,6 +554,7 @@ impl Engine {
             batches,
             unmatched_lines,
             in_transit_total,
+            unfinished_imports,
         })
     }
 
@@ -1330,14 +1332,36 @@ impl Engine {
     /// A line already matched by an earlier statement counts as a duplicate. Everything else is
     /// listed for manual matching.
     ///
+    /// The lines are matched in steps of [`super::EngineSettings::statement_step_lines`], each
+    /// step one transaction that stores its lines, their matches and the import's progress
+    /// together (a statement of one step is imported whole or not at all, as before). An import
+    /// that stopped part-way is listed in [`SettlementOverview::unfinished_imports`]; importing
+    /// the same file again continues it from the next line, so no line is matched twice.
+    ///
     /// Errors: 403 without [`Permission::ManageSettlements`]; 422 `invalid_statement` (not a
     /// camt.053/054, with the parser's reason), `unknown_account` (the statement is not of a
-    /// studio's account the caller sees), 413-like 422 `statement_too_large`.
-    #[tracing::instrument(skip_all)]
+    /// studio's account the caller sees), 413-like 422 `statement_too_large`; a step's database
+    /// failure as 503/500, with the steps before it kept.
     pub async fn import_bank_statement(
         &self,
         caller: &Caller,
         document: &str,
+    ) -> Result<StatementImport, AppError> {
+        self.import_bank_statement_with_progress(caller, document, &|_| {})
+            .await
+    }
+
+    /// [`Engine::import_bank_statement`], calling `progress` after each step has committed (the
+    /// command line prints it). The statement's row records the same, so the settlements page
+    /// shows it to anyone while the import goes on.
+    ///
+    /// Errors: those of [`Engine::import_bank_statement`].
+    #[tracing::instrument(skip_all)]
+    pub async fn import_bank_statement_with_progress(
+        &self,
+        caller: &Caller,
+        document: &str,
+        progress: &(dyn Fn(&StatementImportProgress) + Send + Sync),
     ) -> Result<StatementImport, AppError> {
         caller.require(Permission::ManageSettlements)?;
         if document.len() > MAX_STATEMENT_BYTES {
@@ -1376,118 +1400,280 @@ impl Engine {
             })
         })?;
         let sha256 = hex::encode(Sha256::digest(document.as_bytes()));
-        let mut tx = self.begin_write().await?;
-        let earlier: Option<String> = db::query_scalar(
-            "SELECT result FROM bank_statements WHERE studio_id = $1 AND sha256 = $2",
-        )
-        .bind(studio)
-        .bind(&sha256)
-        .fetch_optional(&mut tx)
-        .await
-        .map_err(db_error("looking for an earlier import"))?;
-        if let Some(earlier) = earlier {
-            let mut result: StatementImport = idempotency::decode(200, &earlier)?;
-            result.duplicate = true;
-            return Ok(result);
-        }
-        let statement_id = BankStatementId::generate();
         let kind = match statement.kind {
             camt::StatementKind::Camt053 => "camt.053",
             camt::StatementKind::Camt054 => "camt.054",
         };
-        let mut result = StatementImport {
-            statement_id,
-            duplicate: false,
-            kind: kind.into(),
-            message_id: statement.message_id.clone(),
-            lines: 0,
-            settled: 0,
-            failed: 0,
-            needs_reconciliation: 0,
-            unmatched: 0,
-            duplicates: 0,
-        };
-        let at = now();
-        db::query(
-            "INSERT INTO bank_statements (id, studio_id, sha256, kind, message_id, account, imported_at, imported_by, result)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{}')",
-        )
-        .bind(statement_id)
-        .bind(studio)
-        .bind(&sha256)
-        .bind(kind)
-        .bind(&statement.message_id)
-        .bind(&account)
-        .bind(at)
-        .bind(caller.actor())
-        .execute(&mut tx)
-        .await
-        .map_err(db_error("storing the statement"))?;
-        let today = business_date(at);
-        let mut position: i64 = 0;
-        for entry in &statement.entries {
-            for line in lines_of(entry) {
-                position += 1;
-                result.lines += 1;
-                let matched = self
-                    .match_line(&mut tx, caller, studio, &line, today, &mut result)
-                    .await?;
-                db::query(
-                    "INSERT INTO bank_statement_lines (id, statement_id, position, direction, reversal, amount, currency,
-                            end_to_end_id, reference, counterparty, booked_on, return_reason, match_state, item_id, batch_id, explanation,
-                            reconciliation_reason)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        let lines: Vec<Line> = statement.entries.iter().flat_map(lines_of).collect();
+        let lines_total = i64::try_from(lines.len()).map_err(|_| AppError::Internal {
+            message: "the statement has more lines than can be counted".into(),
+        })?;
+        let step = self.settings().statement_step_lines.max(1);
+        // Whether a step of this call committed: an import that only found the file finished
+        // is a duplicate.
+        let mut changed = false;
+        loop {
+            let mut tx = self.begin_write().await?;
+            let stored: Option<StoredImport> = db::query_as(
+                "SELECT id, result, lines_done, finished_at IS NOT NULL AS finished, imported_at
+                 FROM bank_statements WHERE studio_id = $1 AND sha256 = $2",
+            )
+            .bind(studio)
+            .bind(&sha256)
+            .fetch_optional(&mut tx)
+            .await
+            .map_err(db_error("looking for an earlier import"))?;
+            let (statement_id, mut result, lines_done, started_at) = match stored {
+                Some(stored) if stored.finished => {
+                    let mut result: StatementImport = idempotency::decode(200, &stored.result)?;
+                    result.duplicate = !changed;
+                    return Ok(result);
+                }
+                Some(stored) => {
+                    let result: StatementImport = idempotency::decode(200, &stored.result)?;
+                    (stored.id, result, stored.lines_done, stored.imported_at)
+                }
+                None => {
+                    let statement_id = BankStatementId::generate();
+                    let result = StatementImport {
+                        statement_id,
+                        duplicate: false,
+                        kind: kind.into(),
+                        message_id: statement.message_id.clone(),
+                        lines: 0,
+                        settled: 0,
+                        failed: 0,
+                        needs_reconciliation: 0,
+                        unmatched: 0,
+                        duplicates: 0,
+                    };
+                    let at = now();
+                    db::query(
+                        "INSERT INTO bank_statements (id, studio_id, sha256, kind, message_id, account, imported_at,
+                                imported_by, result, lines_total, lines_done, progress_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $7)",
+                    )
+                    .bind(statement_id)
+                    .bind(studio)
+                    .bind(&sha256)
+                    .bind(kind)
+                    .bind(&statement.message_id)
+                    .bind(&account)
+                    .bind(at)
+                    .bind(caller.actor())
+                    .bind(idempotency::encode(&result)?)
+                    .bind(lines_total)
+                    .execute(&mut tx)
+                    .await
+                    .map_err(db_error("storing the statement"))?;
+                    (statement_id, result, 0, at)
+                }
+            };
+            let step_lines = usize::try_from(lines_done)
+                .ok()
+                .and_then(|done| lines.get(done..(done + step).min(lines.len())))
+                .ok_or_else(|| {
+                    tracing::error!(statement = %statement_id, lines_done, lines_total, "the stored progress is past the file's lines");
+                    AppError::Internal {
+                        message: "the statement's stored progress does not fit the file; it is logged on the server".into(),
+                    }
+                })?;
+            let stepped = self
+                .import_step(
+                    &mut tx,
+                    caller,
+                    studio,
+                    statement_id,
+                    lines_done,
+                    step_lines,
+                    &mut result,
                 )
-                .bind(StatementLineId::generate())
-                .bind(statement_id)
-                .bind(position)
-                .bind(match line.direction {
-                    Direction::Credit => "credit",
-                    Direction::Debit => "debit",
-                })
-                .bind(line.reversal)
-                .bind(line.amount)
-                .bind(&line.currency)
-                .bind(&line.end_to_end_id)
-                .bind(&line.reference)
-                .bind(&line.counterparty)
-                .bind(line.booked_on)
-                .bind(&line.return_reason)
-                .bind(matched.state)
-                .bind(matched.item)
-                .bind(matched.batch)
-                .bind(matched.reason.as_ref().map(ReconciliationReason::explanation))
-                .bind(matched.reason.map(sqlx::types::Json))
-                .execute(&mut tx)
-                .await
-                .map_err(db_error("storing a statement line"))?;
+                .await;
+            if let Err(error) = stepped {
+                // The step rolls back; the steps before it stay, and the row says it stopped.
+                drop(tx);
+                if lines_done > 0 {
+                    tracing::error!(statement = %statement_id, lines_done, lines_total, %error,
+                        "the statement import stopped part-way; importing the same file again continues it");
+                    self.record_import_stopped(statement_id).await;
+                }
+                return Err(error);
             }
-        }
-        db::query("UPDATE bank_statements SET result = $2 WHERE id = $1")
+            let lines_done = lines_done + step_lines.len() as i64;
+            let finished = lines_done == lines_total;
+            let at = now();
+            db::query(
+                "UPDATE bank_statements SET result = $2, lines_done = $3, progress_at = $4,
+                        finished_at = CASE WHEN $5 THEN $4 ELSE NULL END, stopped_at = NULL
+                 WHERE id = $1",
+            )
             .bind(statement_id)
             .bind(idempotency::encode(&result)?)
+            .bind(lines_done)
+            .bind(at)
+            .bind(finished)
             .execute(&mut tx)
             .await
-            .map_err(db_error("storing the import's result"))?;
-        access::record(
-            &mut tx,
-            caller,
-            Activity {
-                action: "bank_statement.import",
-                entity_type: "bank_statement",
-                entity_id: Some(statement_id.to_string()),
-                studio_id: Some(studio),
-                idempotency_key: None,
-            },
-            None::<&()>,
-            Some(&result),
-        )
-        .await?;
-        tx.commit()
+            .map_err(db_error("storing the import's progress"))?;
+            if finished {
+                access::record(
+                    &mut tx,
+                    caller,
+                    Activity {
+                        action: "bank_statement.import",
+                        entity_type: "bank_statement",
+                        entity_id: Some(statement_id.to_string()),
+                        studio_id: Some(studio),
+                        idempotency_key: None,
+                    },
+                    None::<&()>,
+                    Some(&result),
+                )
+                .await?;
+            }
+            tx.commit()
+                .await
+                .map_err(db_error("committing a step of the statement import"))?;
+            changed = true;
+            progress(&StatementImportProgress {
+                statement_id,
+                studio_id: studio,
+                kind: kind.into(),
+                message_id: statement.message_id.clone(),
+                lines_done,
+                lines_total,
+                started_at,
+                progress_at: at,
+                stalled: false,
+            });
+            if finished {
+                tracing::info!(statement = %statement_id, lines = result.lines, settled = result.settled, failed = result.failed, unmatched = result.unmatched, "bank statement imported");
+                return Ok(result);
+            }
+        }
+    }
+
+    /// Marks an unfinished import as stopped (a step failed), so the page says so at once. A
+    /// failure to mark it is logged: the import then shows as stopped a minute later anyway.
+    async fn record_import_stopped(&self, statement_id: BankStatementId) {
+        let marked = async {
+            let mut tx = self.begin_write().await?;
+            db::query("UPDATE bank_statements SET stopped_at = $2 WHERE id = $1")
+                .bind(statement_id)
+                .bind(now())
+                .execute(&mut tx)
+                .await
+                .map_err(db_error("recording that the statement import stopped"))?;
+            tx.commit()
+                .await
+                .map_err(db_error("recording that the statement import stopped"))
+        }
+        .await;
+        if let Err(error) = marked {
+            tracing::error!(statement = %statement_id, %error, "could not record that the statement import stopped");
+        }
+    }
+
+    /// One step of a statement import: matches and stores `lines`, the first of them at
+    /// position `lines_before + 1`, counting into `result`.
+    #[allow(clippy::too_many_arguments)]
+    async fn import_step(
+        &self,
+        tx: &mut DbTransaction,
+        caller: &Caller,
+        studio: StudioId,
+        statement_id: BankStatementId,
+        lines_before: i64,
+        lines: &[Line],
+        result: &mut StatementImport,
+    ) -> Result<(), AppError> {
+        let today = business_date(now());
+        for (position, line) in (lines_before + 1..).zip(lines) {
+            result.lines += 1;
+            let matched = self
+                .match_line(tx, caller, studio, line, today, result)
+                .await?;
+            db::query(
+                "INSERT INTO bank_statement_lines (id, statement_id, position, direction, reversal, amount, currency,
+                        end_to_end_id, reference, counterparty, booked_on, return_reason, match_state, item_id, batch_id, explanation,
+                        reconciliation_reason)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            )
+            .bind(StatementLineId::generate())
+            .bind(statement_id)
+            .bind(position)
+            .bind(match line.direction {
+                Direction::Credit => "credit",
+                Direction::Debit => "debit",
+            })
+            .bind(line.reversal)
+            .bind(line.amount)
+            .bind(&line.currency)
+            .bind(&line.end_to_end_id)
+            .bind(&line.reference)
+            .bind(&line.counterparty)
+            .bind(line.booked_on)
+            .bind(&line.return_reason)
+            .bind(matched.state)
+            .bind(matched.item)
+            .bind(matched.batch)
+            .bind(matched.reason.as_ref().map(ReconciliationReason::explanation))
+            .bind(matched.reason.map(sqlx::types::Json))
+            .execute(&mut *tx)
             .await
-            .map_err(db_error("committing the statement import"))?;
-        tracing::info!(statement = %statement_id, lines = result.lines, settled = result.settled, failed = result.failed, unmatched = result.unmatched, "bank statement imported");
-        Ok(result)
+            .map_err(db_error("storing a statement line"))?;
+        }
+        Ok(())
+    }
+
+    /// The statement imports of the caller's studios that have not finished, oldest first:
+    /// the settlements page shows them (and polls them while its own import goes on).
+    ///
+    /// Errors: 403 without [`Permission::ReadSettlements`]; 503/500 when the database fails.
+    pub async fn unfinished_statement_imports(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<StatementImportProgress>, AppError> {
+        caller.require(Permission::ReadSettlements)?;
+        let mut conn = self
+            .pool()
+            .acquire()
+            .await
+            .map_err(db_error("reading statement imports"))?;
+        self.unfinished_imports_on(&mut conn, caller).await
+    }
+
+    async fn unfinished_imports_on(
+        &self,
+        conn: &mut db::DbConnection,
+        caller: &Caller,
+    ) -> Result<Vec<StatementImportProgress>, AppError> {
+        let rows: Vec<UnfinishedImportRow> = db::query_as(format!(
+            "SELECT s.id, s.studio_id, s.kind, s.message_id, s.lines_done, s.lines_total, s.imported_at,
+                    COALESCE(s.progress_at, s.imported_at) AS progress_at, s.stopped_at
+             FROM bank_statements s WHERE s.finished_at IS NULL AND {}
+             ORDER BY s.imported_at, s.id LIMIT 100",
+            studio_condition(self.backend(), "s.studio_id", 1)
+        ))
+        .bind(caller.studio_filter())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error("reading unfinished statement imports"))?;
+        let stalled_before = now() - chrono::Duration::seconds(STATEMENT_IMPORT_STALLS_AFTER_SECS);
+        Ok(rows
+            .into_iter()
+            .map(|row| StatementImportProgress {
+                statement_id: row.id,
+                studio_id: row.studio_id,
+                kind: row.kind,
+                message_id: row.message_id,
+                lines_done: row.lines_done,
+                lines_total: row.lines_total,
+                started_at: row.imported_at,
+                progress_at: row.progress_at,
+                stalled: row.stopped_at.is_some() || row.progress_at < stalled_before,
+            })
+            .collect())
     }
 
     /// Matches an acquirer's credit (no end-to-end id of ours) to an open card settlement batch
@@ -2046,6 +2232,31 @@ impl Engine {
             }
         }
     }
+}
+
+/// A statement's row, as an import finds it.
+#[derive(sqlx::FromRow)]
+struct StoredImport {
+    id: BankStatementId,
+    /// The import's [`StatementImport`] so far, as JSON.
+    result: String,
+    lines_done: i64,
+    finished: bool,
+    imported_at: DateTime<Utc>,
+}
+
+/// An unfinished import's row ([`Engine::unfinished_statement_imports`]).
+#[derive(sqlx::FromRow)]
+struct UnfinishedImportRow {
+    id: BankStatementId,
+    studio_id: StudioId,
+    kind: String,
+    message_id: String,
+    lines_done: i64,
+    lines_total: i64,
+    imported_at: DateTime<Utc>,
+    progress_at: DateTime<Utc>,
+    stopped_at: Option<DateTime<Utc>>,
 }
 
 /// How a statement line was matched: its state ("matched", "unmatched", "mismatch",

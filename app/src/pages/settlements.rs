@@ -16,8 +16,8 @@
 
 use crate::api::{
     get_settlement_overview, list_employees, list_studios, settlement_action_name,
-    ActOnSettlementItem, CreateBankFile, DismissStatementLine, ImportBankStatement,
-    SetEmployeeBankAccount, SetStudioBankAccount,
+    unfinished_statement_imports, ActOnSettlementItem, CreateBankFile, DismissStatementLine,
+    ImportBankStatement, SetEmployeeBankAccount, SetStudioBankAccount,
 };
 use crate::components::{
     chf, count, date, idempotency_key_for, reconciliation_reason_text, settlement_item_reason,
@@ -231,7 +231,7 @@ fn Settlements() -> impl IntoView {
             })}
         </Transition>
         <BankFiles overview studios write=actions.write/>
-        <ImportStatement import=actions.import/>
+        <ImportStatement overview import=actions.import/>
         <UnmatchedLines overview dismiss=actions.dismiss/>
         <BankDetails studios/>
     }
@@ -700,13 +700,86 @@ fn BatchTable(batches: Vec<SettlementBatch>, studios: Vec<Studio>) -> impl IntoV
     .into_any()
 }
 
+/// "camt.053 MSG-1: 250 of 1,000 lines matched (25 %)": an import's progress.
+fn import_progress_text(progress: &StatementImportProgress) -> String {
+    let i18n = use_i18n();
+    t_string!(
+        i18n,
+        settlements.import.progress,
+        kind = progress.kind.clone(),
+        id = progress.message_id.clone(),
+        done = count(progress.lines_done),
+        total = count(progress.lines_total),
+        percent = progress.percent()
+    )
+    .to_string()
+}
+
+/// An unfinished import the overview lists: going on (someone else's, or this page's before it
+/// was reloaded) or stopped part-way, with what to do about it.
+fn unfinished_import_text(progress: &StatementImportProgress) -> String {
+    let i18n = use_i18n();
+    if progress.stalled {
+        t_string!(
+            i18n,
+            settlements.import.stalled,
+            kind = progress.kind.clone(),
+            id = progress.message_id.clone(),
+            done = count(progress.lines_done),
+            total = count(progress.lines_total),
+            started = utc_minute(progress.started_at)
+        )
+        .to_string()
+    } else {
+        t_string!(
+            i18n,
+            settlements.import.running,
+            kind = progress.kind.clone(),
+            id = progress.message_id.clone(),
+            done = count(progress.lines_done),
+            total = count(progress.lines_total),
+            percent = progress.percent()
+        )
+        .to_string()
+    }
+}
+
 /// The statement import: a file read in the browser and sent as text, or the XML pasted (the
-/// way that also works without JavaScript).
+/// way that also works without JavaScript). While it goes on, the unfinished imports are read
+/// twice a second: the server commits the lines in steps and records how many are done.
 #[component]
-fn ImportStatement(import: ServerAction<ImportBankStatement>) -> impl IntoView {
+fn ImportStatement(
+    overview: Resource<Result<SettlementOverview, AppError>>,
+    import: ServerAction<ImportBankStatement>,
+) -> impl IntoView {
     // Why the chosen file could not be read (the browser's side; the server's refusals are in
     // the action's value).
     let unreadable = RwSignal::new(None::<AppError>);
+    let tick = RwSignal::new(0_u32);
+    Effect::new(move |_| {
+        if import.pending().get() {
+            match set_interval_with_handle(
+                move || tick.update(|t| *t += 1),
+                std::time::Duration::from_millis(500),
+            ) {
+                Ok(handle) => on_cleanup(move || handle.clear()),
+                Err(error) => {
+                    leptos::logging::warn!("the import's progress cannot be followed: {error:?}")
+                }
+            }
+        }
+    });
+    // Only read while this page's import goes on (the overview lists the others).
+    let running = Resource::new(
+        move || (import.pending().get(), tick.get()),
+        |(pending, _)| async move {
+            if pending {
+                Some(unfinished_statement_imports().await)
+            } else {
+                None
+            }
+        },
+    );
     let i18n = use_i18n();
     view! {
         <section class="statement-import" aria-labelledby="import-heading">
@@ -728,8 +801,51 @@ fn ImportStatement(import: ServerAction<ImportBankStatement>) -> impl IntoView {
                     <button type="submit" disabled=move || import.pending().get()>{t!(i18n, settlements.import.submit)}</button>
                 </ActionForm>
             </details>
-            {move || import.pending().get().then(|| view! { <p class="hint" role="status">{t!(i18n, settlements.import.importing)}</p> })}
+            {move || import.pending().get().then(|| {
+                // The import that moved last is taken as this page's: another one going on at
+                // the same time is listed below from the overview.
+                let latest = match running.get() {
+                    Some(Some(Ok(list))) => list
+                        .into_iter()
+                        .filter(|p| !p.stalled)
+                        .max_by_key(|p| p.progress_at),
+                    // Not read yet, or the read failed: the import's own answer will tell.
+                    Some(Some(Err(_)) | None) | None => None,
+                };
+                let label = t_string!(i18n, settlements.import.progress_label);
+                view! {
+                    <p class="statement-progress" role="status" data-testid="statement-progress">
+                        {t!(i18n, settlements.import.importing)}" "
+                        {match &latest {
+                            Some(p) => view! {
+                                <progress max=p.lines_total.max(1).to_string() value=p.lines_done.to_string() aria-label=label></progress>
+                            }.into_any(),
+                            // Indeterminate until the first step has committed.
+                            None => view! { <progress aria-label=label></progress> }.into_any(),
+                        }}
+                        " "{latest.as_ref().map(import_progress_text)}
+                    </p>
+                }
+            })}
             {move || unreadable.get().map(|error| view! { <ErrorMessage error/> })}
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let unfinished = match overview.await {
+                        Ok(overview) => overview.unfinished_imports,
+                        // The overview's own error shows at the top of the page.
+                        Err(_) => Vec::new(),
+                    };
+                    (!unfinished.is_empty()).then(|| view! {
+                        <ul class="unfinished-imports" data-testid="unfinished-imports">
+                            {unfinished.iter().map(|p| view! {
+                                <li class:notice=!p.stalled class:error=p.stalled data-statement-id=p.statement_id.to_string()>
+                                    {unfinished_import_text(p)}
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    })
+                })}
+            </Transition>
             {move || import.value().get().map(|result| match result {
                 Ok(outcome) if outcome.duplicate => view! {
                     <p class="notice" role="status" data-statement-id=outcome.statement_id.to_string()>
