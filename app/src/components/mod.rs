@@ -798,6 +798,31 @@ pub fn date(day: chrono::NaiveDate) -> String {
     format_date(current_language(), day)
 }
 
+/// A counter that goes up twice a second while `active()` is true: a page reads a long
+/// operation's recorded progress again on each tick (the audit run's checks, a statement
+/// import's lines). The timer stops when `active()` turns false or the page goes away; `what`
+/// names the operation in the browser's console if no timer can be set.
+pub fn ticks_while(
+    active: impl Fn() -> bool + Send + Sync + 'static,
+    what: &'static str,
+) -> RwSignal<u32> {
+    let tick = RwSignal::new(0_u32);
+    Effect::new(move |_| {
+        if active() {
+            match set_interval_with_handle(
+                move || tick.update(|t| *t += 1),
+                std::time::Duration::from_millis(500),
+            ) {
+                Ok(handle) => on_cleanup(move || handle.clear()),
+                Err(error) => {
+                    leptos::logging::warn!("the progress of {what} cannot be followed: {error:?}")
+                }
+            }
+        }
+    });
+    tick
+}
+
 /// A count with the page language's grouping: `1'234`.
 pub fn count(n: impl Into<i64>) -> String {
     format_count(current_language(), n.into())

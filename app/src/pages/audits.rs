@@ -3,7 +3,9 @@
 //! not arrive.
 
 use crate::api::{alert_problems, get_audit_report, list_audit_runs, RunAuditNow};
-use crate::components::{chf, date, payout_phase_label, utc_minute, AttentionBanner, ErrorMessage};
+use crate::components::{
+    chf, date, payout_phase_label, ticks_while, utc_minute, AttentionBanner, ErrorMessage,
+};
 use crate::domain::*;
 use crate::i18n::{t, t_string, use_i18n};
 use leptos::prelude::*;
@@ -14,20 +16,7 @@ pub fn AuditsPage() -> impl IntoView {
     let run = ServerAction::<RunAuditNow>::new();
     // While a run started here goes on, the list of runs is read twice a second: the running
     // run's row shows how many of its checks are done.
-    let tick = RwSignal::new(0_u32);
-    Effect::new(move |_| {
-        if run.pending().get() {
-            match set_interval_with_handle(
-                move || tick.update(|t| *t += 1),
-                std::time::Duration::from_millis(500),
-            ) {
-                Ok(handle) => on_cleanup(move || handle.clear()),
-                Err(error) => {
-                    leptos::logging::warn!("the audit's progress cannot be followed: {error:?}")
-                }
-            }
-        }
-    });
+    let tick = ticks_while(move || run.pending().get(), "the audit");
     let runs = Resource::new(
         move || (run.version().get(), tick.get()),
         |_| list_audit_runs(),

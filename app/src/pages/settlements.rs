@@ -21,7 +21,8 @@ use crate::api::{
 };
 use crate::components::{
     chf, count, date, idempotency_key_for, reconciliation_reason_text, settlement_item_reason,
-    settlement_state_label, skipped_payout_text, state_in_sentence, utc_minute, ErrorMessage,
+    settlement_state_label, skipped_payout_text, state_in_sentence, ticks_while, utc_minute,
+    ErrorMessage,
 };
 use crate::domain::*;
 use crate::i18n::{t, t_string, use_i18n, Locale};
@@ -755,20 +756,7 @@ fn ImportStatement(
     // Why the chosen file could not be read (the browser's side; the server's refusals are in
     // the action's value).
     let unreadable = RwSignal::new(None::<AppError>);
-    let tick = RwSignal::new(0_u32);
-    Effect::new(move |_| {
-        if import.pending().get() {
-            match set_interval_with_handle(
-                move || tick.update(|t| *t += 1),
-                std::time::Duration::from_millis(500),
-            ) {
-                Ok(handle) => on_cleanup(move || handle.clear()),
-                Err(error) => {
-                    leptos::logging::warn!("the import's progress cannot be followed: {error:?}")
-                }
-            }
-        }
-    });
+    let tick = ticks_while(move || import.pending().get(), "the statement import");
     // Only read while this page's import goes on (the overview lists the others).
     let running = Resource::new(
         move || (import.pending().get(), tick.get()),
