@@ -246,7 +246,7 @@ enum Command {
         seed: u64,
         /// Most events the inbox worker applies in one transaction. Like the server's worker,
         /// it starts with rounds of 500 and doubles them while a backlog fills them, up to this
-        /// (the server's cap is 5,000: larger rounds apply faster but hold the writer longer).
+        /// (the server's cap is 10,000: larger rounds apply faster but hold the writer longer).
         #[arg(long, default_value_t = app::engine::payments::INBOX_BATCH_MAX as u32,
               value_parser = clap::value_parser!(u32).range(1..=10_000))]
         round_events: u32,

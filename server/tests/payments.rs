@@ -587,6 +587,84 @@ async fn an_operators_action_applies_the_parked_events_it_unblocks() {
     );
 }
 
+/// The worker decides a round on a snapshot, outside the writer's turn (SQLite); an operator who
+/// cancels the payment in between must not be written over: the round is decided again and the
+/// late capture is parked, not posted.
+#[tokio::test]
+async fn a_round_decided_before_an_operators_action_is_decided_again_not_written_over_it() {
+    let app = spawn_demo_app().await;
+    let studio = studio(&app).await;
+    deliver_batch(
+        &app,
+        vec![event(&studio, "pay-race", "authorized", 5_000, 0)],
+    )
+    .await;
+    app.drain_payment_inbox().await;
+    let payment = payment_of(&app, "pay-race").await;
+    assert_eq!(payment["state"], "processing");
+    let sales_before = balance(&app, &studio, "card_sales").await;
+
+    deliver_batch(&app, vec![event(&studio, "pay-race", "captured", 5_000, 1)]).await;
+    let plan = app
+        .engine
+        .plan_inbox_round(500)
+        .await
+        .expect("a snapshot")
+        .expect("the capture is waiting");
+    assert_eq!(plan.events(), 1);
+
+    let actions = format!(
+        "/api/v1/payments/{}/actions",
+        payment["id"].as_str().expect("id")
+    );
+    let cancelled = app
+        .post(
+            &actions,
+            &new_key(),
+            &json!({ "action": "cancelled", "expected_version": payment["version"] }),
+        )
+        .await;
+    assert_eq!(cancelled.status(), 200);
+
+    let taken = app
+        .engine
+        .write_planned_round(plan)
+        .await
+        .expect("the round is written");
+    assert_eq!(taken, 1, "the round still takes the capture");
+    let after = payment_of(&app, "pay-race").await;
+    assert_eq!(
+        (&after["state"], &after["captured"]),
+        (&json!("cancelled"), &json!(0)),
+        "the operator's cancellation stands: {after}"
+    );
+    assert_eq!(
+        balance(&app, &studio, "card_sales").await,
+        sales_before,
+        "nothing was captured"
+    );
+    let parked = app.get_json("/api/v1/payment-events?status=parked").await;
+    let parked = parked.as_array().expect("a list");
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    assert_eq!(parked[0]["event_type"], "captured");
+    assert!(
+        parked[0]["reason"]
+            .as_str()
+            .expect("a reason")
+            .contains("cancelled"),
+        "{}",
+        parked[0]
+    );
+    assert_eq!(
+        app.engine
+            .process_payment_inbox(500)
+            .await
+            .expect("a round"),
+        0,
+        "nothing is left waiting"
+    );
+}
+
 /// 10,000 requests in flight together, each of 2,000 events delivered five times: every event is
 /// stored once, applied once and posted once.
 #[tokio::test]

@@ -12,7 +12,11 @@
 //! SKIP LOCKED` on PostgreSQL, so several workers share the inbox), loads their payments, applies
 //! each event with the shared state machine ([`PaymentBook::apply`]) in memory, and writes the
 //! outcome back set-based in the same transaction: payments (upsert), ledger transfers and
-//! postings, outbox events, and the events' new status. An event that cannot apply is parked with
+//! postings, outbox events, and the events' new status. On SQLite, whose one writer ingestion
+//! and the worker share, the round is read and decided on a reader's snapshot and its statements
+//! built before the writer's turn; under the turn it is written only if the payment state's epoch
+//! (raised by every change of a payment or an event's status) is still the snapshot's, and
+//! decided again under the turn otherwise. An event that cannot apply is parked with
 //! the refusal as its reason and retried whenever its payment changes (so a capture that
 //! overtook its authorisation applies once the authorisation arrives); it is never dropped.
 //! Exactly-once effect: an event leaves `received` in the same transaction as its effect, each
@@ -42,11 +46,11 @@ pub const INBOX_BATCH: usize = 500;
 /// Most events the worker takes in one round while it works off a backlog. Measured with the
 /// replay (200,000 events, SQLite, medians of 3, 2026-12-05): rounds of 500 / 2,000 / 5,000
 /// applied everything in 14.5 / 12.9 / 12.5 s and wrote 3.4 / 2.6 / 2.6 GB: a larger round
-/// writes each page of the ledger's and the payments' indexes once for many events (at 1.2
-/// million events 16 % fewer bytes but no faster: the one writer is busy either way). A round of
-/// 5,000 holds the writer for a few hundred milliseconds, the most a payout or an ingestion
-/// group then waits.
-pub const INBOX_BATCH_MAX: usize = 5_000;
+/// writes each page of the ledger's and the payments' indexes once for many events. Since the
+/// worker decides its rounds outside the writer's turn (2026-12-06), rounds of up to 10,000 are
+/// faster again at 1.2 million events (docs/replay.md). A round of 10,000 holds the writer for a
+/// few hundred milliseconds, the most a payout or an ingestion group then waits.
+pub const INBOX_BATCH_MAX: usize = 10_000;
 
 /// How many events the inbox worker takes in its next round: [`INBOX_BATCH`] at first, doubled
 /// after every full round (a backlog) up to a cap ([`INBOX_BATCH_MAX`] for the server's worker),
@@ -515,6 +519,34 @@ fn transfers_of(
     transfers
 }
 
+/// The card clearing, card sales and bank account ids of studios, by (studio, code).
+type PaymentAccounts = HashMap<(StudioId, AccountCode), i64>;
+
+/// The accounts `transfers` post to, as `tx` sees them; studios without them (created by hand,
+/// or before card sales existed) get them opened first.
+///
+/// Errors: 503/500 when the database fails.
+async fn accounts_for(
+    tx: &mut DbTransaction,
+    transfers: &[PaymentTransfer],
+) -> Result<PaymentAccounts, AppError> {
+    let studios = db::distinct(transfers.iter().map(|t| t.studio_id));
+    let accounts = account_ids(tx, &studios).await?;
+    if has_payment_accounts(&accounts, &studios) {
+        return Ok(accounts);
+    }
+    super::ledger::ensure_accounts(tx).await?;
+    account_ids(tx, &studios).await
+}
+
+/// Whether every one of `studios` has its card sales account in `accounts` (they are opened
+/// together with card clearing and bank).
+fn has_payment_accounts(accounts: &PaymentAccounts, studios: &[StudioId]) -> bool {
+    studios
+        .iter()
+        .all(|s| accounts.contains_key(&(*s, AccountCode::CardSales)))
+}
+
 /// Writes `transfers` (two postings each) in `tx`, set-based.
 ///
 /// Errors: 500 when a studio has no card clearing, card sales or bank account (nothing is
@@ -527,16 +559,21 @@ async fn write_transfers(
     if transfers.is_empty() {
         return Ok(());
     }
-    let studios = db::distinct(transfers.iter().map(|t| t.studio_id));
-    let mut accounts = account_ids(tx, &studios).await?;
-    if studios
-        .iter()
-        .any(|s| !accounts.contains_key(&(*s, AccountCode::CardSales)))
-    {
-        // Studios created by hand (or before card sales existed) get their accounts now.
-        super::ledger::ensure_accounts(tx).await?;
-        accounts = account_ids(tx, &studios).await?;
+    let accounts = accounts_for(tx, transfers).await?;
+    for (statement, what) in transfer_inserts(transfers, &accounts, at)? {
+        statement.execute(&mut *tx).await.map_err(db_error(what))?;
     }
+    Ok(())
+}
+
+/// The inserts of `transfers` and their postings (two each), set-based.
+///
+/// Errors: 500 when a studio has no card clearing, card sales or bank account in `accounts`.
+fn transfer_inserts(
+    transfers: &[PaymentTransfer],
+    accounts: &PaymentAccounts,
+    at: DateTime<Utc>,
+) -> Result<Vec<(db::Query<'static>, &'static str)>, AppError> {
     let account = |studio: StudioId, code: AccountCode| {
         accounts.get(&(studio, code)).copied().ok_or_else(|| {
             tracing::error!(%studio, %code, "a studio has no account for a payment transfer");
@@ -558,39 +595,40 @@ async fn write_transfers(
             -transfer.amount,
         ));
     }
-    // 9 and 3 parameters per row: chunks stay far below SQLite's 32,766.
+    let mut statements = Vec::new();
+    // 8 and 3 parameters per row: chunks stay far below SQLite's 32,766.
     for chunk in transfers.chunks(1000) {
-        db::insert_values(
-            "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, created_at)",
-            chunk,
-            8,
-            |q, t| {
-                q.bind(t.id)
-                    .bind(t.studio_id)
-                    .bind(t.kind)
-                    .bind(t.reason.clone())
-                    .bind(t.cause_type)
-                    .bind(t.id)
-                    .bind(t.effective_on)
-                    .bind(at)
-            },
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error("posting the payment transfers"))?;
+        statements.push((
+            db::insert_values(
+                "INSERT INTO ledger_transfers (id, studio_id, kind, reason, cause_type, cause_id, effective_on, created_at)",
+                chunk,
+                8,
+                |q, t| {
+                    q.bind(t.id)
+                        .bind(t.studio_id)
+                        .bind(t.kind)
+                        .bind(t.reason.clone())
+                        .bind(t.cause_type)
+                        .bind(t.id)
+                        .bind(t.effective_on)
+                        .bind(at)
+                },
+            ),
+            "posting the payment transfers",
+        ));
     }
     for chunk in postings.chunks(3000) {
-        db::insert_values(
-            "INSERT INTO ledger_postings (transfer_id, account_id, amount)",
-            chunk,
-            3,
-            |q, (transfer, account, amount)| q.bind(*transfer).bind(*account).bind(*amount),
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error("posting the payment postings"))?;
+        statements.push((
+            db::insert_values(
+                "INSERT INTO ledger_postings (transfer_id, account_id, amount)",
+                chunk,
+                3,
+                |q, (transfer, account, amount)| q.bind(*transfer).bind(*account).bind(*amount),
+            ),
+            "posting the payment postings",
+        ));
     }
-    Ok(())
+    Ok(statements)
 }
 
 /// After an operator's action, the payment's parked events are retried against its new state,
@@ -637,74 +675,248 @@ async fn retry_parked_events(
     })
 }
 
-/// Writes what a [`Round`] decided, set-based: the changed payments, their ledger transfers and
-/// outbox events, and each decided event's status (applied, or parked with its current reason).
-/// Returns how many events were applied and how many are parked.
-async fn write_round(tx: &mut DbTransaction, round: &Round) -> Result<(usize, usize), AppError> {
-    let at = round.at;
-    let changed: Vec<&PaymentRow> = round
-        .changed
+/// A worker round decided on a snapshot and not written yet ([`Engine::plan_inbox_round`]).
+pub struct PlannedRound {
+    /// The payment state's epoch at the snapshot (`None`: the database has no epoch row, and
+    /// the round is always decided again under the writer's turn).
+    epoch: Option<i64>,
+    /// Events taken from the inbox.
+    claimed: usize,
+    /// The round's size limit, to decide it again with.
+    limit: usize,
+    round: Round,
+    /// Its statements, built before the writer's turn (`None` when a studio of its transfers
+    /// has no accounts yet: they are opened and the statements built under the turn).
+    writes: Option<RoundWrites>,
+}
+
+impl PlannedRound {
+    /// How many inbox events the round takes.
+    pub fn events(&self) -> usize {
+        self.claimed
+    }
+}
+
+/// The payment state's epoch (SQLite): a counter that every transaction changing a payment or a
+/// payment event's status raises ([`payment_state_changed`]). Equal at two instants, nothing a
+/// round decides on changed in between. `None` on PostgreSQL (its workers claim their events)
+/// and when the row is missing.
+async fn payment_state_epoch(tx: &mut DbTransaction) -> Result<Option<i64>, AppError> {
+    match tx.backend() {
+        db::Backend::Sqlite => {
+            db::query_scalar("SELECT epoch FROM payment_state_epoch WHERE id = 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error("reading the payment state's epoch"))
+        }
+        db::Backend::Postgres => Ok(None),
+    }
+}
+
+/// Raises the payment state's epoch in `tx` (SQLite; see [`payment_state_epoch`]).
+async fn payment_state_changed(tx: &mut DbTransaction) -> Result<(), AppError> {
+    match tx.backend() {
+        db::Backend::Sqlite => {
+            db::query("UPDATE payment_state_epoch SET epoch = epoch + 1 WHERE id = 1")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error("raising the payment state's epoch"))?;
+            Ok(())
+        }
+        db::Backend::Postgres => Ok(()),
+    }
+}
+
+/// Takes up to `limit` (1 ..= 10,000) received events in delivery order, as `tx` sees the inbox,
+/// with their payments and parked events, and decides each in memory. Returns how many events
+/// it took and the round; `None` when none was waiting. On PostgreSQL the events are claimed
+/// (`FOR UPDATE SKIP LOCKED`) until `tx` ends.
+///
+/// Errors: 503/500 when a read fails.
+async fn decide_round(
+    tx: &mut DbTransaction,
+    limit: usize,
+) -> Result<Option<(usize, Round)>, AppError> {
+    let claimed: Vec<InboxRow> = db::query_as(format!(
+        "SELECT {INBOX_COLUMNS} FROM payment_events WHERE status = 'received'
+         ORDER BY seq LIMIT $1 {}",
+        tx.backend().for_update_skip_locked()
+    ))
+    .bind(i64::try_from(limit.clamp(1, 10_000)).unwrap_or(500))
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db_error("claiming payment events"))?;
+    if claimed.is_empty() {
+        return Ok(None);
+    }
+    let mut round = Round {
+        at: now(),
+        payments: HashMap::new(),
+        changed: HashSet::new(),
+        parked: HashMap::new(),
+        decisions: BTreeMap::new(),
+        transfers: Vec::new(),
+        outbox: Vec::new(),
+    };
+    let providers = db::distinct(claimed.iter().map(|e| e.provider.clone()));
+    let payment_ids = db::distinct(claimed.iter().map(|e| e.provider_payment_id.clone()));
+    let wanted: HashSet<(String, String)> = claimed
         .iter()
-        .filter_map(|key| round.payments.get(key))
+        .map(|e| (e.provider.clone(), e.provider_payment_id.clone()))
         .collect();
-    upsert_payments(tx, &changed).await?;
-    write_transfers(tx, &round.transfers, at).await?;
-    write_outbox(tx, &round.outbox, at).await?;
-    let applied: Vec<i64> = round
-        .decisions
-        .iter()
-        .filter(|(_, decision)| matches!(decision, Decision::Applied))
-        .map(|(seq, _)| *seq)
-        .collect();
-    for chunk in applied.chunks(5000) {
-        db::query(format!(
-            "UPDATE payment_events SET status = 'applied', reason = NULL, park_reason = NULL,
-                 attempts = attempts + 1, processed_at = $1
-             WHERE seq IN ({})",
-            db::placeholders(2, chunk.len())
+    for chunk in payment_ids.chunks(2000) {
+        let rows: Vec<PaymentRow> = db::query_as(format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments
+             WHERE provider IN ({}) AND provider_payment_id IN ({})",
+            db::placeholders(1, providers.len()),
+            db::placeholders(providers.len() + 1, chunk.len())
         ))
-        .bind(at)
-        .bind_all(chunk.iter().copied())
-        .execute(&mut *tx)
+        .bind_all(providers.iter().cloned())
+        .bind_all(chunk.iter().cloned())
+        .fetch_all(&mut *tx)
         .await
-        .map_err(db_error("marking payment events applied"))?;
+        .map_err(db_error("loading the payments of the events"))?;
+        for row in rows {
+            let key = (row.provider.clone(), row.provider_payment_id.clone());
+            round.payments.insert(key, row);
+        }
+        let parked: Vec<InboxRow> = db::query_as(format!(
+            "SELECT {INBOX_COLUMNS} FROM payment_events
+             WHERE status = 'parked' AND provider_payment_id IN ({})",
+            db::placeholders(1, chunk.len())
+        ))
+        .bind_all(chunk.iter().cloned())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error("loading the parked events of the payments"))?;
+        for row in parked {
+            let key = (row.provider.clone(), row.provider_payment_id.clone());
+            if wanted.contains(&key) {
+                round.parked.entry(key).or_default().push(row);
+            }
+        }
     }
-    // Parked events keep their reason up to date (it may change as the payment moves on).
-    let parked: Vec<(i64, &String, &ParkReason)> = round
-        .decisions
-        .iter()
-        .filter_map(|(seq, decision)| match decision {
-            Decision::Parked {
-                explanation,
-                reason,
-            } => Some((*seq, explanation, reason)),
-            Decision::Applied => None,
-        })
-        .collect();
-    for chunk in parked.chunks(2000) {
-        let sql = format!(
-            "WITH decided (seq, reason, park_reason) AS (VALUES {})
-             UPDATE payment_events SET status = 'parked',
-                 reason = (SELECT d.reason FROM decided d WHERE d.seq = payment_events.seq),
-                 park_reason = (SELECT d.park_reason FROM decided d WHERE d.seq = payment_events.seq),
-                 attempts = attempts + 1, processed_at = ${}
-             WHERE seq IN (SELECT d.seq FROM decided d)",
-            db::values_list(chunk.len(), 3),
-            chunk.len() * 3 + 1
-        );
-        chunk
+    let taken = claimed.len();
+    for event in claimed {
+        round.handle(event);
+    }
+    Ok(Some((taken, round)))
+}
+
+/// Writes what a [`Round`] decided, set-based, in `tx` (see [`RoundWrites`]). Returns how many
+/// events were applied and how many are parked.
+///
+/// Errors: 503/500 when the database fails (the caller's transaction fails: nothing is saved).
+async fn write_round(tx: &mut DbTransaction, round: &Round) -> Result<(usize, usize), AppError> {
+    let accounts = if round.transfers.is_empty() {
+        PaymentAccounts::new()
+    } else {
+        accounts_for(tx, &round.transfers).await?
+    };
+    RoundWrites::of(round, &accounts)?.execute(tx).await
+}
+
+/// The statements that write what a [`Round`] decided: the changed payments, their ledger
+/// transfers and outbox events, and each decided event's status (applied, or parked with its
+/// current reason). Built before the writer's turn when the round was decided on a snapshot.
+struct RoundWrites {
+    /// Each statement, with what it does (for its error).
+    statements: Vec<(db::Query<'static>, &'static str)>,
+    /// Whether the round decided anything (and so raises the payment state's epoch).
+    decided: bool,
+    applied: usize,
+    parked: usize,
+}
+
+impl RoundWrites {
+    /// The statements of `round`, whose transfers post to `accounts`.
+    ///
+    /// Errors: 500 when a studio of a transfer has no account in `accounts`.
+    fn of(round: &Round, accounts: &PaymentAccounts) -> Result<RoundWrites, AppError> {
+        let at = round.at;
+        let changed: Vec<&PaymentRow> = round
+            .changed
             .iter()
-            .fold(db::query(sql), |q, (seq, explanation, reason)| {
-                q.bind(*seq)
-                    .bind((*explanation).clone())
-                    .bind(sqlx::types::Json(**reason))
+            .filter_map(|key| round.payments.get(key))
+            .collect();
+        let mut statements = payment_upserts(&changed);
+        statements.extend(transfer_inserts(&round.transfers, accounts, at)?);
+        statements.extend(outbox_inserts(&round.outbox, at));
+        let applied: Vec<i64> = round
+            .decisions
+            .iter()
+            .filter(|(_, decision)| matches!(decision, Decision::Applied))
+            .map(|(seq, _)| *seq)
+            .collect();
+        for chunk in applied.chunks(5000) {
+            statements.push((
+                db::query(format!(
+                    "UPDATE payment_events SET status = 'applied', reason = NULL, park_reason = NULL,
+                         attempts = attempts + 1, processed_at = $1
+                     WHERE seq IN ({})",
+                    db::placeholders(2, chunk.len())
+                ))
+                .bind(at)
+                .bind_all(chunk.iter().copied()),
+                "marking payment events applied",
+            ));
+        }
+        // Parked events keep their reason up to date (it may change as the payment moves on).
+        let parked: Vec<(i64, &String, &ParkReason)> = round
+            .decisions
+            .iter()
+            .filter_map(|(seq, decision)| match decision {
+                Decision::Parked {
+                    explanation,
+                    reason,
+                } => Some((*seq, explanation, reason)),
+                Decision::Applied => None,
             })
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error("parking payment events"))?;
+            .collect();
+        for chunk in parked.chunks(2000) {
+            let sql = format!(
+                "WITH decided (seq, reason, park_reason) AS (VALUES {})
+                 UPDATE payment_events SET status = 'parked',
+                     reason = (SELECT d.reason FROM decided d WHERE d.seq = payment_events.seq),
+                     park_reason = (SELECT d.park_reason FROM decided d WHERE d.seq = payment_events.seq),
+                     attempts = attempts + 1, processed_at = ${}
+                 WHERE seq IN (SELECT d.seq FROM decided d)",
+                db::values_list(chunk.len(), 3),
+                chunk.len() * 3 + 1
+            );
+            statements.push((
+                chunk
+                    .iter()
+                    .fold(db::query(sql), |q, (seq, explanation, reason)| {
+                        q.bind(*seq)
+                            .bind((*explanation).clone())
+                            .bind(sqlx::types::Json(**reason))
+                    })
+                    .bind(at),
+                "parking payment events",
+            ));
+        }
+        Ok(RoundWrites {
+            statements,
+            decided: !round.decisions.is_empty(),
+            applied: applied.len(),
+            parked: parked.len(),
+        })
     }
-    Ok((applied.len(), parked.len()))
+
+    /// Runs the statements in `tx`, after raising the payment state's epoch. Returns how many
+    /// events were applied and how many are parked.
+    ///
+    /// Errors: 503/500 when the database fails.
+    async fn execute(self, tx: &mut DbTransaction) -> Result<(usize, usize), AppError> {
+        if self.decided {
+            payment_state_changed(tx).await?;
+        }
+        for (statement, what) in self.statements {
+            statement.execute(&mut *tx).await.map_err(db_error(what))?;
+        }
+        Ok((self.applied, self.parked))
+    }
 }
 
 /// The ids of the card clearing, card sales and bank accounts of `studios`.
@@ -731,21 +943,36 @@ async fn account_ids(
     Ok(found)
 }
 
-/// Writes `payments` (new or changed) with one multi-row upsert per chunk.
+/// Writes `payments` (new or changed) with one multi-row upsert per chunk, raising the payment
+/// state's epoch.
+///
+/// Errors: 503/500 when the database fails.
 async fn upsert_payments(tx: &mut DbTransaction, payments: &[&PaymentRow]) -> Result<(), AppError> {
-    for chunk in payments.chunks(1000) {
-        let sql = format!(
-            "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES {}
-             ON CONFLICT (id) DO UPDATE SET state = excluded.state, amount = excluded.amount,
-                 captured = excluded.captured, refunded = excluded.refunded,
-                 settled = excluded.settled, is_settled = excluded.is_settled,
-                 version = excluded.version, updated_at = excluded.updated_at,
-                 last_event_at = excluded.last_event_at",
-            db::values_list(chunk.len(), 14)
-        );
-        chunk
-            .iter()
-            .fold(db::query(sql), |q, p| {
+    if payments.is_empty() {
+        return Ok(());
+    }
+    payment_state_changed(tx).await?;
+    for (statement, what) in payment_upserts(payments) {
+        statement.execute(&mut *tx).await.map_err(db_error(what))?;
+    }
+    Ok(())
+}
+
+/// The upserts of `payments`, one multi-row statement per chunk.
+fn payment_upserts(payments: &[&PaymentRow]) -> Vec<(db::Query<'static>, &'static str)> {
+    payments
+        .chunks(1000)
+        .map(|chunk| {
+            let sql = format!(
+                "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES {}
+                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, amount = excluded.amount,
+                     captured = excluded.captured, refunded = excluded.refunded,
+                     settled = excluded.settled, is_settled = excluded.is_settled,
+                     version = excluded.version, updated_at = excluded.updated_at,
+                     last_event_at = excluded.last_event_at",
+                db::values_list(chunk.len(), 14)
+            );
+            let upsert = chunk.iter().fold(db::query(sql), |q, p| {
                 q.bind(p.id)
                     .bind(p.studio_id)
                     .bind(p.provider.clone())
@@ -760,12 +987,10 @@ async fn upsert_payments(tx: &mut DbTransaction, payments: &[&PaymentRow]) -> Re
                     .bind(p.created_at)
                     .bind(p.updated_at)
                     .bind(p.last_event_at)
-            })
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error("saving the payments"))?;
-    }
-    Ok(())
+            });
+            (upsert, "saving the payments")
+        })
+        .collect()
 }
 
 /// An outbox event of a payment change, before it is written.
@@ -797,29 +1022,42 @@ fn payment_change_event(payment: &PaymentRow, action: PaymentAction, cause: &str
 }
 
 /// Appends `events` to the event log (the outbox) in `tx`, set-based.
+///
+/// Errors: 503/500 when the database fails.
 async fn write_outbox(
     tx: &mut DbTransaction,
     events: &[OutboxEvent],
     at: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    for chunk in events.chunks(2000) {
-        db::insert_values(
-            "INSERT INTO events (occurred_at, kind, studio_id, entity_id, payload)",
-            chunk,
-            5,
-            |q, e| {
-                q.bind(at)
-                    .bind(e.kind.clone())
-                    .bind(e.studio_id)
-                    .bind(e.entity_id)
-                    .bind(e.payload.to_string())
-            },
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error("recording the payment events"))?;
+    for (statement, what) in outbox_inserts(events, at) {
+        statement.execute(&mut *tx).await.map_err(db_error(what))?;
     }
     Ok(())
+}
+
+/// The inserts of `events` into the event log, one multi-row statement per chunk.
+fn outbox_inserts(
+    events: &[OutboxEvent],
+    at: DateTime<Utc>,
+) -> Vec<(db::Query<'static>, &'static str)> {
+    events
+        .chunks(2000)
+        .map(|chunk| {
+            let insert = db::insert_values(
+                "INSERT INTO events (occurred_at, kind, studio_id, entity_id, payload)",
+                chunk,
+                5,
+                |q, e| {
+                    q.bind(at)
+                        .bind(e.kind.clone())
+                        .bind(e.studio_id)
+                        .bind(e.entity_id)
+                        .bind(e.payload.to_string())
+                },
+            );
+            (insert, "recording the payment events")
+        })
+        .collect()
 }
 
 /// What the worker decided for one inbox event.
@@ -1075,82 +1313,123 @@ impl Engine {
     /// Applies up to `limit` received inbox events in delivery order (see the module docs), in
     /// one transaction. Returns how many events it took from the inbox; 0 when none was waiting.
     ///
+    /// On SQLite the round is decided on a reader's snapshot first ([`Engine::plan_inbox_round`])
+    /// and only written under the writer's turn ([`Engine::write_planned_round`]), so the one
+    /// writer is not kept waiting while the round reads and decides. On PostgreSQL the round
+    /// claims its events with `FOR UPDATE SKIP LOCKED` and decides them in its own transaction,
+    /// so several workers share the inbox.
+    ///
     /// Errors: 503 when the database is unavailable, 500 on an unexpected database error (the
     /// transaction is rolled back: the events stay received and are taken again next round).
     pub async fn process_payment_inbox(&self, limit: usize) -> Result<usize, AppError> {
+        match self.backend() {
+            db::Backend::Sqlite => match self.plan_inbox_round(limit).await? {
+                Some(plan) => self.write_planned_round(plan).await,
+                None => Ok(0),
+            },
+            db::Backend::Postgres => {
+                let tx = self.begin_write().await?;
+                self.apply_inbox_round(tx, limit).await
+            }
+        }
+    }
+
+    /// Decides the next round of up to `limit` received events on a snapshot of the database
+    /// (a reader connection, outside the writer's turn): the same reads and decisions as the
+    /// round itself, remembered with the payment state's epoch they were made at. `None` when
+    /// no event was waiting. SQLite only: PostgreSQL's workers claim their events instead.
+    ///
+    /// Errors: 503/500 when the database fails (nothing is changed).
+    pub async fn plan_inbox_round(&self, limit: usize) -> Result<Option<PlannedRound>, AppError> {
+        let mut snapshot = self
+            .pool()
+            .begin()
+            .await
+            .map_err(db_error("begin reading the inbox"))?;
+        // The first read starts the snapshot: the epoch and the round are read at one instant.
+        let epoch = payment_state_epoch(&mut snapshot).await?;
+        let Some((claimed, round)) = decide_round(&mut snapshot, limit).await? else {
+            snapshot
+                .rollback()
+                .await
+                .map_err(db_error("ending the inbox snapshot"))?;
+            return Ok(None);
+        };
+        // Accounts are never deleted: the ids the snapshot has are the ids under the turn. A
+        // studio without its accounts yet gets them opened under the turn (by `write_round`).
+        let studios = db::distinct(round.transfers.iter().map(|t| t.studio_id));
+        let accounts = account_ids(&mut snapshot, &studios).await?;
+        snapshot
+            .rollback()
+            .await
+            .map_err(db_error("ending the inbox snapshot"))?;
+        let writes = if has_payment_accounts(&accounts, &studios) {
+            Some(RoundWrites::of(&round, &accounts)?)
+        } else {
+            None
+        };
+        Ok(Some(PlannedRound {
+            epoch,
+            claimed,
+            limit,
+            round,
+            writes,
+        }))
+    }
+
+    /// Writes a round decided by [`Engine::plan_inbox_round`] under the writer's turn, when the
+    /// payment state is still at the epoch it was decided at (nothing changed a payment or an
+    /// event's status since: the decisions stand). Otherwise, for example when an operator acted
+    /// on one of its payments in between, the round is read and decided again under the turn,
+    /// as on PostgreSQL. Returns how many events the round took.
+    ///
+    /// Errors: 503 when the database is unavailable, 500 on an unexpected database error (rolled
+    /// back: the events stay received).
+    pub async fn write_planned_round(&self, plan: PlannedRound) -> Result<usize, AppError> {
         let mut tx = self.begin_write().await?;
-        let claimed: Vec<InboxRow> = db::query_as(format!(
-            "SELECT {INBOX_COLUMNS} FROM payment_events WHERE status = 'received'
-             ORDER BY seq LIMIT $1 {}",
-            self.backend().for_update_skip_locked()
-        ))
-        .bind(i64::try_from(limit.clamp(1, 10_000)).unwrap_or(500))
-        .fetch_all(&mut tx)
-        .await
-        .map_err(db_error("claiming payment events"))?;
-        if claimed.is_empty() {
+        let current = payment_state_epoch(&mut tx).await?;
+        if plan.epoch.is_none() || current != plan.epoch {
+            tracing::debug!(
+                planned = ?plan.epoch,
+                ?current,
+                "payments changed since the inbox round was decided; deciding it again"
+            );
+            return self.apply_inbox_round(tx, plan.limit).await;
+        }
+        let (applied, parked) = match plan.writes {
+            Some(writes) => writes.execute(&mut tx).await?,
+            None => write_round(&mut tx, &plan.round).await?,
+        };
+        tx.commit()
+            .await
+            .map_err(db_error("committing the inbox round"))?;
+        tracing::debug!(
+            claimed = plan.claimed,
+            applied,
+            parked,
+            "inbox round (decided on a snapshot)"
+        );
+        Ok(plan.claimed)
+    }
+
+    /// Reads, decides and writes one round in `tx`, a write transaction, and commits it.
+    async fn apply_inbox_round(
+        &self,
+        mut tx: DbTransaction,
+        limit: usize,
+    ) -> Result<usize, AppError> {
+        let Some((claimed, round)) = decide_round(&mut tx, limit).await? else {
             tx.rollback()
                 .await
                 .map_err(db_error("ending an empty inbox round"))?;
             return Ok(0);
-        }
-        let at = now();
-        let mut round = Round {
-            at,
-            payments: HashMap::new(),
-            changed: HashSet::new(),
-            parked: HashMap::new(),
-            decisions: BTreeMap::new(),
-            transfers: Vec::new(),
-            outbox: Vec::new(),
         };
-        let providers = db::distinct(claimed.iter().map(|e| e.provider.clone()));
-        let payment_ids = db::distinct(claimed.iter().map(|e| e.provider_payment_id.clone()));
-        let wanted: HashSet<(String, String)> = claimed
-            .iter()
-            .map(|e| (e.provider.clone(), e.provider_payment_id.clone()))
-            .collect();
-        for chunk in payment_ids.chunks(2000) {
-            let rows: Vec<PaymentRow> = db::query_as(format!(
-                "SELECT {PAYMENT_COLUMNS} FROM payments
-                 WHERE provider IN ({}) AND provider_payment_id IN ({})",
-                db::placeholders(1, providers.len()),
-                db::placeholders(providers.len() + 1, chunk.len())
-            ))
-            .bind_all(providers.iter().cloned())
-            .bind_all(chunk.iter().cloned())
-            .fetch_all(&mut tx)
-            .await
-            .map_err(db_error("loading the payments of the events"))?;
-            for row in rows {
-                let key = (row.provider.clone(), row.provider_payment_id.clone());
-                round.payments.insert(key, row);
-            }
-            let parked: Vec<InboxRow> = db::query_as(format!(
-                "SELECT {INBOX_COLUMNS} FROM payment_events
-                 WHERE status = 'parked' AND provider_payment_id IN ({})",
-                db::placeholders(1, chunk.len())
-            ))
-            .bind_all(chunk.iter().cloned())
-            .fetch_all(&mut tx)
-            .await
-            .map_err(db_error("loading the parked events of the payments"))?;
-            for row in parked {
-                let key = (row.provider.clone(), row.provider_payment_id.clone());
-                if wanted.contains(&key) {
-                    round.parked.entry(key).or_default().push(row);
-                }
-            }
-        }
-        for event in claimed.iter().cloned() {
-            round.handle(event);
-        }
         let (applied, parked) = write_round(&mut tx, &round).await?;
         tx.commit()
             .await
             .map_err(db_error("committing the inbox round"))?;
-        tracing::debug!(claimed = claimed.len(), applied, parked, "inbox round");
-        Ok(claimed.len())
+        tracing::debug!(claimed, applied, parked, "inbox round");
+        Ok(claimed)
     }
 
     /// Opens the ledger accounts of studios that have none yet (studios created by hand, e.g.
@@ -1681,6 +1960,22 @@ impl Engine {
     /// Errors: 503 when the database is unavailable, 500 on an unexpected database error
     /// (rolled back: nothing stored).
     async fn store_events(&self, events: &[NewEvent]) -> Result<Vec<Stored>, AppError> {
+        // What needs no write lock is done before taking it: on SQLite the one writer is shared
+        // with the inbox worker, and every moment a transaction holds it unused is lost to both.
+        // Studios are never deleted, so a studio a reader knows is known under the lock too;
+        // only the others are looked up again there.
+        let studios = db::distinct(events.iter().map(|e| e.studio_id));
+        let mut known: HashSet<StudioId> = HashSet::new();
+        for chunk in studios.chunks(1000) {
+            known.extend(
+                studios_among(chunk)
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(db_error("looking up the studios"))?,
+            );
+        }
+        let received_at = now();
+        let mut inserts = inbox_inserts(events, &known, received_at);
         let mut tx = match self.backend() {
             // Storing needs no read-then-write decision, so PostgreSQL does not wait for the
             // writers' lock: ingestion stays fast while the worker applies a batch.
@@ -1691,62 +1986,46 @@ impl Engine {
                 .map_err(db_error("begin transaction"))?,
             db::Backend::Sqlite => self.begin_write().await?,
         };
-        let studios = db::distinct(events.iter().map(|e| e.studio_id));
-        let mut known: HashSet<StudioId> = HashSet::new();
-        for chunk in studios.chunks(1000) {
-            known.extend(
-                db::query_scalar::<StudioId>(format!(
-                    "SELECT id FROM studios WHERE id IN ({})",
-                    db::placeholders(1, chunk.len())
-                ))
-                .bind_all(chunk.iter().copied())
+        let unknown: Vec<StudioId> = studios
+            .iter()
+            .filter(|studio| !known.contains(studio))
+            .copied()
+            .collect();
+        let mut created_meanwhile = false;
+        for chunk in unknown.chunks(1000) {
+            let found = studios_among(chunk)
                 .fetch_all(&mut tx)
                 .await
-                .map_err(db_error("looking up the studios"))?,
-            );
+                .map_err(db_error("looking up the studios"))?;
+            created_meanwhile |= !found.is_empty();
+            known.extend(found);
         }
-        // The first occurrence of each key is the candidate; later ones compare with it like
-        // redeliveries.
-        let mut first_of: HashMap<&str, usize> = HashMap::new();
-        let mut candidates: Vec<&NewEvent> = Vec::new();
-        for (position, event) in events.iter().enumerate() {
-            if known.contains(&event.studio_id) && !first_of.contains_key(event.key.as_str()) {
-                first_of.insert(event.key.as_str(), position);
-                candidates.push(event);
-            }
+        if created_meanwhile {
+            inserts = inbox_inserts(events, &known, received_at);
         }
-        let received_at = now();
         // key -> (sequence, studio, amount, stored by this transaction)
         let mut stored: HashMap<String, (i64, StudioId, i64, bool)> = HashMap::new();
-        for chunk in candidates.chunks(1000) {
-            let sql = format!(
-                "INSERT INTO payment_events (event_key, studio_id, provider, provider_payment_id, event_type, amount, occurred_at, received_at)
-                 VALUES {} ON CONFLICT (occurred_at, event_key) DO NOTHING RETURNING seq, event_key",
-                db::values_list(chunk.len(), 8)
-            );
-            let inserted: Vec<(i64, String)> = chunk
-                .iter()
-                .fold(db::query_as::<(i64, String)>(sql), |q, e| {
-                    q.bind(e.key.clone())
-                        .bind(e.studio_id)
-                        .bind(e.provider.clone())
-                        .bind(e.provider_payment_id.clone())
-                        .bind(e.event_type)
-                        .bind(e.amount)
-                        .bind(e.occurred_at)
-                        .bind(received_at)
-                })
+        for (insert, chunk) in inserts.statements {
+            let inserted: Vec<(i64, String)> = insert
                 .fetch_all(&mut tx)
                 .await
                 .map_err(db_error("storing the payment events"))?;
-            let by_key: HashMap<&str, &NewEvent> =
-                chunk.iter().map(|e| (e.key.as_str(), *e)).collect();
+            let by_key: HashMap<&str, &NewEvent> = chunk
+                .iter()
+                .map(|position| (events[*position].key.as_str(), &events[*position]))
+                .collect();
             for (seq, key) in inserted {
                 if let Some(event) = by_key.get(key.as_str()) {
                     stored.insert(key.clone(), (seq, event.studio_id, event.amount, true));
                 }
             }
         }
+        let first_of = inserts.first_of;
+        let candidates: Vec<&NewEvent> = inserts
+            .candidates
+            .iter()
+            .map(|position| &events[*position])
+            .collect();
         let missing: Vec<&NewEvent> = candidates
             .iter()
             .copied()
@@ -1803,6 +2082,73 @@ impl Engine {
                 }
             })
             .collect())
+    }
+}
+
+/// `SELECT id FROM studios` of those of `studios` that exist.
+fn studios_among(studios: &[StudioId]) -> db::QueryScalar<'static, StudioId> {
+    db::query_scalar::<StudioId>(format!(
+        "SELECT id FROM studios WHERE id IN ({})",
+        db::placeholders(1, studios.len())
+    ))
+    .bind_all(studios.iter().copied())
+}
+
+/// `INSERT .. ON CONFLICT DO NOTHING RETURNING seq, event_key` of inbox events.
+type InboxInsert = db::QueryAs<'static, (i64, String)>;
+
+/// The inbox inserts of a group, built before the write lock is taken.
+struct InboxInserts {
+    /// Each statement with the positions of the events it inserts.
+    statements: Vec<(InboxInsert, Vec<usize>)>,
+    /// Positions of the first occurrence of each key among events of known studios.
+    candidates: Vec<usize>,
+    /// Key -> position of its first occurrence (later ones compare with it like redeliveries).
+    first_of: HashMap<String, usize>,
+}
+
+/// The inserts of the first occurrence of each key of `events` whose studio is `known`.
+fn inbox_inserts(
+    events: &[NewEvent],
+    known: &HashSet<StudioId>,
+    received_at: DateTime<Utc>,
+) -> InboxInserts {
+    let mut first_of: HashMap<String, usize> = HashMap::new();
+    let mut candidates: Vec<usize> = Vec::new();
+    for (position, event) in events.iter().enumerate() {
+        if known.contains(&event.studio_id) && !first_of.contains_key(event.key.as_str()) {
+            first_of.insert(event.key.clone(), position);
+            candidates.push(position);
+        }
+    }
+    let statements = candidates
+        .chunks(1000)
+        .map(|chunk| {
+            let sql = format!(
+                "INSERT INTO payment_events (event_key, studio_id, provider, provider_payment_id, event_type, amount, occurred_at, received_at)
+                 VALUES {} ON CONFLICT (occurred_at, event_key) DO NOTHING RETURNING seq, event_key",
+                db::values_list(chunk.len(), 8)
+            );
+            let insert = chunk.iter().map(|position| &events[*position]).fold(
+                db::query_as::<(i64, String)>(sql),
+                |q, e| {
+                    q.bind(e.key.clone())
+                        .bind(e.studio_id)
+                        .bind(e.provider.clone())
+                        .bind(e.provider_payment_id.clone())
+                        .bind(e.event_type)
+                        .bind(e.amount)
+                        .bind(e.occurred_at)
+                        .bind(received_at)
+                },
+            );
+            (insert, chunk.to_vec())
+        })
+        .collect();
+    InboxInserts {
+        statements,
+        candidates,
+        first_of,
     }
 }
 
@@ -1866,11 +2212,11 @@ mod tests {
     fn rounds_grow_while_a_backlog_fills_them_and_shrink_once_caught_up() {
         let mut size = RoundSize::new(INBOX_BATCH_MAX);
         let mut taken = Vec::new();
-        for _ in 0..6 {
+        for _ in 0..7 {
             taken.push(size.next());
             size.after(size.next());
         }
-        assert_eq!(taken, [500, 1_000, 2_000, 4_000, 5_000, 5_000]);
+        assert_eq!(taken, [500, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
         size.after(3_000);
         assert_eq!(
             size.next(),
