@@ -560,10 +560,7 @@ async fn write_transfers(
         return Ok(());
     }
     let accounts = accounts_for(tx, transfers).await?;
-    for (statement, what) in transfer_inserts(transfers, &accounts, at)? {
-        statement.execute(&mut *tx).await.map_err(db_error(what))?;
-    }
-    Ok(())
+    run_statements(tx, transfer_inserts(transfers, &accounts, at)?).await
 }
 
 /// The inserts of `transfers` and their postings (two each), set-based.
@@ -573,7 +570,7 @@ fn transfer_inserts(
     transfers: &[PaymentTransfer],
     accounts: &PaymentAccounts,
     at: DateTime<Utc>,
-) -> Result<Vec<(db::Query<'static>, &'static str)>, AppError> {
+) -> Result<Vec<Statement>, AppError> {
     let account = |studio: StudioId, code: AccountCode| {
         accounts.get(&(studio, code)).copied().ok_or_else(|| {
             tracing::error!(%studio, %code, "a studio has no account for a payment transfer");
@@ -821,7 +818,7 @@ async fn write_round(tx: &mut DbTransaction, round: &Round) -> Result<(usize, us
 /// current reason). Built before the writer's turn when the round was decided on a snapshot.
 struct RoundWrites {
     /// Each statement, with what it does (for its error).
-    statements: Vec<(db::Query<'static>, &'static str)>,
+    statements: Vec<Statement>,
     /// Whether the round decided anything (and so raises the payment state's epoch).
     decided: bool,
     applied: usize,
@@ -912,11 +909,25 @@ impl RoundWrites {
         if self.decided {
             payment_state_changed(tx).await?;
         }
-        for (statement, what) in self.statements {
-            statement.execute(&mut *tx).await.map_err(db_error(what))?;
-        }
+        run_statements(tx, self.statements).await?;
         Ok((self.applied, self.parked))
     }
+}
+
+/// A statement built before it runs, with what it does (for the error a failure returns).
+type Statement = (db::Query<'static>, &'static str);
+
+/// Runs `statements` in order in `tx`, stopping at the first that fails.
+///
+/// Errors: 503/500 when the database fails, naming what the failed statement was doing.
+async fn run_statements(
+    tx: &mut DbTransaction,
+    statements: Vec<Statement>,
+) -> Result<(), AppError> {
+    for (statement, what) in statements {
+        statement.execute(&mut *tx).await.map_err(db_error(what))?;
+    }
+    Ok(())
 }
 
 /// The ids of the card clearing, card sales and bank accounts of `studios`.
@@ -952,14 +963,11 @@ async fn upsert_payments(tx: &mut DbTransaction, payments: &[&PaymentRow]) -> Re
         return Ok(());
     }
     payment_state_changed(tx).await?;
-    for (statement, what) in payment_upserts(payments) {
-        statement.execute(&mut *tx).await.map_err(db_error(what))?;
-    }
-    Ok(())
+    run_statements(tx, payment_upserts(payments)).await
 }
 
 /// The upserts of `payments`, one multi-row statement per chunk.
-fn payment_upserts(payments: &[&PaymentRow]) -> Vec<(db::Query<'static>, &'static str)> {
+fn payment_upserts(payments: &[&PaymentRow]) -> Vec<Statement> {
     payments
         .chunks(1000)
         .map(|chunk| {
@@ -1029,17 +1037,11 @@ async fn write_outbox(
     events: &[OutboxEvent],
     at: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    for (statement, what) in outbox_inserts(events, at) {
-        statement.execute(&mut *tx).await.map_err(db_error(what))?;
-    }
-    Ok(())
+    run_statements(tx, outbox_inserts(events, at)).await
 }
 
 /// The inserts of `events` into the event log, one multi-row statement per chunk.
-fn outbox_inserts(
-    events: &[OutboxEvent],
-    at: DateTime<Utc>,
-) -> Vec<(db::Query<'static>, &'static str)> {
+fn outbox_inserts(events: &[OutboxEvent], at: DateTime<Utc>) -> Vec<Statement> {
     events
         .chunks(2000)
         .map(|chunk| {
