@@ -248,7 +248,8 @@ enum Command {
         /// it starts with rounds of 500 and doubles them while a backlog fills them, up to this
         /// (the server's cap is 10,000: larger rounds apply faster but hold the writer longer).
         #[arg(long, default_value_t = app::engine::payments::INBOX_BATCH_MAX as u32,
-              value_parser = clap::value_parser!(u32).range(1..=10_000))]
+              value_parser = clap::value_parser!(u32)
+                  .range(1..=app::engine::payments::INBOX_BATCH_MAX as i64))]
         round_events: u32,
         /// Batches of 500 events delivered at once, like a provider's concurrent connections
         /// (ingestion stores concurrent batches in one transaction).

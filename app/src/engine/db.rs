@@ -256,7 +256,26 @@ pub enum Target<'a> {
     Postgres(&'a mut PgConnection),
 }
 
-/// Something a statement can run on: `&DbPool`, `&mut DbConnection`, `&mut DbTransaction`.
+impl Target<'_> {
+    /// The same target for one more statement, so that a helper can run several on it.
+    pub fn reborrow(&mut self) -> Target<'_> {
+        match self {
+            Target::SqlitePool(pool) => Target::SqlitePool(pool),
+            Target::Sqlite(conn) => Target::Sqlite(conn),
+            Target::PostgresPool(pool) => Target::PostgresPool(pool),
+            Target::Postgres(conn) => Target::Postgres(conn),
+        }
+    }
+}
+
+impl<'a> Executor<'a> for Target<'a> {
+    fn target(self) -> Target<'a> {
+        self
+    }
+}
+
+/// Something a statement can run on: `&DbPool`, `&mut DbConnection`, `&mut DbTransaction`
+/// (or a [`Target`] one of them gave).
 pub trait Executor<'a>: Send {
     /// Where the statement runs.
     fn target(self) -> Target<'a>;

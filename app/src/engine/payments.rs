@@ -25,7 +25,7 @@
 //! number of server instances.
 
 use super::access::{self, Activity, Caller};
-use super::db::{self, DbTransaction};
+use super::db::{self, DbTransaction, Executor as _};
 use super::idempotency::{self, Claim, IdempotencyKey};
 use super::{business_date, db_error, now, Engine};
 use crate::domain::*;
@@ -530,21 +530,29 @@ async fn accounts_for(
     tx: &mut DbTransaction,
     transfers: &[PaymentTransfer],
 ) -> Result<PaymentAccounts, AppError> {
-    let studios = db::distinct(transfers.iter().map(|t| t.studio_id));
-    let accounts = account_ids(tx, &studios).await?;
-    if has_payment_accounts(&accounts, &studios) {
+    if let Some(accounts) = existing_accounts_for(tx, transfers).await? {
         return Ok(accounts);
     }
     super::ledger::ensure_accounts(tx).await?;
+    let studios = db::distinct(transfers.iter().map(|t| t.studio_id));
     account_ids(tx, &studios).await
 }
 
-/// Whether every one of `studios` has its card sales account in `accounts` (they are opened
-/// together with card clearing and bank).
-fn has_payment_accounts(accounts: &PaymentAccounts, studios: &[StudioId]) -> bool {
-    studios
+/// The accounts `transfers` post to, as `tx` sees them, without opening any: `None` when a
+/// studio of theirs has no payment accounts yet (they are opened together: card clearing, card
+/// sales and bank, so card sales stands for all three).
+///
+/// Errors: 503/500 when the database fails.
+async fn existing_accounts_for(
+    tx: &mut DbTransaction,
+    transfers: &[PaymentTransfer],
+) -> Result<Option<PaymentAccounts>, AppError> {
+    let studios = db::distinct(transfers.iter().map(|t| t.studio_id));
+    let accounts = account_ids(tx, &studios).await?;
+    let complete = studios
         .iter()
-        .all(|s| accounts.contains_key(&(*s, AccountCode::CardSales)))
+        .all(|s| accounts.contains_key(&(*s, AccountCode::CardSales)));
+    Ok(complete.then_some(accounts))
 }
 
 /// Writes `transfers` (two postings each) in `tx`, set-based.
@@ -724,10 +732,10 @@ async fn payment_state_changed(tx: &mut DbTransaction) -> Result<(), AppError> {
     }
 }
 
-/// Takes up to `limit` (1 ..= 10,000) received events in delivery order, as `tx` sees the inbox,
-/// with their payments and parked events, and decides each in memory. Returns how many events
-/// it took and the round; `None` when none was waiting. On PostgreSQL the events are claimed
-/// (`FOR UPDATE SKIP LOCKED`) until `tx` ends.
+/// Takes up to `limit` (1 ..= [`INBOX_BATCH_MAX`]) received events in delivery order, as `tx`
+/// sees the inbox, with their payments and parked events, and decides each in memory. Returns
+/// how many events it took and the round; `None` when none was waiting. On PostgreSQL the
+/// events are claimed (`FOR UPDATE SKIP LOCKED`) until `tx` ends.
 ///
 /// Errors: 503/500 when a read fails.
 async fn decide_round(
@@ -739,7 +747,8 @@ async fn decide_round(
          ORDER BY seq LIMIT $1 {}",
         tx.backend().for_update_skip_locked()
     ))
-    .bind(i64::try_from(limit.clamp(1, 10_000)).unwrap_or(500))
+    // Lossless: at most INBOX_BATCH_MAX (10,000) after the clamp.
+    .bind(limit.clamp(1, INBOX_BATCH_MAX) as i64)
     .fetch_all(&mut *tx)
     .await
     .map_err(db_error("claiming payment events"))?;
@@ -1359,16 +1368,14 @@ impl Engine {
         };
         // Accounts are never deleted: the ids the snapshot has are the ids under the turn. A
         // studio without its accounts yet gets them opened under the turn (by `write_round`).
-        let studios = db::distinct(round.transfers.iter().map(|t| t.studio_id));
-        let accounts = account_ids(&mut snapshot, &studios).await?;
+        let accounts = existing_accounts_for(&mut snapshot, &round.transfers).await?;
         snapshot
             .rollback()
             .await
             .map_err(db_error("ending the inbox snapshot"))?;
-        let writes = if has_payment_accounts(&accounts, &studios) {
-            Some(RoundWrites::of(&round, &accounts)?)
-        } else {
-            None
+        let writes = match accounts {
+            Some(accounts) => Some(RoundWrites::of(&round, &accounts)?),
+            None => None,
         };
         Ok(Some(PlannedRound {
             epoch,
@@ -1967,15 +1974,10 @@ impl Engine {
         // Studios are never deleted, so a studio a reader knows is known under the lock too;
         // only the others are looked up again there.
         let studios = db::distinct(events.iter().map(|e| e.studio_id));
-        let mut known: HashSet<StudioId> = HashSet::new();
-        for chunk in studios.chunks(1000) {
-            known.extend(
-                studios_among(chunk)
-                    .fetch_all(self.pool())
-                    .await
-                    .map_err(db_error("looking up the studios"))?,
-            );
-        }
+        let mut known: HashSet<StudioId> = existing_studios(self.pool().target(), &studios)
+            .await?
+            .into_iter()
+            .collect();
         let received_at = now();
         let mut inserts = inbox_inserts(events, &known, received_at);
         let mut tx = match self.backend() {
@@ -1993,16 +1995,9 @@ impl Engine {
             .filter(|studio| !known.contains(studio))
             .copied()
             .collect();
-        let mut created_meanwhile = false;
-        for chunk in unknown.chunks(1000) {
-            let found = studios_among(chunk)
-                .fetch_all(&mut tx)
-                .await
-                .map_err(db_error("looking up the studios"))?;
-            created_meanwhile |= !found.is_empty();
-            known.extend(found);
-        }
-        if created_meanwhile {
+        let created_meanwhile = existing_studios((&mut tx).target(), &unknown).await?;
+        if !created_meanwhile.is_empty() {
+            known.extend(created_meanwhile);
             inserts = inbox_inserts(events, &known, received_at);
         }
         // key -> (sequence, studio, amount, stored by this transaction)
@@ -2087,13 +2082,27 @@ impl Engine {
     }
 }
 
-/// `SELECT id FROM studios` of those of `studios` that exist.
-fn studios_among(studios: &[StudioId]) -> db::QueryScalar<'static, StudioId> {
-    db::query_scalar::<StudioId>(format!(
-        "SELECT id FROM studios WHERE id IN ({})",
-        db::placeholders(1, studios.len())
-    ))
-    .bind_all(studios.iter().copied())
+/// Those of `studios` that exist, as `on` sees them (in chunks of 1,000 ids).
+///
+/// Errors: 503/500 when the database fails.
+async fn existing_studios(
+    mut on: db::Target<'_>,
+    studios: &[StudioId],
+) -> Result<Vec<StudioId>, AppError> {
+    let mut found = Vec::new();
+    for chunk in studios.chunks(1000) {
+        found.extend(
+            db::query_scalar::<StudioId>(format!(
+                "SELECT id FROM studios WHERE id IN ({})",
+                db::placeholders(1, chunk.len())
+            ))
+            .bind_all(chunk.iter().copied())
+            .fetch_all(on.reborrow())
+            .await
+            .map_err(db_error("looking up the studios"))?,
+        );
+    }
+    Ok(found)
 }
 
 /// `INSERT .. ON CONFLICT DO NOTHING RETURNING seq, event_key` of inbox events.
