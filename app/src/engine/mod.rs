@@ -609,4 +609,25 @@ mod tests {
             assert!(!is_transient_code(bug), "{bug}");
         }
     }
+
+    /// `.cargo/config.toml` builds SQLite without its process-wide mutexes (measured in
+    /// docs/replay.md); a `LIBSQLITE3_FLAGS` set in the environment would silently replace it.
+    #[tokio::test]
+    async fn sqlite_is_built_without_its_process_wide_mutexes() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:")
+            .await
+            .expect("an in-memory database");
+        let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+            .fetch_all(&pool)
+            .await
+            .expect("compile options");
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "memory statistics are on: {options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "one page-cache group for all connections: {options:?}"
+        );
+    }
 }
