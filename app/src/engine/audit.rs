@@ -705,6 +705,8 @@ pub async fn run_scheduler(
             return;
         };
         tracing::info!(next_audit = %slot, "audit scheduled");
+        // Negative only when the slot passed since `next_after` (a slow moment): then no wait,
+        // the audit runs at once; no error is involved.
         let wait = (slot - Utc::now()).to_std().unwrap_or_default();
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}

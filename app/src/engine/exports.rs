@@ -976,6 +976,7 @@ mod tests {
     fn dates_are_iso_and_instants_rfc3339_utc() {
         let day = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap_or(NaiveDate::MIN);
         assert_eq!(date(day), "2026-09-01");
+        // A constant instant in range: the default (the epoch) would fail the assertion below.
         let at = DateTime::from_timestamp_millis(1_790_000_000_123).unwrap_or_default();
         assert_eq!(timestamp(at), "2026-09-21T14:13:20.123Z");
     }

@@ -436,6 +436,9 @@ impl Engine {
         let transfers = rows
             .into_iter()
             .map(|row| Transfer {
+                // The postings were read with the transfers' own filter, so a transfer without
+                // an entry has no postings stored: it is shown as stored (an empty list), not
+                // hidden; no error is involved.
                 postings: by_transfer.remove(&row.id).unwrap_or_default(),
                 id: row.id,
                 studio_id: row.studio_id,

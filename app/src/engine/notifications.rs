@@ -440,6 +440,8 @@ async fn attempt(
             .nth(usize::try_from(attempts.saturating_sub(1)).unwrap_or(0))
             .unwrap_or(Duration::from_secs(3600));
         Outcome::Retry(
+            // `delay` is at most the hour above, far inside chrono's range: `from_std` cannot
+            // fail here.
             now() + chrono::Duration::from_std(delay).unwrap_or_default(),
             why,
         )
